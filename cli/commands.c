@@ -1,0 +1,12 @@
+/* The command table: one line per command, kept in `rhema --help` order. */
+#include "cli/cli.h"
+
+extern const cli_cmd cli_cmd_models_inspect;
+extern const cli_cmd cli_cmd_models_validate;
+
+const cli_cmd *const cli_commands[] = {
+    &cli_cmd_models_inspect,
+    &cli_cmd_models_validate,
+};
+
+const size_t cli_n_commands = sizeof cli_commands / sizeof cli_commands[0];
