@@ -1,0 +1,31 @@
+/* Helpers shared by the files of the kernels module (not public API). */
+#ifndef RHEMA_KERNELS_INTERNAL_H
+#define RHEMA_KERNELS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Little-endian loads and stores that need no alignment. */
+static inline uint16_t kern_rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static inline uint32_t kern_rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static inline void kern_wr16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+/* Dequantize one block of a supported type into y (blck values). */
+void kern_dequant_block(uint32_t type, const uint8_t *b, float *y);
+
+/* Bytes per block (0 for an unknown type); *blck gets elements per block. */
+size_t kern_block_bytes(uint32_t type, size_t *blck);
+
+#endif
