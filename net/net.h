@@ -1,0 +1,196 @@
+/* net: JSON, HTTP/1.1 and SSE parsing, and an HTTPS client on BearSSL.
+ *
+ * Everything here is embeddable: no globals, no printing, no exit. Functions
+ * that can fail return 0 (NET_OK) or a negative net_status and, when err is
+ * not NULL, write a one-line message into err[errlen] naming the position
+ * and what was wrong. */
+#ifndef RHEMA_NET_H
+#define RHEMA_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum net_status {
+    NET_OK = 0,
+    NET_E_SYNTAX = -1,    /* malformed JSON / HTTP / SSE */
+    NET_E_NOMEM = -2,     /* malloc failed or a fixed arena is full */
+    NET_E_DEPTH = -3,     /* nesting deeper than the limit */
+    NET_E_TYPE = -4,      /* value has another type than asked for */
+    NET_E_RANGE = -5,     /* number does not fit the asked type */
+    NET_E_UTF8 = -6,      /* invalid UTF-8 */
+    NET_E_LIMIT = -7,     /* a configured size limit was exceeded */
+    NET_E_ARG = -8,       /* bad argument (NULL, bad URL, ...) */
+    NET_E_STATE = -9,     /* call not valid in the current state */
+    NET_E_NOTFOUND = -10, /* key, path or header not present */
+} net_status;
+
+/* ------------------------------------------------------------------ */
+/* Memory                                                              */
+
+/* An arena: many allocations, one release. Fields are private. */
+typedef struct net_arena {
+    unsigned char *cur;  /* current block */
+    size_t cap, used;
+    void *chunks;        /* malloc'd blocks, newest first */
+    bool fixed;          /* caller's buffer: never mallocs */
+} net_arena;
+
+/* buf != NULL: allocate only from buf[size] (NET_E_NOMEM when full, no
+ * malloc at all). buf == NULL: grow with malloc as needed. */
+void net_arena_init(net_arena *a, void *buf, size_t size);
+/* Release every malloc'd block; a caller buffer is left alone. The arena
+ * may be net_arena_init'ed again afterwards. */
+void net_arena_free(net_arena *a);
+/* n bytes aligned for any type, or NULL. */
+void *net_arena_alloc(net_arena *a, size_t n);
+
+/* A growable byte buffer, always NUL-terminated after len (data may be
+ * NULL while len == 0). max (0 = unlimited) caps len: NET_E_LIMIT. */
+typedef struct net_buf {
+    char *data;
+    size_t len, cap, max;
+} net_buf;
+
+void net_buf_init(net_buf *b);
+void net_buf_free(net_buf *b);
+int net_buf_append(net_buf *b, const void *p, size_t n);
+int net_buf_puts(net_buf *b, const char *s);
+/* Remove the first n bytes (n <= len). */
+void net_buf_consume(net_buf *b, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* JSON (RFC 8259, strict)                                             */
+/*
+ * The parser accepts exactly RFC 8259: no comments, no trailing commas, no
+ * leading zeros, no BOM, only space/tab/CR/LF as white space, UTF-8 input
+ * validated (no overlongs, no surrogate code points, nothing above
+ * U+10FFFF), and \u escapes must pair surrogates correctly (a lone
+ * surrogate is refused since it has no UTF-8 form). Strings are decoded to
+ * UTF-8 and NUL-terminated, but may contain U+0000, so use the length.
+ * Numbers keep their exact text (integers beyond 2^53 lose nothing).
+ * Duplicate object keys are kept; lookups return the first one.
+ */
+
+typedef enum net_json_type {
+    NET_JSON_NULL, NET_JSON_BOOL, NET_JSON_NUMBER,
+    NET_JSON_STRING, NET_JSON_ARRAY, NET_JSON_OBJECT
+} net_json_type;
+
+typedef struct net_json net_json;  /* a node of the tree; read-only */
+
+#define NET_JSON_DEFAULT_DEPTH 512
+
+/* Parse text[len] (need not be NUL-terminated) into the arena. max_depth
+ * 0 means NET_JSON_DEFAULT_DEPTH. On error *root is NULL and err reads like
+ * "JSON line 2, column 7 (byte 19): expected ',' or '}' after object member". */
+int net_json_parse(net_arena *a, const char *text, size_t len, int max_depth,
+                   const net_json **root, char *err, size_t errlen);
+
+/* The same into one malloc'd document, released by net_json_free. */
+typedef struct net_json_doc net_json_doc;
+int net_json_parse_doc(const char *text, size_t len, net_json_doc **doc,
+                       char *err, size_t errlen);
+const net_json *net_json_root(const net_json_doc *doc);
+void net_json_free(net_json_doc *doc);
+
+net_json_type net_json_typeof(const net_json *v);
+const char *net_json_type_name(net_json_type t);  /* "object", "string", ... */
+
+/* Object member by key (first match), or NULL (also when v is not an object). */
+const net_json *net_json_get(const net_json *obj, const char *key);
+const net_json *net_json_getn(const net_json *obj, const char *key, size_t keylen);
+/* RFC 6901 JSON Pointer: "" is v itself, "/choices/0/delta/content";
+ * "~1" stands for '/', "~0" for '~'. NULL when absent. */
+const net_json *net_json_path(const net_json *v, const char *pointer);
+
+/* Iteration: children of an array or object in document order.
+ *   for (const net_json *c = net_json_first(v); c; c = net_json_next(c)) */
+const net_json *net_json_first(const net_json *v);
+const net_json *net_json_next(const net_json *v);
+/* Member key of an object child (NULL otherwise); *len gets its length. */
+const char *net_json_key(const net_json *member, size_t *len);
+/* Number of children (0 for scalars); i-th child (linear time) or NULL. */
+size_t net_json_count(const net_json *v);
+const net_json *net_json_at(const net_json *v, size_t i);
+
+/* Typed getters. Scalars: NULL / false when the type differs. */
+bool net_json_is_null(const net_json *v);
+/* Decoded UTF-8 string, NUL-terminated; *len (may be NULL) its length. */
+const char *net_json_str(const net_json *v, size_t *len);
+/* The number exactly as written in the document ("12345678901234567890"). */
+const char *net_json_num_text(const net_json *v);
+/* Status-returning conversions: NET_E_TYPE if v is not of that kind. */
+int net_json_bool(const net_json *v, bool *out);
+/* Nearest double (locale-independent); huge exponents give +-HUGE_VAL
+ * and NET_E_RANGE. */
+int net_json_double(const net_json *v, double *out, char *err, size_t errlen);
+/* Integers only ("3", "-7"; not "3.0" or "1e2"): NET_E_TYPE otherwise,
+ * NET_E_RANGE outside int64. */
+int net_json_int64(const net_json *v, int64_t *out, char *err, size_t errlen);
+/* Convenience: member key of obj as string / int64 / bool with a default. */
+const char *net_json_get_str(const net_json *obj, const char *key, const char *dflt);
+int64_t net_json_get_int(const net_json *obj, const char *key, int64_t dflt);
+
+/* JSON writer: appends to a net_buf. Errors are sticky: after the first
+ * one every call does nothing and net_jw_finish reports it. Strings must
+ * be valid UTF-8: invalid input is an error (NET_E_UTF8), never silently
+ * replaced. Control characters, '"' and '\\' are escaped; all other
+ * characters, non-ASCII included, are written as they are. */
+#define NET_JW_MAX_DEPTH NET_JSON_DEFAULT_DEPTH  /* any parsed document can be written back */
+typedef struct net_jw {
+    net_buf *out;
+    int rc;
+    int depth;
+    bool done;                               /* top-level value written */
+    bool after_key;                          /* a key awaits its value */
+    unsigned char st[NET_JW_MAX_DEPTH];      /* per level: object?, non-empty? */
+    char msg[128];
+} net_jw;
+
+void net_jw_init(net_jw *w, net_buf *out);
+int net_jw_obj_begin(net_jw *w);
+int net_jw_obj_end(net_jw *w);
+int net_jw_arr_begin(net_jw *w);
+int net_jw_arr_end(net_jw *w);
+int net_jw_key(net_jw *w, const char *key);
+int net_jw_str(net_jw *w, const char *s);
+int net_jw_strn(net_jw *w, const char *s, size_t n);
+int net_jw_int(net_jw *w, int64_t v);
+/* Shortest text that reads back as the same double; NaN/Inf are errors. */
+int net_jw_double(net_jw *w, double v);
+int net_jw_bool(net_jw *w, bool v);
+int net_jw_null(net_jw *w);
+/* A number given as text; checked against the JSON number grammar. */
+int net_jw_num_text(net_jw *w, const char *text);
+/* Copy a parsed value (and everything under it). */
+int net_jw_value(net_jw *w, const net_json *v);
+/* 0 when exactly one complete value was written, else the error. */
+int net_jw_finish(net_jw *w, char *err, size_t errlen);
+
+/* Append s[n] as a quoted, escaped JSON string (no writer state). */
+int net_json_quote(net_buf *out, const char *s, size_t n, char *err, size_t errlen);
+
+/* Streaming: cut a byte stream fed in arbitrary pieces into complete
+ * top-level values (newline-delimited JSON, or the elements of one big
+ * array when array_mode is set) so each can go to net_json_parse. It only
+ * tracks strings and brackets; the parser does the validation. */
+typedef struct net_json_split {
+    net_buf value;      /* the current value's bytes */
+    bool array_mode;
+    bool ready;         /* private from here */
+    bool in_value, in_outer, in_str, esc, scalar;
+    long depth;
+} net_json_split;
+
+/* max_value (0 = unlimited) caps one value's size (NET_E_LIMIT). */
+void net_json_split_init(net_json_split *s, bool array_mode, size_t max_value);
+/* Consume data[len]. Returns 1 when s->value holds one complete value
+ * (*used bytes consumed; call again with the rest, which first drops the
+ * value), 0 when all was consumed and more is needed, or NET_E_SYNTAX for
+ * a closing bracket that matches nothing / junk between array elements. */
+int net_json_split_feed(net_json_split *s, const char *data, size_t len,
+                        size_t *used, char *err, size_t errlen);
+void net_json_split_free(net_json_split *s);
+
+#endif
