@@ -1,0 +1,32 @@
+/* Structures shared by the files of the engine module (not public API). */
+#ifndef RHEMA_ENGINE_INTERNAL_H
+#define RHEMA_ENGINE_INTERNAL_H
+
+#include "engine/engine.h"
+
+/* Tensors of one block; NULL where the architecture has none. */
+typedef struct eng_layer {
+    const gguf_tensor *attn_norm, *attn_norm_b;
+    const gguf_tensor *wq, *wk, *wv, *wqkv;
+    const gguf_tensor *bq, *bk, *bv, *bqkv;
+    const gguf_tensor *wo, *bo;
+    const gguf_tensor *ffn_norm;
+    const gguf_tensor *w_gate, *w_up, *w_down, *b_up, *b_down;
+} eng_layer;
+
+struct eng_model {
+    gguf_file *owned;          /* set by eng_model_open */
+    const gguf_file *f;
+    eng_hparams hp;
+    bool neox;                 /* RoPE rotates halves, not adjacent pairs */
+    bool layer_norm;           /* LayerNorm with bias instead of RMSNorm */
+    const gguf_tensor *tok_embd, *out_norm, *out_norm_b, *output, *output_b;
+    const gguf_tensor *rope_freqs; /* optional per-pair frequency divisors */
+    eng_layer *layers;
+};
+
+/* Write a message into err (when not NULL) and return status. */
+int eng_fail(char *err, size_t errlen, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif
