@@ -1,6 +1,8 @@
 /* rhema ai models inspect | validate */
 #include "cli/cli.h"
+#include "engine/engine.h"
 #include "gguf/gguf.h"
+#include "net/net.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -111,29 +113,44 @@ static const gguf_kv *arch_key(const gguf_file *f, gguf_str arch, const char *su
     return gguf_find(f, key);
 }
 
+/* What inspect reports besides the raw tables. */
+typedef struct summary {
+    gguf_str arch, tok;
+    const gguf_kv *ctx;
+    uint64_t params, type_n[GGUF_T_COUNT], type_b[GGUF_T_COUNT];
+} summary;
+
+static void summarize(const gguf_file *f, summary *m)
+{
+    memset(m, 0, sizeof *m);
+    m->arch = m->tok = (gguf_str){"", 0};
+    gguf_get_str(f, "general.architecture", &m->arch, NULL, 0);
+    gguf_get_str(f, "tokenizer.ggml.model", &m->tok, NULL, 0);
+    m->ctx = m->arch.len ? arch_key(f, m->arch, "context_length") : NULL;
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        m->params += f->tensors[i].nelem;
+        m->type_n[f->tensors[i].type]++;
+        m->type_b[f->tensors[i].type] += f->tensors[i].nbytes;
+    }
+}
+
 static void print_summary(const gguf_file *f)
 {
-    gguf_str arch = {"", 0}, tok = {"", 0};
-    uint64_t params = 0, type_n[GGUF_T_COUNT] = {0}, type_b[GGUF_T_COUNT] = {0};
-    char a[32], b[32];
-    gguf_get_str(f, "general.architecture", &arch, NULL, 0);
-    gguf_get_str(f, "tokenizer.ggml.model", &tok, NULL, 0);
-    for (uint64_t i = 0; i < f->n_tensors; i++) {
-        params += f->tensors[i].nelem;
-        type_n[f->tensors[i].type]++;
-        type_b[f->tensors[i].type] += f->tensors[i].nbytes;
-    }
+    summary m;
+    char a[32];
+    summarize(f, &m);
+    gguf_str arch = m.arch, tok = m.tok;
+    const uint64_t *type_n = m.type_n, *type_b = m.type_b;
     human_bytes(a, sizeof a, f->size);
     printf("file:           %s (%s, %" PRIu64 " bytes)\n", f->name, a, f->size);
     printf("gguf version:   %u, alignment %u, data at offset %" PRIu64 "\n", f->version,
            f->alignment, f->data_offset);
     printf("architecture:   %.*s\n", (int)arch.len, arch.len ? arch.ptr : "(none)");
-    human_count(a, sizeof a, params);
-    printf("parameters:     %s (%" PRIu64 ")\n", a, params);
-    const gguf_kv *ctx = arch.len ? arch_key(f, arch, "context_length") : NULL;
-    if (ctx) {
+    human_count(a, sizeof a, m.params);
+    printf("parameters:     %s (%" PRIu64 ")\n", a, m.params);
+    if (m.ctx) {
         printf("context length: ");
-        put_scalar(stdout, ctx);
+        put_scalar(stdout, m.ctx);
         printf("\n");
     }
     printf("tokenizer:      %.*s\n", (int)tok.len, tok.len ? tok.ptr : "(none)");
@@ -147,7 +164,6 @@ static void print_summary(const gguf_file *f)
             printf("  %-8s %6" PRIu64 " tensors  %12s\n", gguf_type_info(t)->name, type_n[t], a);
         }
     }
-    (void)b;
 }
 
 static void print_metadata(const gguf_file *f)
@@ -178,6 +194,165 @@ static void print_tensors(const gguf_file *f)
     }
 }
 
+/* ---- JSON ---- */
+
+/* Metadata strings may hold any bytes: invalid UTF-8 becomes U+FFFD. */
+static void jw_lossy(net_jw *w, gguf_str s)
+{
+    net_buf b;
+    net_buf_init(&b);
+    uint64_t i = 0;
+    while (i < s.len) {
+        uint64_t ok = gguf_utf8_prefix(s.ptr + i, s.len - i);
+        net_buf_append(&b, s.ptr + i, ok);
+        i += ok;
+        if (i < s.len) {
+            net_buf_puts(&b, "\xef\xbf\xbd");
+            i++;
+        }
+    }
+    net_jw_strn(w, b.data ? b.data : "", b.len);
+    net_buf_free(&b);
+}
+
+static void jw_scalar(net_jw *w, const gguf_kv *kv)
+{
+    switch (kv->type) {
+    case GGUF_V_UINT8: case GGUF_V_UINT16: case GGUF_V_UINT32: case GGUF_V_UINT64: {
+        char num[32];
+        snprintf(num, sizeof num, "%" PRIu64, kv->v.u);
+        net_jw_num_text(w, num);
+        break;
+    }
+    case GGUF_V_INT8: case GGUF_V_INT16: case GGUF_V_INT32: case GGUF_V_INT64:
+        net_jw_int(w, kv->v.i);
+        break;
+    case GGUF_V_FLOAT32: case GGUF_V_FLOAT64:
+        if (kv->v.f == kv->v.f && kv->v.f - kv->v.f == 0)
+            net_jw_double(w, kv->v.f);
+        else
+            net_jw_null(w);
+        break;
+    case GGUF_V_BOOL:
+        net_jw_bool(w, kv->v.b);
+        break;
+    case GGUF_V_STRING:
+        jw_lossy(w, kv->v.s);
+        break;
+    }
+}
+
+/* Arrays are summarized: element type, count and the first elements. */
+static void jw_array(net_jw *w, const gguf_kv *kv)
+{
+    uint64_t n = kv->v.arr.n, show = n < 16 ? n : 16;
+    uint32_t et = kv->v.arr.type;
+    net_jw_obj_begin(w);
+    net_jw_key(w, "element_type");
+    net_jw_str(w, gguf_vtype_name(et));
+    net_jw_key(w, "count");
+    net_jw_int(w, (int64_t)n);
+    if (et != GGUF_V_ARRAY) {
+        net_jw_key(w, "head");
+        net_jw_arr_begin(w);
+        for (uint64_t i = 0; i < show; i++) {
+            double d = gguf_arr_float(kv, i);
+            if (et == GGUF_V_STRING)
+                jw_lossy(w, gguf_arr_str(kv, i));
+            else if (et == GGUF_V_FLOAT32 || et == GGUF_V_FLOAT64)
+                d == d && d - d == 0 ? net_jw_double(w, d) : net_jw_null(w);
+            else
+                net_jw_int(w, gguf_arr_int(kv, i));
+        }
+        net_jw_arr_end(w);
+    }
+    net_jw_obj_end(w);
+}
+
+static void jw_keyint(net_jw *w, const char *key, uint64_t v)
+{
+    net_jw_key(w, key);
+    net_jw_int(w, (int64_t)v);
+}
+
+static int print_json(const gguf_file *f)
+{
+    summary m;
+    net_buf out;
+    net_jw w;
+    char err[256];
+    summarize(f, &m);
+    net_buf_init(&out);
+    net_jw_init(&w, &out);
+    net_jw_obj_begin(&w);
+    net_jw_key(&w, "file");
+    net_jw_str(&w, f->name);
+    jw_keyint(&w, "size", f->size);
+    jw_keyint(&w, "version", f->version);
+    jw_keyint(&w, "alignment", f->alignment);
+    jw_keyint(&w, "data_offset", f->data_offset);
+    net_jw_key(&w, "architecture");
+    m.arch.len ? jw_lossy(&w, m.arch) : (void)net_jw_null(&w);
+    jw_keyint(&w, "parameters", m.params);
+    net_jw_key(&w, "context_length");
+    m.ctx ? jw_scalar(&w, m.ctx) : (void)net_jw_null(&w);
+    net_jw_key(&w, "tokenizer");
+    m.tok.len ? jw_lossy(&w, m.tok) : (void)net_jw_null(&w);
+    net_jw_key(&w, "quantization");
+    net_jw_arr_begin(&w);
+    for (uint32_t t = 0; t < GGUF_T_COUNT; t++) {
+        if (!m.type_n[t])
+            continue;
+        net_jw_obj_begin(&w);
+        net_jw_key(&w, "type");
+        net_jw_str(&w, gguf_type_info(t)->name);
+        jw_keyint(&w, "tensors", m.type_n[t]);
+        jw_keyint(&w, "bytes", m.type_b[t]);
+        net_jw_obj_end(&w);
+    }
+    net_jw_arr_end(&w);
+    net_jw_key(&w, "metadata");
+    net_jw_obj_begin(&w);
+    for (uint64_t i = 0; i < f->n_kv; i++) {
+        const gguf_kv *kv = &f->kv[i];
+        char *key = strndup(kv->key.ptr, kv->key.len);
+        net_jw_key(&w, key ? key : "");
+        free(key);
+        if (kv->type == GGUF_V_ARRAY)
+            jw_array(&w, kv);
+        else
+            jw_scalar(&w, kv);
+    }
+    net_jw_obj_end(&w);
+    net_jw_key(&w, "tensors");
+    net_jw_arr_begin(&w);
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        const gguf_tensor *t = &f->tensors[i];
+        net_jw_obj_begin(&w);
+        net_jw_key(&w, "name");
+        net_jw_strn(&w, t->name.ptr, t->name.len);
+        net_jw_key(&w, "type");
+        net_jw_str(&w, gguf_type_info(t->type)->name);
+        net_jw_key(&w, "shape");
+        net_jw_arr_begin(&w);
+        for (uint32_t d = 0; d < t->n_dims; d++)
+            net_jw_int(&w, (int64_t)t->ne[d]);
+        net_jw_arr_end(&w);
+        jw_keyint(&w, "offset", f->data_offset + t->offset);
+        jw_keyint(&w, "bytes", t->nbytes);
+        net_jw_obj_end(&w);
+    }
+    net_jw_arr_end(&w);
+    net_jw_obj_end(&w);
+    int rc = net_jw_finish(&w, err, sizeof err);
+    if (rc == 0)
+        printf("%s\n", out.data);
+    else
+        fprintf(stderr, "rhema: cannot write JSON for %s: %s\n", f->name, err);
+    net_buf_free(&out);
+    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
 static int run_inspect(const cli_cmd *cmd, int argc, char **argv)
 {
     bool json = false;
@@ -191,19 +366,36 @@ static int run_inspect(const cli_cmd *cmd, int argc, char **argv)
         return rc;
     if (npos != 1)
         return cli_usage_error(cmd, "expected the path of a GGUF file");
-    if (json)
-        return cli_usage_error(cmd, "--json is not available yet");
     gguf_file f;
     char err[512];
     if (gguf_open(&f, pos[0], err, sizeof err)) {
         fprintf(stderr, "rhema: %s\n", err);
         return CLI_EXIT_FAIL;
     }
-    print_summary(&f);
-    print_metadata(&f);
-    print_tensors(&f);
+    if (json) {
+        rc = print_json(&f);
+    } else {
+        print_summary(&f);
+        print_metadata(&f);
+        print_tensors(&f);
+    }
     gguf_close(&f);
-    return CLI_EXIT_OK;
+    return rc;
+}
+
+typedef struct problems {
+    int count;
+    net_buf text;
+} problems;
+
+static void report_problem(void *ud, const char *problem)
+{
+    problems *p = ud;
+    if (p->count++ == 0)
+        net_buf_init(&p->text);
+    net_buf_puts(&p->text, "  - ");
+    net_buf_puts(&p->text, problem);
+    net_buf_puts(&p->text, "\n");
 }
 
 static int run_validate(const cli_cmd *cmd, int argc, char **argv)
@@ -224,12 +416,34 @@ static int run_validate(const cli_cmd *cmd, int argc, char **argv)
     gguf_file f;
     char err[512];
     if (gguf_open(&f, model, err, sizeof err)) {
-        printf("%s: INVALID\n  %s\n", model, err);
+        printf("%s: INVALID\n  - %s\n", model, err);
         return CLI_EXIT_FAIL;
     }
-    printf("%s: valid GGUF v%u, %" PRIu64 " tensors, %" PRIu64 " metadata keys\n", model,
-           f.version, f.n_tensors, f.n_kv);
+    printf("%s: GGUF v%u, %" PRIu64 " tensors, %" PRIu64 " metadata keys, every tensor in bounds and aligned\n",
+           model, f.version, f.n_tensors, f.n_kv);
+    problems p = {0};
+    int n;
+    if (f.n_tensors == 0) {
+        /* Vocabulary-only files (as tokenizer tests use) carry no weights:
+         * only the tokenizer has to be there. */
+        const gguf_kv *toks;
+        n = gguf_get_arr(&f, "tokenizer.ggml.tokens", GGUF_V_STRING, &toks, err, sizeof err);
+        if (n)
+            report_problem(&p, "no tensors and no tokenizer vocabulary: nothing to load");
+        else
+            printf("%s: vocabulary-only file (%" PRIu64 " tokens): architecture checks skipped\n", model,
+                   toks->v.arr.n);
+    } else {
+        n = eng_check(&f, report_problem, &p);
+    }
     gguf_close(&f);
+    if (n != 0) {
+        printf("%s: INVALID (%d problem%s)\n%s", model, p.count, p.count == 1 ? "" : "s",
+               p.text.data ? p.text.data : "");
+        net_buf_free(&p.text);
+        return CLI_EXIT_FAIL;
+    }
+    printf("%s: valid\n", model);
     return CLI_EXIT_OK;
 }
 

@@ -131,9 +131,9 @@ static int rd(cursor *c, void *out, uint64_t n)
 static int rd_u32(cursor *c, uint32_t *v) { return rd(c, v, 4); }
 static int rd_u64(cursor *c, uint64_t *v) { return rd(c, v, 8); }
 
-/* Length of the valid UTF-8 prefix; equals n when all of s is valid. */
-static uint64_t utf8_valid_prefix(const unsigned char *s, uint64_t n)
+uint64_t gguf_utf8_prefix(const char *str, uint64_t n)
 {
+    const unsigned char *s = (const unsigned char *)str;
     uint64_t i = 0;
     while (i < n) {
         unsigned char b = s[i];
@@ -183,7 +183,7 @@ static int rd_str(cursor *c, gguf_str *s, bool is_name)
     if (is_name) {
         if (s->len == 0)
             return fail(c, GGUF_EFORMAT, "empty name at offset %llu", (unsigned long long)at);
-        uint64_t ok = utf8_valid_prefix((const unsigned char *)s->ptr, s->len);
+        uint64_t ok = gguf_utf8_prefix(s->ptr, s->len);
         if (ok != s->len)
             return fail(c, GGUF_EFORMAT, "name at offset %llu is not valid UTF-8 (bad byte 0x%02x at offset %llu)",
                         (unsigned long long)at, (unsigned char)s->ptr[ok],

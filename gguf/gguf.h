@@ -140,6 +140,10 @@ gguf_str gguf_arr_str(const gguf_kv *kv, uint64_t i);
 int64_t gguf_arr_int(const gguf_kv *kv, uint64_t i);  /* any integer element type */
 double gguf_arr_float(const gguf_kv *kv, uint64_t i); /* FLOAT32/FLOAT64 or integer */
 
+/* Length of the longest valid UTF-8 prefix of s[0..n): n when all valid.
+ * (Token pieces may hold any bytes; names must be valid UTF-8.) */
+uint64_t gguf_utf8_prefix(const char *s, uint64_t n);
+
 /* Compare a gguf_str with a C string. */
 bool gguf_str_eq(gguf_str s, const char *c);
 
