@@ -116,10 +116,11 @@ static void deq_q5(const uint8_t *qh4, const uint8_t *qs, float d, float m, int 
     }
 }
 
-static void deq_q8_0(const uint8_t *b, float *y)
+/* Q8_0, or Q8_1 (qs_off 4: a sum follows d) */
+static void deq_q8(const uint8_t *b, size_t qs_off, float *y)
 {
     float d = kern_f16_to_f32(kern_rd16(b));
-    const int8_t *qs = (const int8_t *)(b + 2);
+    const int8_t *qs = (const int8_t *)(b + qs_off);
     for (int j = 0; j < 32; j++)
         y[j] = (float)qs[j] * d;
 }
@@ -259,8 +260,8 @@ void kern_dequant_block(uint32_t type, const uint8_t *b, float *y)
     case GGUF_T_Q5_1:
         deq_q5(b + 4, b + 8, kern_f16_to_f32(kern_rd16(b)), kern_f16_to_f32(kern_rd16(b + 2)), 0, y);
         break;
-    case GGUF_T_Q8_0: deq_q8_0(b, y); break;
-    case GGUF_T_Q8_1: deq_q8_0(b, y); break; /* same layout plus a sum after d */
+    case GGUF_T_Q8_0: deq_q8(b, 2, y); break;
+    case GGUF_T_Q8_1: deq_q8(b, 4, y); break;
     case GGUF_T_Q2_K: deq_q2_k(b, y); break;
     case GGUF_T_Q3_K: deq_q3_k(b, y); break;
     case GGUF_T_Q4_K: deq_q45_k(b, NULL, b + 16, y); break;

@@ -1,0 +1,370 @@
+/* The forward pass: embeddings, norms, attention with RoPE and a KV cache,
+ * feed-forward blocks and the output head, for every supported
+ * architecture. Matrix products reproduce the reference engine's numerics:
+ * activations are rounded through the weight type's vec-dot format before
+ * an f32 dot with the exactly dequantized weight row. */
+#include "engine/forward_internal.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+/* Below this many multiply-adds a product is not worth a thread. */
+#define PAR_MIN_WORK (1u << 16)
+
+typedef void (*work_fn)(void *arg, size_t begin, size_t end, unsigned tid);
+
+typedef struct work_part {
+    work_fn fn;
+    void *arg;
+    size_t begin, end;
+    unsigned tid;
+} work_part;
+
+static void *work_thread(void *p)
+{
+    work_part *w = p;
+    w->fn(w->arg, w->begin, w->end, w->tid);
+    return NULL;
+}
+
+/* Split [0, n) into contiguous ranges, one per thread. Every item is
+ * computed the same way whatever the split, so results do not depend on
+ * the thread count. A thread that cannot be started runs inline. */
+static void parallel_for(const eng_ctx *c, size_t n, size_t work, work_fn fn, void *arg)
+{
+    unsigned nt = c->n_threads;
+    if (nt > n)
+        nt = (unsigned)n;
+    if (nt <= 1 || work < PAR_MIN_WORK) {
+        fn(arg, 0, n, 0);
+        return;
+    }
+    pthread_t th[256];
+    work_part parts[256];
+    bool started[256];
+    for (unsigned t = 0; t < nt; t++) {
+        parts[t] = (work_part){fn, arg, n * t / nt, n * (t + 1) / nt, t};
+        started[t] = t > 0 && pthread_create(&th[t], NULL, work_thread, &parts[t]) == 0;
+    }
+    for (unsigned t = 0; t < nt; t++)
+        if (!started[t])
+            work_thread(&parts[t]);
+    for (unsigned t = 1; t < nt; t++)
+        if (started[t])
+            pthread_join(th[t], NULL);
+}
+
+/* A norm or bias vector as f32: the mapped data itself when F32. */
+static const float *vec_f32(const gguf_tensor *t, float *buf)
+{
+    if (!t)
+        return NULL;
+    if (t->type == GGUF_T_F32)
+        return t->data;
+    kern_dequant_row(t->type, t->data, buf, t->ne[0]);
+    return buf;
+}
+
+typedef struct matmul_job {
+    const eng_ctx *c;
+    const gguf_tensor *w;
+    const float *x;   /* b rows of n_in, already rounded for w's type */
+    float *y;         /* b rows of n_out */
+    const float *bias;
+    size_t b, n_in, n_out;
+} matmul_job;
+
+static void matmul_rows(void *arg, size_t begin, size_t end, unsigned tid)
+{
+    const matmul_job *j = arg;
+    size_t rs = gguf_row_size(j->w->type, j->n_in);
+    float *buf = j->c->rowbuf + (size_t)tid * j->c->max_in;
+    for (size_t o = begin; o < end; o++) {
+        const uint8_t *row = (const uint8_t *)j->w->data + o * rs;
+        const float *wr = (const float *)row;
+        if (j->w->type != GGUF_T_F32) {
+            kern_dequant_row(j->w->type, row, buf, j->n_in);
+            wr = buf;
+        }
+        float bo = j->bias ? j->bias[o] : 0.0f;
+        for (size_t t = 0; t < j->b; t++)
+            j->y[t * j->n_out + o] = kern_dot_f32(wr, j->x + t * j->n_in, j->n_in) + bo;
+    }
+}
+
+/* y[b][n_out] = x[b][n_in] W^T + bias, W with ne = [n_in, n_out]. */
+static void matmul(eng_ctx *c, const gguf_tensor *w, const gguf_tensor *bias, const float *x,
+                   size_t b, float *y)
+{
+    size_t n_in = w->ne[0], n_out = w->ne[1];
+    const float *xr = x;
+    if (kern_vec_dot_type(w->type) != GGUF_T_F32) {
+        memcpy(c->xr, x, b * n_in * sizeof(float));
+        for (size_t t = 0; t < b; t++)
+            kern_round_activation(w->type, c->xr + t * n_in, n_in, c->qscratch);
+        xr = c->xr;
+    }
+    matmul_job j = {c, w, xr, y, vec_f32(bias, c->vec1), b, n_in, n_out};
+    parallel_for(c, n_out, b * n_in * n_out, matmul_rows, &j);
+}
+
+/* out = norm(x) * w (+ bias), RMSNorm or LayerNorm, row by row. */
+static void norm(const eng_ctx *c, const gguf_tensor *wt, const gguf_tensor *bt, const float *x,
+                 float *out, size_t b)
+{
+    const eng_model *m = c->m;
+    size_t n = m->hp.n_embd;
+    const float *w = vec_f32(wt, c->vec0);
+    const float *bias = vec_f32(bt, c->vec1);
+    for (size_t t = 0; t < b; t++) {
+        const float *xi = x + t * n;
+        float *yi = out + t * n;
+        double mean = 0.0;
+        if (m->layer_norm) {
+            for (size_t i = 0; i < n; i++)
+                mean += xi[i];
+            mean /= (double)n;
+        }
+        double ss = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            float d = xi[i] - (float)mean;
+            ss += (double)(d * d);
+        }
+        float scale = 1.0f / sqrtf((float)(ss / (double)n) + m->hp.norm_eps);
+        for (size_t i = 0; i < n; i++)
+            yi[i] = (xi[i] - (float)mean) * scale * w[i] + (bias ? bias[i] : 0.0f);
+    }
+}
+
+/* Rotate the first n_rot dims of each of nh heads of one token. */
+static void rope(const eng_model *m, float *x, size_t nh, uint32_t pos)
+{
+    const eng_hparams *hp = &m->hp;
+    uint32_t nr = hp->n_rot, hd = hp->head_dim;
+    float cs[2 * 4096], ffb[2048];
+    float theta_scale = powf(hp->rope_base, -2.0f / (float)nr);
+    const float *ff = vec_f32(m->rope_freqs, ffb);
+    float theta = (float)pos;
+    for (uint32_t i = 0; i < nr; i += 2) {
+        float th = theta / (ff ? ff[i / 2] : 1.0f) * hp->rope_scale;
+        cs[i] = cosf(th);
+        cs[i + 1] = sinf(th);
+        theta *= theta_scale;
+    }
+    for (size_t h = 0; h < nh; h++) {
+        float *xh = x + h * hd;
+        for (uint32_t i = 0; i < nr; i += 2) {
+            /* llama pairs adjacent dims; NeoX-style models pair i with i + n_rot/2 */
+            size_t a = m->neox ? i / 2 : i, bi = m->neox ? i / 2 + nr / 2 : i + 1;
+            float x0 = xh[a], x1 = xh[bi];
+            xh[a] = x0 * cs[i] - x1 * cs[i + 1];
+            xh[bi] = x0 * cs[i + 1] + x1 * cs[i];
+        }
+    }
+}
+
+static void store_kv(eng_ctx *c, uint32_t layer, size_t b)
+{
+    size_t kvd = c->kv_dim;
+    for (size_t t = 0; t < b; t++) {
+        size_t at = (size_t)layer * c->kv_bytes_layer;
+        size_t pos = c->n_past + t;
+        const float *ks = c->k + t * kvd, *vs = c->v + t * kvd;
+        if (c->kv_type == ENG_KV_F16) {
+            uint16_t *kd = (uint16_t *)((char *)c->k_cache + at) + pos * kvd;
+            uint16_t *vd = (uint16_t *)((char *)c->v_cache + at) + pos * kvd;
+            for (size_t i = 0; i < kvd; i++) {
+                kd[i] = kern_f32_to_f16(ks[i]);
+                vd[i] = kern_f32_to_f16(vs[i]);
+            }
+        } else {
+            memcpy((float *)((char *)c->k_cache + at) + pos * kvd, ks, kvd * sizeof(float));
+            memcpy((float *)((char *)c->v_cache + at) + pos * kvd, vs, kvd * sizeof(float));
+        }
+    }
+}
+
+typedef struct attn_job {
+    const eng_ctx *c;
+    uint32_t layer;
+} attn_job;
+
+/* Element i of cached row pos (K or V) of one layer, as f32. */
+static float cache_at(const eng_ctx *c, const void *cache, uint32_t layer, size_t pos, size_t i)
+{
+    size_t idx = pos * c->kv_dim + i;
+    const char *base = (const char *)cache + (size_t)layer * c->kv_bytes_layer;
+    if (c->kv_type == ENG_KV_F16)
+        return c->f16tab[((const uint16_t *)base)[idx]];
+    return ((const float *)base)[idx];
+}
+
+/* One item = one (token, query head) pair. */
+static void attn_items(void *arg, size_t begin, size_t end, unsigned tid)
+{
+    const attn_job *j = arg;
+    const eng_ctx *c = j->c;
+    const eng_hparams *hp = &c->m->hp;
+    size_t hd = hp->head_dim, nq = (size_t)hp->n_head * hd;
+    float *sc = c->scores + (size_t)tid * c->n_ctx;
+    float scale = 1.0f / sqrtf((float)hd);
+    float qv[4096];
+    for (size_t it = begin; it < end; it++) {
+        size_t t = it / hp->n_head, h = it % hp->n_head;
+        size_t g = h / (hp->n_head / hp->n_head_kv);
+        size_t n_kv = c->n_past + t + 1;
+        const float *q = c->q + t * nq + h * hd;
+        /* an F16 cache is multiplied with the query rounded to F16, as the
+         * reference engine converts it */
+        for (size_t i = 0; i < hd; i++)
+            qv[i] = c->kv_type == ENG_KV_F16 ? kern_f16_to_f32(kern_f32_to_f16(q[i])) : q[i];
+        float mx = -INFINITY;
+        for (size_t p = 0; p < n_kv; p++) {
+            float s = 0.0f;
+            for (size_t i = 0; i < hd; i++)
+                s += qv[i] * cache_at(c, c->k_cache, j->layer, p, g * hd + i);
+            sc[p] = s * scale;
+            mx = fmaxf(mx, sc[p]);
+        }
+        double sum = 0.0;
+        for (size_t p = 0; p < n_kv; p++) {
+            sc[p] = expf(sc[p] - mx);
+            sum += sc[p];
+        }
+        float inv = (float)(1.0 / sum);
+        float *out = c->att + t * nq + h * hd;
+        memset(out, 0, hd * sizeof(float));
+        for (size_t p = 0; p < n_kv; p++) {
+            float w = sc[p] * inv;
+            for (size_t i = 0; i < hd; i++)
+                out[i] += w * cache_at(c, c->v_cache, j->layer, p, g * hd + i);
+        }
+    }
+}
+
+static void attention(eng_ctx *c, uint32_t layer, size_t b)
+{
+    const eng_hparams *hp = &c->m->hp;
+    for (size_t t = 0; t < b; t++) {
+        rope(c->m, c->q + t * hp->n_head * hp->head_dim, hp->n_head, c->n_past + (uint32_t)t);
+        rope(c->m, c->k + t * c->kv_dim, hp->n_head_kv, c->n_past + (uint32_t)t);
+    }
+    store_kv(c, layer, b);
+    attn_job j = {c, layer};
+    size_t work = b * hp->n_head * (c->n_past + b) * hp->head_dim * 2;
+    parallel_for(c, b * hp->n_head, work, attn_items, &j);
+}
+
+/* q, k, v projections of h (fused or separate). */
+static void qkv(eng_ctx *c, const eng_layer *L, size_t b)
+{
+    const eng_hparams *hp = &c->m->hp;
+    size_t nq = (size_t)hp->n_head * hp->head_dim, kvd = c->kv_dim;
+    if (!L->wqkv) {
+        matmul(c, L->wq, L->bq, c->h, b, c->q);
+        matmul(c, L->wk, L->bk, c->h, b, c->k);
+        matmul(c, L->wv, L->bv, c->h, b, c->v);
+        return;
+    }
+    size_t n = nq + 2 * kvd;
+    matmul(c, L->wqkv, L->bqkv, c->h, b, c->big);
+    for (size_t t = 0; t < b; t++) {
+        const float *r = c->big + t * n;
+        memcpy(c->q + t * nq, r, nq * sizeof(float));
+        memcpy(c->k + t * kvd, r + nq, kvd * sizeof(float));
+        memcpy(c->v + t * kvd, r + nq + kvd, kvd * sizeof(float));
+    }
+}
+
+static float silu(float x)
+{
+    return x / (1.0f + expf(-x));
+}
+
+static float gelu(float x)
+{
+    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+    return 0.5f * x * (1.0f + tanhf(k * x * (1.0f + 0.044715f * x * x)));
+}
+
+/* Feed-forward block of h into c->o. */
+static void ffn(eng_ctx *c, const eng_layer *L, size_t b)
+{
+    const eng_hparams *hp = &c->m->hp;
+    size_t nf = hp->n_ff;
+    switch (hp->arch) {
+    case ENG_ARCH_PHI2:
+        matmul(c, L->w_up, L->b_up, c->h, b, c->ff);
+        for (size_t i = 0; i < b * nf; i++)
+            c->ff[i] = gelu(c->ff[i]);
+        break;
+    case ENG_ARCH_PHI3:
+        /* fused gate/up: the first n_ff outputs are the gate */
+        matmul(c, L->w_up, NULL, c->h, b, c->big);
+        for (size_t t = 0; t < b; t++)
+            for (size_t i = 0; i < nf; i++)
+                c->ff[t * nf + i] = silu(c->big[t * 2 * nf + i]) * c->big[t * 2 * nf + nf + i];
+        break;
+    default:
+        matmul(c, L->w_gate, NULL, c->h, b, c->ff);
+        matmul(c, L->w_up, NULL, c->h, b, c->big);
+        for (size_t i = 0; i < b * nf; i++) {
+            float g = hp->arch == ENG_ARCH_GEMMA ? gelu(c->ff[i]) : silu(c->ff[i]);
+            c->ff[i] = g * c->big[i];
+        }
+        break;
+    }
+    matmul(c, L->w_down, L->b_down, c->ff, b, c->o);
+}
+
+static void embed(eng_ctx *c, const int32_t *tokens, size_t b)
+{
+    const eng_model *m = c->m;
+    size_t n = m->hp.n_embd;
+    size_t rs = gguf_row_size(m->tok_embd->type, n);
+    for (size_t t = 0; t < b; t++) {
+        const uint8_t *row = (const uint8_t *)m->tok_embd->data + (size_t)tokens[t] * rs;
+        kern_dequant_row(m->tok_embd->type, row, c->x + t * n, n);
+        if (m->hp.arch == ENG_ARCH_GEMMA) {
+            float s = sqrtf((float)n);
+            for (size_t i = 0; i < n; i++)
+                c->x[t * n + i] *= s;
+        }
+    }
+}
+
+static void add_into(float *dst, const float *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] += src[i];
+}
+
+void eng_forward_chunk(eng_ctx *c, const int32_t *tokens, size_t b, size_t first, float *logits)
+{
+    const eng_model *m = c->m;
+    size_t E = m->hp.n_embd;
+    embed(c, tokens, b);
+    for (uint32_t l = 0; l < m->hp.n_layer; l++) {
+        const eng_layer *L = &m->layers[l];
+        norm(c, L->attn_norm, L->attn_norm_b, c->x, c->h, b);
+        qkv(c, L, b);
+        attention(c, l, b);
+        matmul(c, L->wo, L->bo, c->att, b, c->o);
+        add_into(c->x, c->o, b * E);
+        if (m->hp.arch == ENG_ARCH_PHI2) {
+            /* phi2 runs attention and MLP in parallel on the same input */
+            ffn(c, L, b);
+        } else {
+            norm(c, L->ffn_norm, NULL, c->x, c->h, b);
+            ffn(c, L, b);
+        }
+        add_into(c->x, c->o, b * E);
+    }
+    if (!logits)
+        return;
+    norm(c, m->out_norm, m->out_norm_b, c->x + first * E, c->h, b - first);
+    matmul(c, m->output, m->output_b, c->h, b - first, logits);
+}

@@ -1,0 +1,35 @@
+/* The context structure and the forward pass entry (engine-internal). */
+#ifndef RHEMA_FORWARD_INTERNAL_H
+#define RHEMA_FORWARD_INTERNAL_H
+
+#include "engine/engine_internal.h"
+
+/* Tokens evaluated together: bounds the scratch memory of long prompts. */
+#define ENG_CHUNK 32
+
+struct eng_ctx {
+    const eng_model *m;
+    uint32_t n_ctx, n_past, n_threads;
+    eng_kv_type kv_type;
+    size_t kv_dim;            /* n_head_kv * head_dim */
+    size_t kv_bytes_layer;
+    void *k_cache, *v_cache;  /* [layer][pos][kv_dim], F16 or F32 */
+    size_t max_in;            /* longest input row of any product */
+    /* scratch, ENG_CHUNK rows each */
+    float *x, *h, *q, *k, *v, *att, *o, *big, *ff, *xr;
+    float *vec0, *vec1;       /* norm weights and biases as f32 */
+    void *qscratch;           /* one quantized activation row */
+    float *rowbuf;            /* per thread: one dequantized weight row */
+    float *scores;            /* per thread: n_ctx attention scores */
+    float *f16tab;            /* every half value as f32 */
+    float *logits;
+    size_t logits_cap, n_logits;
+};
+
+/* Run b tokens (b <= ENG_CHUNK) at positions n_past.. through the model,
+ * writing their K/V into the cache. When logits is not NULL it receives the
+ * logits of tokens first..b-1, one n_vocab row each, from logits[0].
+ * Does not advance n_past. */
+void eng_forward_chunk(eng_ctx *c, const int32_t *tokens, size_t b, size_t first, float *logits);
+
+#endif

@@ -1,0 +1,323 @@
+/* Engine conformance: every fixture model's logits against the reference
+ * engine's, batch vs token-by-token decoding, thread-count determinism, and
+ * eng_check on broken models. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine/engine.h"
+#include "tests/testutil.h"
+
+typedef struct ref_logits {
+    int32_t n_tokens, n_vocab;
+    int32_t *tokens;
+    float *logits;
+    uint8_t *raw;
+} ref_logits;
+
+static int load_ref(const char *path, ref_logits *r)
+{
+    size_t size;
+    r->raw = tu_read_file(path, &size);
+    if (!r->raw || size < 8)
+        return -1;
+    memcpy(&r->n_tokens, r->raw, 4);
+    memcpy(&r->n_vocab, r->raw + 4, 4);
+    size_t want = 8 + 4 * (size_t)r->n_tokens + 4 * (size_t)r->n_tokens * (size_t)r->n_vocab;
+    if (r->n_tokens <= 0 || r->n_vocab <= 0 || size != want)
+        return -1;
+    r->tokens = malloc(4 * (size_t)r->n_tokens);
+    r->logits = malloc(4 * (size_t)r->n_tokens * (size_t)r->n_vocab);
+    memcpy(r->tokens, r->raw + 8, 4 * (size_t)r->n_tokens);
+    memcpy(r->logits, r->raw + 8 + 4 * (size_t)r->n_tokens, 4 * (size_t)r->n_tokens * (size_t)r->n_vocab);
+    return 0;
+}
+
+static void free_ref(ref_logits *r)
+{
+    free(r->raw);
+    free(r->tokens);
+    free(r->logits);
+}
+
+static size_t argmax(const float *x, size_t n)
+{
+    size_t b = 0;
+    for (size_t i = 1; i < n; i++)
+        if (x[i] > x[b])
+            b = i;
+    return b;
+}
+
+static eng_ctx *new_ctx(const eng_model *m, uint32_t threads)
+{
+    eng_ctx_params p = eng_ctx_default_params();
+    p.n_threads = threads;
+    eng_ctx *c = NULL;
+    char err[256];
+    int st = eng_ctx_new(&c, m, &p, err, sizeof err);
+    if (st != ENG_OK)
+        fail_msg("eng_ctx_new: %s", err);
+    return c;
+}
+
+static bool plain_float_type(const char *name)
+{
+    return strstr(name, "-f32.") || strstr(name, "-f16.") || strstr(name, "-bf16.");
+}
+
+/* One model against its .logits: the acceptance bar of the issue. */
+static void check_model(const char *dir, const char *name)
+{
+    char path[1024], lpath[1024], err[256];
+    tu_path(path, sizeof path, dir, name);
+    snprintf(lpath, sizeof lpath, "%.*s.logits", (int)(strlen(path) - 5), path);
+    ref_logits r;
+    assert_int_equal(load_ref(lpath, &r), 0);
+    eng_model *m = NULL;
+    int st = eng_model_open(&m, path, err, sizeof err);
+    if (st != ENG_OK)
+        fail_msg("%s: %s", name, err);
+    assert_int_equal((int)eng_model_hparams(m)->n_vocab, r.n_vocab);
+    eng_ctx *c1 = new_ctx(m, 1), *c2 = new_ctx(m, 2);
+    assert_int_equal(eng_eval(c1, r.tokens, (size_t)r.n_tokens, true, err, sizeof err), ENG_OK);
+    assert_int_equal(eng_eval(c2, r.tokens, (size_t)r.n_tokens, true, err, sizeof err), ENG_OK);
+    size_t V = (size_t)r.n_vocab, agree = 0;
+    double maxd = 0.0, sumd = 0.0;
+    for (int32_t i = 0; i < r.n_tokens; i++) {
+        const float *ours = eng_logits(c1, (size_t)i), *ref = r.logits + (size_t)i * V;
+        assert_non_null(ours);
+        assert_memory_equal(ours, eng_logits(c2, (size_t)i), V * sizeof(float));
+        agree += argmax(ours, V) == argmax(ref, V);
+        for (size_t j = 0; j < V; j++) {
+            double d = fabs((double)ours[j] - (double)ref[j]);
+            maxd = d > maxd ? d : maxd;
+            sumd += d;
+        }
+    }
+    double mean = sumd / ((double)r.n_tokens * (double)V);
+    printf("  %-26s argmax %2zu/%d  max|d| %.4f  mean|d| %.5f\n", name, agree, r.n_tokens, maxd, mean);
+    if (plain_float_type(name)) {
+        assert_int_equal(agree, (size_t)r.n_tokens);
+        assert_true(maxd <= 0.03);
+    } else {
+        assert_true(agree * 100 >= (size_t)r.n_tokens * 85);
+        assert_true(mean <= 0.03);
+        assert_true(maxd <= 0.25);
+    }
+    eng_ctx_free(c1);
+    eng_ctx_free(c2);
+    eng_model_free(m);
+    free_ref(&r);
+}
+
+static void test_conformance(void **state)
+{
+    (void)state;
+    const char *fx = tu_fixtures();
+    if (!fx)
+        skip();
+    char dir[1024];
+    tu_path(dir, sizeof dir, fx, "models");
+    char **names;
+    size_t n = tu_list(dir, ".gguf", &names), tested = 0;
+    for (size_t i = 0; i < n; i++) {
+        char lp[1024], full[1024];
+        tu_path(full, sizeof full, dir, names[i]);
+        snprintf(lp, sizeof lp, "%.*s.logits", (int)(strlen(full) - 5), full);
+        FILE *f = fopen(lp, "rb");
+        if (!f)
+            continue; /* stories260K has no logits */
+        fclose(f);
+        check_model(dir, names[i]);
+        tested++;
+    }
+    tu_free_names(names, n);
+    assert_true(tested >= 25);
+}
+
+/* Decoding one token at a time through the KV cache gives the batch's
+ * logits (up to f32 rounding). */
+static void test_decode_matches_batch(void **state)
+{
+    (void)state;
+    const char *fx = tu_fixtures();
+    if (!fx)
+        skip();
+    const char *models[] = {"llama-tiny-f32", "qwen2-tiny-q8_0", "phi2-tiny-f32", "phi3-tiny-q4_k_m",
+                            "gemma-tiny-f32"};
+    for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
+        char path[1024], name[128], lpath[1024], err[256];
+        snprintf(name, sizeof name, "models/%s.gguf", models[k]);
+        tu_path(path, sizeof path, fx, name);
+        snprintf(lpath, sizeof lpath, "%.*s.logits", (int)(strlen(path) - 5), path);
+        ref_logits r;
+        assert_int_equal(load_ref(lpath, &r), 0);
+        eng_model *m = NULL;
+        assert_int_equal(eng_model_open(&m, path, err, sizeof err), ENG_OK);
+        eng_ctx *cb = new_ctx(m, 1), *cd = new_ctx(m, 1);
+        assert_int_equal(eng_eval(cb, r.tokens, (size_t)r.n_tokens, true, err, sizeof err), ENG_OK);
+        for (int32_t i = 0; i < r.n_tokens; i++) {
+            assert_int_equal(eng_eval(cd, &r.tokens[i], 1, false, err, sizeof err), ENG_OK);
+            const float *a = eng_logits(cb, (size_t)i), *b = eng_logits(cd, 0);
+            for (int32_t j = 0; j < r.n_vocab; j++)
+                assert_true(fabsf(a[j] - b[j]) < 1e-3f);
+        }
+        assert_int_equal(eng_ctx_n_past(cd), (uint32_t)r.n_tokens);
+        eng_ctx_free(cb);
+        eng_ctx_free(cd);
+        eng_model_free(m);
+        free_ref(&r);
+    }
+}
+
+static void test_context_overflow(void **state)
+{
+    (void)state;
+    const char *fx = tu_fixtures();
+    if (!fx)
+        skip();
+    char path[1024], err[256];
+    tu_path(path, sizeof path, fx, "models/llama-tiny-f32.gguf");
+    eng_model *m = NULL;
+    assert_int_equal(eng_model_open(&m, path, err, sizeof err), ENG_OK);
+    eng_ctx_params p = eng_ctx_default_params();
+    p.n_ctx = 8;
+    p.kv_type = ENG_KV_F32;
+    eng_ctx *c = NULL;
+    assert_int_equal(eng_ctx_new(&c, m, &p, err, sizeof err), ENG_OK);
+    int32_t toks[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    assert_int_equal(eng_eval(c, toks, 9, false, err, sizeof err), ENG_ECTX);
+    assert_non_null(strstr(err, "context of 8"));
+    assert_int_equal(eng_ctx_n_past(c), 0);
+    int32_t bad = 512;
+    assert_int_equal(eng_eval(c, &bad, 1, false, err, sizeof err), ENG_ERANGE);
+    assert_int_equal(eng_eval(c, toks, 8, false, err, sizeof err), ENG_OK);
+    assert_int_equal(eng_eval(c, toks, 1, false, err, sizeof err), ENG_ECTX);
+    eng_ctx_reset(c);
+    assert_int_equal(eng_eval(c, toks, 1, false, err, sizeof err), ENG_OK);
+    eng_ctx_free(c);
+    eng_model_free(m);
+}
+
+/* ---- eng_check on synthetic broken models ---- */
+
+typedef struct problems {
+    int n;
+    char text[4096];
+} problems;
+
+static void collect(void *ud, const char *p)
+{
+    problems *ps = ud;
+    ps->n++;
+    size_t used = strlen(ps->text);
+    snprintf(ps->text + used, sizeof ps->text - used, "%s\n", p);
+}
+
+static void add_tensor(gguf_writer *w, const char *name, uint64_t ne0, uint64_t ne1)
+{
+    uint64_t ne[2] = {ne0, ne1};
+    float *data = calloc((size_t)(ne0 * ne1), sizeof(float));
+    assert_int_equal(gguf_writer_tensor(w, name, GGUF_T_F32, ne1 > 1 ? 2 : 1, ne, data), 0);
+    free(data);
+}
+
+static int check_mem(gguf_writer *w, problems *ps)
+{
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(gguf_writer_finish(w, &buf, &size), 0);
+    gguf_file f;
+    char err[256];
+    assert_int_equal(gguf_open_mem(&f, buf, size, "broken.gguf", err, sizeof err), 0);
+    memset(ps, 0, sizeof *ps);
+    int n = eng_check(&f, collect, ps);
+    gguf_close(&f);
+    free(buf);
+    return n;
+}
+
+static void test_check_reports_every_problem(void **state)
+{
+    (void)state;
+    gguf_writer *w = gguf_writer_new(32);
+    gguf_writer_str(w, "general.architecture", "llama");
+    gguf_writer_u32(w, "llama.block_count", 1);
+    gguf_writer_u32(w, "llama.embedding_length", 32);
+    gguf_writer_u32(w, "llama.feed_forward_length", 64);
+    gguf_writer_u32(w, "llama.attention.head_count", 4);
+    add_tensor(w, "token_embd.weight", 32, 16);
+    add_tensor(w, "output_norm.weight", 32, 1);
+    add_tensor(w, "blk.0.attn_norm.weight", 32, 1);
+    add_tensor(w, "blk.0.attn_q.weight", 32, 32);
+    add_tensor(w, "blk.0.attn_k.weight", 32, 16); /* wrong: 32 outputs */
+    add_tensor(w, "blk.0.attn_output.weight", 32, 32);
+    add_tensor(w, "blk.0.ffn_norm.weight", 32, 1);
+    add_tensor(w, "blk.0.ffn_gate.weight", 32, 64);
+    add_tensor(w, "blk.0.ffn_up.weight", 32, 64);
+    /* attn_v and ffn_down are missing */
+    problems ps;
+    int n = check_mem(w, &ps);
+    gguf_writer_free(w);
+    assert_int_equal(n, 3);
+    assert_int_equal(ps.n, 3);
+    assert_non_null(strstr(ps.text, "blk.0.attn_k.weight has shape [32, 16], expected [32, 32]"));
+    assert_non_null(strstr(ps.text, "blk.0.attn_v.weight is missing"));
+    assert_non_null(strstr(ps.text, "blk.0.ffn_down.weight is missing"));
+}
+
+static void test_check_unsupported_arch(void **state)
+{
+    (void)state;
+    gguf_writer *w = gguf_writer_new(32);
+    gguf_writer_str(w, "general.architecture", "mamba");
+    problems ps;
+    assert_int_equal(check_mem(w, &ps), ENG_EUNSUPPORTED);
+    gguf_writer_free(w);
+    assert_non_null(strstr(ps.text, "'mamba' is not supported"));
+}
+
+static void test_check_fixtures_clean(void **state)
+{
+    (void)state;
+    const char *fx = tu_fixtures();
+    if (!fx)
+        skip();
+    char dir[1024];
+    tu_path(dir, sizeof dir, fx, "models");
+    char **names;
+    size_t n = tu_list(dir, ".gguf", &names);
+    for (size_t i = 0; i < n; i++) {
+        char path[1024], err[256];
+        gguf_file f;
+        tu_path(path, sizeof path, dir, names[i]);
+        assert_int_equal(gguf_open(&f, path, err, sizeof err), 0);
+        problems ps = {0};
+        int np = eng_check(&f, collect, &ps);
+        if (np != 0)
+            fail_msg("%s: %s", names[i], ps.text);
+        gguf_close(&f);
+    }
+    tu_free_names(names, n);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conformance),
+        cmocka_unit_test(test_decode_matches_batch),
+        cmocka_unit_test(test_context_overflow),
+        cmocka_unit_test(test_check_reports_every_problem),
+        cmocka_unit_test(test_check_unsupported_arch),
+        cmocka_unit_test(test_check_fixtures_clean),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
