@@ -193,4 +193,91 @@ int net_json_split_feed(net_json_split *s, const char *data, size_t len,
                         size_t *used, char *err, size_t errlen);
 void net_json_split_free(net_json_split *s);
 
+/* ------------------------------------------------------------------ */
+/* HTTP/1.1 response parser (RFC 9112): a pure, incremental state       */
+/* machine. It does no I/O: feed it whatever bytes arrived.             */
+
+#define NET_HTTP_MAX_HEADERS 100
+
+typedef struct net_http_header {
+    const char *name;   /* as sent; compare case-insensitively */
+    const char *value;  /* leading/trailing white space removed */
+} net_http_header;
+
+typedef enum net_http_event {
+    NET_HTTP_MORE = 0,     /* all input consumed, feed more */
+    NET_HTTP_HEADERS = 1,  /* status line and headers are complete */
+    NET_HTTP_BODY = 2,     /* *body[*body_len] is the next piece of body */
+    NET_HTTP_DONE = 3,     /* the response is complete */
+} net_http_event;
+
+typedef struct net_http_resp {
+    /* Limits: set after net_http_resp_init, before feeding. */
+    size_t max_header_bytes;  /* status line + headers, and trailers; default 64 KiB */
+    uint64_t max_body_bytes;  /* 0 = unlimited (default) */
+    bool no_body;             /* the request was HEAD: headers only */
+
+    /* Valid from NET_HTTP_HEADERS until reset/free. Informational 1xx
+     * responses (other than 101) are skipped over. */
+    int status;               /* 200 */
+    int version_minor;        /* 1 for HTTP/1.1 */
+    const char *reason;       /* "OK" (may be "") */
+    net_http_header headers[NET_HTTP_MAX_HEADERS];
+    size_t n_headers;
+    int64_t content_length;   /* -1 when not given */
+    bool chunked;
+    bool until_close;         /* body ends when the connection closes */
+    bool keep_alive;          /* the connection may carry another request */
+    uint64_t body_received;   /* body bytes so far (decoded) */
+
+    /* Private. */
+    int state;
+    uint64_t remaining;
+    net_buf head, line;
+    size_t line_start;
+} net_http_resp;
+
+void net_http_resp_init(net_http_resp *r);
+/* Ready for the next response on the same connection; limits are kept. */
+void net_http_resp_reset(net_http_resp *r);
+void net_http_resp_free(net_http_resp *r);
+/* Consume data[len]: *used bytes were taken; returns a net_http_event or a
+ * negative error (NET_E_SYNTAX, NET_E_LIMIT, NET_E_NOMEM). Body pieces
+ * point into data. Call again with the rest (also with len 0: an empty
+ * body finishes without input). After an error the parser stays failed. */
+int net_http_resp_feed(net_http_resp *r, const char *data, size_t len, size_t *used,
+                       const char **body, size_t *body_len, char *err, size_t errlen);
+/* The peer closed the connection: NET_HTTP_DONE when that ends the body
+ * (until_close), otherwise NET_E_SYNTAX "closed before the end of ...". */
+int net_http_resp_eof(net_http_resp *r, char *err, size_t errlen);
+/* First header with that name (case-insensitive), or NULL. */
+const char *net_http_resp_header(const net_http_resp *r, const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Server-Sent Events (WHATWG HTML, "event stream" interpretation).     */
+
+typedef struct net_sse_event {
+    const char *event;   /* "message" unless the stream named a type */
+    const char *data;    /* lines joined with '\n', NUL-terminated */
+    size_t data_len;
+    const char *id;      /* last event id so far ("" when none) */
+} net_sse_event;
+
+typedef struct net_sse {
+    size_t max_event;    /* cap on one event's data + a line; default 1 MiB */
+    long retry_ms;       /* last valid "retry:" value, -1 when none */
+    /* Private. */
+    net_buf line, data, type, id;
+    bool started, skip_lf, dispatched;
+} net_sse;
+
+void net_sse_init(net_sse *s);
+void net_sse_free(net_sse *s);
+/* Consume data[len] (*used bytes). Returns 1 with *ev filled when an event
+ * is complete (valid until the next call), 0 when all input was consumed,
+ * or NET_E_LIMIT / NET_E_NOMEM. Events without data are not dispatched,
+ * as the standard says. */
+int net_sse_feed(net_sse *s, const char *data, size_t len, size_t *used, net_sse_event *ev,
+                 char *err, size_t errlen);
+
 #endif
