@@ -1,0 +1,309 @@
+/* router: decides where an AI request runs (the local embedded model, an
+ * external provider, or both) from .rhema/ai-config.yaml, a prompt
+ * classifier, routing rules, privacy checks and cost budgets, and keeps a
+ * usage ledger. It never calls a model itself: callers plug the engine and
+ * the providers in through route_backends. */
+#ifndef RHEMA_ROUTER_H
+#define RHEMA_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum route_status {
+    ROUTE_OK = 0,
+    ROUTE_ERR_ARG = -1,     /* bad argument from the caller */
+    ROUTE_ERR_IO = -2,      /* a file could not be read or written */
+    ROUTE_ERR_SYNTAX = -3,  /* the YAML itself does not parse */
+    ROUTE_ERR_CONFIG = -4,  /* the YAML parses but the configuration is invalid */
+    ROUTE_ERR_RULE = -5,    /* a rule condition or action does not parse */
+    ROUTE_ERR_NOMEM = -6,
+    ROUTE_ERR_BACKEND = -7, /* every backend attempt failed */
+    ROUTE_ERR_LEDGER = -8,  /* the usage ledger could not be locked or read */
+} route_status;
+
+const char *route_status_str(int status);
+
+/* ---------------------------------------------------------------- config */
+
+typedef enum route_strategy {
+    ROUTE_STRAT_HYBRID,        /* simple -> embedded, medium -> hybrid, complex -> external */
+    ROUTE_STRAT_COST,          /* embedded unless the task is complex; cheapest external model */
+    ROUTE_STRAT_LATENCY,       /* embedded unless it cannot hold the prompt */
+    ROUTE_STRAT_QUALITY,       /* external (best priority) unless the task is simple */
+    ROUTE_STRAT_LOCAL_ONLY,    /* never leaves the machine */
+    ROUTE_STRAT_EXTERNAL_ONLY, /* external unless private or over budget */
+} route_strategy;
+
+typedef enum route_target { ROUTE_TO_EMBEDDED, ROUTE_TO_EXTERNAL, ROUTE_TO_HYBRID } route_target;
+
+typedef struct route_provider {
+    char *name;     /* "openai", "anthropic", ... */
+    char *api_key;  /* after ${ENV} expansion; "" when unset */
+    char *base_url;
+    char **models;  /* first is the provider's default model */
+    size_t n_models;
+    long priority;  /* lower is preferred */
+    long timeout_seconds, max_concurrent_requests, rate_limit_per_minute, cache_ttl_seconds;
+    bool enable_caching, enable_rate_limiting, enable_monitoring;
+} route_provider;
+
+typedef struct route_model {
+    char *name;  /* "codellama-7b" (model_type in the basic shape) */
+    char *model_path;
+    char *quantization;
+    char *inference_engine;
+    char *use_case;
+    long max_context_length;
+    long priority;
+    long memory_limit_mb, gpu_memory_limit_mb; /* 0 = no limit */
+    bool enable_gpu;
+} route_model;
+
+/* A rule action: which side runs, and optionally the provider and model
+ * (NULL = the default one of that side). */
+typedef struct route_action {
+    route_target target;
+    char *provider;
+    char *model;
+} route_action;
+
+typedef struct route_expr route_expr; /* a compiled rule condition */
+
+typedef struct route_rule {
+    char *name;
+    char *condition;
+    route_expr *expr;
+    route_action action;
+    bool has_fallback;
+    route_action fallback;
+} route_rule;
+
+typedef struct route_price {
+    const char *provider;
+    const char *model;      /* a model name or its prefix before a '-' suffix */
+    double input_per_mtok;  /* USD per 1M input tokens */
+    double output_per_mtok; /* USD per 1M output tokens */
+} route_price;
+
+/* One effective configuration value for `config --show`: secrets are
+ * already masked; origin is "FILE:LINE:COL", "FILE:LINE:COL via $VAR" or
+ * "default". */
+typedef struct route_setting {
+    char *key;
+    char *value;
+    char *origin;
+} route_setting;
+
+enum { ROUTE_PERF_RESPONSE_TIME = 1, ROUTE_PERF_ACCURACY = 2, ROUTE_PERF_COST = 4 };
+
+typedef struct route_config {
+    char *path; /* the file loaded, NULL for built-in defaults */
+
+    route_provider *providers;
+    size_t n_providers;
+    route_model *models; /* never empty */
+    size_t n_models;
+
+    long simple_max_tokens, medium_max_tokens;
+    char **simple_patterns;
+    size_t n_simple_patterns;
+    char **complex_patterns;
+    size_t n_complex_patterns;
+    double max_cost_per_request, max_daily_cost; /* 0 = no limit */
+    long max_response_time_ms;
+    double min_accuracy_threshold;
+    route_strategy strategy;
+    bool enable_hybrid;
+    route_rule *rules;
+    size_t n_rules;
+
+    bool perf_enable;
+    unsigned perf_metrics; /* ROUTE_PERF_* bits */
+    long perf_response_time_ms;
+    double perf_accuracy_threshold, perf_cost_threshold;
+
+    bool privacy_enable;
+    char **private_patterns; /* extra literal markers, case-insensitive */
+    size_t n_private_patterns;
+
+    bool enable_fallback;
+    double fallback_threshold;
+    long max_fallback_attempts;
+
+    route_price *prices; /* overrides from ai_service.pricing */
+    size_t n_prices;
+
+    route_setting *settings;
+    size_t n_settings;
+} route_config;
+
+/* Find the configuration file: explicit path, $RHEMA_AI_CONFIG,
+ * ./.rhema/ai-config.yaml, ~/.rhema/ai-config.yaml. Writes the path into
+ * out, or "" when none exists (built-in defaults apply). An explicit path or
+ * $RHEMA_AI_CONFIG that does not exist is an error. */
+int route_config_find(const char *explicit_path, char *out, size_t outlen, char *err, size_t errlen);
+
+/* Load and validate path (NULL or "" = built-in defaults, embedded only).
+ * Messages read "FILE:LINE:COL: what is wrong". */
+int route_config_load(const char *path, route_config **out, char *err, size_t errlen);
+
+/* The same from memory; name is used in messages. */
+int route_config_load_mem(const char *text, size_t len, const char *name, route_config **out,
+                          char *err, size_t errlen);
+
+void route_config_free(route_config *cfg);
+
+/* Validate src, then replace dst with it atomically (temp file + fsync +
+ * rename in dst's folder, created if needed). A bad src changes nothing. */
+int route_config_update(const char *src, const char *dst, char *err, size_t errlen);
+
+const char *route_strategy_name(route_strategy s);
+const char *route_target_name(route_target t);
+
+/* ------------------------------------------------------- classification */
+
+typedef enum route_complexity { ROUTE_SIMPLE, ROUTE_MEDIUM, ROUTE_COMPLEX } route_complexity;
+
+const char *route_complexity_name(route_complexity c);
+
+/* Counts tokens with a real tokenizer when one is loaded. */
+typedef size_t (*route_token_fn)(void *user, const char *text, size_t len);
+
+typedef struct route_request {
+    const char *prompt;
+    const char *context;   /* attached context text, or NULL */
+    size_t context_tokens; /* extra attached context measured by the caller */
+    bool is_private;       /* the caller forbids sending it off the machine */
+    long max_output_tokens;  /* 0 = assume 512 for cost estimates */
+    route_token_fn count_tokens; /* NULL = route_estimate_tokens */
+    void *count_user;
+} route_request;
+
+#define ROUTE_MAX_REASONS 24
+
+/* One signal and what it added to the score (negative lowers it; 0 for
+ * facts that decided a tier without a weight). */
+typedef struct route_reason {
+    char signal[24];
+    double weight;
+    char detail[120];
+} route_reason;
+
+typedef struct route_class {
+    route_complexity complexity;
+    double score; /* in [0,1] */
+    size_t prompt_tokens, context_tokens, tokens;
+    route_reason reasons[ROUTE_MAX_REASONS];
+    size_t n_reasons;
+} route_class;
+
+/* A fast estimate (about 4 characters of English per token). */
+size_t route_estimate_tokens(const char *text, size_t len);
+
+int route_classify(const route_config *cfg, const route_request *req, route_class *out,
+                   char *err, size_t errlen);
+
+/* Sensitive-data scan: returns true when text holds something that must stay
+ * local (API keys, tokens, passwords, private keys, personal data, or one
+ * of cfg's private_patterns); what names the kind and byte offset. */
+bool route_privacy_scan(const route_config *cfg, const char *text, char *what, size_t whatlen);
+
+/* --------------------------------------------------------------- routing */
+
+/* What the caller knows about the world: today's spend from the ledger. */
+typedef struct route_state {
+    double spent_today;
+} route_state;
+
+typedef struct route_decision {
+    route_class cls;
+    route_target target;
+    char provider[32]; /* external or hybrid: the provider */
+    char model[96];    /* external model, or the embedded model for embedded */
+    char embedded_model[96]; /* the local model used (embedded and hybrid) */
+    bool has_fallback;
+    route_target fb_target;
+    char fb_provider[32];
+    char fb_model[96];
+    char rule[64]; /* name of the rule that matched, or "" */
+    bool is_private;
+    bool budget_local; /* a budget sent it local */
+    bool cost_known;
+    double est_cost; /* USD for the external part, 0 when local */
+    char why[ROUTE_MAX_REASONS][400];
+    size_t n_why;
+} route_decision;
+
+int route_decide(const route_config *cfg, const route_request *req, const route_state *state,
+                 route_decision *out, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ costs */
+
+/* Built-in prices (USD per 1M tokens) for current OpenAI and Anthropic models. */
+const route_price *route_builtin_prices(size_t *n);
+
+/* Price of provider/model: config overrides first, then the built-in table
+ * (longest matching name, so "gpt-4o-2024-08-06" finds "gpt-4o"). Returns
+ * false when unknown: never silently $0. */
+bool route_price_lookup(const route_config *cfg, const char *provider, const char *model,
+                        double *in_per_mtok, double *out_per_mtok);
+
+double route_cost(double in_per_mtok, double out_per_mtok, uint64_t in_tokens, uint64_t out_tokens);
+
+/* ----------------------------------------------------------------- ledger */
+
+typedef struct route_usage {
+    int64_t time; /* unix seconds */
+    route_target target;
+    char provider[32];
+    char model[96];
+    uint64_t in_tokens, out_tokens;
+    double cost; /* USD; 0 for local */
+    bool cost_known;
+} route_usage;
+
+/* The ledger beside the configuration: DIR/.rhema/ai/usage.log where the
+ * config is DIR/.rhema/ai-config.yaml (./.rhema/ai/ for built-in defaults). */
+int route_ledger_path(const route_config *cfg, char *out, size_t outlen, char *err, size_t errlen);
+
+/* Append one record: flock, a single write of a complete checksummed line,
+ * fsync. Safe with several processes; a torn record from a crash is skipped
+ * by readers and never glued to the next one. */
+int route_ledger_append(const char *path, const route_usage *u, char *err, size_t errlen);
+
+/* Call fn for every valid record with time >= since (fn returning non-zero
+ * stops). A missing file reads as empty. *bad (may be NULL) counts
+ * damaged lines skipped. */
+int route_ledger_read(const char *path, int64_t since, int (*fn)(void *user, const route_usage *u),
+                      void *user, size_t *bad, char *err, size_t errlen);
+
+/* Sum of external cost since the start of the current UTC day. */
+int route_ledger_spent_today(const char *path, int64_t now, double *spent, char *err, size_t errlen);
+
+typedef struct route_cost_row {
+    route_target target;
+    char provider[32];
+    char model[96];
+    uint64_t requests, in_tokens, out_tokens;
+    double cost;
+    uint64_t unpriced; /* records whose cost was unknown */
+} route_cost_row;
+
+typedef struct route_cost_report {
+    int64_t since, until;
+    route_cost_row *rows; /* external rows, then embedded ones */
+    size_t n_rows;
+    double total_cost;
+    uint64_t local_requests;
+    double local_savings; /* what local requests would have cost on the default external model */
+    bool savings_known;
+    size_t bad_lines;
+} route_cost_report;
+
+/* Aggregate the ledger over [since, until]. */
+int route_costs_analyze(const route_config *cfg, const char *ledger, int64_t since, int64_t until,
+                        route_cost_report *out, char *err, size_t errlen);
+void route_cost_report_free(route_cost_report *r);
+
+#endif
