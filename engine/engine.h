@@ -131,8 +131,10 @@ int32_t eng_sample(eng_sampler *s, const float *logits);
 
 /* ---- Generation ---- */
 
-/* Called with each generated token and its text (UTF-8, possibly empty
- * while a character is incomplete); return nonzero to stop. */
+/* Called with each generated token and the text now released (UTF-8;
+ * empty while a character is incomplete or the text might begin a stop
+ * string), and once at the end with token -1 for text still held back;
+ * return nonzero to stop. */
 typedef int (*eng_token_fn)(void *ud, int32_t token, const char *text, size_t len);
 
 typedef struct eng_gen_params {
