@@ -88,9 +88,8 @@ int eng_ctx_new(eng_ctx **out, const eng_model *m, const eng_ctx_params *p, char
     c->vec0 = alloc_floats(max_out, &ok);
     c->vec1 = alloc_floats(max_out, &ok);
     /* quantized activations take at most ~1.2 bytes per value */
-    c->qscratch = calloc(max_in * 2 + 1024, 1);
+    c->qscratch = calloc(B * max_in * 2 + 1024, 1);
     c->rowbuf = alloc_floats((size_t)nt * max_in, &ok);
-    c->scores = alloc_floats((size_t)nt * n_ctx, &ok);
     c->f16tab = alloc_floats(65536, &ok);
     c->logits = alloc_floats(V, &ok);
     c->logits_cap = 1;
@@ -109,7 +108,7 @@ void eng_ctx_free(eng_ctx *c)
     if (!c)
         return;
     float *bufs[] = {c->x, c->h, c->q, c->k, c->v, c->att, c->o, c->big, c->ff, c->xr,
-                     c->vec0, c->vec1, c->rowbuf, c->scores, c->f16tab, c->logits};
+                     c->vec0, c->vec1, c->rowbuf, c->f16tab, c->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     free(c->qscratch);

@@ -72,6 +72,8 @@ typedef struct matmul_job {
     const eng_ctx *c;
     const gguf_tensor *w;
     const float *x;   /* b rows of n_in, already rounded for w's type */
+    const uint8_t *xq; /* or: b rows quantized for kern_vec_dot */
+    size_t xq_row;
     float *y;         /* b rows of n_out */
     const float *bias;
     size_t b, n_in, n_out;
@@ -85,6 +87,12 @@ static void matmul_rows(void *arg, size_t begin, size_t end, unsigned tid)
     for (size_t o = begin; o < end; o++) {
         const uint8_t *row = (const uint8_t *)j->w->data + o * rs;
         const float *wr = (const float *)row;
+        if (j->xq) {
+            for (size_t t = 0; t < j->b; t++)
+                j->y[t * j->n_out + o] = kern_vec_dot(j->w->type, row, j->xq + t * j->xq_row, j->n_in) +
+                                         (j->bias ? j->bias[o] : 0.0f);
+            continue;
+        }
         if (j->w->type != GGUF_T_F32) {
             kern_dequant_row(j->w->type, row, buf, j->n_in);
             wr = buf;
@@ -100,14 +108,21 @@ static void matmul(eng_ctx *c, const gguf_tensor *w, const gguf_tensor *bias, co
                    size_t b, float *y)
 {
     size_t n_in = w->ne[0], n_out = w->ne[1];
-    const float *xr = x;
-    if (kern_vec_dot_type(w->type) != GGUF_T_F32) {
+    matmul_job j = {c, w, x, NULL, 0, y, vec_f32(bias, c->vec1), b, n_in, n_out};
+    uint32_t vt = kern_vec_dot_type(w->type);
+    if (vt == GGUF_T_Q8_1) {
+        /* the reference's Q4_1/Q5_1 products depend on the Q8_1 block sums:
+         * take them from the quantized activation itself */
+        j.xq_row = gguf_row_size(vt, n_in);
+        for (size_t t = 0; t < b; t++)
+            kern_quantize_row(vt, x + t * n_in, (uint8_t *)c->qscratch + t * j.xq_row, n_in);
+        j.xq = c->qscratch;
+    } else if (vt != GGUF_T_F32) {
         memcpy(c->xr, x, b * n_in * sizeof(float));
         for (size_t t = 0; t < b; t++)
             kern_round_activation(w->type, c->xr + t * n_in, n_in, c->qscratch);
-        xr = c->xr;
+        j.x = c->xr;
     }
-    matmul_job j = {c, w, xr, y, vec_f32(bias, c->vec1), b, n_in, n_out};
     parallel_for(c, n_out, b * n_in * n_out, matmul_rows, &j);
 }
 
@@ -202,46 +217,60 @@ static float cache_at(const eng_ctx *c, const void *cache, uint32_t layer, size_
     return ((const float *)base)[idx];
 }
 
-/* One item = one (token, query head) pair. */
+/* Round to half precision and back. */
+static float f16_round(float x)
+{
+    return kern_f16_to_f32(kern_f32_to_f16(x));
+}
+
+/* One item = one (token, query head) pair. Single-pass softmax: the
+ * running maximum rescales the accumulated values. With an F16 cache the
+ * query is rounded to F16 and the accumulator kept in F16, as the
+ * reference engine's flash attention does, so its numerics carry over. */
 static void attn_items(void *arg, size_t begin, size_t end, unsigned tid)
 {
+    (void)tid;
     const attn_job *j = arg;
     const eng_ctx *c = j->c;
     const eng_hparams *hp = &c->m->hp;
     size_t hd = hp->head_dim, nq = (size_t)hp->n_head * hd;
-    float *sc = c->scores + (size_t)tid * c->n_ctx;
+    bool half = c->kv_type == ENG_KV_F16;
     float scale = 1.0f / sqrtf((float)hd);
-    float qv[4096];
+    float qv[4096], acc[4096];
     for (size_t it = begin; it < end; it++) {
         size_t t = it / hp->n_head, h = it % hp->n_head;
         size_t g = h / (hp->n_head / hp->n_head_kv);
         size_t n_kv = c->n_past + t + 1;
         const float *q = c->q + t * nq + h * hd;
-        /* an F16 cache is multiplied with the query rounded to F16, as the
-         * reference engine converts it */
-        for (size_t i = 0; i < hd; i++)
-            qv[i] = c->kv_type == ENG_KV_F16 ? kern_f16_to_f32(kern_f32_to_f16(q[i])) : q[i];
-        float mx = -INFINITY;
+        for (size_t i = 0; i < hd; i++) {
+            qv[i] = half ? f16_round(q[i]) : q[i];
+            acc[i] = 0.0f;
+        }
+        float mx = -INFINITY, sum = 0.0f;
         for (size_t p = 0; p < n_kv; p++) {
             float s = 0.0f;
             for (size_t i = 0; i < hd; i++)
                 s += qv[i] * cache_at(c, c->k_cache, j->layer, p, g * hd + i);
-            sc[p] = s * scale;
-            mx = fmaxf(mx, sc[p]);
+            s *= scale;
+            float ms = 1.0f, vs = 1.0f;
+            if (s > mx) {
+                ms = expf(mx - s);
+                mx = s;
+                for (size_t i = 0; i < hd; i++)
+                    acc[i] = half ? f16_round(acc[i] * ms) : acc[i] * ms;
+            } else {
+                vs = expf(s - mx);
+            }
+            for (size_t i = 0; i < hd; i++) {
+                float a = acc[i] + cache_at(c, c->v_cache, j->layer, p, g * hd + i) * vs;
+                acc[i] = half ? f16_round(a) : a;
+            }
+            sum = sum * ms + vs;
         }
-        double sum = 0.0;
-        for (size_t p = 0; p < n_kv; p++) {
-            sc[p] = expf(sc[p] - mx);
-            sum += sc[p];
-        }
-        float inv = (float)(1.0 / sum);
+        float inv = 1.0f / sum;
         float *out = c->att + t * nq + h * hd;
-        memset(out, 0, hd * sizeof(float));
-        for (size_t p = 0; p < n_kv; p++) {
-            float w = sc[p] * inv;
-            for (size_t i = 0; i < hd; i++)
-                out[i] += w * cache_at(c, c->v_cache, j->layer, p, g * hd + i);
-        }
+        for (size_t i = 0; i < hd; i++)
+            out[i] = acc[i] * inv;
     }
 }
 
@@ -284,10 +313,18 @@ static float silu(float x)
     return x / (1.0f + expf(-x));
 }
 
+/* tanh-approximated GELU, evaluated like the reference engine: on the
+ * input rounded to F16, result rounded to F16 (it reads a table indexed by
+ * half values), and exact outside (-10, 10). */
 static float gelu(float x)
 {
+    if (x <= -10.0f)
+        return 0.0f;
+    if (x >= 10.0f)
+        return x;
     const float k = 0.7978845608028654f; /* sqrt(2/pi) */
-    return 0.5f * x * (1.0f + tanhf(k * x * (1.0f + 0.044715f * x * x)));
+    float h = f16_round(x);
+    return f16_round(0.5f * h * (1.0f + tanhf(k * h * (1.0f + 0.044715f * h * h))));
 }
 
 /* Feed-forward block of h into c->o. */

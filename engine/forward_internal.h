@@ -18,9 +18,8 @@ struct eng_ctx {
     /* scratch, ENG_CHUNK rows each */
     float *x, *h, *q, *k, *v, *att, *o, *big, *ff, *xr;
     float *vec0, *vec1;       /* norm weights and biases as f32 */
-    void *qscratch;           /* one quantized activation row */
+    void *qscratch;           /* quantized activation rows */
     float *rowbuf;            /* per thread: one dequantized weight row */
-    float *scores;            /* per thread: n_ctx attention scores */
     float *f16tab;            /* every half value as f32 */
     float *logits;
     size_t logits_cap, n_logits;

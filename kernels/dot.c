@@ -45,8 +45,35 @@ float kern_dot_row(uint32_t type, const void *row, const float *x, size_t n)
     return s;
 }
 
+/* Q4_1/Q5_1 with a Q8_1 activation, as the reference engine computes it:
+ * integer products per block, and the min term taken with the
+ * activation's stored F16 sum (its rounding is part of the result). */
+static float vec_dot_q_1(uint32_t type, const uint8_t *w, const uint8_t *a, size_t n)
+{
+    bool q5 = type == GGUF_T_Q5_1;
+    size_t wbytes = q5 ? 24 : 20;
+    float s = 0.0f;
+    for (size_t i = 0; i < n; i += 32, w += wbytes, a += 36) {
+        const uint8_t *qs = w + (q5 ? 8 : 4);
+        const int8_t *qa = (const int8_t *)(a + 4);
+        uint32_t qh = q5 ? kern_rd32(w + 4) : 0;
+        int sumi = 0;
+        for (int j = 0; j < 16; j++) {
+            int q0 = (qs[j] & 0xf) | (int)(((qh >> j) & 1u) << 4);
+            int q1 = (qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4);
+            sumi += q0 * qa[j] + q1 * qa[j + 16];
+        }
+        float dw = kern_f16_to_f32(kern_rd16(w)), mw = kern_f16_to_f32(kern_rd16(w + 2));
+        float da = kern_f16_to_f32(kern_rd16(a)), sa = kern_f16_to_f32(kern_rd16(a + 2));
+        s += dw * da * (float)sumi + mw * sa;
+    }
+    return s;
+}
+
 float kern_vec_dot(uint32_t type, const void *row, const void *act, size_t n)
 {
+    if (type == GGUF_T_Q4_1 || type == GGUF_T_Q5_1)
+        return vec_dot_q_1(type, row, act, n);
     uint32_t vt = kern_vec_dot_type(type);
     float w[SEG], a[SEG];
     float s = 0.0f;

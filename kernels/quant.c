@@ -42,8 +42,9 @@ static void minmax(const float *x, size_t n, float *mn, float *mx)
 /* Q8_0 (with_sum false) or Q8_1 (true: d, then d * sum of the quants). */
 static void q8_block(const float *x, uint8_t *b, bool with_sum)
 {
-    float d = absmax(x, 32) / 127.0f;
-    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    float amax = absmax(x, 32);
+    float d = amax / 127.0f;
+    float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     int8_t *qs = (int8_t *)(b + (with_sum ? 4 : 2));
     int sum = 0;
     for (int j = 0; j < 32; j++) {
