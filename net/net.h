@@ -23,7 +23,18 @@ typedef enum net_status {
     NET_E_ARG = -8,       /* bad argument (NULL, bad URL, ...) */
     NET_E_STATE = -9,     /* call not valid in the current state */
     NET_E_NOTFOUND = -10, /* key, path or header not present */
+    NET_E_DNS = -11,      /* host name did not resolve (offline?) */
+    NET_E_CONNECT = -12,  /* TCP connection refused / unreachable */
+    NET_E_TIMEOUT = -13,  /* connect or read/write timed out */
+    NET_E_TLS = -14,      /* handshake or certificate failure */
+    NET_E_IO = -15,       /* connection reset / closed unexpectedly */
+    NET_E_HTTP = -16,     /* malformed response or too many redirects */
+    NET_E_CA = -17,       /* CA file unreadable or has no certificates */
+    NET_E_PROXY = -18,    /* the HTTPS proxy refused or failed CONNECT */
 } net_status;
+
+/* "timeout", "dns", ... for a net_status (for logs and error kinds). */
+const char *net_status_name(int status);
 
 /* ------------------------------------------------------------------ */
 /* Memory                                                              */
@@ -279,5 +290,75 @@ void net_sse_free(net_sse *s);
  * as the standard says. */
 int net_sse_feed(net_sse *s, const char *data, size_t len, size_t *used, net_sse_event *ev,
                  char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ */
+/* HTTP(S) client: TLS 1.2 on BearSSL, keep-alive, redirects, proxy.    */
+
+typedef struct net_client_opts {
+    const char *ca_file;        /* PEM bundle; NULL: /etc/ssl/certs/ca-certificates.crt */
+    int connect_timeout_ms;     /* DNS + TCP + TLS handshake; 0: 15000 */
+    int io_timeout_ms;          /* each read/write wait; 0: 120000 */
+    uint64_t max_body_bytes;    /* 0: 256 MiB */
+    int max_redirects;          /* 0: 5; -1: do not follow redirects */
+    /* Proxy for https:// URLs ("http://host:port"), used through CONNECT.
+     * NULL: taken from HTTPS_PROXY / https_proxy unless no_env_proxy. */
+    const char *proxy;
+    const char *no_proxy;       /* "localhost,.internal"; NULL: NO_PROXY / no_proxy */
+    bool no_env_proxy;
+} net_client_opts;
+
+typedef struct net_client net_client;
+
+/* Loads the CA bundle once (errors name the file and the bad entry). */
+int net_client_new(const net_client_opts *opts, net_client **out, char *err, size_t errlen);
+/* Closes any kept-alive connection. */
+void net_client_free(net_client *c);
+
+typedef struct net_response net_response;
+
+/* Streaming: called for each piece of the final response's body (after
+ * redirects) with the parsed status and headers; return non-zero to stop
+ * (the request then fails with NET_E_STATE and the connection is closed). */
+typedef int (*net_body_fn)(void *user, const net_http_resp *head, const char *data, size_t len);
+
+typedef struct net_request {
+    const char *method;            /* NULL: "GET", or "POST" when body is set */
+    const char *url;               /* http:// or https://, host may be [IPv6] */
+    const char *const *headers;    /* "Name: value" lines, NULL-terminated, or NULL */
+    const char *body;
+    size_t body_len;
+    int64_t range_start;           /* >= 0: send Range: bytes=start-end */
+    int64_t range_end;             /* inclusive; < 0: to the end */
+    net_body_fn on_body;           /* NULL: collect the body in the response */
+    void *user;
+} net_request;
+
+/* A request with defaults (GET, no range); set the url. */
+void net_request_init(net_request *req);
+
+/* Send req and read the whole response (following redirects). Any HTTP
+ * status is a success here: look at net_response_status. Failures: DNS,
+ * CONNECT, TIMEOUT, TLS (message says: certificate expired, does not
+ * match host, unknown CA, handshake failure), IO, HTTP, LIMIT, PROXY.
+ * Messages name the host, never header values (API keys stay out). */
+int net_request_send(net_client *c, const net_request *req, net_response **resp, char *err, size_t errlen);
+
+int net_response_status(const net_response *r);
+const char *net_response_header(const net_response *r, const char *name);
+/* Collected body (NUL-terminated; empty when on_body streamed it). */
+const char *net_response_body(const net_response *r, size_t *len);
+/* The URL finally answered, after redirects. */
+const char *net_response_url(const net_response *r);
+void net_response_free(net_response *r);
+
+/* Split an http(s) URL. Host is without brackets; port defaults to 80/443;
+ * path starts with '/' (query included). */
+typedef struct net_url {
+    bool https;
+    char host[256];
+    int port;
+    char path[2048];
+} net_url;
+int net_url_parse(const char *url, net_url *out, char *err, size_t errlen);
 
 #endif

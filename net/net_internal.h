@@ -33,4 +33,48 @@ const char *net_byte_desc(unsigned char c, char buf[16]);
 /* Locale-independent strtod for a validated JSON number. */
 double net_strtod_c(const char *text);
 
+/* URLs (url.c). */
+void net_url_authority(const net_url *u, char *out, size_t n);
+int net_url_resolve(const net_url *base, const char *location, net_url *out, char *err, size_t errlen);
+
+/* Trust anchors from a PEM bundle (tls.c). */
+typedef struct net_trust {
+    net_arena arena;   /* DN and key bytes */
+    void *anchors;     /* br_x509_trust_anchor[n] */
+    size_t n;
+} net_trust;
+int net_trust_load(net_trust *t, const char *path, char *err, size_t errlen);
+void net_trust_free(net_trust *t);
+
+/* A connection: TCP, optionally through an HTTP proxy's CONNECT, optionally
+ * TLS (conn.c, tls.c). Reads and writes wait at most io_timeout_ms. */
+typedef struct net_conn net_conn;
+typedef struct net_conn_target {
+    const char *host;
+    int port;
+    bool tls;
+    const net_trust *trust;
+    const char *proxy_host;   /* NULL: direct */
+    int proxy_port;
+    int connect_timeout_ms, io_timeout_ms;
+} net_conn_target;
+int net_conn_open(const net_conn_target *t, net_conn **out, char *err, size_t errlen);
+int net_conn_write(net_conn *c, const void *p, size_t n, char *err, size_t errlen);
+/* *got == 0 means the peer closed the connection. */
+int net_conn_read(net_conn *c, void *p, size_t n, size_t *got, char *err, size_t errlen);
+void net_conn_close(net_conn *c);
+
+/* Socket helpers shared by conn.c and tls.c. */
+int net_fd_wait(int fd, bool for_write, int timeout_ms);
+int net_fd_send(int fd, const void *p, size_t n, int timeout_ms, char *err, size_t errlen);
+int net_fd_recv(int fd, void *p, size_t n, size_t *got, int timeout_ms, char *err, size_t errlen);
+
+/* TLS session on a connected socket (tls.c). */
+typedef struct net_tls net_tls;
+int net_tls_start(int fd, const char *host, const net_trust *trust, int handshake_timeout_ms,
+                  int io_timeout_ms, net_tls **out, char *err, size_t errlen);
+int net_tls_write(net_tls *t, const void *p, size_t n, char *err, size_t errlen);
+int net_tls_read(net_tls *t, void *p, size_t n, size_t *got, char *err, size_t errlen);
+void net_tls_end(net_tls *t);
+
 #endif

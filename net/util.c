@@ -225,3 +225,13 @@ void net_buf_consume(net_buf *b, size_t n)
     if (b->data)
         b->data[b->len] = '\0';
 }
+
+const char *net_status_name(int status)
+{
+    static const char *const names[] = {
+        "ok", "syntax", "nomem", "depth", "type", "range", "utf8", "limit", "arg", "state",
+        "notfound", "dns", "connect", "timeout", "tls", "io", "http", "ca", "proxy",
+    };
+    size_t i = status <= 0 ? (size_t)-(long)status : SIZE_MAX;
+    return i < sizeof names / sizeof names[0] ? names[i] : "unknown";
+}
