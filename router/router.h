@@ -306,4 +306,165 @@ int route_costs_analyze(const route_config *cfg, const char *ledger, int64_t sin
                         route_cost_report *out, char *err, size_t errlen);
 void route_cost_report_free(route_cost_report *r);
 
+/* =================================================================
+ * Model store and catalogue (catalog.c, store.c, store_install.c,
+ * store_net.c): which local GGUF models exist, which are installed in
+ * $RHEMA_HOME/models, and installing, updating, removing and checking
+ * them. Codes below extend route_status; route_store_status_str names all.
+ * ================================================================= */
+
+enum {
+    ROUTE_ERR_NOTFOUND = -20, /* no such model in the catalogue or the store */
+    ROUTE_ERR_CHECKSUM = -21, /* sha256 differs from the expected one */
+    ROUTE_ERR_NOSPACE = -22,  /* not enough free disk space */
+    ROUTE_ERR_NET = -23,      /* the download failed (a .part file is kept to resume) */
+    ROUTE_ERR_MODEL = -24,    /* not a valid GGUF, or it does not load or run */
+    ROUTE_ERR_BUSY = -25,     /* another process is installing or removing it */
+};
+
+const char *route_store_status_str(int status);
+
+/* One model the catalogue knows. Strings are never NULL ("" when unknown). */
+typedef struct route_catalog_entry {
+    const char *name;         /* "qwen2.5-0.5b-instruct" */
+    const char *description;
+    const char *architecture; /* GGUF general.architecture: "qwen2" */
+    const char *quantization; /* "Q4_K_M" */
+    const char *use_case;     /* "embedded", "code", "chat" */
+    const char *license;
+    const char *version;      /* catalogue revision; a new one means `update` */
+    const char *url;          /* https download URL */
+    const char *sha256;       /* 64 lowercase hex digits, or "" */
+    uint64_t size;            /* approximate download size in bytes, 0 unknown */
+    uint32_t context_length;
+    bool user;                /* from registry.yaml */
+} route_catalog_entry;
+
+typedef struct route_catalog route_catalog;
+
+/* The built-in models plus the entries of registry (YAML; NULL or a
+ * missing file: built-in only). A registry entry with a built-in's name
+ * replaces it. Messages read "FILE:LINE:COL: what is wrong". */
+int route_catalog_load(const char *registry, route_catalog **out, char *err, size_t errlen);
+void route_catalog_free(route_catalog *c);
+size_t route_catalog_count(const route_catalog *c);
+const route_catalog_entry *route_catalog_get(const route_catalog *c, size_t i);
+/* NULL when unknown; *suggest (may be NULL) gets the nearest name or NULL. */
+const route_catalog_entry *route_catalog_find(const route_catalog *c, const char *name,
+                                              const char **suggest);
+/* Name of the default embedded model (registry `default:` or built-in). */
+const char *route_catalog_default(const route_catalog *c);
+
+/* What the manifest records for one installed model. */
+typedef struct route_installed {
+    char name[64];
+    char version[64];
+    char file[160];      /* file name inside the models folder */
+    char sha256[65];
+    uint64_t size;
+    int64_t installed_at; /* unix seconds */
+    char source[512];    /* URL or local path it came from */
+    char verified[16];   /* whose digest it matched: given, catalogue, server, none */
+    bool present;        /* the file exists with the recorded size (list/get) */
+} route_installed;
+
+typedef struct route_store route_store;
+
+/* $RHEMA_HOME, else ~/.rhema. */
+int route_store_home(char *out, size_t outlen, char *err, size_t errlen);
+/* Open (creating home/models) and load home/registry.yaml. home NULL:
+ * route_store_home. */
+int route_store_open(const char *home, route_store **out, char *err, size_t errlen);
+void route_store_close(route_store *s);
+const char *route_store_models_dir(const route_store *s);
+const route_catalog *route_store_catalog(const route_store *s);
+
+/* Installed models, sorted by name; *out is malloc'd (free()). */
+int route_store_list(route_store *s, route_installed **out, size_t *n, char *err, size_t errlen);
+/* One installed model; ROUTE_ERR_NOTFOUND when not installed. */
+int route_store_get(route_store *s, const char *name, route_installed *out, char *err,
+                    size_t errlen);
+/* Full path of an installed model's file. */
+int route_store_path(const route_store *s, const route_installed *m, char *out, size_t outlen,
+                     char *err, size_t errlen);
+/* Forget the model and delete its file and any partial download. */
+int route_store_remove(route_store *s, const char *name, char *err, size_t errlen);
+/* Hash the installed file and compare with the manifest (ROUTE_ERR_CHECKSUM). */
+int route_store_verify(route_store *s, const char *name, char *err, size_t errlen);
+/* sha256 of a file as 64 lowercase hex digits. */
+int route_store_sha256_file(const char *path, char hex[65], char *err, size_t errlen);
+
+typedef struct route_model_check_info {
+    char arch[32];
+    uint32_t n_vocab, n_layer;
+    double load_ms, forward_ms;
+} route_model_check_info;
+
+/* Load path with the engine and run one forward pass over one token; the
+ * logits must be finite. info may be NULL. ROUTE_ERR_MODEL on failure. */
+int route_model_check(const char *path, route_model_check_info *info, char *err, size_t errlen);
+
+/* ---- Downloads go through a fetcher, so the store logic is testable. */
+
+/* What the server answered, before the body. */
+typedef struct route_fetch_head {
+    int status;          /* final HTTP status after redirects */
+    int64_t total;       /* size of the whole file, -1 unknown */
+    bool partial;        /* 206: the body starts at the offset asked for */
+    char sha256[65];     /* digest the server publishes (ETag), "" none */
+} route_fetch_head;
+
+typedef struct route_fetch_sink {
+    /* Return 0 to go on, or a route status to stop the transfer with it. */
+    int (*head)(void *ctx, const route_fetch_head *h, char *err, size_t errlen);
+    int (*data)(void *ctx, const void *p, size_t n, char *err, size_t errlen);
+    void *ctx;
+} route_fetch_sink;
+
+typedef struct route_fetcher {
+    /* GET url from byte offset (0: all), calling sink->head once, then
+     * sink->data per piece. Returns 0 when the body ended as announced,
+     * the sink's status when it stopped, ROUTE_ERR_NET when the transfer
+     * failed (message says why). */
+    int (*fetch)(void *self, const char *url, uint64_t offset, const route_fetch_sink *sink,
+                 char *err, size_t errlen);
+    void *self;
+} route_fetcher;
+
+/* The real fetcher over net's HTTPS client; ca_file NULL: the system
+ * bundle. Free with route_store_net_fetcher_free. */
+int route_store_net_fetcher_new(const char *ca_file, route_fetcher *out, char *err, size_t errlen);
+void route_store_net_fetcher_free(route_fetcher *f);
+
+typedef void (*route_progress_fn)(void *user, uint64_t done, uint64_t total);
+/* A check run on the new file before it is switched to: 0 accepts it. */
+typedef int (*route_check_fn)(void *user, const char *path, char *err, size_t errlen);
+
+typedef struct route_install_opts {
+    const char *url;      /* instead of the catalogue's URL */
+    const char *file;     /* install this local GGUF instead of downloading */
+    const char *sha256;   /* expected digest, instead of the catalogue's */
+    const route_fetcher *fetcher; /* needed for downloads */
+    route_progress_fn progress;
+    void *progress_user;
+    route_check_fn check; /* NULL: none for install, route_model_check for update */
+    void *check_user;
+    int retries;          /* resumed attempts after a failed transfer; 0: 3, -1: none */
+    bool force;           /* install again even when that version is there */
+} route_install_opts;
+
+/* Download (or copy opts->file) into NAME-VERSION.gguf.part, resuming a
+ * .part left by an interrupted run; check free space first; verify the
+ * sha256 (given, catalogue or server digest) and the GGUF structure; only
+ * then rename it into place and record it in the manifest. A name outside
+ * the catalogue needs opts->url or opts->file. */
+int route_store_install(route_store *s, const char *name, const route_install_opts *o,
+                        route_installed *out, char *err, size_t errlen);
+/* Install the catalogue's newer version beside the installed one, check
+ * that it loads and runs, switch the manifest to it, then delete the old
+ * file. On any failure the old version stays in use. *changed (may be
+ * NULL) says whether a new version was installed. */
+int route_store_update(route_store *s, const char *name, const route_install_opts *o,
+                       route_installed *out, bool *changed, char *err, size_t errlen);
+
 #endif

@@ -142,9 +142,9 @@ static int parse_string(parser *p, route_expr **out)
 
 static int parse_compare(parser *p, efield field, route_expr **out)
 {
-    size_t wordpos = p->pos;
+    size_t wordpos = p->pos, wordlen = p->next - p->pos;
     lex(p);
-    if (p->tok != T_OP) return perr(p, p->pos, "expected <, <=, >, >=, == or != after '%.*s'", (int)(p->pos - wordpos), p->s + wordpos);
+    if (p->tok != T_OP) return perr(p, p->pos, "expected <, <=, >, >=, == or != after '%.*s'", (int)wordlen, p->s + wordpos);
     eop op = p->op;
     lex(p);
     char *end;

@@ -1,0 +1,220 @@
+/* The usage ledger: concurrent writers lose nothing, torn records are
+ * skipped and never damage the next one, writers killed with SIGKILL leave
+ * a readable file, and the cost analysis adds up. */
+#include "router/router.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char err[1024];
+
+static void ledger_path(char *out, size_t n, const char *tag)
+{
+    char dir[] = "/tmp/rhema-ledger-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    snprintf(out, n, "%s/.rhema/ai/%s.log", dir, tag);
+}
+
+static route_usage usage(int64_t t, route_target target, const char *provider, const char *model, uint64_t in,
+                         uint64_t out, double cost)
+{
+    route_usage u = {.time = t, .target = target, .in_tokens = in, .out_tokens = out, .cost = cost, .cost_known = cost >= 0};
+    snprintf(u.provider, sizeof u.provider, "%s", provider);
+    snprintf(u.model, sizeof u.model, "%s", model);
+    return u;
+}
+
+typedef struct tally {
+    size_t n;
+    uint64_t in_sum;
+    double cost;
+} tally;
+
+static int count(void *user, const route_usage *u)
+{
+    tally *t = user;
+    t->n++;
+    t->in_sum += u->in_tokens;
+    t->cost += u->cost;
+    return 0;
+}
+
+static void test_roundtrip(void **state)
+{
+    char path[256];
+    ledger_path(path, sizeof path, "rt");
+    route_usage a = usage(1000, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 12, 34, 0.25);
+    route_usage b = usage(2000, ROUTE_TO_EMBEDDED, "", "weird name\twith\nbreaks", 5, 6, 0);
+    route_usage c = usage(3000, ROUTE_TO_HYBRID, "acme", "acme-1", 7, 8, -1);
+    assert_int_equal(route_ledger_append(path, &a, err, sizeof err), ROUTE_OK);
+    assert_int_equal(route_ledger_append(path, &b, err, sizeof err), ROUTE_OK);
+    assert_int_equal(route_ledger_append(path, &c, err, sizeof err), ROUTE_OK);
+    tally t = {0};
+    size_t bad = 9;
+    assert_int_equal(route_ledger_read(path, 1500, count, &t, &bad, err, sizeof err), ROUTE_OK);
+    assert_int_equal(t.n, 2);
+    assert_int_equal(t.in_sum, 12);
+    assert_int_equal(bad, 0);
+    char missing[300];
+    snprintf(missing, sizeof missing, "%s.none", path);
+    t = (tally){0};
+    assert_int_equal(route_ledger_read(missing, 0, count, &t, NULL, err, sizeof err), ROUTE_OK);
+    assert_int_equal(t.n, 0);
+}
+
+static void test_torn_record(void **state)
+{
+    char path[256];
+    ledger_path(path, sizeof path, "torn");
+    route_usage a = usage(100, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 0.5);
+    assert_int_equal(route_ledger_append(path, &a, err, sizeof err), ROUTE_OK);
+    /* A crash in the middle of a record: half a line, no newline. */
+    FILE *f = fopen(path, "a");
+    fputs("R1 101 external openai gpt-4o 1", f);
+    fclose(f);
+    assert_int_equal(route_ledger_append(path, &a, err, sizeof err), ROUTE_OK);
+    /* A flipped byte inside a complete record is caught by the check. */
+    f = fopen(path, "a");
+    fputs("R1 102 external openai gpt-4o 1 1 9.000000000 00000000\n", f);
+    fclose(f);
+    tally t = {0};
+    size_t bad = 0;
+    assert_int_equal(route_ledger_read(path, 0, count, &t, &bad, err, sizeof err), ROUTE_OK);
+    assert_int_equal(t.n, 2);
+    assert_true(t.cost == 1.0);
+    assert_int_equal(bad, 2);
+    double spent;
+    assert_int_equal(route_ledger_spent_today(path, 100 + 3600, &spent, err, sizeof err), ROUTE_OK);
+    assert_true(spent == 1.0);
+}
+
+enum { WRITERS = 6, PER_WRITER = 150 };
+
+static void test_concurrent_writers(void **state)
+{
+    char path[256];
+    ledger_path(path, sizeof path, "conc");
+    pid_t kids[WRITERS];
+    for (int w = 0; w < WRITERS; w++) {
+        kids[w] = fork();
+        assert_true(kids[w] >= 0);
+        if (kids[w] == 0) {
+            for (int i = 0; i < PER_WRITER; i++) {
+                route_usage u = usage(5000 + i, ROUTE_TO_EXTERNAL, "openai", "gpt-4o-mini", (uint64_t)w + 1, 1, 0.001);
+                if (route_ledger_append(path, &u, err, sizeof err)) _exit(1);
+            }
+            _exit(0);
+        }
+    }
+    for (int w = 0; w < WRITERS; w++) {
+        int status;
+        assert_int_equal(waitpid(kids[w], &status, 0), kids[w]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    tally t = {0};
+    size_t bad = 0;
+    assert_int_equal(route_ledger_read(path, 0, count, &t, &bad, err, sizeof err), ROUTE_OK);
+    assert_int_equal(t.n, WRITERS * PER_WRITER);
+    assert_int_equal(bad, 0);
+    uint64_t want = 0;
+    for (int w = 0; w < WRITERS; w++) want += (uint64_t)(w + 1) * PER_WRITER;
+    assert_int_equal(t.in_sum, want);
+}
+
+static void test_kill9_loop(void **state)
+{
+    char path[256];
+    ledger_path(path, sizeof path, "kill");
+    size_t acked = 0;
+    for (int round = 0; round < 12; round++) {
+        int pipefd[2];
+        assert_int_equal(pipe(pipefd), 0);
+        pid_t kid = fork();
+        assert_true(kid >= 0);
+        if (kid == 0) {
+            close(pipefd[0]);
+            for (int i = 0;; i++) {
+                route_usage u = usage(7000 + i, ROUTE_TO_EXTERNAL, "anthropic", "claude-3-haiku", 1, 1, 0.0001);
+                if (route_ledger_append(path, &u, err, sizeof err)) _exit(1);
+                /* Acknowledge only after the append returned (fsync'd). */
+                if (write(pipefd[1], "x", 1) != 1) _exit(1);
+            }
+        }
+        close(pipefd[1]);
+        struct timespec ts = {0, (long)(1 + round % 5) * 3000000L};
+        nanosleep(&ts, NULL);
+        kill(kid, SIGKILL);
+        waitpid(kid, NULL, 0);
+        char buf[4096];
+        ssize_t n;
+        while ((n = read(pipefd[0], buf, sizeof buf)) > 0) acked += (size_t)n;
+        close(pipefd[0]);
+    }
+    tally t = {0};
+    size_t bad = 0;
+    assert_int_equal(route_ledger_read(path, 0, count, &t, &bad, err, sizeof err), ROUTE_OK);
+    /* Every acknowledged record is there; at most one torn line per kill. */
+    assert_true(t.n >= acked);
+    assert_true(bad <= 12);
+    route_usage u = usage(9999, ROUTE_TO_EMBEDDED, "", "m", 1, 1, 0);
+    assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
+    tally t2 = {0};
+    assert_int_equal(route_ledger_read(path, 9999, count, &t2, NULL, err, sizeof err), ROUTE_OK);
+    assert_int_equal(t2.n, 1);
+}
+
+static void test_costs_analyze(void **state)
+{
+    char path[256];
+    ledger_path(path, sizeof path, "costs");
+    static const char yaml[] = "ai_service:\n  external:\n    base_url: https://api.openai.com\n    models: [gpt-4o]\n";
+    route_config *cfg;
+    assert_int_equal(route_config_load_mem(yaml, sizeof yaml - 1, "t.yaml", &cfg, err, sizeof err), ROUTE_OK);
+    route_usage rows[] = {
+        usage(10, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1000, 100, 0.0035),
+        usage(20, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1000, 100, 0.0035),
+        usage(30, ROUTE_TO_HYBRID, "openai", "gpt-4o", 500, 50, 0.00175),
+        usage(40, ROUTE_TO_EXTERNAL, "acme", "acme-1", 10, 10, -1),
+        usage(50, ROUTE_TO_EMBEDDED, "", "phi-2", 1000000, 0, 0),
+        usage(5, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 100), /* before the period */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) assert_int_equal(route_ledger_append(path, &rows[i], err, sizeof err), ROUTE_OK);
+    route_cost_report r;
+    assert_int_equal(route_costs_analyze(cfg, path, 10, 100, &r, err, sizeof err), ROUTE_OK);
+    assert_int_equal(r.n_rows, 4);
+    assert_true(r.total_cost > 0.00874 && r.total_cost < 0.00876);
+    assert_int_equal(r.local_requests, 1);
+    assert_true(r.savings_known);
+    assert_true(r.local_savings == 2.5);
+    assert_int_equal(r.rows[0].requests, 2);
+    assert_string_equal(r.rows[0].model, "gpt-4o");
+    assert_int_equal(r.rows[3].target, ROUTE_TO_EMBEDDED);
+    bool unpriced = false;
+    for (size_t i = 0; i < r.n_rows; i++) unpriced |= r.rows[i].unpriced == 1;
+    assert_true(unpriced);
+    route_cost_report_free(&r);
+    char lp[512];
+    assert_int_equal(route_ledger_path(cfg, lp, sizeof lp, err, sizeof err), ROUTE_OK);
+    assert_string_equal(lp, "./.rhema/ai/usage.log");
+    route_config_free(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_torn_record),
+        cmocka_unit_test(test_concurrent_writers), cmocka_unit_test(test_kill9_loop),
+        cmocka_unit_test(test_costs_analyze),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
