@@ -3,11 +3,12 @@
 #   tools/test.sh             release build (static binary) + all tests
 #   tools/test.sh --sanitize  the same tests built with ASan and UBSan
 #   tools/test.sh --fuzz-smoke  build the libFuzzer harnesses (clang-14) and run each briefly
+#   tools/test.sh --aarch64   cross-build for aarch64 and run the tests under qemu
 # Conformance tests read ../shared/fixtures (or $RHEMA_FIXTURES) and are
 # skipped, with a message, when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/deps.sh
+tools/deps.sh "${1:-}"
 if [ -z "${RHEMA_FIXTURES:-}" ] && [ -d ../shared/fixtures ]; then
     RHEMA_FIXTURES="$(cd ../shared/fixtures && pwd)"
 fi
@@ -50,8 +51,14 @@ case "${1:-}" in
         rm -rf "$work"
     done
     ;;
+--aarch64)
+    [ -d build-aarch64 ] || meson setup build-aarch64 \
+        --cross-file tools/cross/aarch64-linux-gnu.ini >/dev/null
+    ninja -C build-aarch64
+    meson test -C build-aarch64 --print-errorlogs --num-processes "$jobs" --timeout-multiplier 4
+    ;;
 *)
-    echo "usage: tools/test.sh [--sanitize|--fuzz-smoke]" >&2
+    echo "usage: tools/test.sh [--sanitize|--fuzz-smoke|--aarch64]" >&2
     exit 2
     ;;
 esac

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # rhema ai models inspect/validate and the command dispatcher, run as a user would.
 set -u
-rhema="$1"
+# Under a cross build meson names the emulator in MESON_EXE_WRAPPER.
+read -r -a wrapper <<<"${MESON_EXE_WRAPPER:-}"
+rhema_bin="$1"
+rhema() { "${wrapper[@]}" "$rhema_bin" "$@"; }
 fx="${RHEMA_FIXTURES:-}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -19,29 +22,29 @@ expect() {
     ok
 }
 
-expect 0 "rhema ai models inspect" "$rhema" --help
-expect 0 "rhema 0.1.0" "$rhema" --version
-expect 2 "did you mean 'ai models'?" "$rhema" ai modles inspect x
-expect 2 "did you mean 'ai models validate'?" "$rhema" ai models valdate
-expect 2 "needs a subcommand" "$rhema" ai models
-expect 0 "rhema ai models validate" "$rhema" ai models --help
-expect 2 "unknown option '--modle'; did you mean '--model'?" "$rhema" ai models validate --modle x
-expect 2 "option --model needs a value" "$rhema" ai models validate --model
-expect 2 "expected the path of a GGUF file" "$rhema" ai models inspect
-expect 0 "usage: rhema ai models inspect PATH [--json]" "$rhema" ai models inspect --help
-expect 1 "cannot open: No such file or directory" "$rhema" ai models inspect "$tmp/none.gguf"
+expect 0 "rhema ai models inspect" rhema --help
+expect 0 "rhema 0.1.0" rhema --version
+expect 2 "did you mean 'ai models'?" rhema ai modles inspect x
+expect 2 "did you mean 'ai models validate'?" rhema ai models valdate
+expect 2 "needs a subcommand" rhema ai models
+expect 0 "rhema ai models validate" rhema ai models --help
+expect 2 "unknown option '--modle'; did you mean '--model'?" rhema ai models validate --modle x
+expect 2 "option --model needs a value" rhema ai models validate --model
+expect 2 "expected the path of a GGUF file" rhema ai models inspect
+expect 0 "usage: rhema ai models inspect PATH [--json]" rhema ai models inspect --help
+expect 1 "cannot open: No such file or directory" rhema ai models inspect "$tmp/none.gguf"
 printf 'GGUF\003\000\000\000' >"$tmp/short.gguf"
-expect 1 "short.gguf: header: truncated: needs 8 bytes at offset 8, file has 8" "$rhema" ai models validate --model "$tmp/short.gguf"
+expect 1 "short.gguf: header: truncated: needs 8 bytes at offset 8, file has 8" rhema ai models validate --model "$tmp/short.gguf"
 
 if [ -z "$fx" ] || [ ! -d "$fx" ]; then
     echo "SKIP: RHEMA_FIXTURES not set: fixture checks skipped"
 else
     for f in "$fx"/models/*.gguf "$fx"/vocab/*.gguf; do
-        expect 0 ": valid" "$rhema" ai models validate --model "$f"
-        if "$rhema" ai models inspect --json "$f" | python3 -c 'import json,sys; json.load(sys.stdin)'; then ok; else bad "inspect --json $f is not JSON"; fi
-        expect 0 "tensors:" "$rhema" ai models inspect "$f"
+        expect 0 ": valid" rhema ai models validate --model "$f"
+        if rhema ai models inspect --json "$f" | python3 -c 'import json,sys; json.load(sys.stdin)'; then ok; else bad "inspect --json $f is not JSON"; fi
+        expect 0 "tensors:" rhema ai models inspect "$f"
     done
-    facts=$("$rhema" ai models inspect --json "$fx/models/stories260K.gguf" | python3 -c '
+    facts=$(rhema ai models inspect --json "$fx/models/stories260K.gguf" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 print(len(d["tensors"]), len(d["metadata"]), d["architecture"], d["metadata"]["llama.block_count"],
@@ -54,9 +57,9 @@ import sys
 data = open(sys.argv[1], "rb").read()
 open(sys.argv[2], "wb").write(data.replace(b"blk.2.ffn_up.weight", b"blk.2.ffn_XX.weight", 1))
 PY
-    expect 1 "tensor blk.2.ffn_up.weight is missing" "$rhema" ai models validate --model "$tmp/renamed.gguf"
+    expect 1 "tensor blk.2.ffn_up.weight is missing" rhema ai models validate --model "$tmp/renamed.gguf"
     head -c 700000 "$fx/models/stories260K.gguf" >"$tmp/cut.gguf"
-    expect 1 "runs past end of file (700000 bytes)" "$rhema" ai models validate --model "$tmp/cut.gguf"
+    expect 1 "runs past end of file (700000 bytes)" rhema ai models validate --model "$tmp/cut.gguf"
 fi
 echo "$pass passed, $failed failed"
 [ "$failed" -eq 0 ]
