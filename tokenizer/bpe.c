@@ -53,8 +53,8 @@ static int try_pair(const tok_vocab *v, tok_work *w, int32_t left)
     const tok_merge *m = tok_merge_find(v, sym[left].id, sym[right].id);
     if (!m || m->result < 0)
         return TOK_OK;
-    tok_bigram b = {m->rank, left, right, sym[left].len + sym[right].len, m->result};
-    return tok_heap_push(w->heap, b);
+    return tok_heap_push(w->heap, tok_bigram_make((uint32_t)m->rank, left,
+                                                  sym[left].len + sym[right].len, m->result));
 }
 
 static int merge_word(const tok_vocab *v, tok_work *w, const uint8_t *s, size_t n, tok_ids *out)
@@ -77,16 +77,20 @@ static int merge_word(const tok_vocab *v, tok_work *w, const uint8_t *s, size_t 
             return TOK_ENOMEM;
     tok_bigram b;
     while (tok_heap_pop(w->heap, &b)) {
-        tok_sym *l = &syms->v[b.left], *r = &syms->v[b.right];
-        if (l->len == 0 || r->len == 0 || l->len + r->len != b.size)
+        int32_t left = tok_bigram_left(&b);
+        tok_sym *l = &syms->v[left];
+        if (l->len == 0 || l->next < 0)
+            continue;
+        tok_sym *r = &syms->v[l->next];
+        if (l->len + r->len != b.size)
             continue;
         l->len += r->len;
         l->id = b.result;
         r->len = 0;
         l->next = r->next;
         if (r->next >= 0)
-            syms->v[r->next].prev = b.left;
-        if (try_pair(v, w, l->prev) != TOK_OK || try_pair(v, w, b.left) != TOK_OK)
+            syms->v[r->next].prev = left;
+        if (try_pair(v, w, l->prev) != TOK_OK || try_pair(v, w, left) != TOK_OK)
             return TOK_ENOMEM;
     }
     for (int32_t i = 0; i >= 0; i = syms->v[i].next)
@@ -108,9 +112,10 @@ static int32_t whole_word(const tok_vocab *v, tok_work *w, const uint8_t *s, siz
     return tok_lookup(v, w->buf, k);
 }
 
-static int encode_word(const tok_vocab *v, tok_work *w, const uint8_t *s, size_t n,
+static int encode_word(const tok_vocab *v, tok_work *w, const char *word, size_t n,
                        tok_ids *out)
 {
+    const uint8_t *s = (const uint8_t *)word;
     if (n == 1) {
         int32_t id = v->byte_tok[s[0]];
         return id >= 0 ? tok_ids_push(out, id) : TOK_OK;
@@ -165,7 +170,7 @@ int tok_bpe_encode(const tok_vocab *v, tok_work *w, const char *text, size_t len
     for (size_t i = 0; i < w->ends.n && rc == TOK_OK; i++) {
         size_t e = w->ends.v[i];
         size_t a = w->cp_off[s], b = w->cp_off[e];
-        rc = encode_word(v, w, (const uint8_t *)text + a, b - a, out);
+        rc = tok_encode_cached(v, w, text + a, b - a, out, encode_word);
         s = e;
     }
     free(fixed);

@@ -28,6 +28,8 @@ void tok_work_free(tok_work *w)
         free(w->syms->v);
     if (w->heap)
         free(w->heap->v);
+    if (w->cache)
+        tok_cache_free(w->cache);
     free(w->cps);
     free(w->cp_off);
     free(w->buf);
@@ -158,7 +160,8 @@ int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_specia
     tok_ids out = {0};
     tok_syms syms = {0};
     tok_heap heap = {0};
-    tok_work w = {.syms = &syms, .heap = &heap};
+    tok_cache cache = {0};
+    tok_work w = {.syms = &syms, .heap = &heap, .cache = &cache};
     occs o = {0};
     int rc = TOK_OK;
     if (add_special && v->sp.add_bos && v->sp.bos >= 0)

@@ -38,6 +38,8 @@ struct tok_vocab {
     tok_pre pre;
     char pre_name[64];
     bool ignore_merges; /* a whole pre-token found in the vocab is kept (Llama 3) */
+    bool spm_split;     /* SPM: no token has U+2581 after another character, so
+                           merges never cross the start of a space run */
 
     int32_t n;
     char *text;          /* every token's text, back to back */
@@ -102,6 +104,7 @@ int tok_pretokenize(tok_pre pre, const uint32_t *cps, size_t n, tok_offsets *end
 typedef struct tok_work {
     struct tok_syms *syms;
     struct tok_heap *heap;
+    struct tok_cache *cache;
     uint32_t *cps;     /* code points of the fragment */
     uint32_t *cp_off;  /* byte offset of each code point, n + 1 */
     size_t cps_cap;

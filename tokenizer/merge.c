@@ -1,15 +1,19 @@
 /* Binary heap of candidate merges. */
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tokenizer/internal.h"
 #include "tokenizer/merge.h"
 
 static bool before(const tok_bigram *a, const tok_bigram *b)
 {
-    return a->prio < b->prio || (a->prio == b->prio && a->left < b->left);
+    return a->key < b->key;
 }
 
+/* A 4-ary heap: half the depth of a binary one, and the four children of
+ * a node share a cache line, which matters for the long words (megabytes of
+ * one character) whose heaps outgrow the caches. */
 int tok_heap_push(tok_heap *h, tok_bigram b)
 {
     if (h->n == h->cap) {
@@ -22,7 +26,7 @@ int tok_heap_push(tok_heap *h, tok_bigram b)
     }
     size_t i = h->n++;
     while (i > 0) {
-        size_t parent = (i - 1) / 2;
+        size_t parent = (i - 1) / 4;
         if (!before(&b, &h->v[parent]))
             break;
         h->v[i] = h->v[parent];
@@ -40,15 +44,18 @@ bool tok_heap_pop(tok_heap *h, tok_bigram *out)
     tok_bigram last = h->v[--h->n];
     size_t i = 0, n = h->n;
     for (;;) {
-        size_t c = 2 * i + 1;
+        size_t c = 4 * i + 1;
         if (c >= n)
             break;
-        if (c + 1 < n && before(&h->v[c + 1], &h->v[c]))
-            c++;
-        if (!before(&h->v[c], &last))
+        size_t best = c;
+        size_t end = c + 4 < n ? c + 4 : n;
+        for (size_t k = c + 1; k < end; k++)
+            if (before(&h->v[k], &h->v[best]))
+                best = k;
+        if (!before(&h->v[best], &last))
             break;
-        h->v[i] = h->v[c];
-        i = c;
+        h->v[i] = h->v[best];
+        i = best;
     }
     if (n > 0)
         h->v[i] = last;
@@ -68,4 +75,99 @@ int tok_syms_reserve(tok_syms *s, size_t n)
     s->v = p;
     s->cap = cap;
     return TOK_OK;
+}
+
+#define CACHE_SLOTS (1u << 16)
+#define CACHE_MAX_ENT (CACHE_SLOTS / 2)
+#define CACHE_MAX_WORD 64
+#define CACHE_KEYS (CACHE_MAX_ENT * 16)
+#define CACHE_IDS (CACHE_MAX_ENT * 8)
+/* Short texts are not worth the cache's setup. */
+#define CACHE_AFTER 256
+
+static uint32_t word_hash(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)s[i]) * 16777619u;
+    return h;
+}
+
+const int32_t *tok_cache_get(tok_cache *c, const char *w, size_t len, size_t *n)
+{
+    if (!c->slot || len > CACHE_MAX_WORD)
+        return NULL;
+    uint32_t h = word_hash(w, len);
+    for (uint32_t i = h & (CACHE_SLOTS - 1);; i = (i + 1) & (CACHE_SLOTS - 1)) {
+        uint32_t e = c->slot[i];
+        if (e == 0)
+            return NULL;
+        const tok_cache_ent *x = &c->ent[e - 1];
+        if (x->hash == h && x->key_len == len && memcmp(c->keys + x->key_off, w, len) == 0) {
+            *n = x->n_ids;
+            return c->ids + x->ids_off;
+        }
+    }
+}
+
+void tok_cache_put(tok_cache *c, const char *w, size_t len, const int32_t *ids, size_t n)
+{
+    if (len > CACHE_MAX_WORD || c->n_ent >= CACHE_MAX_ENT)
+        return;
+    if (!c->slot) {
+        if (++c->seen < CACHE_AFTER)
+            return;
+        c->slot = calloc(CACHE_SLOTS, sizeof *c->slot);
+        c->ent = malloc(CACHE_MAX_ENT * sizeof *c->ent);
+        c->keys = malloc(CACHE_KEYS);
+        c->ids = malloc(CACHE_IDS * sizeof *c->ids);
+        if (!c->slot || !c->ent || !c->keys || !c->ids) {
+            tok_cache_free(c);
+            c->n_ent = CACHE_MAX_ENT; /* never try again in this call */
+            return;
+        }
+    }
+    if (c->keys_n + len > CACHE_KEYS || c->ids_n + n > CACHE_IDS)
+        return;
+    uint32_t h = word_hash(w, len);
+    uint32_t i = h & (CACHE_SLOTS - 1);
+    while (c->slot[i] != 0)
+        i = (i + 1) & (CACHE_SLOTS - 1);
+    tok_cache_ent *x = &c->ent[c->n_ent++];
+    *x = (tok_cache_ent){h, (uint32_t)c->keys_n, (uint32_t)len, (uint32_t)c->ids_n, (uint32_t)n};
+    memcpy(c->keys + c->keys_n, w, len);
+    c->keys_n += len;
+    memcpy(c->ids + c->ids_n, ids, n * sizeof *ids);
+    c->ids_n += n;
+    c->slot[i] = (uint32_t)c->n_ent;
+}
+
+void tok_cache_free(tok_cache *c)
+{
+    free(c->slot);
+    free(c->ent);
+    free(c->keys);
+    free(c->ids);
+    c->slot = NULL;
+    c->ent = NULL;
+    c->keys = NULL;
+    c->ids = NULL;
+}
+
+int tok_encode_cached(const tok_vocab *v, tok_work *w, const char *word, size_t n, tok_ids *out,
+                      tok_word_fn fn)
+{
+    size_t nc;
+    const int32_t *cached = tok_cache_get(w->cache, word, n, &nc);
+    if (cached) {
+        for (size_t i = 0; i < nc; i++)
+            if (tok_ids_push(out, cached[i]) != TOK_OK)
+                return TOK_ENOMEM;
+        return TOK_OK;
+    }
+    size_t before = out->n;
+    int rc = fn(v, w, word, n, out);
+    if (rc == TOK_OK)
+        tok_cache_put(w->cache, word, n, out->v + before, out->n - before);
+    return rc;
 }

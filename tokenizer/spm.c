@@ -6,14 +6,14 @@
 #include "tokenizer/merge.h"
 #include "tokenizer/unicode.h"
 
-/* Order-preserving integer for a float: larger scores give smaller prio so
+/* Order-reversing integer for a float: larger scores give smaller prio so
  * they pop first. */
-static int64_t score_prio(float score)
+static uint32_t score_prio(float score)
 {
     uint32_t u;
     memcpy(&u, &score, sizeof u);
     u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-    return -(int64_t)u;
+    return ~u;
 }
 
 static int try_pair(const tok_vocab *v, tok_work *w, const char *s, int32_t left)
@@ -26,8 +26,7 @@ static int try_pair(const tok_vocab *v, tok_work *w, const char *s, int32_t left
     int32_t id = tok_lookup(v, s + sym[left].start, size);
     if (id < 0)
         return TOK_OK;
-    tok_bigram b = {score_prio(v->scores[id]), left, right, size, id};
-    return tok_heap_push(w->heap, b);
+    return tok_heap_push(w->heap, tok_bigram_make(score_prio(v->scores[id]), left, size, id));
 }
 
 static int emit_symbol(const tok_vocab *v, const char *s, const tok_sym *sym, tok_ids *out)
@@ -42,6 +41,59 @@ static int emit_symbol(const tok_vocab *v, const char *s, const tok_sym *sym, to
         if (id >= 0 && tok_ids_push(out, id) != TOK_OK)
             return TOK_ENOMEM;
     }
+    return TOK_OK;
+}
+
+static bool is_space_mark(const char *s, size_t len)
+{
+    return len == 3 && memcmp(s, "\xe2\x96\x81", 3) == 0;
+}
+
+/* Merge the symbols (UTF-8 characters) of one chunk of escaped text. */
+static int merge_chunk(const tok_vocab *v, tok_work *w, const char *s, size_t n, tok_ids *out)
+{
+    tok_syms *syms = w->syms;
+    syms->n = 0;
+    if (tok_syms_reserve(syms, n) != TOK_OK)
+        return TOK_ENOMEM;
+    for (size_t i = 0; i < n;) {
+        size_t cl = tok_utf8_len((uint8_t)s[i]);
+        if (cl > n - i)
+            cl = n - i;
+        tok_sym *y = &syms->v[syms->n];
+        y->start = (uint32_t)i;
+        y->len = (uint32_t)cl;
+        y->prev = (int32_t)syms->n - 1;
+        y->next = (int32_t)syms->n + 1;
+        syms->n++;
+        i += cl;
+    }
+    syms->v[syms->n - 1].next = -1;
+
+    w->heap->n = 0;
+    for (size_t i = 0; i + 1 < syms->n; i++)
+        if (try_pair(v, w, s, (int32_t)i) != TOK_OK)
+            return TOK_ENOMEM;
+    tok_bigram b;
+    while (tok_heap_pop(w->heap, &b)) {
+        int32_t left = tok_bigram_left(&b);
+        tok_sym *l = &syms->v[left];
+        if (l->len == 0 || l->next < 0)
+            continue;
+        tok_sym *r = &syms->v[l->next];
+        if (l->len + r->len != b.size)
+            continue;
+        l->len += r->len;
+        r->len = 0;
+        l->next = r->next;
+        if (r->next >= 0)
+            syms->v[r->next].prev = left;
+        if (try_pair(v, w, s, l->prev) != TOK_OK || try_pair(v, w, s, left) != TOK_OK)
+            return TOK_ENOMEM;
+    }
+    for (int32_t i = 0; i >= 0; i = syms->v[i].next)
+        if (emit_symbol(v, s, &syms->v[i], out) != TOK_OK)
+            return TOK_ENOMEM;
     return TOK_OK;
 }
 
@@ -67,46 +119,27 @@ int tok_spm_encode(const tok_vocab *v, tok_work *w, const char *text, size_t len
             s[n++] = c;
         }
     }
-    if (n == 0)
-        return TOK_OK;
-
-    tok_syms *syms = w->syms;
-    syms->n = 0;
-    if (tok_syms_reserve(syms, n) != TOK_OK)
-        return TOK_ENOMEM;
+    /* Where no token holds U+2581 after another character, no merge can
+     * cross the start of a run of them: each "word" is merged on its own
+     * (same result, bounded heaps, and repeated words come from the cache).
+     * Chunks end on character boundaries, as the symbols do. */
     for (size_t i = 0; i < n;) {
-        size_t cl = tok_utf8_len((uint8_t)s[i]);
-        if (cl > n - i)
-            cl = n - i;
-        tok_sym *y = &syms->v[syms->n];
-        y->start = (uint32_t)i;
-        y->len = (uint32_t)cl;
-        y->prev = (int32_t)syms->n - 1;
-        y->next = (int32_t)syms->n + 1;
-        syms->n++;
-        i += cl;
+        size_t j = i;
+        bool prev_space = false;
+        while (j < n) {
+            size_t cl = tok_utf8_len((uint8_t)s[j]);
+            if (cl > n - j)
+                cl = n - j;
+            bool sp = is_space_mark(s + j, cl);
+            if (v->spm_split && sp && !prev_space && j > i)
+                break;
+            prev_space = sp;
+            j += cl;
+        }
+        int rc = tok_encode_cached(v, w, s + i, j - i, out, merge_chunk);
+        if (rc != TOK_OK)
+            return rc;
+        i = j;
     }
-    syms->v[syms->n - 1].next = -1;
-
-    w->heap->n = 0;
-    for (size_t i = 0; i + 1 < syms->n; i++)
-        if (try_pair(v, w, s, (int32_t)i) != TOK_OK)
-            return TOK_ENOMEM;
-    tok_bigram b;
-    while (tok_heap_pop(w->heap, &b)) {
-        tok_sym *l = &syms->v[b.left], *r = &syms->v[b.right];
-        if (l->len == 0 || r->len == 0 || l->len + r->len != b.size)
-            continue;
-        l->len += r->len;
-        r->len = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            syms->v[r->next].prev = b.left;
-        if (try_pair(v, w, s, l->prev) != TOK_OK || try_pair(v, w, s, b.left) != TOK_OK)
-            return TOK_ENOMEM;
-    }
-    for (int32_t i = 0; i >= 0; i = syms->v[i].next)
-        if (emit_symbol(v, s, &syms->v[i], out) != TOK_OK)
-            return TOK_ENOMEM;
     return TOK_OK;
 }

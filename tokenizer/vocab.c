@@ -457,6 +457,31 @@ static void load_byte_tokens(tok_vocab *v)
     }
 }
 
+static bool is_space_mark(const char *t, size_t len)
+{
+    return len == 3 && memcmp(t, "\xe2\x96\x81", 3) == 0;
+}
+
+/* Whether SPM text may be cut before each run of U+2581 (see spm.c). */
+static bool spm_can_split(const tok_vocab *v)
+{
+    for (int32_t id = 0; id < v->n; id++) {
+        size_t len;
+        const char *t = tok_text_of(v, id, &len);
+        bool prev_space = true;
+        for (size_t i = 0; i < len;) {
+            size_t cl = tok_utf8_len((uint8_t)t[i]);
+            cl = cl < len - i ? cl : len - i;
+            bool sp = is_space_mark(t + i, cl);
+            if (sp && !prev_space)
+                return false;
+            prev_space = sp;
+            i += cl;
+        }
+    }
+    return true;
+}
+
 static bool is_matched_type(int type)
 {
     return type == TOK_T_CONTROL || type == TOK_T_UNKNOWN || type == TOK_T_USER_DEFINED;
@@ -555,6 +580,7 @@ int tok_vocab_load(tok_vocab **out, const gguf_file *f, char *err, size_t errlen
         rc = build_pieces(v);
     if (rc == TOK_OK)
         rc = build_trie(v);
+    v->spm_split = kind == TOK_KIND_SPM && spm_can_split(v);
     if (rc != TOK_OK) {
         if (rc == TOK_ENOMEM)
             seterr(err, errlen, "%s: out of memory loading the vocabulary", f->name);
