@@ -221,8 +221,10 @@ static int read_response(net_client *c, const net_request *req, const net_url *u
 {
     char buf[16384], msg[256];
     size_t n = 0, off = 0;
+    bool need = true;  /* read only when the parser asks for more */
     for (;;) {
-        if (off == n) {
+        if (need) {
+            need = false;
             size_t got;
             int rc = net_conn_read(c->conn, buf, sizeof buf, &got, err, errlen);
             if (rc < 0)
@@ -233,7 +235,7 @@ static int read_response(net_client *c, const net_request *req, const net_url *u
                 rc = net_http_resp_eof(&resp->http, msg, sizeof msg);
                 if (rc == NET_HTTP_DONE)
                     return NET_OK;
-                return net_errf(err, errlen, at->got_bytes ? NET_E_IO : NET_E_IO, "%s: %s", u->host, msg);
+                return net_errf(err, errlen, NET_E_IO, "%s: %s", u->host, msg);
             }
             at->got_bytes = true;
         }
@@ -241,6 +243,7 @@ static int read_response(net_client *c, const net_request *req, const net_url *u
         const char *body;
         int ev = net_http_resp_feed(&resp->http, buf + off, n - off, &used, &body, &blen, msg, sizeof msg);
         off += used;
+        need = ev == NET_HTTP_MORE;
         if (ev < 0)
             return net_errf(err, errlen, ev == NET_E_LIMIT ? ev : NET_E_HTTP, "%s: %s", u->host, msg);
         if (ev == NET_HTTP_HEADERS)
