@@ -6,6 +6,10 @@ extern const cli_cmd cli_cmd_models_validate;
 extern const cli_cmd cli_cmd_run;
 extern const cli_cmd cli_cmd_logits;
 extern const cli_cmd cli_cmd_tokenize;
+extern const cli_cmd cli_cmd_service_config;
+extern const cli_cmd cli_cmd_tasks_classify;
+extern const cli_cmd cli_cmd_tasks_route;
+extern const cli_cmd cli_cmd_costs_analyze;
 
 const cli_cmd *const cli_commands[] = {
     &cli_cmd_models_inspect,
@@ -13,6 +17,10 @@ const cli_cmd *const cli_commands[] = {
     &cli_cmd_run,
     &cli_cmd_logits,
     &cli_cmd_tokenize,
+    &cli_cmd_service_config,
+    &cli_cmd_tasks_classify,
+    &cli_cmd_tasks_route,
+    &cli_cmd_costs_analyze,
 };
 
 const size_t cli_n_commands = sizeof cli_commands / sizeof cli_commands[0];

@@ -544,3 +544,32 @@ int route_cfg_walk(cfg_ctx *c, const yaml_node_t *map, const key_spec *specs, si
     return rc;
 }
 
+
+int route_cfg_load_doc(const char *text, size_t len, const char *name, const char *expect, const key_spec *root, size_t n,
+                       void *base, route_config *cfg, char *err, size_t errlen)
+{
+    cfg_ctx c = {.name = name, .cfg = cfg, .err = err, .errlen = errlen};
+    if (!text) return route_cfg_walk(&c, NULL, root, n, base);
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser)) return route_fail(err, errlen, ROUTE_ERR_NOMEM, "out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int rc;
+    if (!yaml_parser_load(&parser, &doc)) {
+        rc = route_fail(err, errlen, ROUTE_ERR_SYNTAX, "%s:%zu:%zu: YAML syntax error: %s%s%s", name,
+                        parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                        parser.problem ? parser.problem : "malformed", parser.context ? " " : "",
+                        parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        return rc;
+    }
+    c.doc = &doc;
+    const yaml_node_t *top = yaml_document_get_root_node(&doc);
+    if (!top || route_cfg_is_null(top))
+        rc = route_fail(err, errlen, ROUTE_ERR_CONFIG, "%s:1:1: the file is empty; expected %s at the top", name, expect);
+    else
+        rc = route_cfg_walk(&c, top, root, n, base);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return rc;
+}

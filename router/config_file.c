@@ -41,36 +41,12 @@ int route_config_find(const char *explicit_path, char *out, size_t outlen, char 
     return ROUTE_OK;
 }
 
-/* The whole file, NUL-terminated, refusing anything over the size limit. */
-static int read_file(const char *path, char **text, size_t *len, char *err, size_t errlen)
-{
-    enum { LIMIT = 1 << 20 };
-    FILE *f = fopen(path, "rb");
-    if (!f) return route_fail(err, errlen, ROUTE_ERR_IO, "%s: %s", path, strerror(errno));
-    char *buf = malloc(LIMIT + 1);
-    if (!buf) {
-        fclose(f);
-        return route_fail(err, errlen, ROUTE_ERR_NOMEM, "out of memory");
-    }
-    size_t n = fread(buf, 1, LIMIT + 1, f);
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad || n > LIMIT) {
-        free(buf);
-        return route_fail(err, errlen, ROUTE_ERR_IO, bad ? "%s: read error" : "%s: larger than 1 MiB", path);
-    }
-    buf[n] = 0;
-    *text = buf;
-    *len = n;
-    return ROUTE_OK;
-}
-
 int route_config_load(const char *path, route_config **out, char *err, size_t errlen)
 {
     if (!path || !*path) return route_config_load_mem(NULL, 0, NULL, out, err, errlen);
     char *text;
     size_t len;
-    int rc = read_file(path, &text, &len, err, errlen);
+    int rc = route_read_file(path, 1 << 20, &text, &len, err, errlen);
     if (rc) return rc;
     rc = route_config_load_mem(text, len, path, out, err, errlen);
     free(text);
@@ -86,7 +62,7 @@ int route_config_update(const char *src, const char *dst, char *err, size_t errl
     route_config_free(cfg);
     char *text;
     size_t len;
-    if ((rc = read_file(src, &text, &len, err, errlen))) return rc;
+    if ((rc = route_read_file(src, 1 << 20, &text, &len, err, errlen))) return rc;
     char dir[4096], tmp[4200];
     route_dirname(dst, dir, sizeof dir);
     if ((rc = route_mkdir_p(dir, err, errlen))) {

@@ -46,6 +46,14 @@ struct cfg_ctx {
 
 #define NSPECS(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Spec rows: struct type, field, key name. */
+#define STR(st, f, nm) {nm, K_STR, offsetof(st, f), 0, 0, 0, NULL, NULL, 0}
+#define INT(st, f, nm, lo, hi) {nm, K_INT, offsetof(st, f), 0, lo, hi, NULL, NULL, 0}
+#define FLT(st, f, nm, lo, hi) {nm, K_FLOAT, offsetof(st, f), 0, lo, hi, NULL, NULL, 0}
+#define BOOL(st, f, nm) {nm, K_BOOL, offsetof(st, f), 0, 0, 0, NULL, NULL, 0}
+#define LIST(st, f, cnt, nm) {nm, K_LIST, offsetof(st, f), offsetof(st, cnt), 0, 0, NULL, NULL, 0}
+#define SUB(nm, fn) {nm, K_SUB, 0, 0, 0, 0, NULL, fn, 0}
+
 /* "FILE:LINE:COL: message" into c->err; returns status. */
 int route_cfg_at_col(cfg_ctx *c, const yaml_node_t *n, size_t col, int status, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -68,6 +76,11 @@ const route_provider *route_cfg_find_provider(const route_config *cfg, const cha
 size_t route_cfg_push(cfg_ctx *c, const char *fmt, const char *name);
 /* Check map's keys against specs and apply each (or its default). */
 int route_cfg_walk(cfg_ctx *c, const yaml_node_t *map, const key_spec *specs, size_t n, void *base);
+
+/* Parse text (NULL: walk root with every default) and walk it; expect
+ * names what an empty file should have held. Settings go to cfg. */
+int route_cfg_load_doc(const char *text, size_t len, const char *name, const char *expect, const key_spec *root, size_t n,
+                       void *base, route_config *cfg, char *err, size_t errlen);
 
 extern const char *const route_cfg_perf_metric_names[];
 

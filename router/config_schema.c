@@ -9,12 +9,6 @@
 
 /* ------------------------------------------------------------- schema */
 
-#define STR(st, f, nm) {nm, K_STR, offsetof(st, f), 0, 0, 0, NULL, NULL, 0}
-#define INT(st, f, nm, lo, hi) {nm, K_INT, offsetof(st, f), 0, lo, hi, NULL, NULL, 0}
-#define FLT(st, f, nm, lo, hi) {nm, K_FLOAT, offsetof(st, f), 0, lo, hi, NULL, NULL, 0}
-#define BOOL(st, f, nm) {nm, K_BOOL, offsetof(st, f), 0, 0, 0, NULL, NULL, 0}
-#define LIST(st, f, cnt, nm) {nm, K_LIST, offsetof(st, f), offsetof(st, cnt), 0, 0, NULL, NULL, 0}
-#define SUB(nm, fn) {nm, K_SUB, 0, 0, 0, 0, NULL, fn, 0}
 
 static const key_spec provider_specs[] = {
     STR(route_provider, name, "provider"),
@@ -468,36 +462,7 @@ int route_config_load_mem(const char *text, size_t len, const char *name, route_
     route_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg) return route_fail(err, errlen, ROUTE_ERR_NOMEM, "out of memory");
     config_defaults(cfg);
-    cfg_ctx c = {.name = name ? name : "(config)", .cfg = cfg, .err = err, .errlen = errlen};
-    int rc;
-    if (!text) {
-        rc = route_cfg_walk(&c, NULL, root, 1, cfg);
-    } else {
-        yaml_parser_t parser;
-        yaml_document_t doc;
-        if (!yaml_parser_initialize(&parser)) {
-            route_config_free(cfg);
-            return route_fail(err, errlen, ROUTE_ERR_NOMEM, "out of memory");
-        }
-        yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-        if (!yaml_parser_load(&parser, &doc)) {
-            rc = route_fail(err, errlen, ROUTE_ERR_SYNTAX, "%s:%zu:%zu: YAML syntax error: %s%s%s", c.name,
-                            parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                            parser.problem ? parser.problem : "malformed", parser.context ? " " : "",
-                            parser.context ? parser.context : "");
-            yaml_parser_delete(&parser);
-            route_config_free(cfg);
-            return rc;
-        }
-        c.doc = &doc;
-        const yaml_node_t *top = yaml_document_get_root_node(&doc);
-        if (!top || route_cfg_is_null(top))
-            rc = route_fail(err, errlen, ROUTE_ERR_CONFIG, "%s:1:1: the configuration is empty; expected 'ai_service:' at the top", c.name);
-        else
-            rc = route_cfg_walk(&c, top, root, 1, cfg);
-        yaml_document_delete(&doc);
-        yaml_parser_delete(&parser);
-    }
+    int rc = route_cfg_load_doc(text, len, name ? name : "(config)", "'ai_service:'", root, 1, cfg, cfg, err, errlen);
     if (!rc && name && !(cfg->path = route_cfg_dupstr(name))) rc = ROUTE_ERR_NOMEM;
     if (rc == ROUTE_ERR_NOMEM) route_fail(err, errlen, rc, "out of memory");
     if (rc) {

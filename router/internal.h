@@ -32,6 +32,10 @@ void route_dirname(const char *path, char *out, size_t outlen);
 /* write() all of buf, retrying short writes and EINTR; 0 or -1 (errno set). */
 int route_write_all(int fd, const void *buf, size_t len);
 
+/* The whole file into a malloc'd NUL-terminated buffer; more than limit
+ * bytes is an error. */
+int route_read_file(const char *path, size_t limit, char **text, size_t *len, char *err, size_t errlen);
+
 /* Compile a rule condition. On error *errcol is the 0-based column in text. */
 int route_expr_compile(const char *text, route_expr **out, size_t *errcol, char *err, size_t errlen);
 void route_expr_free(route_expr *e);

@@ -209,6 +209,24 @@ int route_classify(const route_config *cfg, const route_request *req, route_clas
  * of cfg's private_patterns); what names the kind and byte offset. */
 bool route_privacy_scan(const route_config *cfg, const char *text, char *what, size_t whatlen);
 
+/* A task file for `rhema ai tasks route --task`:
+ *   prompt: "..."            (required)
+ *   context: "..."           attached text
+ *   context_files: [a.c]     read relative to the task file
+ *   private: true            never leaves the machine
+ *   max_output_tokens: 256 */
+typedef struct route_task {
+    char *prompt;
+    char *context; /* context and the files' contents, or NULL */
+    char **context_files;
+    size_t n_context_files;
+    bool is_private;
+    long max_output_tokens;
+} route_task;
+
+int route_task_load(const char *path, route_task *out, char *err, size_t errlen);
+void route_task_free(route_task *t);
+
 /* --------------------------------------------------------------- routing */
 
 /* What the caller knows about the world: today's spend from the ledger. */

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -148,5 +149,28 @@ int route_mkdir_p(const char *dir, char *err, size_t errlen)
             *p = '/';
         }
     }
+    return ROUTE_OK;
+}
+
+int route_read_file(const char *path, size_t limit, char **text, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return route_fail(err, errlen, ROUTE_ERR_IO, "%s: %s", path, strerror(errno));
+    char *buf = malloc(limit + 1);
+    if (!buf) {
+        fclose(f);
+        return route_fail(err, errlen, ROUTE_ERR_NOMEM, "out of memory");
+    }
+    size_t n = fread(buf, 1, limit + 1, f);
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad || n > limit) {
+        free(buf);
+        if (bad) return route_fail(err, errlen, ROUTE_ERR_IO, "%s: read error", path);
+        return route_fail(err, errlen, ROUTE_ERR_IO, "%s: larger than %zu bytes", path, limit);
+    }
+    buf[n] = 0;
+    *text = buf;
+    *len = n;
     return ROUTE_OK;
 }

@@ -22,7 +22,7 @@ static const broken_case broken_cases[] = {
      "t.yaml:3:23: 'ai_service.routing.routing_strategy' has unknown value 'hybird'; did you mean 'hybrid'?"},
     {"ai_service:\n  routing:\n\trouting_strategy: cost\n",
      "t.yaml:3:1: YAML syntax error: found character that cannot start any token"},
-    {"", "t.yaml:1:1: the configuration is empty; expected 'ai_service:' at the top"},
+    {"", "t.yaml:1:1: the file is empty; expected 'ai_service:' at the top"},
     {"{}\n", "t.yaml:1:1: missing required key 'ai_service' in the file"},
     {"ai_service:\n" EMB "    model_path: n.gguf\n",
      "t.yaml:4:5: duplicate key 'model_path' in ai_service.embedded (first at line 3)"},

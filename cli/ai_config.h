@@ -1,0 +1,19 @@
+/* Shared by the `rhema ai` commands that read .rhema/ai-config.yaml. */
+#ifndef RHEMA_CLI_AI_CONFIG_H
+#define RHEMA_CLI_AI_CONFIG_H
+
+#include "net/net.h"
+#include "router/router.h"
+
+/* Find (--config, $RHEMA_AI_CONFIG, ./.rhema, ~/.rhema) and load the
+ * configuration; prints the error and returns CLI_EXIT_FAIL on failure. */
+int cli_ai_config_load(const char *explicit_path, route_config **cfg);
+
+/* Print the JSON document w wrote into out, or the writer's error. */
+int cli_ai_json_print(net_jw *w, net_buf *out);
+
+/* "key": "value" / "key": number, for the JSON printers. */
+void cli_ai_json_kv(net_jw *w, const char *key, const char *value);
+void cli_ai_json_kd(net_jw *w, const char *key, double value);
+
+#endif

@@ -1,0 +1,109 @@
+/* rhema ai costs analyze --period day|week|month */
+#include "cli/ai_config.h"
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static void json_report(net_jw *w, const route_cost_report *r, const char *period, const char *ledger)
+{
+    net_jw_obj_begin(w);
+    cli_ai_json_kv(w, "period", period);
+    net_jw_key(w, "since");
+    net_jw_int(w, r->since);
+    net_jw_key(w, "until");
+    net_jw_int(w, r->until);
+    cli_ai_json_kv(w, "ledger", ledger);
+    cli_ai_json_kd(w, "total_cost_usd", r->total_cost);
+    net_jw_key(w, "local_requests");
+    net_jw_int(w, (int64_t)r->local_requests);
+    net_jw_key(w, "local_savings_usd");
+    r->savings_known ? net_jw_double(w, r->local_savings) : net_jw_null(w);
+    net_jw_key(w, "damaged_records");
+    net_jw_int(w, (int64_t)r->bad_lines);
+    net_jw_key(w, "rows");
+    net_jw_arr_begin(w);
+    for (size_t i = 0; i < r->n_rows; i++) {
+        const route_cost_row *row = &r->rows[i];
+        net_jw_obj_begin(w);
+        cli_ai_json_kv(w, "route", route_target_name(row->target));
+        cli_ai_json_kv(w, "provider", row->provider[0] ? row->provider : NULL);
+        cli_ai_json_kv(w, "model", row->model);
+        net_jw_key(w, "requests");
+        net_jw_int(w, (int64_t)row->requests);
+        net_jw_key(w, "input_tokens");
+        net_jw_int(w, (int64_t)row->in_tokens);
+        net_jw_key(w, "output_tokens");
+        net_jw_int(w, (int64_t)row->out_tokens);
+        cli_ai_json_kd(w, "cost_usd", row->cost);
+        net_jw_key(w, "unpriced_requests");
+        net_jw_int(w, (int64_t)row->unpriced);
+        net_jw_obj_end(w);
+    }
+    net_jw_arr_end(w);
+    net_jw_obj_end(w);
+}
+
+static void print_report(const route_cost_report *r, const char *period, const char *ledger)
+{
+    char since[32];
+    time_t t = (time_t)r->since;
+    strftime(since, sizeof since, "%Y-%m-%d %H:%M UTC", gmtime(&t));
+    printf("period: last %s (since %s)\nledger: %s\n\n", period, since, ledger);
+    printf("%-9s %-12s %-28s %9s %12s %12s %12s\n", "route", "provider", "model", "requests", "in tokens", "out tokens", "cost");
+    for (size_t i = 0; i < r->n_rows; i++) {
+        const route_cost_row *row = &r->rows[i];
+        printf("%-9s %-12s %-28s %9llu %12llu %12llu %11s$%.4f%s\n", route_target_name(row->target),
+               row->provider[0] ? row->provider : "-", row->model, (unsigned long long)row->requests,
+               (unsigned long long)row->in_tokens, (unsigned long long)row->out_tokens, "", row->cost,
+               row->unpriced ? " (some unpriced)" : "");
+    }
+    if (!r->n_rows) printf("(no requests recorded in this period)\n");
+    printf("\nexternal cost: $%.4f\nlocal requests: %llu", r->total_cost, (unsigned long long)r->local_requests);
+    if (r->savings_known && r->local_requests) printf(", about $%.4f saved against the default external model", r->local_savings);
+    printf("\n");
+    if (r->bad_lines) printf("warning: %zu damaged ledger lines skipped\n", r->bad_lines);
+}
+
+static int run_analyze(const cli_cmd *cmd, int argc, char **argv)
+{
+    const char *period = "week", *config = NULL;
+    bool json = false;
+    const cli_opt opts[] = {
+        {"period", 'p', CLI_STR, &period, "day|week|month  how far back (default week)"},
+        {"config", 'c', CLI_STR, &config, "FILE  ai-config.yaml; the ledger is .rhema/ai/usage.log beside it"},
+        {"json", 0, CLI_FLAG, &json, "print one JSON object"},
+    };
+    int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
+    if (rc) return rc;
+    int64_t days = !strcmp(period, "day") ? 1 : !strcmp(period, "week") ? 7 : !strcmp(period, "month") ? 30 : 0;
+    if (!days) return cli_usage_error(cmd, "--period must be day, week or month, not '%s'", period);
+    route_config *cfg;
+    if ((rc = cli_ai_config_load(config, &cfg))) return rc;
+    char ledger[4096], err[1024];
+    int64_t now = (int64_t)time(NULL);
+    route_cost_report r;
+    if (route_ledger_path(cfg, ledger, sizeof ledger, err, sizeof err) ||
+        route_costs_analyze(cfg, ledger, now - days * 86400, now, &r, err, sizeof err)) {
+        fprintf(stderr, "rhema: %s\n", err);
+        route_config_free(cfg);
+        return CLI_EXIT_FAIL;
+    }
+    if (json) {
+        net_buf out;
+        net_jw w;
+        net_buf_init(&out);
+        net_jw_init(&w, &out);
+        json_report(&w, &r, period, ledger);
+        rc = cli_ai_json_print(&w, &out);
+    } else {
+        print_report(&r, period, ledger);
+    }
+    route_cost_report_free(&r);
+    route_config_free(cfg);
+    return rc;
+}
+
+const cli_cmd cli_cmd_costs_analyze = {"ai costs analyze", "[--period day|week|month] [--json]",
+                                       "external spend, local requests and savings from the usage ledger", run_analyze};

@@ -1,0 +1,258 @@
+/* rhema ai tasks classify | route: the router's view of a prompt. */
+#include "cli/ai_config.h"
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Options shared by both commands. */
+typedef struct task_opts {
+    const char *prompt, *task, *config, *context;
+    bool json, dry_run, is_private;
+    long max_output;
+} task_opts;
+
+/* Build the request from --prompt or --task; t holds what --task loaded. */
+static int make_request(const cli_cmd *cmd, const task_opts *o, route_task *t, char **ctx, route_request *rq)
+{
+    char err[1024];
+    memset(t, 0, sizeof *t);
+    *ctx = NULL;
+    if (!o->prompt == !o->task) return cli_usage_error(cmd, "give exactly one of --prompt TEXT or --task FILE");
+    if (o->max_output < 0) return cli_usage_error(cmd, "--max-output must be positive");
+    *rq = (route_request){.prompt = o->prompt, .is_private = o->is_private, .max_output_tokens = o->max_output};
+    if (o->task) {
+        if (route_task_load(o->task, t, err, sizeof err)) {
+            fprintf(stderr, "rhema: %s\n", err);
+            return CLI_EXIT_FAIL;
+        }
+        rq->prompt = t->prompt;
+        rq->context = t->context;
+        rq->is_private |= t->is_private;
+        if (!rq->max_output_tokens) rq->max_output_tokens = t->max_output_tokens;
+    }
+    if (o->context) {
+        size_t len;
+        if (rq->context) return cli_usage_error(cmd, "--context cannot be combined with a task's context");
+        FILE *f = fopen(o->context, "rb");
+        if (!f) {
+            fprintf(stderr, "rhema: %s: cannot open\n", o->context);
+            return CLI_EXIT_FAIL;
+        }
+        *ctx = malloc((16u << 20) + 1);
+        len = *ctx ? fread(*ctx, 1, 16u << 20, f) : 0;
+        fclose(f);
+        if (!*ctx) return CLI_EXIT_FAIL;
+        (*ctx)[len] = 0;
+        rq->context = *ctx;
+    }
+    return CLI_EXIT_OK;
+}
+
+static void json_signals(net_jw *w, const route_class *c)
+{
+    net_jw_key(w, "signals");
+    net_jw_arr_begin(w);
+    for (size_t i = 0; i < c->n_reasons; i++) {
+        net_jw_obj_begin(w);
+        cli_ai_json_kv(w, "signal", c->reasons[i].signal);
+        cli_ai_json_kd(w, "weight", c->reasons[i].weight);
+        cli_ai_json_kv(w, "detail", c->reasons[i].detail);
+        net_jw_obj_end(w);
+    }
+    net_jw_arr_end(w);
+}
+
+static void json_class(net_jw *w, const route_class *c)
+{
+    cli_ai_json_kv(w, "complexity", route_complexity_name(c->complexity));
+    cli_ai_json_kd(w, "score", c->score);
+    net_jw_key(w, "tokens");
+    net_jw_obj_begin(w);
+    net_jw_key(w, "prompt");
+    net_jw_int(w, (int64_t)c->prompt_tokens);
+    net_jw_key(w, "context");
+    net_jw_int(w, (int64_t)c->context_tokens);
+    net_jw_key(w, "total");
+    net_jw_int(w, (int64_t)c->tokens);
+    net_jw_obj_end(w);
+}
+
+static void print_signals(const route_class *c)
+{
+    printf("complexity: %s (score %.2f)\ntokens:     %zu (prompt %zu, context %zu)\nsignals:\n",
+           route_complexity_name(c->complexity), c->score, c->tokens, c->prompt_tokens, c->context_tokens);
+    for (size_t i = 0; i < c->n_reasons; i++)
+        printf("  %+.2f  %-16s %s\n", c->reasons[i].weight, c->reasons[i].signal, c->reasons[i].detail);
+}
+
+static int run_classify(const cli_cmd *cmd, int argc, char **argv)
+{
+    task_opts o = {0};
+    const cli_opt opts[] = {
+        {"prompt", 'p', CLI_STR, &o.prompt, "TEXT  the prompt to classify"},
+        {"task", 0, CLI_STR, &o.task, "FILE  a task.yaml (prompt, context, context_files)"},
+        {"context", 0, CLI_STR, &o.context, "FILE  attached context to count"},
+        {"config", 'c', CLI_STR, &o.config, "FILE  ai-config.yaml (default: search)"},
+        {"json", 0, CLI_FLAG, &o.json, "print one JSON object"},
+    };
+    int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
+    if (rc) return rc;
+    route_task t;
+    route_request rq;
+    char *ctx;
+    route_config *cfg = NULL;
+    if ((rc = make_request(cmd, &o, &t, &ctx, &rq)) || (rc = cli_ai_config_load(o.config, &cfg))) goto done;
+    route_class c;
+    char err[512];
+    if (route_classify(cfg, &rq, &c, err, sizeof err)) {
+        fprintf(stderr, "rhema: %s\n", err);
+        rc = CLI_EXIT_FAIL;
+        goto done;
+    }
+    if (o.json) {
+        net_buf out;
+        net_jw w;
+        net_buf_init(&out);
+        net_jw_init(&w, &out);
+        net_jw_obj_begin(&w);
+        json_class(&w, &c);
+        json_signals(&w, &c);
+        net_jw_key(&w, "reasons");
+        net_jw_arr_begin(&w);
+        for (size_t i = 0; i < c.n_reasons; i++) {
+            char line[200];
+            snprintf(line, sizeof line, "%+.2f %s: %s", c.reasons[i].weight, c.reasons[i].signal, c.reasons[i].detail);
+            net_jw_str(&w, line);
+        }
+        net_jw_arr_end(&w);
+        net_jw_obj_end(&w);
+        rc = cli_ai_json_print(&w, &out);
+    } else {
+        print_signals(&c);
+    }
+done:
+    route_config_free(cfg);
+    route_task_free(&t);
+    free(ctx);
+    return rc;
+}
+
+static void json_decision(net_jw *w, const route_decision *d, const route_config *cfg, bool dry_run)
+{
+    net_jw_obj_begin(w);
+    json_class(w, &d->cls);
+    cli_ai_json_kv(w, "route", route_target_name(d->target));
+    cli_ai_json_kv(w, "model", d->model);
+    cli_ai_json_kv(w, "provider", d->provider[0] ? d->provider : NULL);
+    cli_ai_json_kv(w, "embedded_model", d->embedded_model[0] ? d->embedded_model : NULL);
+    cli_ai_json_kv(w, "rule", d->rule[0] ? d->rule : NULL);
+    net_jw_key(w, "private");
+    net_jw_bool(w, d->is_private);
+    net_jw_key(w, "budget_local");
+    net_jw_bool(w, d->budget_local);
+    net_jw_key(w, "estimated_cost_usd");
+    d->cost_known ? net_jw_double(w, d->est_cost) : net_jw_null(w);
+    net_jw_key(w, "fallback");
+    if (d->has_fallback) {
+        net_jw_obj_begin(w);
+        cli_ai_json_kv(w, "route", route_target_name(d->fb_target));
+        cli_ai_json_kv(w, "provider", d->fb_provider[0] ? d->fb_provider : NULL);
+        cli_ai_json_kv(w, "model", d->fb_model);
+        net_jw_obj_end(w);
+    } else {
+        net_jw_null(w);
+    }
+    net_jw_key(w, "reasons");
+    net_jw_arr_begin(w);
+    for (size_t i = 0; i < d->n_why; i++) net_jw_str(w, d->why[i]);
+    net_jw_arr_end(w);
+    json_signals(w, &d->cls);
+    cli_ai_json_kv(w, "config", cfg->path);
+    net_jw_key(w, "dry_run");
+    net_jw_bool(w, dry_run);
+    net_jw_obj_end(w);
+}
+
+static void print_decision(const route_decision *d, const route_config *cfg)
+{
+    printf("route:      %s -> ", route_target_name(d->target));
+    if (d->target == ROUTE_TO_EMBEDDED) printf("%s (local)\n", d->model);
+    else printf("%s/%s%s%s\n", d->provider, d->model, d->target == ROUTE_TO_HYBRID ? ", local draft by " : "",
+                d->target == ROUTE_TO_HYBRID ? d->embedded_model : "");
+    if (d->has_fallback)
+        printf("fallback:   %s %s%s%s\n", route_target_name(d->fb_target), d->fb_provider, d->fb_provider[0] ? "/" : "", d->fb_model);
+    else
+        printf("fallback:   none\n");
+    if (d->target == ROUTE_TO_EMBEDDED) printf("cost:       $0 (local)\n");
+    else if (d->cost_known) printf("cost:       $%.6f (estimate)\n", d->est_cost);
+    else printf("cost:       unknown (no price for %s/%s)\n", d->provider, d->model);
+    if (d->rule[0]) printf("rule:       %s\n", d->rule);
+    if (d->is_private) printf("private:    yes, stays on this machine\n");
+    printf("config:     %s\n", cfg->path ? cfg->path : "(built-in defaults)");
+    print_signals(&d->cls);
+    printf("decision:\n");
+    for (size_t i = 0; i < d->n_why; i++) printf("  - %s\n", d->why[i]);
+}
+
+static int run_route(const cli_cmd *cmd, int argc, char **argv)
+{
+    task_opts o = {0};
+    const cli_opt opts[] = {
+        {"prompt", 'p', CLI_STR, &o.prompt, "TEXT  the prompt to route"},
+        {"task", 't', CLI_STR, &o.task, "FILE  a task.yaml (prompt, context, context_files, private, max_output_tokens)"},
+        {"context", 0, CLI_STR, &o.context, "FILE  attached context"},
+        {"private", 0, CLI_FLAG, &o.is_private, "never send this request off the machine"},
+        {"max-output", 0, CLI_INT, &o.max_output, "N  expected answer tokens for the cost estimate (default 512)"},
+        {"config", 'c', CLI_STR, &o.config, "FILE  ai-config.yaml (default: search)"},
+        {"dry-run", 'n', CLI_FLAG, &o.dry_run, "print the decision only"},
+        {"json", 0, CLI_FLAG, &o.json, "print one JSON object"},
+    };
+    int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
+    if (rc) return rc;
+    route_task t;
+    route_request rq;
+    char *ctx;
+    route_config *cfg = NULL;
+    if ((rc = make_request(cmd, &o, &t, &ctx, &rq)) || (rc = cli_ai_config_load(o.config, &cfg))) goto done;
+    if (!o.dry_run) {
+        fprintf(stderr, "rhema: running routed requests is not wired to the engine and providers yet; use --dry-run\n");
+        rc = CLI_EXIT_FAIL;
+        goto done;
+    }
+    char ledger[4096], err[1024];
+    route_state st = {0};
+    /* Today's spend decides the daily budget; an unreadable ledger only warns. */
+    if (route_ledger_path(cfg, ledger, sizeof ledger, err, sizeof err) ||
+        route_ledger_spent_today(ledger, (int64_t)time(NULL), &st.spent_today, err, sizeof err))
+        fprintf(stderr, "rhema: warning: %s\n", err);
+    route_decision d;
+    if (route_decide(cfg, &rq, &st, &d, err, sizeof err)) {
+        fprintf(stderr, "rhema: %s\n", err);
+        rc = CLI_EXIT_FAIL;
+        goto done;
+    }
+    if (o.json) {
+        net_buf out;
+        net_jw w;
+        net_buf_init(&out);
+        net_jw_init(&w, &out);
+        json_decision(&w, &d, cfg, o.dry_run);
+        rc = cli_ai_json_print(&w, &out);
+    } else {
+        print_decision(&d, cfg);
+    }
+done:
+    route_config_free(cfg);
+    route_task_free(&t);
+    free(ctx);
+    return rc;
+}
+
+const cli_cmd cli_cmd_tasks_classify = {"ai tasks classify", "(--prompt TEXT | --task FILE) [--context FILE] [--json]",
+                                        "classify a prompt as simple, medium or complex, with each signal's weight",
+                                        run_classify};
+const cli_cmd cli_cmd_tasks_route = {"ai tasks route", "(--prompt TEXT | --task FILE) --dry-run [--private] [--json]",
+                                     "decide where a request runs: embedded, external or hybrid, and why", run_route};
