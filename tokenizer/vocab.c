@@ -391,7 +391,7 @@ static int32_t find_first(const tok_vocab *v, const char *const *texts, size_t n
 /* Texts that end a turn in the chat formats of the supported families. */
 static const char *const eog_texts[] = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
-    "<|eom_id|>", "<EOT>", "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+    "<|eom_id|>", "<EOT>", "<\357\275\234end\342\226\201of\342\226\201sentence\357\275\234>",
 };
 #define N_EOG_TEXTS (sizeof eog_texts / sizeof eog_texts[0])
 
