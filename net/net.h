@@ -31,6 +31,7 @@ typedef enum net_status {
     NET_E_HTTP = -16,     /* malformed response or too many redirects */
     NET_E_CA = -17,       /* CA file unreadable or has no certificates */
     NET_E_PROXY = -18,    /* the HTTPS proxy refused or failed CONNECT */
+    NET_E_API = -19,      /* an AI API answered with an error (see net_ai_error) */
 } net_status;
 
 /* "timeout", "dns", ... for a net_status (for logs and error kinds). */
@@ -360,5 +361,77 @@ typedef struct net_url {
     char path[2048];
 } net_url;
 int net_url_parse(const char *url, net_url *out, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ */
+/* AI providers: OpenAI-compatible chat completions and the Anthropic    */
+/* Messages API, streaming or not.                                       */
+
+typedef enum net_provider {
+    NET_PROVIDER_OPENAI,     /* POST {base}/chat/completions; base default https://api.openai.com/v1 */
+    NET_PROVIDER_ANTHROPIC,  /* POST {base}/v1/messages; base default https://api.anthropic.com */
+} net_provider;
+
+/* What kind of failure a chat call met (for retry and fallback policy). */
+typedef enum net_ai_error {
+    NET_AI_OK = 0,
+    NET_AI_AUTH,              /* 401/403: bad or missing API key, no permission */
+    NET_AI_RATE_LIMITED,      /* 429; see retry_after_s */
+    NET_AI_OVERLOADED,        /* 5xx, Anthropic 529 / overloaded_error */
+    NET_AI_TIMEOUT,           /* connect/read timeout, HTTP 408 */
+    NET_AI_OFFLINE,           /* DNS failure or connection refused */
+    NET_AI_BAD_REQUEST,       /* other 4xx: unknown model, bad parameters, too long */
+    NET_AI_CONTENT_FILTERED,  /* refused or cut by the provider's content filter */
+    NET_AI_TLS,               /* certificate or handshake problem */
+    NET_AI_PROTOCOL,          /* unparsable answer, limits, anything else */
+} net_ai_error;
+
+const char *net_ai_error_name(net_ai_error e);  /* "rate-limited", ... */
+/* "openai" / "anthropic" -> provider; NET_E_ARG for anything else. */
+int net_provider_parse(const char *name, net_provider *out);
+
+typedef struct net_chat_msg {
+    const char *role;      /* "system", "user" or "assistant" */
+    const char *content;   /* UTF-8 */
+} net_chat_msg;
+
+typedef struct net_chat_req {
+    net_provider provider;
+    const char *base_url;  /* NULL: the provider's default */
+    const char *api_key;   /* NULL or "": no key sent (local servers) */
+    const char *model;
+    const net_chat_msg *messages;
+    size_t n_messages;
+    int max_tokens;        /* 0: unset (Anthropic requires one: 1024 then) */
+    double temperature;    /* < 0: unset */
+    bool stream;
+    /* Streaming: each piece of generated text as it arrives; non-zero stops. */
+    int (*on_delta)(void *user, const char *text, size_t len);
+    void *user;
+} net_chat_req;
+
+/* Set defaults: OpenAI, temperature unset. */
+void net_chat_req_init(net_chat_req *req);
+
+typedef struct net_chat_result {
+    char *text;             /* the whole answer, malloc'd, NUL-terminated (also when streamed) */
+    size_t text_len;
+    char finish_reason[32]; /* as the provider says: "stop", "length", "end_turn", "max_tokens"... */
+    char model[128];        /* model the provider reports */
+    char id[128];
+    int64_t input_tokens;   /* usage; -1 when not reported */
+    int64_t output_tokens;
+    /* On failure: */
+    net_ai_error kind;
+    int http_status;        /* 0 when no HTTP answer */
+    int retry_after_s;      /* from Retry-After; -1 when absent */
+} net_chat_result;
+
+/* One chat call. 0 on success; otherwise a net_status (NET_E_API for an
+ * error answer) with res->kind set and err like "anthropic: rate-limited
+ * (HTTP 429, retry after 20 s): Number of request tokens has exceeded...".
+ * The API key never appears in err (it is also scrubbed out of the
+ * server's messages). Free res with net_chat_result_free either way. */
+int net_chat(net_client *c, const net_chat_req *req, net_chat_result *res, char *err, size_t errlen);
+void net_chat_result_free(net_chat_result *res);
 
 #endif

@@ -230,7 +230,7 @@ const char *net_status_name(int status)
 {
     static const char *const names[] = {
         "ok", "syntax", "nomem", "depth", "type", "range", "utf8", "limit", "arg", "state",
-        "notfound", "dns", "connect", "timeout", "tls", "io", "http", "ca", "proxy",
+        "notfound", "dns", "connect", "timeout", "tls", "io", "http", "ca", "proxy", "api",
     };
     size_t i = status <= 0 ? (size_t)-(long)status : SIZE_MAX;
     return i < sizeof names / sizeof names[0] ? names[i] : "unknown";

@@ -7,44 +7,19 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "net/net.h"
+#include "tests/net/testserver.h"
 
-typedef struct server {
-    int ls, port, accepted;
-    char last_request[4096];
-    pthread_t th;
-    pthread_mutex_t mu;
-} server;
+static ts_server srv;
 
-static server srv;
-
-/* Value of header name in the request head, or "none". */
-static void req_header(const char *head, const char *name, char *out, size_t n)
+static bool reply(int fd, const char *head, const char *path, const char *body, void *user)
 {
-    snprintf(out, n, "none");
-    for (const char *l = strstr(head, "\r\n"); l; l = strstr(l + 2, "\r\n")) {
-        size_t nl = strlen(name);
-        if (strncasecmp(l + 2, name, nl) == 0 && l[2 + nl] == ':') {
-            const char *v = l + 3 + nl + strspn(l + 3 + nl, " ");
-            snprintf(out, n, "%.*s", (int)strcspn(v, "\r\n"), v);
-        }
-    }
-}
-
-static void reply(int fd, const char *head, char *path)
-{
-    char buf[200000];
-    char hv[256];
+    char buf[200000], hv[256];
     int n = 0;
     if (!strcmp(path, "/hello")) {
         n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
@@ -64,7 +39,7 @@ static void reply(int fd, const char *head, char *path)
         n = snprintf(buf, sizeof buf, "HTTP/1.1 301 Moved\r\nLocation: http://localhost:%d/auth\r\n"
                      "Content-Length: 0\r\n\r\n", srv.port);
     } else if (!strcmp(path, "/auth") || !strcmp(path, "/range")) {
-        req_header(head, path[1] == 'a' ? "Authorization" : "Range", hv, sizeof hv);
+        ts_header(head, path[1] == 'a' ? "Authorization" : "Range", hv, sizeof hv);
         n = snprintf(buf, sizeof buf, "HTTP/1.1 %s\r\nContent-Length: %zu\r\n\r\n%s",
                      path[1] == 'a' ? "200 OK" : "206 Partial Content", strlen(hv), hv);
     } else if (!strcmp(path, "/big")) {
@@ -77,88 +52,22 @@ static void reply(int fd, const char *head, char *path)
         n = snprintf(buf, sizeof buf, "HTTP/1.1 307 Again\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n");
     } else if (!strcmp(path, "/slow")) {
         poll(NULL, 0, 1500);
-        return;
+        return false;
     } else {
         n = snprintf(buf, sizeof buf, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
     }
-    if (write(fd, buf, (size_t)n) != n)
-        return;
-}
-
-/* One connection: answer requests until the client closes. */
-static void *handle(void *arg)
-{
-    int fd = (int)(intptr_t)arg;
-    char req[4096];
-    size_t n = 0;
-    for (;;) {
-        char *end = n ? strstr(req, "\r\n\r\n") : NULL;
-        if (end) {
-            size_t hl = (size_t)(end + 4 - req);
-            char cl[32];
-            req_header(req, "Content-Length", cl, sizeof cl);
-            size_t bl = strcmp(cl, "none") ? (size_t)atoi(cl) : 0;
-            if (n >= hl + bl) {
-                char path[256];
-                sscanf(req, "%*s %255s", path);
-                pthread_mutex_lock(&srv.mu);
-                snprintf(srv.last_request, sizeof srv.last_request, "%.*s", (int)(hl + bl), req);
-                pthread_mutex_unlock(&srv.mu);
-                reply(fd, req, path);
-                if (!strcmp(path, "/close") || !strcmp(path, "/slow"))
-                    break;
-                memmove(req, req + hl + bl, n - hl - bl);
-                n -= hl + bl;
-                req[n] = '\0';
-                continue;
-            }
-        }
-        ssize_t k = read(fd, req + n, sizeof req - 1 - n);
-        if (k <= 0)
-            break;
-        n += (size_t)k;
-        req[n] = '\0';
-    }
-    close(fd);
-    return NULL;
-}
-
-static void *serve(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        int fd = accept(srv.ls, NULL, NULL);
-        if (fd < 0)
-            return NULL;
-        pthread_mutex_lock(&srv.mu);
-        srv.accepted++;
-        pthread_mutex_unlock(&srv.mu);
-        pthread_t th;
-        if (pthread_create(&th, NULL, handle, (void *)(intptr_t)fd) == 0)
-            pthread_detach(th);
-        else
-            close(fd);
-    }
+    ts_write(fd, buf, (size_t)n);
+    return strcmp(path, "/close") != 0;
 }
 
 static int setup(void **state)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof sa;
-    srv.ls = socket(AF_INET, SOCK_STREAM, 0);
-    if (srv.ls < 0 || bind(srv.ls, (struct sockaddr *)&sa, sizeof sa) || listen(srv.ls, 8) ||
-        getsockname(srv.ls, (struct sockaddr *)&sa, &sl))
-        return -1;
-    srv.port = ntohs(sa.sin_port);
-    pthread_mutex_init(&srv.mu, NULL);
-    return pthread_create(&srv.th, NULL, serve, NULL);
+    return ts_start(&srv, reply, NULL);
 }
 
 static int teardown(void **state)
 {
-    shutdown(srv.ls, SHUT_RDWR);
-    close(srv.ls);
-    pthread_join(srv.th, NULL);
+    ts_stop(&srv);
     return 0;
 }
 
@@ -202,10 +111,7 @@ static int fetch(net_client *c, const char *path, const char *body, const char *
 
 static int accepted(void)
 {
-    pthread_mutex_lock(&srv.mu);
-    int a = srv.accepted;
-    pthread_mutex_unlock(&srv.mu);
-    return a;
+    return ts_accepted(&srv);
 }
 
 static void test_keep_alive_and_bodies(void **state)
@@ -244,9 +150,9 @@ static void test_redirects(void **state)
     assert_string_equal(out, "GET");
     assert_int_equal(fetch(c, "/method", "{}", NULL, out, sizeof out, err), 200);
     assert_string_equal(out, "POST");
-    pthread_mutex_lock(&srv.mu);
-    assert_non_null(strstr(srv.last_request, "Content-Length: 2\r\n\r\n{}"));
-    pthread_mutex_unlock(&srv.mu);
+    char last[8192];
+    ts_last_request(&srv, last, sizeof last);
+    assert_non_null(strstr(last, "Content-Length: 2\r\n\r\n{}"));
     /* The API key reaches the same host but not another one. */
     const char *hdrs[] = {"Authorization: Bearer sk-secret", NULL};
     assert_int_equal(fetch(c, "/auth", NULL, hdrs, out, sizeof out, err), 200);
