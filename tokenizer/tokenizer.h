@@ -83,11 +83,15 @@ int32_t tok_find(const tok_vocab *v, const char *text, size_t len);
 /* ---- Encoding ---- */
 
 /* Tokenize len bytes of text (any bytes: invalid UTF-8 is handled
- * deterministically). add_special: put BOS before (and EOS after) the ids as
- * the vocabulary's add_bos/add_eos say. parse_special: text of CONTROL and
- * UNKNOWN tokens (e.g. "<|eot_id|>") becomes that single token; otherwise it
- * is tokenized as plain text. On success *ids is malloc'd (free() it; NULL
- * when *n_ids is 0). */
+ * deterministically, as U+FFFD for byte-level BPE and byte tokens for SPM).
+ * add_special: put BOS before (and EOS after) the ids as the vocabulary's
+ * add_bos/add_eos say. parse_special: text of CONTROL and UNKNOWN tokens
+ * (e.g. "<|eot_id|>") becomes that single token; otherwise it is tokenized
+ * as plain text. USER_DEFINED tokens (added tokens such as MPT's runs of
+ * spaces) are always matched whole, as the reference tokenizers do. SPM puts
+ * its space before the text and after every special token. On success *ids
+ * is malloc'd (free() it; NULL when *n_ids is 0). Thread-safe: v is only
+ * read. */
 int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_special,
                bool parse_special, int32_t **ids, size_t *n_ids, char *err, size_t errlen);
 
