@@ -347,27 +347,43 @@ static void free_tables(gguf_file *f)
     f->tensors = NULL;
 }
 
+/* "<prefix> '<name>'" as the subject of later messages. */
+static void set_what(cursor *c, const char *prefix, gguf_str name)
+{
+    snprintf(c->what, sizeof c->what, "%s '%.*s'", prefix, (int)(name.len > 96 ? 96 : name.len), name.ptr);
+}
+
+/* A zeroed table of n entries, each of which takes at least min_bytes of
+ * what is left of the file: a hostile count fails here, before allocating. */
+static void *alloc_table(cursor *c, uint64_t n, uint64_t min_bytes, size_t elem, const char *what,
+                         int *rc)
+{
+    void *p;
+    if (n > (c->f->size - c->pos) / min_bytes) {
+        snprintf(c->what, sizeof c->what, "header");
+        *rc = fail(c, GGUF_EFORMAT, "%s count %llu cannot fit in a file of %llu bytes", what,
+                   (unsigned long long)n, (unsigned long long)c->f->size);
+        return NULL;
+    }
+    if (!(p = calloc(n ? n : 1, elem)))
+        *rc = fail(c, GGUF_ENOMEM, "out of memory for %llu %s entries", (unsigned long long)n, what);
+    return p;
+}
+
 static int parse_kvs(cursor *c, uint64_t n_kv)
 {
     gguf_file *f = c->f;
-    /* A key/value pair takes at least 13 bytes (key length, one key byte,
-     * type): bound the count before allocating. */
-    if (n_kv > (f->size - c->pos) / 13) {
-        snprintf(c->what, sizeof c->what, "header");
-        return fail(c, GGUF_EFORMAT, "metadata count %llu cannot fit in a file of %llu bytes",
-                    (unsigned long long)n_kv, (unsigned long long)f->size);
-    }
-    f->kv = calloc(n_kv ? n_kv : 1, sizeof *f->kv);
-    if (!f->kv)
-        return fail(c, GGUF_ENOMEM, "out of memory for %llu metadata entries", (unsigned long long)n_kv);
+    int rc;
+    /* A key/value pair takes at least 13 bytes: key length, one key byte, type. */
+    if (!(f->kv = alloc_table(c, n_kv, 13, sizeof *f->kv, "metadata", &rc)))
+        return rc;
     for (uint64_t i = 0; i < n_kv; i++) {
         gguf_kv *kv = &f->kv[i];
         uint32_t type;
-        int rc;
         snprintf(c->what, sizeof c->what, "metadata key #%llu", (unsigned long long)i);
         if ((rc = rd_str(c, &kv->key, true)))
             return rc;
-        snprintf(c->what, sizeof c->what, "metadata '%.*s'", (int)(kv->key.len > 96 ? 96 : kv->key.len), kv->key.ptr);
+        set_what(c, "metadata", kv->key);
         f->n_kv = i + 1;  /* from here on gguf_close frees this entry's table */
         if ((rc = rd_u32(c, &type)) || (rc = rd_value(c, type, kv, 0)))
             return rc;
@@ -397,7 +413,7 @@ static int parse_tensor_info(cursor *c, gguf_tensor *t, uint64_t i)
     snprintf(c->what, sizeof c->what, "tensor #%llu", (unsigned long long)i);
     if ((rc = rd_str(c, &t->name, true)))
         return rc;
-    snprintf(c->what, sizeof c->what, "tensor '%.*s'", (int)(t->name.len > 96 ? 96 : t->name.len), t->name.ptr);
+    set_what(c, "tensor", t->name);
     if ((rc = rd_u32(c, &t->n_dims)))
         return rc;
     if (t->n_dims == 0 || t->n_dims > GGUF_MAX_DIMS)
@@ -441,7 +457,7 @@ static int check_tensor_data(cursor *c)
     for (uint64_t i = 0; i < n; i++) {
         gguf_tensor *t = &f->tensors[i];
         uint64_t start = f->data_offset + t->offset;
-        snprintf(c->what, sizeof c->what, "tensor '%.*s'", (int)(t->name.len > 96 ? 96 : t->name.len), t->name.ptr);
+        set_what(c, "tensor", t->name);
         if (t->offset % f->alignment) {
             free(order);
             return fail(c, GGUF_EFORMAT, "data offset %llu is not a multiple of the alignment %u",
@@ -463,7 +479,7 @@ static int check_tensor_data(cursor *c)
     for (uint64_t k = 1; k < n; k++) {
         const gguf_tensor *a = &f->tensors[order[k - 1]], *b = &f->tensors[order[k]];
         if (a->offset + a->nbytes > b->offset) {
-            snprintf(c->what, sizeof c->what, "tensor '%.*s'", (int)(b->name.len > 96 ? 96 : b->name.len), b->name.ptr);
+            set_what(c, "tensor", b->name);
             int rc = fail(c, GGUF_EFORMAT, "data [%llu, %llu) overlaps tensor '%.*s' [%llu, %llu)",
                           (unsigned long long)(f->data_offset + b->offset),
                           (unsigned long long)(f->data_offset + b->offset + b->nbytes),
@@ -488,23 +504,16 @@ static int cmp_u64p(const void *a, const void *b, void *ctx)
 static int parse_tensors(cursor *c, uint64_t n)
 {
     gguf_file *f = c->f;
-    /* A tensor info takes at least 33 bytes (name length, one name byte,
-     * n_dims, one dimension, type, offset). */
-    if (n > (f->size - c->pos) / 33) {
-        snprintf(c->what, sizeof c->what, "header");
-        return fail(c, GGUF_EFORMAT, "tensor count %llu cannot fit in a file of %llu bytes",
-                    (unsigned long long)n, (unsigned long long)f->size);
-    }
-    f->tensors = calloc(n ? n : 1, sizeof *f->tensors);
-    if (!f->tensors)
-        return fail(c, GGUF_ENOMEM, "out of memory for %llu tensors", (unsigned long long)n);
-    for (uint64_t i = 0; i < n; i++) {
-        int rc = parse_tensor_info(c, &f->tensors[i], i);
-        if (rc)
+    int rc;
+    /* A tensor info takes at least 33 bytes: name length, one name byte,
+     * n_dims, one dimension, type, offset. */
+    if (!(f->tensors = alloc_table(c, n, 33, sizeof *f->tensors, "tensor", &rc)))
+        return rc;
+    for (uint64_t i = 0; i < n; i++)
+        if ((rc = parse_tensor_info(c, &f->tensors[i], i)))
             return rc;
-    }
     f->n_tensors = n;
-    int rc = check_unique(c, f->tensors, sizeof *f->tensors, offsetof(gguf_tensor, name), n, "tensor");
+    rc = check_unique(c, f->tensors, sizeof *f->tensors, offsetof(gguf_tensor, name), n, "tensor");
     if (rc)
         return rc;
     uint64_t pad = (f->alignment - c->pos % f->alignment) % f->alignment;
