@@ -9,21 +9,9 @@
 
 static int reserve_cps(tok_work *w, size_t n)
 {
-    if (n <= w->cps_cap)
-        return TOK_OK;
-    size_t cap = w->cps_cap ? w->cps_cap : 256;
-    while (cap < n)
-        cap *= 2;
-    uint32_t *a = realloc(w->cps, cap * sizeof *a);
-    if (!a)
+    if (tok_reserve(&w->cps, &w->cps_cap, n, sizeof *w->cps) != TOK_OK)
         return TOK_ENOMEM;
-    w->cps = a;
-    uint32_t *b = realloc(w->cp_off, (cap + 1) * sizeof *b);
-    if (!b)
-        return TOK_ENOMEM;
-    w->cp_off = b;
-    w->cps_cap = cap;
-    return TOK_OK;
+    return tok_reserve(&w->cp_off, &w->cp_off_cap, n + 1, sizeof *w->cp_off);
 }
 
 /* Code points of s with their byte offsets; *bad when some bytes were not
@@ -44,7 +32,7 @@ static size_t decode_all(tok_work *w, const uint8_t *s, size_t len, bool *bad)
     return n;
 }
 
-static int try_pair(const tok_vocab *v, tok_work *w, int32_t left)
+static int try_pair(const tok_vocab *v, tok_work *w, const char *s, int32_t left)
 {
     tok_sym *sym = w->syms->v;
     if (left < 0 || sym[left].next < 0)
@@ -67,32 +55,10 @@ static int merge_word(const tok_vocab *v, tok_work *w, const uint8_t *s, size_t 
         tok_sym *y = &syms->v[i];
         y->start = (uint32_t)i;
         y->len = 1;
-        y->prev = (int32_t)i - 1;
-        y->next = i + 1 < n ? (int32_t)i + 1 : -1;
         y->id = v->byte_tok[s[i]];
     }
-    w->heap->n = 0;
-    for (size_t i = 0; i + 1 < n; i++)
-        if (try_pair(v, w, (int32_t)i) != TOK_OK)
-            return TOK_ENOMEM;
-    tok_bigram b;
-    while (tok_heap_pop(w->heap, &b)) {
-        int32_t left = tok_bigram_left(&b);
-        tok_sym *l = &syms->v[left];
-        if (l->len == 0 || l->next < 0)
-            continue;
-        tok_sym *r = &syms->v[l->next];
-        if (l->len + r->len != b.size)
-            continue;
-        l->len += r->len;
-        l->id = b.result;
-        r->len = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            syms->v[r->next].prev = left;
-        if (try_pair(v, w, l->prev) != TOK_OK || try_pair(v, w, left) != TOK_OK)
-            return TOK_ENOMEM;
-    }
+    if (tok_merge_all(v, w, (const char *)s, try_pair) != TOK_OK)
+        return TOK_ENOMEM;
     for (int32_t i = 0; i >= 0; i = syms->v[i].next)
         if (syms->v[i].id >= 0 && tok_ids_push(out, syms->v[i].id) != TOK_OK)
             return TOK_ENOMEM;

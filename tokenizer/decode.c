@@ -1,7 +1,5 @@
 /* Token ids back to bytes: pieces, whole sequences, and a streaming
  * decoder that only ever emits whole UTF-8 characters. */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,17 +35,15 @@ int tok_decode(const tok_vocab *v, const int32_t *ids, size_t n_ids, int flags, 
         const char *p;
         size_t len;
         if (tok_piece(v, ids[i], special, &p, &len) != TOK_OK) {
-            if (err && errlen)
-                snprintf(err, errlen, "token %zu: id %ld is outside the vocabulary of %d", i,
-                         (long)ids[i], (int)v->n);
+            tok_seterr(err, errlen, "token %zu: id %ld is outside the vocabulary of %d", i,
+                       (long)ids[i], (int)v->n);
             return TOK_ERANGE;
         }
         total += len;
     }
     char *s = malloc(total + 1);
     if (!s) {
-        if (err && errlen)
-            snprintf(err, errlen, "out of memory decoding %zu tokens", n_ids);
+        tok_seterr(err, errlen, "out of memory decoding %zu tokens", n_ids);
         return TOK_ENOMEM;
     }
     size_t k = 0;

@@ -1,6 +1,4 @@
 /* tok_encode: cut out special tokens, then tokenize the text between them. */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,17 +7,7 @@
 
 int tok_work_buf(tok_work *w, size_t n)
 {
-    if (n <= w->buf_cap)
-        return TOK_OK;
-    size_t cap = w->buf_cap ? w->buf_cap : 256;
-    while (cap < n)
-        cap = cap > SIZE_MAX / 2 ? n : cap * 2;
-    char *p = realloc(w->buf, cap);
-    if (!p)
-        return TOK_ENOMEM;
-    w->buf = p;
-    w->buf_cap = cap;
-    return TOK_OK;
+    return tok_reserve(&w->buf, &w->buf_cap, n, 1);
 }
 
 void tok_work_free(tok_work *w)
@@ -49,14 +37,8 @@ typedef struct occs {
 
 static int push_occ(occs *o, size_t pos, size_t len, int32_t id)
 {
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 16;
-        occ *p = realloc(o->v, cap * sizeof *p);
-        if (!p)
-            return TOK_ENOMEM;
-        o->v = p;
-        o->cap = cap;
-    }
+    if (tok_reserve(&o->v, &o->cap, o->n + 1, sizeof *o->v) != TOK_OK)
+        return TOK_ENOMEM;
     o->v[o->n++] = (occ){pos, len, id};
     return TOK_OK;
 }
@@ -138,23 +120,13 @@ static int encode_text(const tok_vocab *v, tok_work *w, const char *s, size_t le
     return tok_bpe_encode(v, w, s, len, out);
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_special,
                bool parse_special, int32_t **ids, size_t *n_ids, char *err, size_t errlen)
 {
     *ids = NULL;
     *n_ids = 0;
     if (len > UINT32_MAX / 4) {
-        seterr(err, errlen, "text of %zu bytes is too long to tokenize at once", len);
+        tok_seterr(err, errlen, "text of %zu bytes is too long to tokenize at once", len);
         return TOK_ERANGE;
     }
     tok_ids out = {0};
@@ -191,7 +163,7 @@ int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_specia
     tok_work_free(&w);
     if (rc != TOK_OK) {
         free(out.v);
-        seterr(err, errlen, "out of memory tokenizing %zu bytes", len);
+        tok_seterr(err, errlen, "out of memory tokenizing %zu bytes", len);
         return rc;
     }
     *ids = out.v;

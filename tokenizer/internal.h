@@ -71,6 +71,15 @@ struct tok_vocab {
     tok_specials sp;
 };
 
+/* Make room for need elements of elem bytes in the array *pv points to
+ * (a T **), growing *cap by doubling. TOK_OK, or TOK_ENOMEM with the array
+ * unchanged. */
+int tok_reserve(void *pv, size_t *cap, size_t need, size_t elem);
+
+/* printf into the caller's error buffer (err may be NULL). */
+void tok_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* A growable list of ids. */
 typedef struct tok_ids {
     int32_t *v;
@@ -107,7 +116,7 @@ typedef struct tok_work {
     struct tok_cache *cache;
     uint32_t *cps;     /* code points of the fragment */
     uint32_t *cp_off;  /* byte offset of each code point, n + 1 */
-    size_t cps_cap;
+    size_t cps_cap, cp_off_cap;
     char *buf;         /* escaped (SPM), repaired or byte-mapped (BPE) text */
     size_t buf_cap;
     tok_offsets ends;

@@ -16,14 +16,8 @@ static bool before(const tok_bigram *a, const tok_bigram *b)
  * one character) whose heaps outgrow the caches. */
 int tok_heap_push(tok_heap *h, tok_bigram b)
 {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        tok_bigram *p = realloc(h->v, cap * sizeof *p);
-        if (!p)
-            return TOK_ENOMEM;
-        h->v = p;
-        h->cap = cap;
-    }
+    if (tok_reserve(&h->v, &h->cap, h->n + 1, sizeof *h->v) != TOK_OK)
+        return TOK_ENOMEM;
     size_t i = h->n++;
     while (i > 0) {
         size_t parent = (i - 1) / 4;
@@ -62,19 +56,42 @@ bool tok_heap_pop(tok_heap *h, tok_bigram *out)
     return true;
 }
 
+int tok_merge_all(const tok_vocab *v, tok_work *w, const char *s, tok_pair_fn pair)
+{
+    tok_sym *sym = w->syms->v;
+    size_t n = w->syms->n;
+    for (size_t i = 0; i < n; i++) {
+        sym[i].prev = (int32_t)i - 1;
+        sym[i].next = i + 1 < n ? (int32_t)i + 1 : -1;
+    }
+    w->heap->n = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (pair(v, w, s, (int32_t)i) != TOK_OK)
+            return TOK_ENOMEM;
+    tok_bigram b;
+    while (tok_heap_pop(w->heap, &b)) {
+        int32_t left = tok_bigram_left(&b);
+        tok_sym *l = &sym[left];
+        if (l->len == 0 || l->next < 0)
+            continue;
+        tok_sym *r = &sym[l->next];
+        if (l->len + r->len != b.size)
+            continue;
+        l->len += r->len;
+        l->id = b.result;
+        r->len = 0;
+        l->next = r->next;
+        if (r->next >= 0)
+            sym[r->next].prev = left;
+        if (pair(v, w, s, l->prev) != TOK_OK || pair(v, w, s, left) != TOK_OK)
+            return TOK_ENOMEM;
+    }
+    return TOK_OK;
+}
+
 int tok_syms_reserve(tok_syms *s, size_t n)
 {
-    if (n <= s->cap)
-        return TOK_OK;
-    size_t cap = s->cap ? s->cap : 64;
-    while (cap < n)
-        cap *= 2;
-    tok_sym *p = realloc(s->v, cap * sizeof *p);
-    if (!p)
-        return TOK_ENOMEM;
-    s->v = p;
-    s->cap = cap;
-    return TOK_OK;
+    return tok_reserve(&s->v, &s->cap, n, sizeof *s->v);
 }
 
 #define CACHE_SLOTS (1u << 16)

@@ -45,6 +45,10 @@ int tok_heap_push(tok_heap *h, tok_bigram b);
 /* Remove the first bigram into *out; false when empty. */
 bool tok_heap_pop(tok_heap *h, tok_bigram *out);
 
+/* Queue the merge of symbol left with its right neighbour, if the
+ * vocabulary has one (w->syms holds the symbols, s the word's bytes). */
+typedef int (*tok_pair_fn)(const tok_vocab *v, tok_work *w, const char *s, int32_t left);
+
 /* Growable symbol array. */
 typedef struct tok_syms {
     tok_sym *v;
@@ -52,6 +56,11 @@ typedef struct tok_syms {
 } tok_syms;
 
 int tok_syms_reserve(tok_syms *s, size_t n);
+
+/* Link the w->syms->n symbols (start, len and id filled in) into a list,
+ * queue every adjacent pair through pair, then merge in queue order until
+ * nothing is left: the merged symbol takes the pair's result id. */
+int tok_merge_all(const tok_vocab *v, tok_work *w, const char *s, tok_pair_fn pair);
 
 #endif
 

@@ -341,14 +341,8 @@ static const pre_def pre_defs[] = {
 
 static int push_off(tok_offsets *o, size_t x)
 {
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 256;
-        size_t *p = realloc(o->v, cap * sizeof *p);
-        if (!p)
-            return TOK_ENOMEM;
-        o->v = p;
-        o->cap = cap;
-    }
+    if (tok_reserve(&o->v, &o->cap, o->n + 1, sizeof *o->v) != TOK_OK)
+        return TOK_ENOMEM;
     o->v[o->n++] = x;
     return TOK_OK;
 }

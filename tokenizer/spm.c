@@ -29,13 +29,14 @@ static int try_pair(const tok_vocab *v, tok_work *w, const char *s, int32_t left
     return tok_heap_push(w->heap, tok_bigram_make(score_prio(v->scores[id]), left, size, id));
 }
 
+/* A symbol's token, or its bytes as <0xNN> tokens (the unknown token
+ * for a byte the vocabulary lacks). */
 static int emit_symbol(const tok_vocab *v, const char *s, const tok_sym *sym, tok_ids *out)
 {
-    int32_t id = tok_lookup(v, s + sym->start, sym->len);
-    if (id >= 0)
-        return tok_ids_push(out, id);
+    if (sym->id >= 0)
+        return tok_ids_push(out, sym->id);
     for (uint32_t i = 0; i < sym->len; i++) {
-        id = v->byte_tok[(uint8_t)s[sym->start + i]];
+        int32_t id = v->byte_tok[(uint8_t)s[sym->start + i]];
         if (id < 0)
             id = v->sp.unk;
         if (id >= 0 && tok_ids_push(out, id) != TOK_OK)
@@ -60,37 +61,14 @@ static int merge_chunk(const tok_vocab *v, tok_work *w, const char *s, size_t n,
         size_t cl = tok_utf8_len((uint8_t)s[i]);
         if (cl > n - i)
             cl = n - i;
-        tok_sym *y = &syms->v[syms->n];
+        tok_sym *y = &syms->v[syms->n++];
         y->start = (uint32_t)i;
         y->len = (uint32_t)cl;
-        y->prev = (int32_t)syms->n - 1;
-        y->next = (int32_t)syms->n + 1;
-        syms->n++;
+        y->id = tok_lookup(v, s + i, cl);
         i += cl;
     }
-    syms->v[syms->n - 1].next = -1;
-
-    w->heap->n = 0;
-    for (size_t i = 0; i + 1 < syms->n; i++)
-        if (try_pair(v, w, s, (int32_t)i) != TOK_OK)
-            return TOK_ENOMEM;
-    tok_bigram b;
-    while (tok_heap_pop(w->heap, &b)) {
-        int32_t left = tok_bigram_left(&b);
-        tok_sym *l = &syms->v[left];
-        if (l->len == 0 || l->next < 0)
-            continue;
-        tok_sym *r = &syms->v[l->next];
-        if (l->len + r->len != b.size)
-            continue;
-        l->len += r->len;
-        r->len = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            syms->v[r->next].prev = left;
-        if (try_pair(v, w, s, l->prev) != TOK_OK || try_pair(v, w, s, left) != TOK_OK)
-            return TOK_ENOMEM;
-    }
+    if (tok_merge_all(v, w, s, try_pair) != TOK_OK)
+        return TOK_ENOMEM;
     for (int32_t i = 0; i >= 0; i = syms->v[i].next)
         if (emit_symbol(v, s, &syms->v[i], out) != TOK_OK)
             return TOK_ENOMEM;

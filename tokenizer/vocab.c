@@ -7,7 +7,7 @@
 #include "tokenizer/internal.h"
 #include "tokenizer/unicode.h"
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+void tok_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || errlen == 0)
         return;
@@ -74,16 +74,32 @@ const tok_merge *tok_merge_find(const tok_vocab *v, int32_t a, int32_t b)
     }
 }
 
+int tok_reserve(void *pv, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return TOK_OK;
+    size_t c = *cap ? *cap : 64;
+    while (c < need) {
+        if (c > SIZE_MAX / 2)
+            return TOK_ENOMEM;
+        c *= 2;
+    }
+    if (c > SIZE_MAX / elem)
+        return TOK_ENOMEM;
+    void *old;
+    memcpy(&old, pv, sizeof old);
+    void *p = realloc(old, c * elem);
+    if (!p)
+        return TOK_ENOMEM;
+    memcpy(pv, &p, sizeof p);
+    *cap = c;
+    return TOK_OK;
+}
+
 int tok_ids_push(tok_ids *ids, int32_t id)
 {
-    if (ids->n == ids->cap) {
-        size_t cap = ids->cap ? ids->cap * 2 : 64;
-        int32_t *p = realloc(ids->v, cap * sizeof *p);
-        if (!p)
-            return TOK_ENOMEM;
-        ids->v = p;
-        ids->cap = cap;
-    }
+    if (tok_reserve(&ids->v, &ids->cap, ids->n + 1, sizeof *ids->v) != TOK_OK)
+        return TOK_ENOMEM;
     ids->v[ids->n++] = id;
     return TOK_OK;
 }
@@ -154,7 +170,7 @@ static int set_pre(tok_vocab *v, gguf_str name, const char *file, char *err, siz
     for (size_t i = 0; i < sizeof pre_names / sizeof pre_names[0] && used < sizeof list; i++)
         used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
                                  pre_names[i].name);
-    seterr(err, errlen, "%s: tokenizer.ggml.pre '%.*s' is not supported (supported: %s)", file,
+    tok_seterr(err, errlen, "%s: tokenizer.ggml.pre '%.*s' is not supported (supported: %s)", file,
            (int)(name.len > 64 ? 64 : name.len), name.ptr, list);
     return TOK_EUNSUPPORTED;
 }
@@ -167,7 +183,7 @@ static int load_texts(tok_vocab *v, const gguf_kv *toks, const char *file, char 
     for (int32_t i = 0; i < v->n; i++) {
         total += gguf_arr_str(toks, (uint64_t)i).len;
         if (total > UINT32_MAX - 1) {
-            seterr(err, errlen, "%s: tokenizer.ggml.tokens: texts exceed 4 GiB", file);
+            tok_seterr(err, errlen, "%s: tokenizer.ggml.tokens: texts exceed 4 GiB", file);
             return TOK_EFORMAT;
         }
     }
@@ -215,7 +231,7 @@ static int load_types_scores(tok_vocab *v, const gguf_file *f, char *err, size_t
     if (kv) {
         if (kv->type != GGUF_V_ARRAY || kv->v.arr.n != (uint64_t)v->n ||
             kv->v.arr.type == GGUF_V_STRING || kv->v.arr.type == GGUF_V_ARRAY) {
-            seterr(err, errlen, "%s: tokenizer.ggml.token_type must be an integer array of %d",
+            tok_seterr(err, errlen, "%s: tokenizer.ggml.token_type must be an integer array of %d",
                    f->name, (int)v->n);
             return TOK_EFORMAT;
         }
@@ -233,7 +249,7 @@ static int load_types_scores(tok_vocab *v, const gguf_file *f, char *err, size_t
     if (kv) {
         if (kv->type != GGUF_V_ARRAY || kv->v.arr.n != (uint64_t)v->n ||
             kv->v.arr.type == GGUF_V_STRING || kv->v.arr.type == GGUF_V_ARRAY) {
-            seterr(err, errlen, "%s: tokenizer.ggml.scores must be a number array of %d",
+            tok_seterr(err, errlen, "%s: tokenizer.ggml.scores must be a number array of %d",
                    f->name, (int)v->n);
             return TOK_EFORMAT;
         }
@@ -251,7 +267,7 @@ static int load_merges(tok_vocab *v, const gguf_file *f, char *err, size_t errle
         return TOK_EFORMAT;
     uint64_t n = kv->v.arr.n;
     if (n > INT32_MAX / 2) {
-        seterr(err, errlen, "%s: tokenizer.ggml.merges: too many merges", f->name);
+        tok_seterr(err, errlen, "%s: tokenizer.ggml.merges: too many merges", f->name);
         return TOK_EFORMAT;
     }
     v->merge_mask = table_size((size_t)n) - 1;
@@ -540,7 +556,7 @@ int tok_vocab_load(tok_vocab **out, const gguf_file *f, char *err, size_t errlen
     } else if (gguf_str_eq(model, "gpt2")) {
         kind = TOK_KIND_BPE;
     } else {
-        seterr(err, errlen, "%s: tokenizer.ggml.model '%.*s' is not supported (supported: llama, gpt2)",
+        tok_seterr(err, errlen, "%s: tokenizer.ggml.model '%.*s' is not supported (supported: llama, gpt2)",
                f->name, (int)(model.len > 64 ? 64 : model.len), model.ptr);
         return TOK_EUNSUPPORTED;
     }
@@ -548,7 +564,7 @@ int tok_vocab_load(tok_vocab **out, const gguf_file *f, char *err, size_t errlen
     if (gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_V_STRING, &toks, err, errlen) != GGUF_OK)
         return TOK_EFORMAT;
     if (toks->v.arr.n == 0 || toks->v.arr.n >= INT32_MAX) {
-        seterr(err, errlen, "%s: tokenizer.ggml.tokens has %llu entries", f->name,
+        tok_seterr(err, errlen, "%s: tokenizer.ggml.tokens has %llu entries", f->name,
                (unsigned long long)toks->v.arr.n);
         return TOK_EFORMAT;
     }
@@ -583,7 +599,7 @@ int tok_vocab_load(tok_vocab **out, const gguf_file *f, char *err, size_t errlen
     v->spm_split = kind == TOK_KIND_SPM && spm_can_split(v);
     if (rc != TOK_OK) {
         if (rc == TOK_ENOMEM)
-            seterr(err, errlen, "%s: out of memory loading the vocabulary", f->name);
+            tok_seterr(err, errlen, "%s: out of memory loading the vocabulary", f->name);
         tok_vocab_free(v);
         return rc;
     }
