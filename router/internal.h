@@ -57,4 +57,14 @@ bool route_expr_eval(const route_expr *e, const route_facts *f);
 int route_action_parse(const char *text, route_action *a, size_t *errcol, char *err, size_t errlen);
 void route_action_free(route_action *a);
 
+/* The preferred local model for a classified request (a code model for
+ * code), and a model by name (NULL when absent). */
+const route_model *route_default_model(const route_config *cfg, const route_class *cls);
+const route_model *route_model_named(const route_config *cfg, const char *name);
+
+/* The cached answer for key if still fresh (owned by the cache), or NULL. */
+const char *route_cache_get(route_cache *c, const char *key, int64_t now_ms);
+/* Store a copy of text for ttl_ms (0: not cached). */
+int route_cache_put(route_cache *c, const char *key, const char *text, int64_t now_ms, int64_t ttl_ms);
+
 #endif

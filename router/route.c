@@ -28,7 +28,7 @@ static bool has_signal(const route_class *c, const char *signal)
 }
 
 /* The preferred local model: lowest priority, or a code model for code. */
-static const route_model *default_model(const route_config *cfg, const route_class *cls)
+const route_model *route_default_model(const route_config *cfg, const route_class *cls)
 {
     const route_model *best = &cfg->models[0];
     for (size_t i = 1; i < cfg->n_models; i++)
@@ -39,7 +39,7 @@ static const route_model *default_model(const route_config *cfg, const route_cla
     return best;
 }
 
-static const route_model *model_named(const route_config *cfg, const char *name)
+const route_model *route_model_named(const route_config *cfg, const char *name)
 {
     for (size_t i = 0; name && i < cfg->n_models; i++)
         if (!strcmp(cfg->models[i].name, name)) return &cfg->models[i];
@@ -85,13 +85,13 @@ static void set_external(const route_config *cfg, route_decision *d, route_targe
     d->target = t;
     route_copy(d->provider, sizeof d->provider, provider ? provider : p->name);
     route_copy(d->model, sizeof d->model, model ? model : p->models[0]);
-    if (t == ROUTE_TO_HYBRID) route_copy(d->embedded_model, sizeof d->embedded_model, default_model(cfg, &d->cls)->name);
+    if (t == ROUTE_TO_HYBRID) route_copy(d->embedded_model, sizeof d->embedded_model, route_default_model(cfg, &d->cls)->name);
 }
 
 static void set_embedded(const route_config *cfg, route_decision *d, const char *model)
 {
-    const route_model *m = model_named(cfg, model);
-    if (!m) m = default_model(cfg, &d->cls);
+    const route_model *m = route_model_named(cfg, model);
+    if (!m) m = route_default_model(cfg, &d->cls);
     d->target = ROUTE_TO_EMBEDDED;
     d->provider[0] = 0;
     route_copy(d->model, sizeof d->model, m->name);
@@ -191,7 +191,7 @@ static bool may_leave(const route_config *cfg, const route_decision *d)
 
 static void check_context(const route_config *cfg, const route_request *req, const route_state *state, route_decision *d)
 {
-    const route_model *m = model_named(cfg, d->embedded_model);
+    const route_model *m = route_model_named(cfg, d->embedded_model);
     if (d->target != ROUTE_TO_EMBEDDED || !m || d->cls.tokens <= (size_t)m->max_context_length) return;
     if (!may_leave(cfg, d)) {
         why(d, "warning: %zu tokens exceed %s's context of %ld; the input will be cut", d->cls.tokens, m->name, m->max_context_length);
@@ -217,8 +217,8 @@ static void set_fallback(const route_config *cfg, route_decision *d, const route
     d->has_fallback = true;
     d->fb_target = fb.target;
     if (fb.target == ROUTE_TO_EMBEDDED) {
-        const route_model *m = model_named(cfg, fb.model);
-        route_copy(d->fb_model, sizeof d->fb_model, m ? m->name : default_model(cfg, &d->cls)->name);
+        const route_model *m = route_model_named(cfg, fb.model);
+        route_copy(d->fb_model, sizeof d->fb_model, m ? m->name : route_default_model(cfg, &d->cls)->name);
         return;
     }
     const route_provider *top = top_provider(cfg);

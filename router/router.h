@@ -324,6 +324,102 @@ int route_costs_analyze(const route_config *cfg, const char *ledger, int64_t sin
                         route_cost_report *out, char *err, size_t errlen);
 void route_cost_report_free(route_cost_report *r);
 
+/* -------------------------------------------------------------- execution */
+
+/* One call to a backend. The prompt already holds any attached context. */
+typedef struct route_call {
+    route_target target;               /* ROUTE_TO_EMBEDDED or ROUTE_TO_EXTERNAL */
+    const route_model *model_cfg;      /* embedded: the model's settings */
+    const route_provider *provider_cfg; /* external: key, base URL, timeouts */
+    const char *model;
+    const char *prompt;
+    long max_output_tokens;
+} route_call;
+
+typedef struct route_reply {
+    char *text;              /* malloc'd by the backend; the router frees it */
+    uint64_t in_tokens, out_tokens;
+    double confidence;       /* [0,1], or -1 when the backend cannot tell */
+    bool caller_timeout;     /* failed on the caller's own deadline: not the backend's fault */
+} route_reply;
+
+/* Returns 0 with reply filled, or non-zero with a message in err. */
+typedef int (*route_backend_fn)(void *user, const route_call *call, route_reply *reply, char *err, size_t errlen);
+
+typedef struct route_backends {
+    route_backend_fn embedded; /* NULL: no local model available */
+    route_backend_fn external; /* NULL: no network providers available */
+    void *user;
+} route_backends;
+
+/* Exact-match answer cache (never "similar" prompts), caller-owned. */
+typedef struct route_cache route_cache;
+route_cache *route_cache_new(size_t max_entries);
+void route_cache_free(route_cache *c);
+
+typedef struct route_side_metrics {
+    uint64_t requests, successes, failures, cache_hits, cache_misses;
+    uint64_t in_tokens, out_tokens;
+    double total_ms;
+} route_side_metrics;
+
+enum { ROUTE_BENCH_FAILURES = 3, ROUTE_BENCH_MS = 5000, ROUTE_MAX_HEALTH = 16 };
+
+/* Consecutive failures of one provider; after ROUTE_BENCH_FAILURES it is
+ * tried last for ROUTE_BENCH_MS (benched, never dropped). */
+typedef struct route_health {
+    char provider[32];
+    unsigned failures;
+    int64_t benched_until_ms;
+} route_health;
+
+/* State that outlives one request, owned by the caller. Zero it to start. */
+typedef struct route_runtime {
+    route_side_metrics embedded, external;
+    route_health health[ROUTE_MAX_HEALTH];
+    size_t n_health;
+    route_cache *cache;       /* NULL: no caching */
+    const char *ledger_path;  /* NULL: usage not recorded */
+    int64_t (*now_ms)(void *user); /* NULL: the monotonic clock */
+    void *clock_user;
+} route_runtime;
+
+enum { ROUTE_MAX_ATTEMPTS = 8 };
+
+typedef struct route_attempt {
+    route_target target;   /* EMBEDDED or EXTERNAL */
+    char provider[32];
+    char model[96];
+    int status;            /* 0 ok */
+    char error[160];
+    bool cached;
+    bool low_confidence;   /* answered, but below fallback_threshold */
+    uint64_t in_tokens, out_tokens;
+    double cost, ms;
+    bool cost_known;
+} route_attempt;
+
+typedef struct route_result {
+    char *text;            /* the answer, malloc'd */
+    route_target served_by;
+    char provider[32];
+    char model[96];
+    bool cached, fell_back, enhanced; /* enhanced: hybrid's external step ran */
+    route_attempt attempts[ROUTE_MAX_ATTEMPTS];
+    size_t n_attempts;
+    double total_cost;
+    bool cost_known;
+} route_result;
+
+/* Run a decision: hybrid = local draft then external enhancement (skipped
+ * when the draft is confident); a failure or a low-confidence local answer
+ * moves on to the fallback and then other candidates, up to
+ * 1 + max_fallback_attempts calls; private requests never reach the
+ * external backend. Records usage in rt->ledger_path. */
+int route_execute(const route_config *cfg, const route_request *req, const route_decision *d, const route_backends *b,
+                  route_runtime *rt, route_result *out, char *err, size_t errlen);
+void route_result_free(route_result *r);
+
 /* =================================================================
  * Model store and catalogue (catalog.c, store.c, store_install.c,
  * store_net.c): which local GGUF models exist, which are installed in

@@ -1,0 +1,332 @@
+/* Running a routing decision through caller-supplied backends: the exact
+ * cache, hybrid drafting and enhancement, the fallback chain with benched
+ * (failing) providers tried last, metrics and the usage ledger. */
+#include "router/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { EMBEDDED_CACHE_TTL_MS = 3600 * 1000 };
+
+typedef struct cand {
+    route_target target; /* EMBEDDED or EXTERNAL */
+    const route_provider *prov;
+    const route_model *mcfg;
+    const char *model;
+} cand;
+
+typedef struct run {
+    const route_config *cfg;
+    const route_decision *d;
+    const route_backends *b;
+    route_runtime *rt;
+    route_result *out;
+    long max_output;
+    char last_err[320];
+} run;
+
+static int64_t now_ms(const route_runtime *rt)
+{
+    if (rt->now_ms) return rt->now_ms(rt->clock_user);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static route_health *health_of(route_runtime *rt, const char *provider)
+{
+    for (size_t i = 0; i < rt->n_health; i++)
+        if (!strcmp(rt->health[i].provider, provider)) return &rt->health[i];
+    if (rt->n_health == ROUTE_MAX_HEALTH) return NULL;
+    route_health *h = &rt->health[rt->n_health++];
+    *h = (route_health){0};
+    route_copy(h->provider, sizeof h->provider, provider);
+    return h;
+}
+
+static bool is_benched(route_runtime *rt, const cand *c, int64_t now)
+{
+    if (c->target != ROUTE_TO_EXTERNAL) return false;
+    route_health *h = health_of(rt, c->prov->name);
+    return h && h->benched_until_ms > now;
+}
+
+static const route_provider *provider_named(const route_config *cfg, const char *name)
+{
+    for (size_t i = 0; name && i < cfg->n_providers; i++)
+        if (!strcmp(cfg->providers[i].name, name)) return &cfg->providers[i];
+    return NULL;
+}
+
+static void add_cand(const route_config *cfg, cand *list, size_t *n, size_t max, route_target t, const char *provider,
+                     const char *model)
+{
+    cand c = {.target = t, .model = model};
+    if (t == ROUTE_TO_EMBEDDED) {
+        if (!(c.mcfg = route_model_named(cfg, model))) return;
+    } else if (!(c.prov = provider_named(cfg, provider)) || !model || !*model) {
+        return;
+    }
+    for (size_t i = 0; i < *n; i++)
+        if (list[i].target == t && list[i].prov == c.prov && !strcmp(list[i].model, model)) return;
+    if (*n < max) list[(*n)++] = c;
+}
+
+/* Primary first, then the decision's fallback, then (when the request may
+ * leave) the other providers by priority, then the local model; benched
+ * providers go last instead of being dropped. */
+static size_t plan(run *r, bool may_leave, cand *list, size_t max)
+{
+    const route_config *cfg = r->cfg;
+    const route_decision *d = r->d;
+    size_t n = 0;
+    route_target first = d->target == ROUTE_TO_HYBRID ? ROUTE_TO_EXTERNAL : d->target;
+    add_cand(cfg, list, &n, max, first, d->provider, d->model);
+    if (cfg->enable_fallback) {
+        if (d->has_fallback) {
+            route_target fb = d->fb_target == ROUTE_TO_HYBRID ? ROUTE_TO_EXTERNAL : d->fb_target;
+            add_cand(cfg, list, &n, max, fb, d->fb_provider, d->fb_model);
+        }
+        for (long prio = 0; may_leave && prio <= 1000 && n < max; prio++)
+            for (size_t i = 0; i < cfg->n_providers; i++)
+                if (cfg->providers[i].priority == prio)
+                    add_cand(cfg, list, &n, max, ROUTE_TO_EXTERNAL, cfg->providers[i].name, cfg->providers[i].models[0]);
+        add_cand(cfg, list, &n, max, ROUTE_TO_EMBEDDED, NULL, d->embedded_model[0] ? d->embedded_model : route_default_model(cfg, &d->cls)->name);
+    }
+    size_t limit = cfg->enable_fallback ? 1 + (size_t)cfg->max_fallback_attempts : 1;
+    if (n > limit) n = limit;
+    int64_t now = now_ms(r->rt);
+    cand sorted[ROUTE_MAX_ATTEMPTS];
+    size_t k = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++)
+            if (is_benched(r->rt, &list[i], now) == (pass == 1)) sorted[k++] = list[i];
+    memcpy(list, sorted, n * sizeof *list);
+    return n;
+}
+
+static void cache_key(const cand *c, const char *prompt, char **key)
+{
+    const char *prov = c->prov ? c->prov->name : "";
+    size_t len = strlen(prov) + strlen(c->model) + strlen(prompt) + 16;
+    *key = malloc(len);
+    if (*key) snprintf(*key, len, "%d\x1f%s\x1f%s\x1f%s", (int)c->target, prov, c->model, prompt);
+}
+
+static void record(run *r, const route_attempt *a)
+{
+    route_side_metrics *m = a->target == ROUTE_TO_EMBEDDED ? &r->rt->embedded : &r->rt->external;
+    m->requests++;
+    if (a->cached) {
+        m->cache_hits++;
+        m->successes++;
+        return;
+    }
+    if (r->rt->cache) m->cache_misses++;
+    m->total_ms += a->ms;
+    if (a->status) {
+        m->failures++;
+        return;
+    }
+    m->successes++;
+    m->in_tokens += a->in_tokens;
+    m->out_tokens += a->out_tokens;
+    if (!r->rt->ledger_path) return;
+    route_usage u = {.time = (int64_t)time(NULL), .target = a->target, .in_tokens = a->in_tokens,
+                     .out_tokens = a->out_tokens, .cost = a->cost, .cost_known = a->cost_known};
+    route_copy(u.provider, sizeof u.provider, a->provider);
+    route_copy(u.model, sizeof u.model, a->model);
+    /* The answer is already here: a ledger problem must not lose it. */
+    route_ledger_append(r->rt->ledger_path, &u, NULL, 0);
+}
+
+/* Bench a provider after repeated failures; a success clears the count.
+ * Timeouts the caller chose are not the provider's fault. */
+static void update_health(run *r, const cand *c, int status, bool caller_timeout)
+{
+    if (c->target != ROUTE_TO_EXTERNAL || (status && caller_timeout)) return;
+    route_health *h = health_of(r->rt, c->prov->name);
+    if (!h) return;
+    if (!status) {
+        h->failures = 0;
+        return;
+    }
+    if (++h->failures >= ROUTE_BENCH_FAILURES) {
+        h->benched_until_ms = now_ms(r->rt) + ROUTE_BENCH_MS;
+        h->failures = 0;
+    }
+}
+
+/* One attempt; on success *text is a malloc'd answer and *confidence set. */
+static int attempt(run *r, const cand *c, const char *prompt, char **text, double *confidence)
+{
+    route_result *out = r->out;
+    *text = NULL;
+    *confidence = -1;
+    if (out->n_attempts == ROUTE_MAX_ATTEMPTS) return ROUTE_ERR_BACKEND;
+    route_attempt *a = &out->attempts[out->n_attempts++];
+    *a = (route_attempt){.target = c->target, .cost_known = true};
+    route_copy(a->provider, sizeof a->provider, c->prov ? c->prov->name : "");
+    route_copy(a->model, sizeof a->model, c->model);
+    route_backend_fn fn = c->target == ROUTE_TO_EMBEDDED ? r->b->embedded : r->b->external;
+    if (!fn) {
+        a->status = ROUTE_ERR_BACKEND;
+        snprintf(a->error, sizeof a->error, "no %s backend available", route_target_name(c->target));
+        route_copy(r->last_err, sizeof r->last_err, a->error);
+        return a->status;
+    }
+    char *key = NULL;
+    int64_t start = now_ms(r->rt);
+    if (r->rt->cache) cache_key(c, prompt, &key);
+    const char *hit = key ? route_cache_get(r->rt->cache, key, start) : NULL;
+    if (hit) {
+        a->cached = true;
+        *text = strdup(hit);
+        free(key);
+        record(r, a);
+        return *text ? ROUTE_OK : ROUTE_ERR_NOMEM;
+    }
+    route_call call = {c->target, c->mcfg, c->prov, c->model, prompt, r->max_output};
+    route_reply reply = {.confidence = -1};
+    char err[160] = "";
+    a->status = fn(r->b->user, &call, &reply, err, sizeof err) ? ROUTE_ERR_BACKEND : ROUTE_OK;
+    if (!a->status && !reply.text) {
+        a->status = ROUTE_ERR_BACKEND;
+        route_copy(err, sizeof err, "the backend returned no text");
+    }
+    a->ms = (double)(now_ms(r->rt) - start);
+    update_health(r, c, a->status, reply.caller_timeout);
+    if (a->status) {
+        snprintf(a->error, sizeof a->error, "%s", err[0] ? err : "failed");
+        snprintf(r->last_err, sizeof r->last_err, "%s %s: %s", route_target_name(c->target), c->model, a->error);
+        free(reply.text);
+        free(key);
+        record(r, a);
+        return a->status;
+    }
+    a->in_tokens = reply.in_tokens;
+    a->out_tokens = reply.out_tokens;
+    if (c->target == ROUTE_TO_EXTERNAL) {
+        double pin, pout;
+        a->cost_known = route_price_lookup(r->cfg, c->prov->name, c->model, &pin, &pout);
+        if (a->cost_known) a->cost = route_cost(pin, pout, reply.in_tokens, reply.out_tokens);
+    }
+    int64_t ttl = c->target == ROUTE_TO_EMBEDDED ? EMBEDDED_CACHE_TTL_MS
+                  : c->prov->enable_caching ? (int64_t)c->prov->cache_ttl_seconds * 1000 : 0;
+    if (key) route_cache_put(r->rt->cache, key, reply.text, now_ms(r->rt), ttl);
+    free(key);
+    record(r, a);
+    *text = reply.text;
+    *confidence = reply.confidence;
+    return ROUTE_OK;
+}
+
+static bool confident(const run *r, double confidence)
+{
+    return confidence < 0 || confidence >= r->cfg->fallback_threshold;
+}
+
+static void serve(run *r, const cand *c, char *text)
+{
+    route_result *out = r->out;
+    free(out->text);
+    out->text = text;
+    out->served_by = c->target;
+    route_copy(out->provider, sizeof out->provider, c->prov ? c->prov->name : "");
+    route_copy(out->model, sizeof out->model, c->model);
+    out->cached = out->attempts[out->n_attempts - 1].cached;
+}
+
+static char *join_prompt(const char *fmt, const char *a, const char *b)
+{
+    size_t len = strlen(fmt) + strlen(a) + strlen(b) + 1;
+    char *p = malloc(len);
+    if (p) snprintf(p, len, fmt, a, b);
+    return p;
+}
+
+/* Hybrid: a local draft, enhanced externally unless it is confident.
+ * Returns true when it produced the answer. */
+static bool run_hybrid(run *r, const char *prompt, bool may_leave)
+{
+    const route_decision *d = r->d;
+    cand local = {ROUTE_TO_EMBEDDED, NULL, route_model_named(r->cfg, d->embedded_model), d->embedded_model};
+    char *draft;
+    double conf;
+    if (!local.mcfg || attempt(r, &local, prompt, &draft, &conf)) return false;
+    serve(r, &local, draft);
+    if (confident(r, conf) && conf >= 0) return true;
+    cand remote = {ROUTE_TO_EXTERNAL, provider_named(r->cfg, d->provider), NULL, d->model};
+    if (!may_leave || !remote.prov) return true;
+    char *ask = join_prompt("Improve this draft answer to the task: keep what is right, fix what is wrong, "
+                            "and answer the task fully.\n\nTask:\n%s\n\nDraft answer:\n%s", prompt, draft);
+    char *better;
+    if (ask && !attempt(r, &remote, ask, &better, &conf)) {
+        serve(r, &remote, better);
+        r->out->enhanced = true;
+    } else {
+        r->out->fell_back = true; /* the external step failed: the draft stands */
+    }
+    free(ask);
+    return true;
+}
+
+int route_execute(const route_config *cfg, const route_request *req, const route_decision *d, const route_backends *b,
+                  route_runtime *rt, route_result *out, char *err, size_t errlen)
+{
+    if (!cfg || !req || !req->prompt || !d || !b || !rt || !out)
+        return route_fail(err, errlen, ROUTE_ERR_ARG, "route_execute: missing argument");
+    memset(out, 0, sizeof *out);
+    run r = {cfg, d, b, rt, out, req->max_output_tokens, ""};
+    bool may_leave = !d->is_private && !d->budget_local && cfg->strategy != ROUTE_STRAT_LOCAL_ONLY;
+    char *prompt = req->context ? join_prompt("Context:\n%s\n\nTask:\n%s", req->context, req->prompt) : strdup(req->prompt);
+    if (!prompt) return route_fail(err, errlen, ROUTE_ERR_NOMEM, "out of memory");
+    if (d->target == ROUTE_TO_HYBRID && run_hybrid(&r, prompt, may_leave)) goto done;
+    cand list[ROUTE_MAX_ATTEMPTS];
+    size_t n = plan(&r, may_leave, list, ROUTE_MAX_ATTEMPTS);
+    char *kept = NULL; /* a low-confidence local answer, served if nothing better comes */
+    cand kept_c = {0};
+    for (size_t i = 0; i < n && !out->text; i++) {
+        if (list[i].target == ROUTE_TO_EXTERNAL && !may_leave) continue;
+        char *text;
+        double conf;
+        if (attempt(&r, &list[i], prompt, &text, &conf)) continue;
+        if (!confident(&r, conf) && i + 1 < n && !kept) {
+            out->attempts[out->n_attempts - 1].low_confidence = true;
+            kept = text;
+            kept_c = list[i];
+            continue;
+        }
+        serve(&r, &list[i], text);
+        out->fell_back = i > 0;
+    }
+    if (!out->text && kept) {
+        out->text = kept;
+        kept = NULL;
+        out->served_by = kept_c.target;
+        route_copy(out->provider, sizeof out->provider, kept_c.prov ? kept_c.prov->name : "");
+        route_copy(out->model, sizeof out->model, kept_c.model);
+        out->fell_back = true;
+    }
+    free(kept);
+done:
+    free(prompt);
+    out->cost_known = true;
+    for (size_t i = 0; i < out->n_attempts; i++) {
+        out->total_cost += out->attempts[i].cost;
+        out->cost_known &= out->attempts[i].cost_known;
+    }
+    if (!out->text)
+        return route_fail(err, errlen, ROUTE_ERR_BACKEND, "all %zu attempts failed; last: %s", out->n_attempts,
+                          r.last_err[0] ? r.last_err : "no backend could take the request");
+    return ROUTE_OK;
+}
+
+void route_result_free(route_result *r)
+{
+    if (!r) return;
+    free(r->text);
+    r->text = NULL;
+}

@@ -1,0 +1,297 @@
+/* route_execute with scripted backends: fallback chains, privacy, hybrid
+ * drafting, low-confidence escalation, benching, the exact cache, the
+ * attempt limit, metrics and the ledger. */
+#include "router/router.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static char err[1024];
+
+typedef struct fake {
+    int emb_calls, ext_calls;
+    int emb_fail, ext_fail; /* fail this many more calls (-1: always) */
+    bool ext_timeout;       /* failures are the caller's own timeout */
+    double emb_conf;
+    char last_ext_prompt[1024];
+    int64_t clock;
+} fake;
+
+static int call_side(int *fails)
+{
+    if (*fails == 0) return 0;
+    if (*fails > 0) (*fails)--;
+    return 1;
+}
+
+static int fake_embedded(void *user, const route_call *call, route_reply *reply, char *e, size_t n)
+{
+    fake *f = user;
+    f->emb_calls++;
+    if (call_side(&f->emb_fail)) return snprintf(e, n, "model crashed"), 1;
+    char text[128];
+    snprintf(text, sizeof text, "local answer from %s", call->model);
+    reply->text = strdup(text);
+    reply->in_tokens = 10;
+    reply->out_tokens = 5;
+    reply->confidence = f->emb_conf;
+    return 0;
+}
+
+static int fake_external(void *user, const route_call *call, route_reply *reply, char *e, size_t n)
+{
+    fake *f = user;
+    f->ext_calls++;
+    snprintf(f->last_ext_prompt, sizeof f->last_ext_prompt, "%s", call->prompt);
+    if (call_side(&f->ext_fail)) {
+        reply->caller_timeout = f->ext_timeout;
+        return snprintf(e, n, "HTTP 503 from %s", call->provider_cfg->name), 1;
+    }
+    char text[128];
+    snprintf(text, sizeof text, "remote answer from %s/%s", call->provider_cfg->name, call->model);
+    reply->text = strdup(text);
+    reply->in_tokens = 1000;
+    reply->out_tokens = 100;
+    reply->confidence = -1;
+    return 0;
+}
+
+static int64_t fake_clock(void *user) { return ((fake *)user)->clock; }
+
+static const char yaml[] =
+    "ai_service:\n  external:\n    providers:\n"
+    "      openai: {base_url: https://api.openai.com, models: [gpt-4o], priority: 1}\n"
+    "      anthropic: {base_url: https://api.anthropic.com, models: [claude-3-haiku], priority: 2}\n"
+    "  embedded:\n    models:\n      small: {model_path: s.gguf}\n"
+    "  routing:\n    rules:\n"
+    "      - {name: ext, condition: \"prompt contains 'remote'\", action: use external openai gpt-4o, fallback: embedded small}\n"
+    "      - {name: mix, condition: \"prompt contains 'mix'\", action: hybrid processing}\n"
+    "      - {name: loc, condition: \"prompt contains 'local'\", action: use embedded small}\n";
+
+static route_config *cfg;
+static fake f;
+static route_backends backends = {fake_embedded, fake_external, &f};
+static route_runtime rt;
+static char ledger[256];
+
+static int setup(void **state)
+{
+    if (route_config_load_mem(yaml, sizeof yaml - 1, "t.yaml", &cfg, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    route_config_free(cfg);
+    return 0;
+}
+
+static int reset(void **state)
+{
+    f = (fake){.emb_conf = -1, .clock = 1000000};
+    rt = (route_runtime){.now_ms = fake_clock, .clock_user = &f};
+    char dir[] = "/tmp/rhema-exec-XXXXXX";
+    if (!mkdtemp(dir)) return -1;
+    snprintf(ledger, sizeof ledger, "%s/usage.log", dir);
+    rt.ledger_path = ledger;
+    return 0;
+}
+
+static int exec(const char *prompt, bool is_private, route_result *res)
+{
+    route_request rq = {.prompt = prompt, .is_private = is_private};
+    route_decision d;
+    assert_int_equal(route_decide(cfg, &rq, NULL, &d, err, sizeof err), ROUTE_OK);
+    return route_execute(cfg, &rq, &d, &backends, &rt, res, err, sizeof err);
+}
+
+static int count_records(void *user, const route_usage *u)
+{
+    (*(int *)user)++;
+    return 0;
+}
+
+static int ledger_count(void)
+{
+    int n = 0;
+    assert_int_equal(route_ledger_read(ledger, 0, count_records, &n, NULL, err, sizeof err), ROUTE_OK);
+    return n;
+}
+
+static void test_external_then_fallback(void **state)
+{
+    route_result res;
+    assert_int_equal(exec("remote: summarize", false, &res), ROUTE_OK);
+    assert_string_equal(res.text, "remote answer from openai/gpt-4o");
+    assert_false(res.fell_back);
+    assert_true(res.cost_known && res.total_cost > 0.0034 && res.total_cost < 0.0036); /* 1000 in + 100 out at gpt-4o */
+    route_result_free(&res);
+    f.ext_fail = 1;
+    assert_int_equal(exec("remote: summarize again", false, &res), ROUTE_OK);
+    assert_string_equal(res.text, "local answer from small");
+    assert_true(res.fell_back);
+    assert_int_equal(res.n_attempts, 2);
+    assert_string_equal(res.attempts[0].error, "HTTP 503 from openai");
+    route_result_free(&res);
+    assert_int_equal(ledger_count(), 2);
+    assert_int_equal(rt.external.failures, 1);
+    assert_int_equal(rt.external.successes, 1);
+    assert_int_equal(rt.embedded.successes, 1);
+}
+
+static void test_private_never_leaves(void **state)
+{
+    route_result res;
+    f.emb_fail = -1;
+    assert_int_equal(exec("remote: my password: hunter22", false, &res), ROUTE_ERR_BACKEND);
+    assert_int_equal(f.ext_calls, 0);
+    assert_non_null(strstr(err, "model crashed"));
+    route_result_free(&res);
+    assert_int_equal(exec("mix this up", true, &res), ROUTE_ERR_BACKEND);
+    assert_int_equal(f.ext_calls, 0);
+    route_result_free(&res);
+}
+
+static void test_hybrid(void **state)
+{
+    route_result res;
+    assert_int_equal(exec("mix a plan", false, &res), ROUTE_OK);
+    assert_true(res.enhanced);
+    assert_int_equal(res.served_by, ROUTE_TO_EXTERNAL);
+    assert_non_null(strstr(f.last_ext_prompt, "Draft answer:\nlocal answer from small"));
+    route_result_free(&res);
+    f.emb_conf = 0.9; /* a confident draft is not sent out */
+    assert_int_equal(exec("mix another plan", false, &res), ROUTE_OK);
+    assert_false(res.enhanced);
+    assert_int_equal(f.ext_calls, 1);
+    route_result_free(&res);
+    f.emb_conf = -1;
+    f.ext_fail = 1; /* the enhancement fails: the draft stands */
+    assert_int_equal(exec("mix a third plan", false, &res), ROUTE_OK);
+    assert_string_equal(res.text, "local answer from small");
+    assert_true(res.fell_back);
+    route_result_free(&res);
+}
+
+static void test_low_confidence_escalates(void **state)
+{
+    route_result res;
+    f.emb_conf = 0.3; /* below fallback_threshold 0.7 */
+    assert_int_equal(exec("local: what is this", false, &res), ROUTE_OK);
+    assert_true(res.attempts[0].low_confidence);
+    assert_int_equal(res.served_by, ROUTE_TO_EXTERNAL);
+    route_result_free(&res);
+    f.ext_fail = -1; /* nothing better comes: the local answer is served */
+    assert_int_equal(exec("local: what is that", false, &res), ROUTE_OK);
+    assert_string_equal(res.text, "local answer from small");
+    route_result_free(&res);
+}
+
+static void test_bench_and_recover(void **state)
+{
+    route_result res;
+    f.ext_fail = 3;
+    for (int i = 0; i < 3; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "remote %d", i);
+        assert_int_equal(exec(p, false, &res), ROUTE_OK);
+        assert_string_equal(res.attempts[0].provider, "openai");
+        route_result_free(&res);
+    }
+    /* openai is benched: tried last, after the local fallback answers. */
+    assert_int_equal(exec("remote 4", false, &res), ROUTE_OK);
+    assert_int_equal(res.attempts[0].target, ROUTE_TO_EMBEDDED);
+    route_result_free(&res);
+    f.clock += ROUTE_BENCH_MS + 1;
+    assert_int_equal(exec("remote 5", false, &res), ROUTE_OK);
+    assert_string_equal(res.attempts[0].provider, "openai");
+    assert_string_equal(res.text, "remote answer from openai/gpt-4o");
+    route_result_free(&res);
+}
+
+static void test_caller_timeout_does_not_bench(void **state)
+{
+    route_result res;
+    f.ext_fail = 5;
+    f.ext_timeout = true;
+    for (int i = 0; i < 5; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "remote t%d", i);
+        assert_int_equal(exec(p, false, &res), ROUTE_OK);
+        assert_string_equal(res.attempts[0].provider, "openai");
+        route_result_free(&res);
+    }
+}
+
+static void test_exact_cache(void **state)
+{
+    rt.cache = route_cache_new(4);
+    route_result res;
+    assert_int_equal(exec("remote: same question", false, &res), ROUTE_OK);
+    route_result_free(&res);
+    assert_int_equal(exec("remote: same question", false, &res), ROUTE_OK);
+    assert_true(res.cached);
+    assert_int_equal(f.ext_calls, 1);
+    assert_true(res.total_cost == 0);
+    route_result_free(&res);
+    assert_int_equal(exec("remote: same question!", false, &res), ROUTE_OK);
+    assert_false(res.cached);
+    assert_int_equal(f.ext_calls, 2);
+    route_result_free(&res);
+    f.clock += 3600 * 1000 + 1; /* the provider's cache_ttl_seconds default */
+    assert_int_equal(exec("remote: same question", false, &res), ROUTE_OK);
+    assert_false(res.cached);
+    route_result_free(&res);
+    for (int i = 0; i < 10; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "remote: q%d", i);
+        assert_int_equal(exec(p, false, &res), ROUTE_OK);
+        route_result_free(&res);
+    }
+    assert_int_equal(rt.external.cache_hits, 1);
+    assert_int_equal(ledger_count(), 13); /* cached answers cost nothing and are not recorded */
+    route_cache_free(rt.cache);
+}
+
+static void test_attempt_limit(void **state)
+{
+    static const char y[] = "ai_service:\n  external:\n    base_url: https://api.openai.com\n"
+                            "  fallback: {max_fallback_attempts: 0}\n  routing: {routing_strategy: external_only}\n";
+    route_config *c1;
+    assert_int_equal(route_config_load_mem(y, sizeof y - 1, "t.yaml", &c1, err, sizeof err), ROUTE_OK);
+    route_request rq = {.prompt = "hi"};
+    route_decision d;
+    route_result res;
+    assert_int_equal(route_decide(c1, &rq, NULL, &d, err, sizeof err), ROUTE_OK);
+    f.ext_fail = -1;
+    assert_int_equal(route_execute(c1, &rq, &d, &backends, &rt, &res, err, sizeof err), ROUTE_ERR_BACKEND);
+    assert_int_equal(res.n_attempts, 1);
+    assert_int_equal(f.emb_calls, 0);
+    assert_string_equal(err, "all 1 attempts failed; last: external gpt-4o: HTTP 503 from openai");
+    route_result_free(&res);
+    route_config_free(c1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_external_then_fallback, reset),
+        cmocka_unit_test_setup(test_private_never_leaves, reset),
+        cmocka_unit_test_setup(test_hybrid, reset),
+        cmocka_unit_test_setup(test_low_confidence_escalates, reset),
+        cmocka_unit_test_setup(test_bench_and_recover, reset),
+        cmocka_unit_test_setup(test_caller_timeout_does_not_bench, reset),
+        cmocka_unit_test_setup(test_exact_cache, reset),
+        cmocka_unit_test_setup(test_attempt_limit, reset),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
