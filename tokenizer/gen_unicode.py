@@ -79,8 +79,14 @@ def main():
         w('    ' + ', '.join('%d' % flags.get(cp, 0) for cp in range(base, base + 16)) + ',\n')
     w('};\n\n')
     w('const tok_uni_range tok_uni_ranges[%d] = {\n' % len(ranges))
+    line = ''
     for lo, hi, f in ranges:
-        w('    {0x%x, 0x%x, %d},\n' % (lo, hi, f))
+        item = '{0x%x, 0x%x, %d}, ' % (lo, hi, f)
+        if len(line) + len(item) > 92:
+            w('    ' + line.rstrip() + '\n')
+            line = ''
+        line += item
+    w('    ' + line.rstrip() + '\n')
     w('};\n\n')
     w('const size_t tok_uni_n_ranges = %d;\n' % len(ranges))
 
