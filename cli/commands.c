@@ -10,6 +10,7 @@ extern const cli_cmd cli_cmd_service_config;
 extern const cli_cmd cli_cmd_tasks_classify;
 extern const cli_cmd cli_cmd_tasks_route;
 extern const cli_cmd cli_cmd_costs_analyze;
+extern const cli_cmd cli_cmd_ai_chat;
 
 const cli_cmd *const cli_commands[] = {
     &cli_cmd_models_inspect,
@@ -21,6 +22,7 @@ const cli_cmd *const cli_commands[] = {
     &cli_cmd_tasks_classify,
     &cli_cmd_tasks_route,
     &cli_cmd_costs_analyze,
+    &cli_cmd_ai_chat,
 };
 
 const size_t cli_n_commands = sizeof cli_commands / sizeof cli_commands[0];

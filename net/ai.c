@@ -241,8 +241,7 @@ static int http_failure(ai_call *call, const ai_provider *p, const net_response 
     char ra[48] = "";
     if (res->retry_after_s >= 0)
         snprintf(ra, sizeof ra, ", retry after %d s", res->retry_after_s);
-    return net_ai_fail(call, res->kind, "%s (HTTP %d%s): %s", net_ai_error_name(res->kind), res->http_status, ra,
-                       msg);
+    return net_ai_fail(call, res->kind, "(HTTP %d%s): %s", res->http_status, ra, msg);
 }
 
 static int finish_answer(ai_call *call, const ai_provider *p)
@@ -346,8 +345,10 @@ int net_chat(net_client *c, const net_chat_req *req, net_chat_result *res, char 
     if (rc < 0 && res->kind == NET_AI_OK)
         res->kind = NET_AI_PROTOCOL;
     redact(msg, sizeof msg, req->api_key);
+    /* "openai: rate-limited (HTTP 429, ...): ..." or "openai: offline: cannot ..." */
     if (rc < 0)
-        net_errf(err, errlen, rc, "%s: %s", p->name, msg);
+        net_errf(err, errlen, rc, "%s: %s%s%s", p->name, net_ai_error_name(res->kind), msg[0] == '(' ? " " : ": ",
+                 msg);
     res->text = call.text.data ? call.text.data : calloc(1, 1);
     res->text_len = call.text.len;
     net_buf_free(&call.raw);

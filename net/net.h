@@ -427,8 +427,9 @@ typedef struct net_chat_result {
 } net_chat_result;
 
 /* One chat call. 0 on success; otherwise a net_status (NET_E_API for an
- * error answer) with res->kind set and err like "anthropic: rate-limited
- * (HTTP 429, retry after 20 s): Number of request tokens has exceeded...".
+ * error answer) with res->kind set and err "PROVIDER: KIND..." like
+ * "anthropic: rate-limited (HTTP 429, retry after 20 s): Number of request
+ * tokens has exceeded..." or "openai: offline: cannot resolve host ...".
  * The API key never appears in err (it is also scrubbed out of the
  * server's messages). Free res with net_chat_result_free either way. */
 int net_chat(net_client *c, const net_chat_req *req, net_chat_result *res, char *err, size_t errlen);

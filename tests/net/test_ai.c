@@ -278,7 +278,7 @@ static void test_offline_and_args(void **state)
     req.n_messages = 1;
     assert_int_equal(net_chat(c, &req, &res, err, sizeof err), NET_E_CONNECT);
     assert_int_equal(res.kind, NET_AI_OFFLINE);
-    assert_non_null(strstr(err, "openai: cannot connect to 127.0.0.1 port 1"));
+    assert_non_null(strstr(err, "openai: offline: cannot connect to 127.0.0.1 port 1"));
     net_chat_result_free(&res);
     net_provider p;
     assert_int_equal(net_provider_parse("anthropic", &p), NET_OK);
