@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# rhema ai tasks classify/route, ai service config and ai costs analyze,
+# run as a user would in a scratch project.
+set -u
+read -r -a wrapper <<<"${MESON_EXE_WRAPPER:-}"
+rhema_bin=$(realpath "$1")
+data=$(realpath "$(dirname "$0")/../router/data")
+rhema() { "${wrapper[@]}" "$rhema_bin" "$@"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+export HOME="$tmp/home"
+unset RHEMA_AI_CONFIG OPENAI_API_KEY ANTHROPIC_API_KEY
+pass=0 failed=0
+ok() { pass=$((pass + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+# expect CODE PATTERN CMD...: exit code and a fixed string in stdout+stderr.
+expect() {
+    local code="$1" pat="$2"; shift 2
+    local out rc
+    out=$("$@" 2>&1); rc=$?
+    if [ "$rc" != "$code" ]; then bad "$* -> exit $rc, want $code: $(echo "$out" | head -3)"; return; fi
+    if ! grep -qF -- "$pat" <<<"$out"; then bad "$* -> output lacks '$pat': $(echo "$out" | head -5)"; return; fi
+    ok
+}
+# refuse PATTERN CMD...: the output must not contain the string.
+refuse() {
+    local pat="$1"; shift
+    if "$@" 2>&1 | grep -qF -- "$pat"; then bad "$* -> output contains '$pat'"; else ok; fi
+}
+
+# No configuration anywhere: built-in defaults, embedded only.
+expect 0 '"route":"embedded","model":"default"' rhema ai tasks route --prompt "hi" --dry-run --json
+expect 0 "(none found: built-in defaults, embedded only)" rhema ai service config --show
+expect 0 '"complexity":"complex"' rhema ai tasks classify --json --prompt "Prove step by step and compare the designs"
+expect 0 "reasoning markers: 'prove', 'step by step'" rhema ai tasks classify --prompt "Prove it step by step"
+expect 2 "give exactly one of --prompt TEXT or --task FILE" rhema ai tasks route --dry-run
+expect 1 "use --dry-run" rhema ai tasks route --prompt "hi"
+
+# The proposal's advanced example as the project's configuration.
+mkdir -p .rhema
+cp "$data/advanced.yaml" .rhema/ai-config.yaml
+expect 0 '"rule":"code_generation"' rhema ai tasks route --prompt "please generate code for a lexer" --dry-run --json
+expect 0 '"model":"phi-2"' rhema ai tasks route --prompt "what is in this context?" --dry-run --json
+expect 0 "private:    yes" rhema ai tasks route --prompt "generate code, my api_key=abcd1234" --dry-run
+expect 0 '"private":true' rhema ai tasks route --prompt "complex" --private --dry-run --json
+printf 'prompt: "summarize the context"\ncontext_files: [notes.txt]\nprivate: false\n' > task.yaml
+echo "some notes" > notes.txt
+expect 0 '"context":' rhema ai tasks route --task task.yaml --dry-run --json
+printf 'promt: "x"\n' > badtask.yaml
+expect 1 "badtask.yaml:1:1: unknown key 'promt' in the top level; did you mean 'prompt'?" rhema ai tasks route --task badtask.yaml --dry-run
+
+# Secrets are masked and the origin names the variable.
+export OPENAI_API_KEY=sk-test-SECRET-0123456789abcdef
+expect 0 ".rhema/ai-config.yaml:7:18 via \$OPENAI_API_KEY" rhema ai service config --show
+refuse "SECRET" rhema ai service config --show
+refuse "SECRET" rhema ai service config --show --json
+unset OPENAI_API_KEY
+
+# --update validates first and changes nothing on error.
+printf 'ai_service:\n  routing:\n    routing_strategy: cheapest\n' > bad.yaml
+cp .rhema/ai-config.yaml before.yaml
+expect 1 "bad.yaml:3:23: 'ai_service.routing.routing_strategy' has unknown value 'cheapest'" rhema ai service config --update bad.yaml
+if cmp -s before.yaml .rhema/ai-config.yaml; then ok; else bad "--update with a bad file changed the configuration"; fi
+expect 0 "replaced with" rhema ai service config --update "$data/basic.yaml"
+if cmp -s "$data/basic.yaml" .rhema/ai-config.yaml; then ok; else bad "--update did not install the new file"; fi
+expect 0 "routing_strategy" rhema ai service config --config .rhema/ai-config.yaml
+
+# Search order: $RHEMA_AI_CONFIG wins over ./.rhema, --config over both.
+printf 'ai_service:\n  routing: {routing_strategy: local_only}\n' > env.yaml
+expect 0 "config:     env.yaml" env RHEMA_AI_CONFIG=env.yaml "$rhema_bin" ai tasks route --prompt "x" --dry-run
+expect 0 "= hybrid  [.rhema/ai-config.yaml:43:23]" env RHEMA_AI_CONFIG=env.yaml "$rhema_bin" ai service config --config .rhema/ai-config.yaml
+expect 1 "nope.yaml: no such configuration file" rhema ai service config --config nope.yaml
+
+# Costs from an empty ledger; bad periods are usage errors.
+expect 0 "(no requests recorded in this period)" rhema ai costs analyze --period day
+expect 0 '"total_cost_usd":0' rhema ai costs analyze --period month --json
+expect 2 "--period must be day, week or month" rhema ai costs analyze --period year
+
+echo "router cli: $pass passed, $failed failed"
+[ "$failed" -eq 0 ]
