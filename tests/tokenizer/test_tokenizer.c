@@ -265,6 +265,29 @@ static void test_stories(void **state)
         free(s);
         free(ids);
     }
+    /* The reference engine's greedy output starts with the prompt as the
+     * tokenizer gives it back: with SentencePiece's leading space. */
+    char path[1024];
+    size_t plen, glen;
+    tu_path(path, sizeof path, dir, "stories260K.prompt.txt");
+    char *prompt = (char *)tu_read_file(path, &plen);
+    tu_path(path, sizeof path, dir, "stories260K.greedy48.txt");
+    char *greedy = (char *)tu_read_file(path, &glen);
+    assert_non_null(prompt);
+    assert_non_null(greedy);
+    int32_t *ids;
+    size_t n;
+    assert_int_equal(tok_encode(l.v, prompt, plen, true, false, &ids, &n, NULL, 0), TOK_OK);
+    char *s;
+    size_t len;
+    assert_int_equal(tok_decode(l.v, ids, n, 0, &s, &len, NULL, 0), TOK_OK);
+    assert_true(len <= glen);
+    assert_memory_equal(s, greedy, len);
+    assert_int_equal(s[0], ' ');
+    free(s);
+    free(ids);
+    free(prompt);
+    free(greedy);
     unload(&l);
 }
 
