@@ -170,8 +170,8 @@ static int set_pre(tok_vocab *v, gguf_str name, const char *file, char *err, siz
     for (size_t i = 0; i < sizeof pre_names / sizeof pre_names[0] && used < sizeof list; i++)
         used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
                                  pre_names[i].name);
-    tok_seterr(err, errlen, "%s: tokenizer.ggml.pre '%.*s' is not supported (supported: %s)", file,
-           (int)(name.len > 64 ? 64 : name.len), name.ptr, list);
+    tok_seterr(err, errlen, "%s: tokenizer.ggml.pre '%.*s' is not supported (supported: %s)",
+               file, (int)(name.len > 64 ? 64 : name.len), name.ptr, list);
     return TOK_EUNSUPPORTED;
 }
 
@@ -231,8 +231,9 @@ static int load_types_scores(tok_vocab *v, const gguf_file *f, char *err, size_t
     if (kv) {
         if (kv->type != GGUF_V_ARRAY || kv->v.arr.n != (uint64_t)v->n ||
             kv->v.arr.type == GGUF_V_STRING || kv->v.arr.type == GGUF_V_ARRAY) {
-            tok_seterr(err, errlen, "%s: tokenizer.ggml.token_type must be an integer array of %d",
-                   f->name, (int)v->n);
+            tok_seterr(err, errlen,
+                       "%s: tokenizer.ggml.token_type must be an integer array of %d", f->name,
+                       (int)v->n);
             return TOK_EFORMAT;
         }
         for (int32_t i = 0; i < v->n; i++) {
@@ -250,7 +251,7 @@ static int load_types_scores(tok_vocab *v, const gguf_file *f, char *err, size_t
         if (kv->type != GGUF_V_ARRAY || kv->v.arr.n != (uint64_t)v->n ||
             kv->v.arr.type == GGUF_V_STRING || kv->v.arr.type == GGUF_V_ARRAY) {
             tok_seterr(err, errlen, "%s: tokenizer.ggml.scores must be a number array of %d",
-                   f->name, (int)v->n);
+                       f->name, (int)v->n);
             return TOK_EFORMAT;
         }
         for (int32_t i = 0; i < v->n; i++)
@@ -556,8 +557,9 @@ int tok_vocab_load(tok_vocab **out, const gguf_file *f, char *err, size_t errlen
     } else if (gguf_str_eq(model, "gpt2")) {
         kind = TOK_KIND_BPE;
     } else {
-        tok_seterr(err, errlen, "%s: tokenizer.ggml.model '%.*s' is not supported (supported: llama, gpt2)",
-               f->name, (int)(model.len > 64 ? 64 : model.len), model.ptr);
+        tok_seterr(err, errlen,
+                   "%s: tokenizer.ggml.model '%.*s' is not supported (supported: llama, gpt2)",
+                   f->name, (int)(model.len > 64 ? 64 : model.len), model.ptr);
         return TOK_EUNSUPPORTED;
     }
     const gguf_kv *toks;
@@ -565,7 +567,7 @@ int tok_vocab_load(tok_vocab **out, const gguf_file *f, char *err, size_t errlen
         return TOK_EFORMAT;
     if (toks->v.arr.n == 0 || toks->v.arr.n >= INT32_MAX) {
         tok_seterr(err, errlen, "%s: tokenizer.ggml.tokens has %llu entries", f->name,
-               (unsigned long long)toks->v.arr.n);
+                   (unsigned long long)toks->v.arr.n);
         return TOK_EFORMAT;
     }
     tok_vocab *v = calloc(1, sizeof *v);

@@ -81,7 +81,8 @@ static void add_builtin(int which)
     size_t size;
     char err[256];
     if (gguf_writer_finish(w, &builtin_data[which], &size) == GGUF_OK &&
-        gguf_open_mem(&files[n_vocabs], builtin_data[which], size, "builtin", err, sizeof err) == GGUF_OK) {
+        gguf_open_mem(&files[n_vocabs], builtin_data[which], size, "builtin", err,
+                      sizeof err) == GGUF_OK) {
         if (tok_vocab_load(&vocabs[n_vocabs], &files[n_vocabs], err, sizeof err) == TOK_OK)
             n_vocabs++;
         else
