@@ -53,6 +53,35 @@ void net_ai_copy(const net_json *obj, const char *key, char *dst, size_t n)
         snprintf(dst, n, "%s", s);
 }
 
+void net_ai_write_messages(net_jw *w, const net_chat_req *req, bool skip_system)
+{
+    net_jw_key(w, "messages");
+    net_jw_arr_begin(w);
+    for (size_t i = 0; i < req->n_messages; i++) {
+        if (skip_system && strcmp(req->messages[i].role, "system") == 0)
+            continue;
+        net_jw_obj_begin(w);
+        net_jw_key(w, "role");
+        net_jw_str(w, req->messages[i].role);
+        net_jw_key(w, "content");
+        net_jw_str(w, req->messages[i].content);
+        net_jw_obj_end(w);
+    }
+    net_jw_arr_end(w);
+}
+
+void net_ai_write_options(net_jw *w, const net_chat_req *req)
+{
+    if (req->temperature >= 0) {
+        net_jw_key(w, "temperature");
+        net_jw_double(w, req->temperature);
+    }
+    if (req->stream) {
+        net_jw_key(w, "stream");
+        net_jw_bool(w, true);
+    }
+}
+
 void net_ai_usage(const net_json *usage, const char *in_key, const char *out_key, net_chat_result *res)
 {
     int64_t v;
@@ -64,15 +93,13 @@ void net_ai_usage(const net_json *usage, const char *in_key, const char *out_key
 
 int net_ai_fail(ai_call *call, net_ai_error kind, const char *fmt, ...)
 {
-    if (call->fail_rc)
-        return call->fail_rc;
-    call->fail_rc = NET_E_API;
-    call->fail_kind = kind;
+    if (!call->fail_rc)
+        call->fail_kind = kind;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(call->fail_msg, sizeof call->fail_msg, fmt, ap);
+    int rc = net_vsticky(&call->fail_rc, call->fail_msg, sizeof call->fail_msg, NET_E_API, fmt, ap);
     va_end(ap);
-    return NET_E_API;
+    return rc;
 }
 
 int net_ai_text(ai_call *call, const char *s, size_t n)

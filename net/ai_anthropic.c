@@ -32,27 +32,8 @@ static void build(const net_chat_req *req, net_jw *w)
     }
     if (sys)
         net_jw_arr_end(w);
-    net_jw_key(w, "messages");
-    net_jw_arr_begin(w);
-    for (size_t i = 0; i < req->n_messages; i++) {
-        if (strcmp(req->messages[i].role, "system") == 0)
-            continue;
-        net_jw_obj_begin(w);
-        net_jw_key(w, "role");
-        net_jw_str(w, req->messages[i].role);
-        net_jw_key(w, "content");
-        net_jw_str(w, req->messages[i].content);
-        net_jw_obj_end(w);
-    }
-    net_jw_arr_end(w);
-    if (req->temperature >= 0) {
-        net_jw_key(w, "temperature");
-        net_jw_double(w, req->temperature);
-    }
-    if (req->stream) {
-        net_jw_key(w, "stream");
-        net_jw_bool(w, true);
-    }
+    net_ai_write_messages(w, req, true);
+    net_ai_write_options(w, req);
     net_jw_obj_end(w);
 }
 
@@ -127,13 +108,5 @@ static int on_event(ai_call *call, const net_sse_event *ev, const net_json *root
     return NET_OK;
 }
 
-const ai_provider net_ai_anthropic = {
-    .name = "anthropic",
-    .default_base = "https://api.anthropic.com",
-    .path = "/v1/messages",
-    .build = build,
-    .auth = auth,
-    .parse_full = parse_full,
-    .on_event = on_event,
-    .error_info = error_info,
-};
+const ai_provider net_ai_anthropic = {"anthropic", "https://api.anthropic.com", "/v1/messages",
+                                      build, auth, parse_full, on_event, error_info};

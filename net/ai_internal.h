@@ -47,6 +47,10 @@ int net_ai_fail(ai_call *call, net_ai_error kind, const char *fmt, ...) __attrib
 net_ai_error net_ai_kind_for_type(const char *type);
 /* Copy a JSON string member into dst[n] (left alone when absent). */
 void net_ai_copy(const net_json *obj, const char *key, char *dst, size_t n);
+/* "messages": [...] (without system messages when skip_system), and the
+ * optional "temperature" and "stream" members both APIs share. */
+void net_ai_write_messages(net_jw *w, const net_chat_req *req, bool skip_system);
+void net_ai_write_options(net_jw *w, const net_chat_req *req);
 void net_ai_usage(const net_json *usage, const char *in_key, const char *out_key, net_chat_result *res);
 
 #endif

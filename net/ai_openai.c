@@ -9,28 +9,13 @@ static void build(const net_chat_req *req, net_jw *w)
     net_jw_obj_begin(w);
     net_jw_key(w, "model");
     net_jw_str(w, req->model);
-    net_jw_key(w, "messages");
-    net_jw_arr_begin(w);
-    for (size_t i = 0; i < req->n_messages; i++) {
-        net_jw_obj_begin(w);
-        net_jw_key(w, "role");
-        net_jw_str(w, req->messages[i].role);
-        net_jw_key(w, "content");
-        net_jw_str(w, req->messages[i].content);
-        net_jw_obj_end(w);
-    }
-    net_jw_arr_end(w);
+    net_ai_write_messages(w, req, false);
     if (req->max_tokens > 0) {
         net_jw_key(w, "max_tokens");
         net_jw_int(w, req->max_tokens);
     }
-    if (req->temperature >= 0) {
-        net_jw_key(w, "temperature");
-        net_jw_double(w, req->temperature);
-    }
+    net_ai_write_options(w, req);
     if (req->stream) {
-        net_jw_key(w, "stream");
-        net_jw_bool(w, true);
         /* Ask for a last chunk carrying the token usage. */
         net_jw_key(w, "stream_options");
         net_jw_obj_begin(w);
@@ -118,13 +103,5 @@ static int on_event(ai_call *call, const net_sse_event *ev, const net_json *root
     return text && n ? net_ai_text(call, text, n) : NET_OK;
 }
 
-const ai_provider net_ai_openai = {
-    .name = "openai",
-    .default_base = "https://api.openai.com/v1",
-    .path = "/chat/completions",
-    .build = build,
-    .auth = auth,
-    .parse_full = parse_full,
-    .on_event = on_event,
-    .error_info = error_info,
-};
+const ai_provider net_ai_openai = {"openai", "https://api.openai.com/v1", "/chat/completions",
+                                   build, auth, parse_full, on_event, error_info};

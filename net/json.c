@@ -335,58 +335,43 @@ static int after_item(jp *p, unsigned char close, const char *what)
     return -1;
 }
 
-static net_json *parse_array(jp *p)
+/* An object key and its ':'; NULL after reporting an error. */
+static const char *parse_key(jp *p, size_t *klen)
 {
-    net_json *arr = new_node(p, NET_JSON_ARRAY);
-    if (!arr || !enter(p))
+    if (p->pos >= p->len || p->s[p->pos] != '"') {
+        jp_unexpected(p, "a string key");
         return NULL;
-    if (p->pos < p->len && p->s[p->pos] == ']') {
-        p->pos++;
-        p->depth--;
-        return arr;
     }
-    const net_json **tail = &arr->child;
-    for (;;) {
-        net_json *v = parse_value(p);
-        if (!v)
-            return NULL;
-        *tail = v;
-        tail = &v->next;
-        arr->len++;
-        int r = after_item(p, ']', "an array element");
-        if (r < 0)
-            return NULL;
-        if (r == 0)
-            return arr;
+    const char *key = parse_string(p, klen);
+    if (!key)
+        return NULL;
+    skip_ws(p);
+    if (p->pos >= p->len || p->s[p->pos] != ':') {
+        jp_unexpected(p, "':' after the object key");
+        return NULL;
     }
+    p->pos++;
+    return key;
 }
 
-static net_json *parse_object(jp *p)
+/* The array or object opening at p->pos, with everything in it. */
+static net_json *parse_container(jp *p, bool object)
 {
-    net_json *obj = new_node(p, NET_JSON_OBJECT);
-    if (!obj || !enter(p))
+    unsigned char close = object ? '}' : ']';
+    net_json *c = new_node(p, object ? NET_JSON_OBJECT : NET_JSON_ARRAY);
+    if (!c || !enter(p))
         return NULL;
-    if (p->pos < p->len && p->s[p->pos] == '}') {
+    if (p->pos < p->len && p->s[p->pos] == close) {
         p->pos++;
         p->depth--;
-        return obj;
+        return c;
     }
-    const net_json **tail = &obj->child;
+    const net_json **tail = &c->child;
     for (;;) {
-        if (p->pos >= p->len || p->s[p->pos] != '"') {
-            jp_unexpected(p, "a string key");
+        const char *key = NULL;
+        size_t klen = 0;
+        if (object && !(key = parse_key(p, &klen)))
             return NULL;
-        }
-        size_t klen;
-        const char *key = parse_string(p, &klen);
-        if (!key)
-            return NULL;
-        skip_ws(p);
-        if (p->pos >= p->len || p->s[p->pos] != ':') {
-            jp_unexpected(p, "':' after the object key");
-            return NULL;
-        }
-        p->pos++;
         net_json *v = parse_value(p);
         if (!v)
             return NULL;
@@ -394,12 +379,10 @@ static net_json *parse_object(jp *p)
         v->keylen = klen;
         *tail = v;
         tail = &v->next;
-        obj->len++;
-        int r = after_item(p, '}', "an object member");
-        if (r < 0)
-            return NULL;
-        if (r == 0)
-            return obj;
+        c->len++;
+        int r = after_item(p, close, object ? "an object member" : "an array element");
+        if (r <= 0)
+            return r < 0 ? NULL : c;
         skip_ws(p);
     }
 }
@@ -412,10 +395,8 @@ static net_json *parse_value(jp *p)
         return NULL;
     }
     unsigned char c = p->s[p->pos];
-    if (c == '{')
-        return parse_object(p);
-    if (c == '[')
-        return parse_array(p);
+    if (c == '{' || c == '[')
+        return parse_container(p, c == '{');
     if (c == '-' || (c >= '0' && c <= '9'))
         return parse_number(p);
     if (c == '"') {

@@ -11,12 +11,9 @@ enum { ST_OBJECT = 1, ST_NONEMPTY = 2 };
 static int jw_fail(net_jw *w, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int jw_fail(net_jw *w, int rc, const char *fmt, ...)
 {
-    if (w->rc)
-        return w->rc;
-    w->rc = rc;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(w->msg, sizeof w->msg, fmt, ap);
+    rc = net_vsticky(&w->rc, w->msg, sizeof w->msg, rc, fmt, ap);
     va_end(ap);
     return rc;
 }

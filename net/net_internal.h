@@ -21,6 +21,10 @@ struct net_json {
 int net_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* First-error-wins: when *slot is 0, set it to rc and format msg[n];
+ * returns *slot. */
+int net_vsticky(int *slot, char *msg, size_t n, int rc, const char *fmt, va_list ap);
+
 /* Decode one UTF-8 sequence at s[n]: its length (1..4) and *cp, or 0 when
  * the bytes are not a valid, shortest-form, non-surrogate sequence. */
 size_t net_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);

@@ -233,6 +233,14 @@ static int tls_error(net_tls *t, char *err, size_t errlen)
     return net_errf(err, errlen, NET_E_TLS, "TLS with %s: handshake failure (BearSSL error %d)", h, e);
 }
 
+/* Our socket failed (timeout, reset): that is the session's error. */
+static int io_failed(net_tls *t, int rc, char *err, size_t errlen)
+{
+    t->io_err = rc;
+    br_ssl_engine_close(&t->cc.eng);
+    return tls_error(t, err, errlen);
+}
+
 /* Drive the engine until one of the wanted states (BR_SSL_SENDAPP or
  * BR_SSL_RECVAPP) is reached. Returns 0, 1 when the session is closed
  * cleanly, or an error. */
@@ -247,11 +255,8 @@ static int run_until(net_tls *t, unsigned want, char *err, size_t errlen)
             size_t len;
             unsigned char *buf = br_ssl_engine_sendrec_buf(eng, &len);
             int rc = net_fd_send(t->fd, buf, len, t->timeout_ms, t->io_msg, sizeof t->io_msg);
-            if (rc < 0) {
-                t->io_err = rc;
-                br_ssl_engine_close(eng);
-                return tls_error(t, err, errlen);
-            }
+            if (rc < 0)
+                return io_failed(t, rc, err, errlen);
             br_ssl_engine_sendrec_ack(eng, len);
             continue;
         }
@@ -267,11 +272,8 @@ static int run_until(net_tls *t, unsigned want, char *err, size_t errlen)
                 t->peer_closed = true;
                 return 1;
             }
-            if (rc < 0) {
-                t->io_err = rc;
-                br_ssl_engine_close(eng);
-                return tls_error(t, err, errlen);
-            }
+            if (rc < 0)
+                return io_failed(t, rc, err, errlen);
             br_ssl_engine_recvrec_ack(eng, got);
             continue;
         }

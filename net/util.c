@@ -17,6 +17,15 @@ int net_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
     return rc;
 }
 
+int net_vsticky(int *slot, char *msg, size_t n, int rc, const char *fmt, va_list ap)
+{
+    if (*slot)
+        return *slot;
+    *slot = rc;
+    vsnprintf(msg, n, fmt, ap);
+    return rc;
+}
+
 size_t net_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
     if (n == 0)

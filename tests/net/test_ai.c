@@ -176,17 +176,23 @@ static void expect_fail(net_provider p, const char *scenario, bool stream, net_a
     net_chat_result_free(&o.res);
 }
 
+static void expect_answer(const outcome *o, const char *text, const char *finish, int64_t in, int64_t out)
+{
+    if (o->rc != NET_OK)
+        fail_msg("%s", o->err);
+    assert_string_equal(o->res.text, text);
+    assert_string_equal(o->res.finish_reason, finish);
+    assert_int_equal(o->res.input_tokens, in);
+    assert_int_equal(o->res.output_tokens, out);
+}
+
 static void test_openai(void **state)
 {
     outcome o;
     chat(NET_PROVIDER_OPENAI, "oa-ok", false, &o);
-    assert_int_equal(o.rc, NET_OK);
-    assert_string_equal(o.res.text, "Hi \xC3\xA9!");
-    assert_string_equal(o.res.finish_reason, "stop");
+    expect_answer(&o, "Hi \xC3\xA9!", "stop", 12, 3);
     assert_string_equal(o.res.model, "gpt-test");
     assert_string_equal(o.res.id, "chatcmpl-1");
-    assert_int_equal(o.res.input_tokens, 12);
-    assert_int_equal(o.res.output_tokens, 3);
     net_chat_result_free(&o.res);
     char last[8192];
     ts_last_request(&srv, last, sizeof last);
@@ -197,12 +203,8 @@ static void test_openai(void **state)
                                  "\"max_tokens\":64}"));
 
     chat(NET_PROVIDER_OPENAI, "oa-stream", true, &o);
-    assert_int_equal(o.rc, NET_OK);
-    assert_string_equal(o.res.text, "Hello");
+    expect_answer(&o, "Hello", "length", 5, 2);
     assert_string_equal(o.deltas, "Hel|lo|");
-    assert_string_equal(o.res.finish_reason, "length");
-    assert_int_equal(o.res.input_tokens, 5);
-    assert_int_equal(o.res.output_tokens, 2);
     net_chat_result_free(&o.res);
     ts_last_request(&srv, last, sizeof last);
     assert_non_null(strstr(last, "\"stream\":true,\"stream_options\":{\"include_usage\":true}"));
@@ -228,11 +230,7 @@ static void test_anthropic(void **state)
 {
     outcome o;
     chat(NET_PROVIDER_ANTHROPIC, "an-ok", false, &o);
-    assert_int_equal(o.rc, NET_OK);
-    assert_string_equal(o.res.text, "Hello there");
-    assert_string_equal(o.res.finish_reason, "end_turn");
-    assert_int_equal(o.res.input_tokens, 20);
-    assert_int_equal(o.res.output_tokens, 4);
+    expect_answer(&o, "Hello there", "end_turn", 20, 4);
     net_chat_result_free(&o.res);
     char last[8192];
     ts_last_request(&srv, last, sizeof last);
@@ -243,14 +241,9 @@ static void test_anthropic(void **state)
                                  "\"Be brief.\"}],\"messages\":[{\"role\":\"user\",\"content\":\"Say \\\"hi\\\"\\n\"}]}"));
 
     chat(NET_PROVIDER_ANTHROPIC, "an-stream", true, &o);
-    if (o.rc != NET_OK)
-        fail_msg("%s", o.err);
-    assert_string_equal(o.res.text, "Bonjour");
+    expect_answer(&o, "Bonjour", "max_tokens", 25, 9);
     assert_string_equal(o.deltas, "Bon|jour|");
-    assert_string_equal(o.res.finish_reason, "max_tokens");
     assert_string_equal(o.res.model, "claude-test");
-    assert_int_equal(o.res.input_tokens, 25);
-    assert_int_equal(o.res.output_tokens, 9);
     net_chat_result_free(&o.res);
 
     expect_fail(NET_PROVIDER_ANTHROPIC, "an-529", false, NET_AI_OVERLOADED, "anthropic: overloaded (HTTP 529): Overloaded");
