@@ -329,7 +329,7 @@ static int send_chat(net_client *c, const ai_provider *p, ai_call *call, char *e
         r.user = &bc;
         rc = net_request_send(c, &r, &resp, err, errlen);
     }
-    memset(key_line, 0, sizeof key_line);
+    explicit_bzero(key_line, sizeof key_line);
     net_buf_free(&body);
     if (rc < 0 && call->fail_rc)
         rc = call->fail_rc;

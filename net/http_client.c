@@ -338,6 +338,9 @@ int net_request_send(net_client *c, const net_request *req, net_response **out, 
             drop_auth = true;
         u = next;
     }
+    /* The request may hold an API key: do not leave it in freed memory. */
+    if (wire.data)
+        explicit_bzero(wire.data, wire.cap);
     net_buf_free(&wire);
     if (rc < 0) {
         net_response_free(resp);

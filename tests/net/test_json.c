@@ -181,6 +181,23 @@ static void test_embedded_nul_and_depth(void **state)
     net_arena_free(&a);
 }
 
+/* Found by fuzz_json at its first run: a document as deep as the parser
+ * allows must be writable back (the writer's depth limit was 64). */
+static void test_fuzz_regressions(void **state)
+{
+    char deep[2 * NET_JSON_DEFAULT_DEPTH];
+    memset(deep, '[', NET_JSON_DEFAULT_DEPTH);
+    memset(deep + NET_JSON_DEFAULT_DEPTH, ']', NET_JSON_DEFAULT_DEPTH);
+    net_arena a;
+    const net_json *root;
+    char err[256];
+    assert_int_equal(parse_str(deep, sizeof deep, &root, &a, err), NET_OK);
+    char *out = dump(root);
+    assert_memory_equal(out, deep, sizeof deep);
+    free(out);
+    net_arena_free(&a);
+}
+
 static const char *doc_text =
     "{\"id\": \"chatcmpl-1\", \"n\": 9007199254740993, \"neg\": -9223372036854775808,"
     " \"big\": 9223372036854775808, \"f\": 2.5, \"e\": 1e400, \"t\": true, \"z\": null,"
@@ -457,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_fixtures),
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_embedded_nul_and_depth),
+        cmocka_unit_test(test_fuzz_regressions),
         cmocka_unit_test(test_getters),
         cmocka_unit_test(test_fixed_arena),
         cmocka_unit_test(test_writer),
