@@ -13,6 +13,8 @@ typedef struct held {
 
 static bool held_append(held *h, const char *s, size_t n)
 {
+    if (n == 0)
+        return true;
     if (h->len + n > h->cap) {
         size_t cap = h->cap * 2 + n + 64;
         char *nb = realloc(h->buf, cap);
@@ -59,6 +61,8 @@ static size_t releasable(const held *h, const eng_gen_params *gp)
 
 static void held_drop(held *h, size_t n)
 {
+    if (n == 0)
+        return;
     memmove(h->buf, h->buf + n, h->len - n);
     h->len -= n;
 }
