@@ -96,8 +96,8 @@ static int encode_word(const tok_vocab *v, tok_work *w, const char *word, size_t
 
 /* Text with every invalid byte replaced by U+FFFD, as the reference does
  * before byte-level encoding; into a fresh buffer (*fixed, freed by the
- * caller). */
-static int repair(tok_work *w, size_t n, char **fixed, size_t *fixed_len)
+ * caller), with the code point offsets moved onto it. */
+static int repair(tok_work *w, size_t n, char **fixed)
 {
     if (n > SIZE_MAX / 4)
         return TOK_ENOMEM;
@@ -111,7 +111,6 @@ static int repair(tok_work *w, size_t n, char **fixed, size_t *fixed_len)
     }
     w->cp_off[n] = (uint32_t)k;
     *fixed = p;
-    *fixed_len = k;
     return TOK_OK;
 }
 
@@ -125,9 +124,8 @@ int tok_bpe_encode(const tok_vocab *v, tok_work *w, const char *text, size_t len
     bool bad;
     size_t n = decode_all(w, (const uint8_t *)text, len, &bad);
     char *fixed = NULL;
-    size_t fixed_len;
     if (bad) {
-        if (repair(w, n, &fixed, &fixed_len) != TOK_OK)
+        if (repair(w, n, &fixed) != TOK_OK)
             return TOK_ENOMEM;
         text = fixed;
     }

@@ -24,22 +24,22 @@ void tok_work_free(tok_work *w)
     free(w->ends.v);
 }
 
-/* One occurrence of a special token's text in the input. */
-typedef struct occ {
+/* A piece of the input: raw text (id -1) or one matched token. */
+typedef struct frag {
     size_t pos, len;
     int32_t id;
-} occ;
+} frag;
 
-typedef struct occs {
-    occ *v;
+typedef struct frags {
+    frag *v;
     size_t n, cap;
-} occs;
+} frags;
 
-static int push_occ(occs *o, size_t pos, size_t len, int32_t id)
+static int push_frag(frags *f, size_t pos, size_t len, int32_t id)
 {
-    if (tok_reserve(&o->v, &o->cap, o->n + 1, sizeof *o->v) != TOK_OK)
+    if (tok_reserve(&f->v, &f->cap, f->n + 1, sizeof *f->v) != TOK_OK)
         return TOK_ENOMEM;
-    o->v[o->n++] = (occ){pos, len, id};
+    f->v[f->n++] = (frag){pos, len, id};
     return TOK_OK;
 }
 
@@ -48,17 +48,27 @@ static bool wanted(const tok_vocab *v, int32_t id, bool parse_special)
     return v->types[id] == TOK_T_USER_DEFINED || parse_special;
 }
 
-/* Every occurrence of every matchable token text (overlaps included). */
-static int find_occurrences(const tok_vocab *v, const uint8_t *s, size_t len,
-                            bool parse_special, occs *o)
+/* The matchable tokens whose text occurs somewhere in s, each once. */
+static int occurring(const tok_vocab *v, const uint8_t *s, size_t len, bool parse_special,
+                     tok_ids *found)
 {
+    uint8_t *seen = NULL; /* a bit per token, allocated at the first hit */
     for (size_t p = 0; p < len; p++) {
         int32_t node = v->trie_root[s[p]];
         for (size_t d = 0; node >= 0;) {
             const tok_trie_node *t = &v->trie[node];
-            if (t->token >= 0 && wanted(v, t->token, parse_special) &&
-                push_occ(o, p, d + 1, t->token) != TOK_OK)
-                return TOK_ENOMEM;
+            if (t->token >= 0 && wanted(v, t->token, parse_special)) {
+                if (!seen && !(seen = calloc(((size_t)v->n + 7) / 8, 1)))
+                    return TOK_ENOMEM;
+                uint8_t bit = (uint8_t)(1u << (t->token & 7));
+                if (!(seen[t->token >> 3] & bit)) {
+                    seen[t->token >> 3] |= bit;
+                    if (tok_ids_push(found, t->token) != TOK_OK) {
+                        free(seen);
+                        return TOK_ENOMEM;
+                    }
+                }
+            }
             if (++d >= len - p)
                 break;
             node = t->child;
@@ -66,48 +76,73 @@ static int find_occurrences(const tok_vocab *v, const uint8_t *s, size_t len,
                 node = v->trie[node].sibling;
         }
     }
+    free(seen);
     return TOK_OK;
 }
 
-/* The reference takes token texts longest first and cuts each one out of
- * the text left so far, leftmost first. */
-static int by_priority(const void *a, const void *b)
+typedef struct by_len {
+    size_t len;
+    int32_t id;
+} by_len;
+
+/* Longest text first; equal lengths by id, for a stable order. */
+static int cmp_by_len(const void *a, const void *b)
 {
-    const occ *x = a, *y = b;
+    const by_len *x = a, *y = b;
     if (x->len != y->len)
         return x->len > y->len ? -1 : 1;
-    if (x->id != y->id)
-        return x->id < y->id ? -1 : 1;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
+    return (x->id > y->id) - (x->id < y->id);
 }
 
-static int by_pos(const void *a, const void *b)
+/* Cut the tokens' texts out of the raw pieces as the reference does: the
+ * longest token first, each leftmost first within every piece left raw.
+ * Only tokens that occur are tried, so plain text costs one trie scan. */
+static int partition(const tok_vocab *v, const char *text, size_t len, bool parse_special,
+                     frags *f)
 {
-    const occ *x = a, *y = b;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
-/* Keep the occurrences the reference would cut out, sorted by position. */
-static int select_occurrences(occs *o, size_t len)
-{
-    if (o->n == 0)
-        return TOK_OK;
-    uint8_t *taken = calloc(len, 1);
-    if (!taken)
-        return TOK_ENOMEM;
-    qsort(o->v, o->n, sizeof *o->v, by_priority);
-    size_t k = 0;
-    for (size_t i = 0; i < o->n; i++) {
-        occ c = o->v[i];
-        if (memchr(taken + c.pos, 1, c.len))
-            continue;
-        memset(taken + c.pos, 1, c.len);
-        o->v[k++] = c;
+    tok_ids found = {0};
+    frags tmp = {0};
+    by_len *order = NULL;
+    int rc = push_frag(f, 0, len, -1);
+    if (rc == TOK_OK && v->n_trie > 0)
+        rc = occurring(v, (const uint8_t *)text, len, parse_special, &found);
+    if (rc == TOK_OK && found.n > 0 && !(order = malloc(found.n * sizeof *order)))
+        rc = TOK_ENOMEM;
+    for (size_t i = 0; rc == TOK_OK && i < found.n; i++)
+        order[i] = (by_len){v->text_off[found.v[i] + 1] - v->text_off[found.v[i]], found.v[i]};
+    if (order)
+        qsort(order, found.n, sizeof *order, cmp_by_len);
+    for (size_t k = 0; rc == TOK_OK && k < found.n; k++) {
+        size_t tl;
+        const char *t = tok_text_of(v, order[k].id, &tl);
+        tmp.n = 0;
+        for (size_t i = 0; rc == TOK_OK && i < f->n; i++) {
+            frag g = f->v[i];
+            if (g.id >= 0) {
+                rc = push_frag(&tmp, g.pos, g.len, g.id);
+                continue;
+            }
+            size_t p = g.pos, end = g.pos + g.len;
+            const char *hit;
+            while (rc == TOK_OK && p < end && (hit = memmem(text + p, end - p, t, tl))) {
+                size_t q = (size_t)(hit - text);
+                if (q > p)
+                    rc = push_frag(&tmp, p, q - p, -1);
+                if (rc == TOK_OK)
+                    rc = push_frag(&tmp, q, tl, order[k].id);
+                p = q + tl;
+            }
+            if (rc == TOK_OK && p < end)
+                rc = push_frag(&tmp, p, end - p, -1);
+        }
+        frags swap = *f;
+        *f = tmp;
+        tmp = swap;
     }
-    o->n = k;
-    free(taken);
-    qsort(o->v, o->n, sizeof *o->v, by_pos);
-    return TOK_OK;
+    free(tmp.v);
+    free(order);
+    free(found.v);
+    return rc;
 }
 
 static int encode_text(const tok_vocab *v, tok_work *w, const char *s, size_t len,
@@ -134,32 +169,26 @@ int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_specia
     tok_heap heap = {0};
     tok_cache cache = {0};
     tok_work w = {.syms = &syms, .heap = &heap, .cache = &cache};
-    occs o = {0};
+    frags f = {0};
     int rc = TOK_OK;
     if (add_special && v->sp.add_bos && v->sp.bos >= 0)
         rc = tok_ids_push(&out, v->sp.bos);
-    if (rc == TOK_OK && v->n_trie > 0 && len > 0)
-        rc = find_occurrences(v, (const uint8_t *)text, len, parse_special, &o);
-    if (rc == TOK_OK)
-        rc = select_occurrences(&o, len);
+    if (rc == TOK_OK && len > 0)
+        rc = partition(v, text, len, parse_special, &f);
     /* SPM puts its space before the first text and after each special. */
-    size_t pos = 0;
     bool after_special = true;
-    for (size_t i = 0; i <= o.n && rc == TOK_OK; i++) {
-        size_t end = i < o.n ? o.v[i].pos : len;
-        if (end > pos) {
-            rc = encode_text(v, &w, text + pos, end - pos, after_special, &out);
-            after_special = false;
-        }
-        if (i < o.n && rc == TOK_OK) {
-            rc = tok_ids_push(&out, o.v[i].id);
+    for (size_t i = 0; i < f.n && rc == TOK_OK; i++) {
+        if (f.v[i].id >= 0) {
+            rc = tok_ids_push(&out, f.v[i].id);
             after_special = true;
-            pos = o.v[i].pos + o.v[i].len;
+        } else {
+            rc = encode_text(v, &w, text + f.v[i].pos, f.v[i].len, after_special, &out);
+            after_special = false;
         }
     }
     if (rc == TOK_OK && add_special && v->sp.add_eos && v->sp.eos >= 0)
         rc = tok_ids_push(&out, v->sp.eos);
-    free(o.v);
+    free(f.v);
     tok_work_free(&w);
     if (rc != TOK_OK) {
         free(out.v);
