@@ -3,7 +3,9 @@
 
 #include "cli/cli.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 int cli_ai_config_load(const char *explicit_path, route_config **cfg)
 {
@@ -37,4 +39,40 @@ void cli_ai_json_kd(net_jw *w, const char *key, double value)
 {
     net_jw_key(w, key);
     net_jw_double(w, value);
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] < 0x80 ? 1 : (s[0] >> 5) == 6 ? 2 : (s[0] >> 4) == 14 ? 3 : (s[0] >> 3) == 30 ? 4 : 0;
+    if (!len || len > n) return 0;
+    uint32_t cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+    bool ok = cp >= min[len] && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
+    return ok ? len : 0;
+}
+
+void cli_ai_json_text(net_jw *w, const char *key, const char *text)
+{
+    net_jw_key(w, key);
+    if (!text) {
+        net_jw_null(w);
+        return;
+    }
+    /* Model output may hold broken UTF-8: each bad byte becomes U+FFFD. */
+    net_buf b;
+    net_buf_init(&b);
+    const unsigned char *p = (const unsigned char *)text;
+    size_t n = strlen(text);
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_seq(p + i, n - i);
+        net_buf_append(&b, len ? text + i : "\xef\xbf\xbd", len ? len : 3);
+        i += len ? len : 1;
+    }
+    net_jw_strn(w, b.data ? b.data : "", b.len);
+    net_buf_free(&b);
 }

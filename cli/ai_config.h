@@ -16,4 +16,7 @@ int cli_ai_json_print(net_jw *w, net_buf *out);
 void cli_ai_json_kv(net_jw *w, const char *key, const char *value);
 void cli_ai_json_kd(net_jw *w, const char *key, double value);
 
+/* "key": text with invalid UTF-8 replaced (NULL: null). */
+void cli_ai_json_text(net_jw *w, const char *key, const char *text);
+
 #endif

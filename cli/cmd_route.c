@@ -1,4 +1,5 @@
 /* rhema ai tasks classify | route: the router's view of a prompt. */
+#include "cli/ai_backends.h"
 #include "cli/ai_config.h"
 #include "cli/cli.h"
 
@@ -140,9 +141,9 @@ done:
     return rc;
 }
 
+/* The decision's fields, inside an object the caller opened. */
 static void json_decision(net_jw *w, const route_decision *d, const route_config *cfg, bool dry_run)
 {
-    net_jw_obj_begin(w);
     json_class(w, &d->cls);
     cli_ai_json_kv(w, "route", route_target_name(d->target));
     cli_ai_json_kv(w, "model", d->model);
@@ -173,7 +174,69 @@ static void json_decision(net_jw *w, const route_decision *d, const route_config
     cli_ai_json_kv(w, "config", cfg->path);
     net_jw_key(w, "dry_run");
     net_jw_bool(w, dry_run);
-    net_jw_obj_end(w);
+}
+
+static void json_result(net_jw *w, const route_result *r)
+{
+    cli_ai_json_text(w, "answer", r->text);
+    cli_ai_json_kv(w, "served_by", r->text ? route_target_name(r->served_by) : NULL);
+    cli_ai_json_kv(w, "served_model", r->text ? r->model : NULL);
+    net_jw_key(w, "cost_usd");
+    r->cost_known ? net_jw_double(w, r->total_cost) : net_jw_null(w);
+    net_jw_key(w, "attempts");
+    net_jw_arr_begin(w);
+    for (size_t i = 0; i < r->n_attempts; i++) {
+        const route_attempt *a = &r->attempts[i];
+        net_jw_obj_begin(w);
+        cli_ai_json_kv(w, "route", route_target_name(a->target));
+        cli_ai_json_kv(w, "provider", a->provider[0] ? a->provider : NULL);
+        cli_ai_json_kv(w, "model", a->model);
+        cli_ai_json_kv(w, "error", a->status ? a->error : NULL);
+        net_jw_key(w, "cached");
+        net_jw_bool(w, a->cached);
+        cli_ai_json_kd(w, "ms", a->ms);
+        net_jw_obj_end(w);
+    }
+    net_jw_arr_end(w);
+}
+
+/* Run the decision through the engine and the providers; usage goes to
+ * the ledger. */
+static int execute(const route_config *cfg, const route_request *rq, const route_decision *d, const char *ledger,
+                   bool json)
+{
+    route_backends b;
+    cli_ai_backend_state st;
+    route_runtime rt = {.ledger_path = ledger};
+    route_result res;
+    char err[1024];
+    cli_ai_backends_init(&b, &st);
+    int rc = route_execute(cfg, rq, d, &b, &rt, &res, err, sizeof err);
+    cli_ai_backends_free(&st);
+    if (json) {
+        net_buf out;
+        net_jw w;
+        net_buf_init(&out);
+        net_jw_init(&w, &out);
+        net_jw_obj_begin(&w);
+        json_decision(&w, d, cfg, false);
+        json_result(&w, &res);
+        cli_ai_json_kv(&w, "error", rc ? err : NULL);
+        net_jw_obj_end(&w);
+        int prc = cli_ai_json_print(&w, &out);
+        route_result_free(&res);
+        return rc ? CLI_EXIT_FAIL : prc;
+    }
+    if (rc) {
+        fprintf(stderr, "rhema: %s\n", err);
+    } else {
+        printf("%s\n", res.text);
+        fprintf(stderr, "[%s %s%s%s, %zu attempt%s%s, $%.6f%s]\n", route_target_name(res.served_by), res.provider,
+                res.provider[0] ? "/" : "", res.model, res.n_attempts, res.n_attempts == 1 ? "" : "s",
+                res.cached ? ", cached" : "", res.total_cost, res.cost_known ? "" : " + unpriced");
+    }
+    route_result_free(&res);
+    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
 static void print_decision(const route_decision *d, const route_config *cfg)
@@ -207,7 +270,7 @@ static int run_route(const cli_cmd *cmd, int argc, char **argv)
         {"private", 0, CLI_FLAG, &o.is_private, "never send this request off the machine"},
         {"max-output", 0, CLI_INT, &o.max_output, "N  expected answer tokens for the cost estimate (default 512)"},
         {"config", 'c', CLI_STR, &o.config, "FILE  ai-config.yaml (default: search)"},
-        {"dry-run", 'n', CLI_FLAG, &o.dry_run, "print the decision only"},
+        {"dry-run", 'n', CLI_FLAG, &o.dry_run, "print the decision only; run nothing"},
         {"json", 0, CLI_FLAG, &o.json, "print one JSON object"},
     };
     int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
@@ -217,11 +280,6 @@ static int run_route(const cli_cmd *cmd, int argc, char **argv)
     char *ctx;
     route_config *cfg = NULL;
     if ((rc = make_request(cmd, &o, &t, &ctx, &rq)) || (rc = cli_ai_config_load(o.config, &cfg))) goto done;
-    if (!o.dry_run) {
-        fprintf(stderr, "rhema: running routed requests is not wired to the engine and providers yet; use --dry-run\n");
-        rc = CLI_EXIT_FAIL;
-        goto done;
-    }
     char ledger[4096], err[1024];
     route_state st = {0};
     /* Today's spend decides the daily budget; an unreadable ledger only warns. */
@@ -234,12 +292,16 @@ static int run_route(const cli_cmd *cmd, int argc, char **argv)
         rc = CLI_EXIT_FAIL;
         goto done;
     }
-    if (o.json) {
+    if (!o.dry_run) {
+        rc = execute(cfg, &rq, &d, ledger, o.json);
+    } else if (o.json) {
         net_buf out;
         net_jw w;
         net_buf_init(&out);
         net_jw_init(&w, &out);
-        json_decision(&w, &d, cfg, o.dry_run);
+        net_jw_obj_begin(&w);
+        json_decision(&w, &d, cfg, true);
+        net_jw_obj_end(&w);
         rc = cli_ai_json_print(&w, &out);
     } else {
         print_decision(&d, cfg);
@@ -254,5 +316,6 @@ done:
 const cli_cmd cli_cmd_tasks_classify = {"ai tasks classify", "(--prompt TEXT | --task FILE) [--context FILE] [--json]",
                                         "classify a prompt as simple, medium or complex, with each signal's weight",
                                         run_classify};
-const cli_cmd cli_cmd_tasks_route = {"ai tasks route", "(--prompt TEXT | --task FILE) --dry-run [--private] [--json]",
-                                     "decide where a request runs: embedded, external or hybrid, and why", run_route};
+const cli_cmd cli_cmd_tasks_route = {"ai tasks route", "(--prompt TEXT | --task FILE) [--dry-run] [--private] [--json]",
+                                     "decide where a request runs (embedded, external or hybrid) and why, then run it",
+                                     run_route};

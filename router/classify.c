@@ -7,6 +7,7 @@
 #include "router/internal.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -190,7 +191,8 @@ int route_classify(const route_config *cfg, const route_request *req, route_clas
     score_patterns(cfg, prompt, out, &score, &complex_hit, &simple_hit);
     size_t reasoning = score_content(prompt, out, &score);
 
-    out->score = score < 0 ? 0 : score > 1 ? 1 : score;
+    /* Three decimals: the weights are round, the sum should read so too. */
+    out->score = score < 0 ? 0 : score > 1 ? 1 : round(score * 1000) / 1000;
     out->complexity = out->score >= EDGE_COMPLEX ? ROUTE_COMPLEX : out->score >= EDGE_MEDIUM ? ROUTE_MEDIUM : ROUTE_SIMPLE;
 
     char why[96];

@@ -35,7 +35,7 @@ expect 0 "(none found: built-in defaults, embedded only)" rhema ai service confi
 expect 0 '"complexity":"complex"' rhema ai tasks classify --json --prompt "Prove step by step and compare the designs"
 expect 0 "reasoning markers: 'prove', 'step by step'" rhema ai tasks classify --prompt "Prove it step by step"
 expect 2 "give exactly one of --prompt TEXT or --task FILE" rhema ai tasks route --dry-run
-expect 1 "use --dry-run" rhema ai tasks route --prompt "hi"
+expect 1 "embedded model 'default' has no model_path" rhema ai tasks route --prompt "hi"
 
 # The proposal's advanced example as the project's configuration.
 mkdir -p .rhema
@@ -76,6 +76,21 @@ expect 1 "nope.yaml: no such configuration file" rhema ai service config --confi
 expect 0 "(no requests recorded in this period)" rhema ai costs analyze --period day
 expect 0 '"total_cost_usd":0' rhema ai costs analyze --period month --json
 expect 2 "--period must be day, week or month" rhema ai costs analyze --period year
+
+# A real run on a fixture model: the unreachable provider falls back to
+# the local model, and the ledger then holds both requests.
+fx="${RHEMA_FIXTURES:-}"
+if [ -n "$fx" ] && [ -f "$fx/models/llama-tiny-q8_0.gguf" ]; then
+    mkdir -p run/.rhema && cd run || exit 1
+    printf 'ai_service:\n  external:\n    provider: nowhere\n    base_url: http://127.0.0.1:9/v1\n    models: [m1]\n    timeout_seconds: 2\n  embedded:\n    model_path: %s\n    max_context_length: 256\n' \
+        "$fx/models/llama-tiny-q8_0.gguf" > .rhema/ai-config.yaml
+    expect 0 "[embedded llama-tiny-q8_0, 1 attempt" rhema ai tasks route --prompt "what is a cat" --max-output 8
+    expect 0 '"served_by":"embedded"' rhema ai tasks route --prompt "Prove step by step and compare the designs" --max-output 8 --json
+    expect 0 "embedded  -            llama-tiny-q8_0                      2" rhema ai costs analyze --period day
+    cd .. || exit 1
+else
+    echo "SKIP: RHEMA_FIXTURES not set; no routed run on a real model"
+fi
 
 echo "router cli: $pass passed, $failed failed"
 [ "$failed" -eq 0 ]

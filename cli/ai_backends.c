@@ -1,0 +1,146 @@
+/* The real backends behind route_execute: the local engine for embedded
+ * calls and the net providers for external ones. The router stays free of
+ * both; only the CLI ties them together. */
+#include "cli/ai_backends.h"
+
+#include "engine/engine.h"
+#include "tokenizer/tokenizer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { DEFAULT_MAX_OUTPUT = 256 };
+
+typedef struct text_sink {
+    net_buf buf;
+    int failed;
+} text_sink;
+
+static int collect(void *ud, int32_t token, const char *text, size_t len)
+{
+    text_sink *s = ud;
+    if (len && net_buf_append(&s->buf, text, len) != NET_OK) s->failed = 1;
+    return s->failed;
+}
+
+/* The user message rendered with the model's chat template, as tokens. */
+static int chat_tokens(const eng_model *m, const tok_vocab *v, const char *prompt, eng_chat_tmpl *tmpl, int32_t **ids,
+                       size_t *n, char *err, size_t errlen)
+{
+    char *text = NULL;
+    eng_chat_msg msg = {"user", prompt};
+    if (eng_chat_template_detect(eng_model_file(m), tmpl, err, errlen) != ENG_OK ||
+        eng_chat_render(*tmpl, &msg, 1, true, &text, err, errlen) != ENG_OK)
+        return 1;
+    int rc = tok_encode(v, text, strlen(text), true, true, ids, n, err, errlen) != TOK_OK;
+    free(text);
+    return rc;
+}
+
+static int run_engine(const route_call *call, eng_model *m, route_reply *reply, char *err, size_t errlen)
+{
+    tok_vocab *v = NULL;
+    eng_ctx *c = NULL;
+    eng_sampler *s = NULL;
+    int32_t *ids = NULL;
+    size_t n = 0, n_out = 0;
+    eng_chat_tmpl tmpl = ENG_CHAT_CHATML;
+    text_sink sink = {0};
+    net_buf_init(&sink.buf);
+    eng_ctx_params cp = eng_ctx_default_params();
+    cp.n_ctx = (uint32_t)call->model_cfg->max_context_length;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cp.n_threads = cores > 0 && cores < 64 ? (uint32_t)cores : 1;
+    eng_sampler_params sp = eng_sampler_default_params();
+    sp.seed = (uint64_t)time(NULL);
+    int rc = tok_vocab_load(&v, eng_model_file(m), err, errlen) != TOK_OK ||
+             eng_ctx_new(&c, m, &cp, err, errlen) != ENG_OK ||
+             eng_sampler_new(&s, &sp, eng_model_hparams(m)->n_vocab, err, errlen) != ENG_OK ||
+             chat_tokens(m, v, call->prompt, &tmpl, &ids, &n, err, errlen);
+    if (!rc) {
+        const char *stops[1] = {eng_chat_end_of_turn(tmpl)};
+        long max = call->max_output_tokens > 0 ? call->max_output_tokens : DEFAULT_MAX_OUTPUT;
+        eng_gen_params gp = {(uint32_t)max, stops, stops[0] ? 1 : 0, true};
+        rc = eng_generate(c, s, v, ids, n, &gp, collect, &sink, &n_out, err, errlen) != ENG_OK || sink.failed;
+    }
+    if (!rc) {
+        reply->text = strndup(sink.buf.data ? sink.buf.data : "", sink.buf.len);
+        reply->in_tokens = n;
+        reply->out_tokens = n_out;
+        rc = !reply->text;
+    }
+    net_buf_free(&sink.buf);
+    free(ids);
+    eng_sampler_free(s);
+    eng_ctx_free(c);
+    tok_vocab_free(v);
+    return rc;
+}
+
+static int embedded_call(void *user, const route_call *call, route_reply *reply, char *err, size_t errlen)
+{
+    cli_ai_backend_state *st = user;
+    const route_model *mc = call->model_cfg;
+    if (!mc->model_path[0]) {
+        snprintf(err, errlen, "embedded model '%s' has no model_path: set ai_service.embedded.model_path", mc->name);
+        return 1;
+    }
+    /* Keep the model open for a second call in the same run (hybrid, fallback). */
+    if (!st->model || strcmp(st->model_path, mc->model_path)) {
+        eng_model_free(st->model);
+        st->model = NULL;
+        if (eng_model_open(&st->model, mc->model_path, err, errlen) != ENG_OK) return 1;
+        snprintf(st->model_path, sizeof st->model_path, "%s", mc->model_path);
+    }
+    return run_engine(call, st->model, reply, err, errlen);
+}
+
+static int external_call(void *user, const route_call *call, route_reply *reply, char *err, size_t errlen)
+{
+    cli_ai_backend_state *st = user;
+    const route_provider *p = call->provider_cfg;
+    net_chat_req req;
+    net_chat_req_init(&req);
+    /* Providers other than the two built in speak the OpenAI protocol. */
+    if (net_provider_parse(p->name, &req.provider) != NET_OK) req.provider = NET_PROVIDER_OPENAI;
+    char base[2048];
+    size_t blen = strlen(p->base_url);
+    bool bare_openai = req.provider == NET_PROVIDER_OPENAI && strstr(p->base_url, "api.openai.com") &&
+                       (blen < 3 || strcmp(p->base_url + blen - 3, "/v1"));
+    snprintf(base, sizeof base, "%s%s", p->base_url, bare_openai ? "/v1" : "");
+    net_chat_msg msg = {"user", call->prompt};
+    req.base_url = base;
+    req.api_key = p->api_key;
+    req.model = call->model;
+    req.messages = &msg;
+    req.n_messages = 1;
+    req.max_tokens = call->max_output_tokens > 0 ? (int)call->max_output_tokens : 0;
+    net_client_opts co = {.io_timeout_ms = (int)p->timeout_seconds * 1000};
+    if (!st->client && net_client_new(&co, &st->client, err, errlen) != NET_OK) return 1;
+    net_chat_result res;
+    int rc = net_chat(st->client, &req, &res, err, errlen);
+    if (rc == NET_OK) {
+        reply->text = res.text;
+        res.text = NULL;
+        reply->in_tokens = res.input_tokens > 0 ? (uint64_t)res.input_tokens : 0;
+        reply->out_tokens = res.output_tokens > 0 ? (uint64_t)res.output_tokens : 0;
+    }
+    net_chat_result_free(&res);
+    return rc != NET_OK;
+}
+
+void cli_ai_backends_init(route_backends *b, cli_ai_backend_state *st)
+{
+    memset(st, 0, sizeof *st);
+    *b = (route_backends){embedded_call, external_call, st};
+}
+
+void cli_ai_backends_free(cli_ai_backend_state *st)
+{
+    eng_model_free(st->model);
+    net_client_free(st->client);
+    memset(st, 0, sizeof *st);
+}
