@@ -15,6 +15,14 @@ typedef struct task_opts {
     long max_output;
 } task_opts;
 
+/* A request ready to classify or route, with what it borrows from. */
+typedef struct prepared {
+    route_task t;
+    route_request rq;
+    char *ctx;
+    route_config *cfg;
+} prepared;
+
 /* Build the request from --prompt or --task; t holds what --task loaded. */
 static int make_request(const cli_cmd *cmd, const task_opts *o, route_task *t, char **ctx, route_request *rq)
 {
@@ -50,6 +58,20 @@ static int make_request(const cli_cmd *cmd, const task_opts *o, route_task *t, c
         rq->context = *ctx;
     }
     return CLI_EXIT_OK;
+}
+
+static int prepare(const cli_cmd *cmd, const task_opts *o, prepared *p)
+{
+    p->cfg = NULL;
+    int rc = make_request(cmd, o, &p->t, &p->ctx, &p->rq);
+    return rc ? rc : cli_ai_config_load(o->config, &p->cfg);
+}
+
+static void release(prepared *p)
+{
+    route_config_free(p->cfg);
+    route_task_free(&p->t);
+    free(p->ctx);
 }
 
 static void json_signals(net_jw *w, const route_class *c)
@@ -96,19 +118,16 @@ static int run_classify(const cli_cmd *cmd, int argc, char **argv)
         {"prompt", 'p', CLI_STR, &o.prompt, "TEXT  the prompt to classify"},
         {"task", 0, CLI_STR, &o.task, "FILE  a task.yaml (prompt, context, context_files)"},
         {"context", 0, CLI_STR, &o.context, "FILE  attached context to count"},
-        {"config", 'c', CLI_STR, &o.config, "FILE  ai-config.yaml (default: search)"},
         {"json", 0, CLI_FLAG, &o.json, "print one JSON object"},
+        {"config", 'c', CLI_STR, &o.config, "FILE  ai-config.yaml (default: search)"},
     };
     int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
     if (rc) return rc;
-    route_task t;
-    route_request rq;
-    char *ctx;
-    route_config *cfg = NULL;
-    if ((rc = make_request(cmd, &o, &t, &ctx, &rq)) || (rc = cli_ai_config_load(o.config, &cfg))) goto done;
+    prepared p;
+    if ((rc = prepare(cmd, &o, &p))) goto done;
     route_class c;
     char err[512];
-    if (route_classify(cfg, &rq, &c, err, sizeof err)) {
+    if (route_classify(p.cfg, &p.rq, &c, err, sizeof err)) {
         fprintf(stderr, "rhema: %s\n", err);
         rc = CLI_EXIT_FAIL;
         goto done;
@@ -135,9 +154,7 @@ static int run_classify(const cli_cmd *cmd, int argc, char **argv)
         print_signals(&c);
     }
 done:
-    route_config_free(cfg);
-    route_task_free(&t);
-    free(ctx);
+    release(&p);
     return rc;
 }
 
@@ -275,11 +292,9 @@ static int run_route(const cli_cmd *cmd, int argc, char **argv)
     };
     int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
     if (rc) return rc;
-    route_task t;
-    route_request rq;
-    char *ctx;
-    route_config *cfg = NULL;
-    if ((rc = make_request(cmd, &o, &t, &ctx, &rq)) || (rc = cli_ai_config_load(o.config, &cfg))) goto done;
+    prepared p;
+    if ((rc = prepare(cmd, &o, &p))) goto done;
+    route_config *cfg = p.cfg;
     char ledger[4096], err[1024];
     route_state st = {0};
     /* Today's spend decides the daily budget; an unreadable ledger only warns. */
@@ -287,13 +302,13 @@ static int run_route(const cli_cmd *cmd, int argc, char **argv)
         route_ledger_spent_today(ledger, (int64_t)time(NULL), &st.spent_today, err, sizeof err))
         fprintf(stderr, "rhema: warning: %s\n", err);
     route_decision d;
-    if (route_decide(cfg, &rq, &st, &d, err, sizeof err)) {
+    if (route_decide(cfg, &p.rq, &st, &d, err, sizeof err)) {
         fprintf(stderr, "rhema: %s\n", err);
         rc = CLI_EXIT_FAIL;
         goto done;
     }
     if (!o.dry_run) {
-        rc = execute(cfg, &rq, &d, ledger, o.json);
+        rc = execute(cfg, &p.rq, &d, ledger, o.json);
     } else if (o.json) {
         net_buf out;
         net_jw w;
@@ -307,9 +322,7 @@ static int run_route(const cli_cmd *cmd, int argc, char **argv)
         print_decision(&d, cfg);
     }
 done:
-    route_config_free(cfg);
-    route_task_free(&t);
-    free(ctx);
+    release(&p);
     return rc;
 }
 
