@@ -20,6 +20,8 @@ typedef enum kern_status {
     KERN_OK = 0,
     KERN_ETYPE = -1,  /* block type not supported for this operation */
     KERN_ESIZE = -2,  /* n is not a whole number of blocks */
+    KERN_ENOMEM = -3, /* an allocation failed */
+    KERN_ETHREAD = -4, /* a worker thread could not be started */
 } kern_status;
 
 /* IEEE half and bfloat16 conversions (round to nearest even). */
@@ -64,5 +66,67 @@ void kern_round_activation(uint32_t type, float *x, size_t n, void *scratch);
 /* Dot product of a row of `type` with an activation already quantized in
  * kern_vec_dot_type(type) (n elements). */
 float kern_vec_dot(uint32_t type, const void *row, const void *act, size_t n);
+
+/* ---- Fast paths: CPU dispatch, thread pool, matrix products ---- */
+
+/* Instruction sets the fast kernels are built for. */
+typedef enum kern_isa {
+    KERN_ISA_PORTABLE = 0, /* the reference C above */
+    KERN_ISA_AVX2 = 1,     /* x86-64 AVX2 + FMA + F16C */
+    KERN_ISA_AVX512 = 2,   /* x86-64 AVX-512 F/BW/VL + VNNI */
+    KERN_ISA_NEON = 3,     /* aarch64 Advanced SIMD (+ dotprod when present) */
+} kern_isa;
+
+struct kern_ops;
+
+/* The kernel set chosen for this CPU; caller-owned, filled once. */
+typedef struct kern_cpu {
+    kern_isa isa;
+    const struct kern_ops *ops;
+} kern_cpu;
+
+/* Pick the best kernel set the running CPU (and OS) supports. */
+void kern_cpu_detect(kern_cpu *cpu);
+/* Whether this binary and CPU can run isa. */
+bool kern_cpu_has(kern_isa isa);
+/* Use isa (tests and benchmarks compare sets); KERN_ETYPE with a message
+ * when the binary or the CPU lacks it. */
+int kern_cpu_select(kern_cpu *cpu, kern_isa isa, char *err, size_t errlen);
+/* The active set's name for `--version --verbose`: "avx512-vnni", ... */
+const char *kern_cpu_name(const kern_cpu *cpu);
+
+/* A persistent pool of worker threads (the caller's thread is one of
+ * them). Runs one parallel-for at a time; not for concurrent callers. */
+typedef struct kern_pool kern_pool;
+
+/* Work on items [begin, end); tid < kern_pool_threads() names the thread. */
+typedef void (*kern_task_fn)(void *arg, size_t begin, size_t end, unsigned tid);
+
+/* Physical cores of this machine (1 when unknown). */
+unsigned kern_physical_cores(void);
+/* n_threads 0: kern_physical_cores(). KERN_ENOMEM / KERN_ETHREAD on failure. */
+int kern_pool_new(kern_pool **out, unsigned n_threads, char *err, size_t errlen);
+void kern_pool_free(kern_pool *p);
+unsigned kern_pool_threads(const kern_pool *p);
+/* Call fn over [0, n) in chunks of at least `grain` items spread over the
+ * threads; returns when all are done. p may be NULL (runs inline). */
+void kern_pool_for(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, void *arg);
+
+/* Bytes of scratch kern_matmul needs for n_tokens rows of n_in. */
+size_t kern_matmul_scratch_size(uint32_t wtype, size_t n_in, size_t n_tokens);
+
+/* y[t * n_out + o] = dot(row o of w, x[t * n_in ..]) for t < n_tokens,
+ * o < n_out, with the activations quantized once per token into
+ * kern_vec_dot_type(wtype) (the same numbers kern_vec_dot sees) and rows
+ * spread over the pool. w holds n_out rows of gguf_row_size(wtype, n_in)
+ * bytes; kern_check(wtype, n_in) must have passed. */
+void kern_matmul(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const void *w,
+                 size_t n_in, size_t n_out, const float *x, size_t n_tokens, float *y,
+                 void *scratch);
+
+/* Streaming read bandwidth of main memory in bytes/s, measured over a
+ * buffer of `bytes` (>= 64 MiB is sensible) with the pool's threads;
+ * negative KERN_ENOMEM when the buffer cannot be allocated. */
+double kern_read_bandwidth(kern_pool *pool, size_t bytes, unsigned reps);
 
 #endif

@@ -1,0 +1,98 @@
+/* Run-time choice of the kernel set: cpuid + xgetbv on x86-64 (the OS must
+ * save the wide registers too), getauxval on aarch64. */
+#include "kernels/kernels.h"
+#include "kernels/simd_internal.h"
+
+#include <stdio.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+
+static uint64_t xgetbv0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static bool x86_has(kern_isa isa)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return false;
+    bool osxsave = c & bit_OSXSAVE, fma = c & bit_FMA, f16c = c & bit_F16C;
+    if (!osxsave || !fma || !f16c)
+        return false;
+    uint64_t xcr0 = xgetbv0();
+    if ((xcr0 & 6) != 6) /* SSE and AVX state */
+        return false;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & bit_AVX2))
+        return false;
+    if (isa == KERN_ISA_AVX2)
+        return true;
+    /* opmask, upper 256 bits of zmm0-15 and zmm16-31 */
+    if ((xcr0 & 0xe0) != 0xe0)
+        return false;
+    return (b & bit_AVX512F) && (b & bit_AVX512BW) && (b & bit_AVX512VL) && (c & bit_AVX512VNNI);
+}
+#elif defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
+
+bool kern_cpu_has(kern_isa isa)
+{
+    switch (isa) {
+    case KERN_ISA_PORTABLE:
+        return true;
+#if defined(__x86_64__)
+    case KERN_ISA_AVX2:
+    case KERN_ISA_AVX512:
+        return x86_has(isa);
+#elif defined(__aarch64__)
+    case KERN_ISA_NEON:
+        return true; /* Advanced SIMD is part of the aarch64 base */
+#endif
+    default:
+        return false;
+    }
+}
+
+static const struct kern_ops *ops_of(kern_isa isa)
+{
+    switch (isa) {
+#if defined(__x86_64__)
+    case KERN_ISA_AVX2: return &kern_ops_avx2;
+    case KERN_ISA_AVX512: return &kern_ops_avx512;
+#elif defined(__aarch64__)
+    case KERN_ISA_NEON: return &kern_ops_neon;
+#endif
+    default: return NULL;
+    }
+}
+
+int kern_cpu_select(kern_cpu *cpu, kern_isa isa, char *err, size_t errlen)
+{
+    if (!kern_cpu_has(isa)) {
+        if (err && errlen)
+            snprintf(err, errlen, "kernel set %d is not available on this CPU or in this build",
+                     (int)isa);
+        return KERN_ETYPE;
+    }
+    cpu->isa = isa;
+    cpu->ops = ops_of(isa);
+    return KERN_OK;
+}
+
+void kern_cpu_detect(kern_cpu *cpu)
+{
+    static const kern_isa best_first[] = {KERN_ISA_AVX512, KERN_ISA_AVX2, KERN_ISA_NEON};
+    for (size_t i = 0; i < sizeof best_first / sizeof best_first[0]; i++)
+        if (kern_cpu_select(cpu, best_first[i], NULL, 0) == KERN_OK)
+            return;
+    kern_cpu_select(cpu, KERN_ISA_PORTABLE, NULL, 0);
+}
+
+const char *kern_cpu_name(const kern_cpu *cpu)
+{
+    return cpu->ops ? cpu->ops->name : "portable";
+}

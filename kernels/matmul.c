@@ -1,0 +1,135 @@
+/* Matrix products: quantize each token's activations once into the weight
+ * type's vec-dot format, then spread weight rows over the pool, each
+ * thread running the chosen kernel set's tile product (or the reference
+ * kern_vec_dot where the set has none). Also the memory bandwidth probe. */
+#include "kernels/kernels.h"
+#include "kernels/simd_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gguf/gguf.h"
+
+/* Rows per chunk: enough to amortize a chunk, few enough to balance. */
+#define ROW_GRAIN 16
+
+static size_t act_row_bytes(uint32_t wtype, size_t n_in)
+{
+    uint32_t vt = kern_vec_dot_type(wtype);
+    /* round up to keep every activation row 64-byte aligned */
+    return ((size_t)gguf_row_size(vt, n_in) + 63) & ~(size_t)63;
+}
+
+size_t kern_matmul_scratch_size(uint32_t wtype, size_t n_in, size_t n_tokens)
+{
+    if (kern_vec_dot_type(wtype) == GGUF_T_F32)
+        return 0;
+    return act_row_bytes(wtype, n_in) * n_tokens + 64;
+}
+
+typedef struct mm_job {
+    kern_gemm_fn gemm;
+    uint32_t type;
+    const uint8_t *w;
+    size_t ws;
+    const uint8_t *a;
+    size_t as;
+    size_t n_in, n_out, n_tok;
+    const float *x;
+    float *y;
+} mm_job;
+
+static void quant_rows(void *arg, size_t begin, size_t end, unsigned tid)
+{
+    const mm_job *j = arg;
+    uint32_t vt = kern_vec_dot_type(j->type);
+    for (size_t t = begin; t < end; t++)
+        kern_quantize_row(vt, j->x + t * j->n_in, (uint8_t *)j->a + t * j->as, j->n_in);
+}
+
+static void ref_gemm(const mm_job *j, size_t r0, size_t r1)
+{
+    for (size_t r = r0; r < r1; r++)
+        for (size_t t = 0; t < j->n_tok; t++)
+            j->y[t * j->n_out + r] = kern_vec_dot(j->type, j->w + r * j->ws, j->a + t * j->as, j->n_in);
+}
+
+static void mm_rows(void *arg, size_t begin, size_t end, unsigned tid)
+{
+    const mm_job *j = arg;
+    if (j->gemm)
+        j->gemm(j->w + begin * j->ws, j->ws, end - begin, j->a, j->as, j->n_tok, j->n_in,
+                j->y + begin, j->n_out);
+    else
+        ref_gemm(j, begin, end);
+}
+
+void kern_matmul(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const void *w,
+                 size_t n_in, size_t n_out, const float *x, size_t n_tokens, float *y,
+                 void *scratch)
+{
+    mm_job j = {0};
+    j.type = wtype;
+    j.w = w;
+    j.ws = (size_t)gguf_row_size(wtype, n_in);
+    j.n_in = n_in;
+    j.n_out = n_out;
+    j.n_tok = n_tokens;
+    j.x = x;
+    j.y = y;
+    if (cpu && cpu->ops && wtype < KERN_OPS_NTYPES)
+        j.gemm = cpu->ops->gemm[wtype];
+    if (kern_vec_dot_type(wtype) == GGUF_T_F32) {
+        j.a = (const uint8_t *)x;
+        j.as = n_in * sizeof(float);
+    } else {
+        uintptr_t p = ((uintptr_t)scratch + 63) & ~(uintptr_t)63;
+        j.a = (const uint8_t *)p;
+        j.as = act_row_bytes(wtype, n_in);
+        kern_pool_for(n_tokens > 1 ? pool : NULL, n_tokens, 1, quant_rows, &j);
+    }
+    kern_pool_for(pool, n_out, ROW_GRAIN, mm_rows, &j);
+}
+
+typedef struct bw_job {
+    const uint64_t *buf;
+    size_t n;         /* words */
+    uint64_t sink[1024];
+} bw_job;
+
+static void bw_read(void *arg, size_t begin, size_t end, unsigned tid)
+{
+    bw_job *j = arg;
+    /* four independent sums keep enough loads in flight */
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = begin * 512; i < end * 512; i += 8) {
+        s0 += j->buf[i] ^ j->buf[i + 4];
+        s1 += j->buf[i + 1] ^ j->buf[i + 5];
+        s2 += j->buf[i + 2] ^ j->buf[i + 6];
+        s3 += j->buf[i + 3] ^ j->buf[i + 7];
+    }
+    j->sink[tid % 1024] += s0 + s1 + s2 + s3;
+}
+
+double kern_read_bandwidth(kern_pool *pool, size_t bytes, unsigned reps)
+{
+    size_t pages = bytes / 4096 ? bytes / 4096 : 1;
+    uint64_t *buf = aligned_alloc(4096, pages * 4096);
+    if (!buf)
+        return KERN_ENOMEM;
+    memset(buf, 1, pages * 4096);
+    bw_job j = {.buf = buf, .n = pages * 512};
+    double best = 0.0;
+    for (unsigned r = 0; r < (reps ? reps : 1); r++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        kern_pool_for(pool, pages, 16, bw_read, &j);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        if (s > 0 && (double)(pages * 4096) / s > best)
+            best = (double)(pages * 4096) / s;
+    }
+    free(buf);
+    return best;
+}

@@ -1,0 +1,218 @@
+/* A persistent thread pool: workers wait for a new job generation (a short
+ * spin, then a condition variable so idle workers leave the cores to
+ * others), take chunks of the item range from a shared counter and report
+ * completion to the caller, which works on chunks too. */
+#include "kernels/kernels.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Spin iterations before sleeping: covers the gap between the products of
+ * one token without burning a core for long when idle. */
+#define SPIN_WAIT 20000
+
+struct kern_pool {
+    unsigned n;
+    pthread_t *th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_uint gen;      /* bumped for every job, and at shutdown */
+    atomic_uint pending;  /* workers still on the current job */
+    atomic_size_t next;   /* first unclaimed item */
+    bool stop;
+    /* the current job */
+    kern_task_fn fn;
+    void *arg;
+    size_t n_items, chunk;
+};
+
+typedef struct worker_arg {
+    kern_pool *p;
+    unsigned tid;
+} worker_arg;
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+static void run_chunks(kern_pool *p, unsigned tid)
+{
+    for (;;) {
+        size_t b = atomic_fetch_add_explicit(&p->next, p->chunk, memory_order_relaxed);
+        if (b >= p->n_items)
+            return;
+        size_t e = p->n_items - b < p->chunk ? p->n_items : b + p->chunk;
+        p->fn(p->arg, b, e, tid);
+    }
+}
+
+static unsigned wait_gen(kern_pool *p, unsigned seen)
+{
+    for (int i = 0; i < SPIN_WAIT; i++) {
+        unsigned g = atomic_load_explicit(&p->gen, memory_order_acquire);
+        if (g != seen)
+            return g;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&p->mu);
+    unsigned g;
+    while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen)
+        pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    return g;
+}
+
+static void *worker(void *v)
+{
+    worker_arg *wa = v;
+    kern_pool *p = wa->p;
+    unsigned tid = wa->tid;
+    free(wa);
+    unsigned seen = 0;
+    for (;;) {
+        seen = wait_gen(p, seen);
+        if (p->stop)
+            return NULL;
+        run_chunks(p, tid);
+        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+    }
+}
+
+unsigned kern_physical_cores(void)
+{
+    /* distinct (package, core) pairs among the online CPUs */
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1)
+        return 1;
+    unsigned seen_n = 0;
+    long keys[1024];
+    for (long c = 0; c < ncpu && c < 1024; c++) {
+        char path[128];
+        long pkg = 0, core = c;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%ld/topology/core_id", c);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (fscanf(f, "%ld", &core) != 1)
+                core = c;
+            fclose(f);
+        }
+        snprintf(path, sizeof path,
+                 "/sys/devices/system/cpu/cpu%ld/topology/physical_package_id", c);
+        f = fopen(path, "r");
+        if (f) {
+            if (fscanf(f, "%ld", &pkg) != 1)
+                pkg = 0;
+            fclose(f);
+        }
+        long key = pkg * 1000003L + core;
+        bool dup = false;
+        for (unsigned i = 0; i < seen_n && !dup; i++)
+            dup = keys[i] == key;
+        if (!dup)
+            keys[seen_n++] = key;
+    }
+    return seen_n ? seen_n : 1;
+}
+
+int kern_pool_new(kern_pool **out, unsigned n_threads, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (n_threads == 0)
+        n_threads = kern_physical_cores();
+    if (n_threads > 1024)
+        n_threads = 1024;
+    kern_pool *p = calloc(1, sizeof *p);
+    pthread_t *th = calloc(n_threads, sizeof *th);
+    if (!p || !th) {
+        free(p);
+        free(th);
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory for a pool of %u threads", n_threads);
+        return KERN_ENOMEM;
+    }
+    p->th = th;
+    p->n = 1;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    for (unsigned t = 1; t < n_threads; t++) {
+        worker_arg *wa = malloc(sizeof *wa);
+        if (wa)
+            *wa = (worker_arg){p, t};
+        if (!wa || pthread_create(&p->th[t], NULL, worker, wa) != 0) {
+            free(wa);
+            kern_pool_free(p);
+            if (err && errlen)
+                snprintf(err, errlen, "cannot start worker thread %u of %u", t, n_threads);
+            return KERN_ETHREAD;
+        }
+        p->n = t + 1;
+    }
+    *out = p;
+    return KERN_OK;
+}
+
+static void publish(kern_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void kern_pool_free(kern_pool *p)
+{
+    if (!p)
+        return;
+    p->stop = true;
+    publish(p);
+    for (unsigned t = 1; t < p->n; t++)
+        pthread_join(p->th[t], NULL);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p->th);
+    free(p);
+}
+
+unsigned kern_pool_threads(const kern_pool *p)
+{
+    return p ? p->n : 1;
+}
+
+void kern_pool_for(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, void *arg)
+{
+    if (n == 0)
+        return;
+    if (grain == 0)
+        grain = 1;
+    if (!p || p->n == 1 || n <= grain) {
+        fn(arg, 0, n, 0);
+        return;
+    }
+    /* a few chunks per thread balance cores that other processes share */
+    size_t chunk = n / ((size_t)p->n * 4);
+    chunk = chunk < grain ? grain : (chunk + grain - 1) / grain * grain;
+    p->fn = fn;
+    p->arg = arg;
+    p->n_items = n;
+    p->chunk = chunk;
+    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
+    publish(p);
+    run_chunks(p, 0);
+    for (unsigned i = 0; atomic_load_explicit(&p->pending, memory_order_acquire); i++) {
+        if (i < SPIN_WAIT)
+            cpu_relax();
+        else
+            sched_yield();
+    }
+}

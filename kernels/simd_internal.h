@@ -1,0 +1,29 @@
+/* The kernel table each instruction-set file provides (kernels-internal). */
+#ifndef RHEMA_SIMD_INTERNAL_H
+#define RHEMA_SIMD_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Tile product: y[c * ldy + r] = dot(weight row r, activation row c) for
+ * r < nr, c < nc; rows are n elements, w rows ws bytes apart, activation
+ * rows (in the type's vec-dot format) as bytes apart. Every y element is
+ * computed the same way whatever nr and nc, so results do not depend on
+ * how rows are split over threads. */
+typedef void (*kern_gemm_fn)(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a,
+                             size_t as, size_t nc, size_t n, float *y, size_t ldy);
+
+/* Number of ggml type ids a table covers (BF16 = 30 is the largest). */
+#define KERN_OPS_NTYPES 31
+
+struct kern_ops {
+    const char *name;
+    /* NULL entries fall back to the reference kern_vec_dot */
+    kern_gemm_fn gemm[KERN_OPS_NTYPES];
+};
+
+extern const struct kern_ops kern_ops_avx2;
+extern const struct kern_ops kern_ops_avx512;
+extern const struct kern_ops kern_ops_neon;
+
+#endif

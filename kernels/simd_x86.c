@@ -1,0 +1,468 @@
+/* x86-64 kernels, compiled twice from this file: with AVX2+FMA+F16C
+ * (kern_ops_avx2) and with AVX-512 BW/VL + VNNI (kern_ops_avx512: 256-bit
+ * VNNI dot products and the 32 vector registers for taller tiles).
+ *
+ * Every product is a tile of up to RM weight rows by CMAX activation rows:
+ * a weight block is unpacked once and used against several tokens, which
+ * is what makes prompt processing compute-bound rather than memory-bound.
+ * Quantized types take integer dot products of the weight's small integers
+ * with the 8-bit activations and scale each block's sum in f32. */
+#include "kernels/simd_internal.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "gguf/gguf.h"
+
+#if defined(KERN_X86_AVX512)
+#define OPS_NAME kern_ops_avx512
+#define SET_NAME "avx512-vnni"
+#define VNNI 1
+#define RM_LEGACY 4
+#define RM_KQ 2
+#else
+#define OPS_NAME kern_ops_avx2
+#define SET_NAME "avx2"
+#define VNNI 0
+#define RM_LEGACY 2
+#define RM_KQ 1
+#endif
+#define RM_FLOAT RM_LEGACY
+#define CMAX 4
+
+#define AI static inline __attribute__((always_inline))
+
+AI float ld_h(const uint8_t *p)
+{
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+AI float ld_f(const uint8_t *p)
+{
+    float f;
+    memcpy(&f, p, 4);
+    return f;
+}
+
+AI __m256i ld256(const uint8_t *p)
+{
+    return _mm256_loadu_si256((const __m256i *)p);
+}
+
+AI float hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* acc + sums of four u8*s8 products per i32 lane (the AVX2 form needs
+ * every pair sum to fit in i16, which holds for the operands used here). */
+AI __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s)
+{
+#if VNNI
+    return _mm256_dpbusd_epi32(acc, u, s);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+#endif
+}
+
+/* acc + sums of two i16*i16 products per i32 lane. */
+AI __m256i dot_i16(__m256i acc, __m256i a, __m256i b)
+{
+#if VNNI
+    return _mm256_dpwssd_epi32(acc, a, b);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+#endif
+}
+
+/* ---- legacy 32-element blocks: Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 ---- */
+
+enum { L_Q4_0, L_Q4_1, L_Q5_0, L_Q5_1, L_Q8_0 };
+
+/* 16 packed bytes -> 32 nibbles: low halves are elements 0..15. */
+AI __m256i nibbles(const uint8_t *qs)
+{
+    __m128i q = _mm_loadu_si128((const __m128i *)qs);
+    __m256i v = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+/* Bit j of a 32-bit little-endian mask -> 0x10 in byte j. */
+AI __m256i high_bits(const uint8_t *qh4)
+{
+    uint32_t qh;
+    memcpy(&qh, qh4, 4);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
+                                    _mm256_set_epi64x(0x0303030303030303LL, 0x0202020202020202LL,
+                                                      0x0101010101010101LL, 0));
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+AI size_t legacy_bytes(int kind)
+{
+    static const size_t b[] = {18, 20, 22, 24, 34};
+    return b[kind];
+}
+
+AI int legacy_affine(int kind)
+{
+    return kind == L_Q4_1 || kind == L_Q5_1;
+}
+
+/* The block's integers: signed for the symmetric types, 0..31 otherwise. */
+AI __m256i legacy_unpack(int kind, const uint8_t *b)
+{
+    switch (kind) {
+    case L_Q4_0: return _mm256_sub_epi8(nibbles(b + 2), _mm256_set1_epi8(8));
+    case L_Q4_1: return nibbles(b + 4);
+    case L_Q5_0: return _mm256_sub_epi8(_mm256_or_si256(nibbles(b + 6), high_bits(b + 2)), _mm256_set1_epi8(16));
+    case L_Q5_1: return _mm256_or_si256(nibbles(b + 8), high_bits(b + 4));
+    default: return ld256(b + 2);
+    }
+}
+
+AI void legacy_tile(const int kind, const int R, const int C, const uint8_t *w, size_t ws,
+                    const uint8_t *a, size_t as, size_t n, float *y, size_t ldy)
+{
+    const int aff = legacy_affine(kind);
+    const size_t wb = legacy_bytes(kind), ab = aff ? 36 : 34, aq = aff ? 4 : 2;
+    __m256 acc[RM_LEGACY][CMAX];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 16
+        for (int c = 0; c < C; c++)
+            acc[r][c] = _mm256_setzero_ps();
+    for (size_t b = 0; b < n / 32; b++) {
+        __m256i wv[RM_LEGACY], wx[RM_LEGACY];
+        __m256 dw[RM_LEGACY], mw[RM_LEGACY];
+#pragma GCC unroll 16
+        for (int r = 0; r < R; r++) {
+            const uint8_t *blk = w + r * ws + b * wb;
+            wv[r] = legacy_unpack(kind, blk);
+            dw[r] = _mm256_set1_ps(ld_h(blk));
+            mw[r] = aff ? _mm256_set1_ps(ld_h(blk + 2)) : dw[r];
+            if (!aff) {
+#if VNNI
+                /* (a + 128) * w - 128 * w: unsigned activations for vpdpbusd */
+                wx[r] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                         _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(-128), wv[r]));
+#else
+                /* |w| * (a with w's sign): maddubs wants an unsigned side */
+                wx[r] = wv[r];
+                wv[r] = _mm256_sign_epi8(wv[r], wv[r]);
+#endif
+            }
+        }
+#pragma GCC unroll 16
+        for (int c = 0; c < C; c++) {
+            const uint8_t *ablk = a + c * as + b * ab;
+            __m256i av = ld256(ablk + aq);
+            __m256 da = _mm256_set1_ps(ld_h(ablk));
+            /* the min term uses the activation's stored f16 block sum
+             * (d * sum of its quants), as the reference does */
+            __m256 fsa = aff ? _mm256_set_ps(0, 0, 0, 0, 0, 0, 0, ld_h(ablk + 2)) : _mm256_setzero_ps();
+#if VNNI
+            __m256i au = _mm256_xor_si256(av, _mm256_set1_epi8(-128));
+#endif
+#pragma GCC unroll 16
+            for (int r = 0; r < R; r++) {
+                __m256i d;
+                if (aff)
+                    d = dot_u8s8(_mm256_setzero_si256(), wv[r], av);
+                else
+#if VNNI
+                    d = _mm256_dpbusd_epi32(wx[r], au, wv[r]);
+#else
+                    d = dot_u8s8(_mm256_setzero_si256(), wv[r], _mm256_sign_epi8(av, wx[r]));
+#endif
+                acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw[r], da), acc[r][c]);
+                if (aff)
+                    acc[r][c] = _mm256_fmadd_ps(fsa, mw[r], acc[r][c]);
+            }
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 16
+        for (int c = 0; c < C; c++)
+            y[c * ldy + r] = hsum(acc[r][c]);
+}
+
+/* ---- k-quants against Q8_K (292-byte blocks: f32 d, 256 q, 16 sums) ---- */
+
+#define Q8K_BYTES 292
+#define Q8K_QS 4
+#define Q8K_SUMS 260
+
+/* Q4_K/Q5_K six-bit scales and mins of the 8 sub-blocks. */
+AI void k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn)
+{
+    for (int j = 0; j < 4; j++) {
+        sc[j] = s[j] & 63;
+        mn[j] = s[j + 4] & 63;
+        sc[j + 4] = (uint8_t)((s[j + 8] & 0xf) | ((s[j] >> 6) << 4));
+        mn[j + 4] = (uint8_t)((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
+    }
+}
+
+AI void q45k_tile(const int five, const int R, const int C, const uint8_t *w, size_t ws,
+                  const uint8_t *a, size_t as, size_t n, float *y, size_t ldy)
+{
+    const size_t wb = five ? 176 : 144, qlo = five ? 48 : 16;
+    __m256 acc[RM_KQ][CMAX];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 16
+        for (int c = 0; c < C; c++)
+            acc[r][c] = _mm256_setzero_ps();
+    for (size_t b = 0; b < n / 256; b++) {
+        uint8_t sc[RM_KQ][8], mn[RM_KQ][8];
+        __m256i mins[RM_KQ], ia[RM_KQ][CMAX];
+#pragma GCC unroll 16
+        for (int r = 0; r < R; r++) {
+            const uint8_t *blk = w + r * ws + b * wb;
+            k4_scales(blk + 4, sc[r], mn[r]);
+            __m128i m8 = _mm_loadl_epi64((const __m128i *)mn[r]);
+            mins[r] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+#pragma GCC unroll 16
+            for (int c = 0; c < C; c++)
+                ia[r][c] = _mm256_setzero_si256();
+        }
+        for (int g = 0; g < 4; g++) {
+            __m256i lo[RM_KQ], hi[RM_KQ], slo[RM_KQ], shi[RM_KQ];
+#pragma GCC unroll 16
+            for (int r = 0; r < R; r++) {
+                const uint8_t *blk = w + r * ws + b * wb;
+                __m256i q = ld256(blk + qlo + 32 * g);
+                lo[r] = _mm256_and_si256(q, _mm256_set1_epi8(0x0f));
+                hi[r] = _mm256_and_si256(_mm256_srli_epi16(q, 4), _mm256_set1_epi8(0x0f));
+                if (five) {
+                    __m256i h = ld256(blk + 16);
+                    __m256i m1 = _mm256_set1_epi8((char)(1 << (2 * g)));
+                    __m256i m2 = _mm256_set1_epi8((char)(2 << (2 * g)));
+                    __m256i b4 = _mm256_set1_epi8(0x10);
+                    lo[r] = _mm256_or_si256(lo[r], _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, m1), m1), b4));
+                    hi[r] = _mm256_or_si256(hi[r], _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, m2), m2), b4));
+                }
+                slo[r] = _mm256_set1_epi16(sc[r][2 * g]);
+                shi[r] = _mm256_set1_epi16(sc[r][2 * g + 1]);
+            }
+#pragma GCC unroll 16
+            for (int c = 0; c < C; c++) {
+                const uint8_t *aq = a + c * as + b * Q8K_BYTES + Q8K_QS + 64 * g;
+                __m256i alo = ld256(aq), ahi = ld256(aq + 32);
+#pragma GCC unroll 16
+                for (int r = 0; r < R; r++) {
+                    ia[r][c] = dot_i16(ia[r][c], _mm256_maddubs_epi16(lo[r], alo), slo[r]);
+                    ia[r][c] = dot_i16(ia[r][c], _mm256_maddubs_epi16(hi[r], ahi), shi[r]);
+                }
+            }
+        }
+#pragma GCC unroll 16
+        for (int c = 0; c < C; c++) {
+            const uint8_t *ablk = a + c * as + b * Q8K_BYTES;
+            float da = ld_f(ablk);
+            __m256i bs = ld256(ablk + Q8K_SUMS);
+#pragma GCC unroll 16
+            for (int r = 0; r < R; r++) {
+                const uint8_t *blk = w + r * ws + b * wb;
+                __m256 m = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, mins[r]));
+                acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia[r][c]), _mm256_set1_ps(ld_h(blk) * da), acc[r][c]);
+                acc[r][c] = _mm256_fnmadd_ps(m, _mm256_set1_ps(ld_h(blk + 2) * da), acc[r][c]);
+            }
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 16
+        for (int c = 0; c < C; c++)
+            y[c * ldy + r] = hsum(acc[r][c]);
+}
+
+/* Q6_K: 4 low bits in ql, 2 high bits in qh, 16 signed 8-bit scales of 16
+ * elements; values are q - 32, the offset taken off through the sums. */
+AI void q6k_tile(const int R, const int C, const uint8_t *w, size_t ws, const uint8_t *a,
+                 size_t as, size_t n, float *y, size_t ldy)
+{
+    __m256 acc[RM_KQ][CMAX];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 16
+        for (int c = 0; c < C; c++)
+            acc[r][c] = _mm256_setzero_ps();
+    for (size_t b = 0; b < n / 256; b++) {
+        __m256i ia[RM_KQ][CMAX];
+#pragma GCC unroll 16
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 16
+            for (int c = 0; c < C; c++)
+                ia[r][c] = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            for (int k = 0; k < 4; k++) {
+                __m256i q[RM_KQ], s[RM_KQ];
+#pragma GCC unroll 16
+                for (int r = 0; r < R; r++) {
+                    const uint8_t *blk = w + r * ws + b * 210;
+                    const int8_t *sc = (const int8_t *)(blk + 192) + 8 * h + 2 * k;
+                    __m256i ql = ld256(blk + 64 * h + 32 * (k & 1));
+                    __m256i qh = ld256(blk + 128 + 32 * h);
+                    if (k >= 2)
+                        ql = _mm256_srli_epi16(ql, 4);
+                    qh = k == 3 ? _mm256_srli_epi16(qh, 2) : _mm256_slli_epi16(qh, 4 - 2 * k);
+                    q[r] = _mm256_or_si256(_mm256_and_si256(ql, _mm256_set1_epi8(0x0f)),
+                                           _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
+                    s[r] = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
+                }
+#pragma GCC unroll 16
+                for (int c = 0; c < C; c++) {
+                    __m256i av = ld256(a + c * as + b * Q8K_BYTES + Q8K_QS + 128 * h + 32 * k);
+#pragma GCC unroll 16
+                    for (int r = 0; r < R; r++)
+                        ia[r][c] = dot_i16(ia[r][c], _mm256_maddubs_epi16(q[r], av), s[r]);
+                }
+            }
+        }
+#pragma GCC unroll 16
+        for (int c = 0; c < C; c++) {
+            const uint8_t *ablk = a + c * as + b * Q8K_BYTES;
+            float da = ld_f(ablk);
+            __m256i bs = ld256(ablk + Q8K_SUMS);
+#pragma GCC unroll 16
+            for (int r = 0; r < R; r++) {
+                const uint8_t *blk = w + r * ws + b * 210;
+                __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + 192)));
+                __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5);
+                __m256i t = _mm256_sub_epi32(ia[r][c], off);
+                acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_set1_ps(ld_h(blk + 208) * da), acc[r][c]);
+            }
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 16
+        for (int c = 0; c < C; c++)
+            y[c * ldy + r] = hsum(acc[r][c]);
+}
+
+/* ---- float weights: F32 (f32 activations), F16 and BF16 (activations
+ * rounded to the same format) ---- */
+
+enum { F_F32, F_F16, F_BF16 };
+
+AI __m256 ld8(int kind, const uint8_t *p)
+{
+    switch (kind) {
+    case F_F32: return _mm256_loadu_ps((const float *)p);
+    case F_F16: return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+    default:
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+    }
+}
+
+AI float ld1(int kind, const uint8_t *p)
+{
+    if (kind == F_F32)
+        return ld_f(p);
+    if (kind == F_F16)
+        return ld_h(p);
+    uint32_t bits = (uint32_t)(p[0] | (p[1] << 8)) << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+AI void float_tile(const int kind, const int R, const int C, const uint8_t *w, size_t ws,
+                   const uint8_t *a, size_t as, size_t n, float *y, size_t ldy)
+{
+    const size_t es = kind == F_F32 ? 4 : 2;
+    __m256 acc[RM_FLOAT][CMAX];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 16
+        for (int c = 0; c < C; c++)
+            acc[r][c] = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 wv[RM_FLOAT];
+#pragma GCC unroll 16
+        for (int r = 0; r < R; r++)
+            wv[r] = ld8(kind, w + r * ws + i * es);
+#pragma GCC unroll 16
+        for (int c = 0; c < C; c++) {
+            __m256 av = ld8(kind, a + c * as + i * es);
+#pragma GCC unroll 16
+            for (int r = 0; r < R; r++)
+                acc[r][c] = _mm256_fmadd_ps(wv[r], av, acc[r][c]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++) {
+#pragma GCC unroll 16
+        for (int c = 0; c < C; c++) {
+            float s = hsum(acc[r][c]);
+            for (size_t j = i; j < n; j++)
+                s += ld1(kind, w + r * ws + j * es) * ld1(kind, a + c * as + j * es);
+            y[c * ldy + r] = s;
+        }
+    }
+}
+
+/* ---- drivers: walk the rows RM at a time and the tokens CMAX at a time,
+ * with the tile's shape known at compile time ---- */
+
+#define TILE_C(T, K, R) \
+    case R * 8 + 1: T(K, R, 1, wt, ws, at, as, n, yt, ldy); break; \
+    case R * 8 + 2: T(K, R, 2, wt, ws, at, as, n, yt, ldy); break; \
+    case R * 8 + 3: T(K, R, 3, wt, ws, at, as, n, yt, ldy); break; \
+    case R * 8 + 4: T(K, R, 4, wt, ws, at, as, n, yt, ldy); break;
+#define TILES_1(T, K) TILE_C(T, K, 1)
+#define TILES_2(T, K) TILES_1(T, K) TILE_C(T, K, 2)
+#define TILES_4(T, K) TILES_2(T, K) TILE_C(T, K, 3) TILE_C(T, K, 4)
+#define TILES_(RM, T, K) TILES_##RM(T, K)
+#define TILES(RM, T, K) TILES_(RM, T, K)
+
+#define DEFINE_GEMM(fname, RM, T, K) \
+    static void fname(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, \
+                      size_t nc, size_t n, float *y, size_t ldy) \
+    { \
+        for (size_t r = 0; r < nr; r += RM) { \
+            size_t rr = nr - r < RM ? nr - r : RM; \
+            for (size_t c = 0; c < nc; c += CMAX) { \
+                size_t cc = nc - c < CMAX ? nc - c : CMAX; \
+                const uint8_t *wt = w + r * ws, *at = a + c * as; \
+                float *yt = y + c * ldy + r; \
+                switch (rr * 8 + cc) { TILES(RM, T, K) default: break; } \
+            } \
+        } \
+    }
+
+#define Q6K_T(K, R, C, ...) q6k_tile(R, C, __VA_ARGS__)
+
+DEFINE_GEMM(gemm_q4_0, RM_LEGACY, legacy_tile, L_Q4_0)
+DEFINE_GEMM(gemm_q4_1, RM_LEGACY, legacy_tile, L_Q4_1)
+DEFINE_GEMM(gemm_q5_0, RM_LEGACY, legacy_tile, L_Q5_0)
+DEFINE_GEMM(gemm_q5_1, RM_LEGACY, legacy_tile, L_Q5_1)
+DEFINE_GEMM(gemm_q8_0, RM_LEGACY, legacy_tile, L_Q8_0)
+DEFINE_GEMM(gemm_q4_k, RM_KQ, q45k_tile, 0)
+DEFINE_GEMM(gemm_q5_k, RM_KQ, q45k_tile, 1)
+DEFINE_GEMM(gemm_q6_k, RM_KQ, Q6K_T, 0)
+DEFINE_GEMM(gemm_f32, RM_FLOAT, float_tile, F_F32)
+DEFINE_GEMM(gemm_f16, RM_FLOAT, float_tile, F_F16)
+DEFINE_GEMM(gemm_bf16, RM_FLOAT, float_tile, F_BF16)
+
+const struct kern_ops OPS_NAME = {
+    .name = SET_NAME,
+    .gemm = {
+        [GGUF_T_F32] = gemm_f32, [GGUF_T_F16] = gemm_f16, [GGUF_T_BF16] = gemm_bf16,
+        [GGUF_T_Q4_0] = gemm_q4_0, [GGUF_T_Q4_1] = gemm_q4_1, [GGUF_T_Q5_0] = gemm_q5_0,
+        [GGUF_T_Q5_1] = gemm_q5_1, [GGUF_T_Q8_0] = gemm_q8_0, [GGUF_T_Q4_K] = gemm_q4_k,
+        [GGUF_T_Q5_K] = gemm_q5_k, [GGUF_T_Q6_K] = gemm_q6_k,
+    },
+};

@@ -1,0 +1,283 @@
+/* The fast kernels against the reference: every kernel set this CPU runs,
+ * every weight type, odd sizes and tails over rows, tokens and elements;
+ * the thread pool and CPU detection. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gguf/gguf.h"
+#include "kernels/kernels.h"
+
+static const uint32_t types[] = {
+    GGUF_T_F32, GGUF_T_F16, GGUF_T_BF16, GGUF_T_Q4_0, GGUF_T_Q4_1, GGUF_T_Q5_0, GGUF_T_Q5_1,
+    GGUF_T_Q8_0, GGUF_T_Q2_K, GGUF_T_Q3_K, GGUF_T_Q4_K, GGUF_T_Q5_K, GGUF_T_Q6_K,
+};
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+
+static float frnd(void)
+{
+    return (float)(rnd() % 20001) / 10000.0f - 1.0f;
+}
+
+static void put_f16(uint8_t *p, float v)
+{
+    uint16_t h = kern_f32_to_f16(v);
+    memcpy(p, &h, 2);
+}
+
+/* Offsets of the f16 scale fields of a k-quant block (-1: none). */
+static void kq_scale_fields(uint32_t type, int *d, int *dmin)
+{
+    *d = *dmin = -1;
+    switch (type) {
+    case GGUF_T_Q2_K: *d = 80; *dmin = 82; break;
+    case GGUF_T_Q3_K: *d = 108; break;
+    case GGUF_T_Q4_K: case GGUF_T_Q5_K: *d = 0; *dmin = 2; break;
+    case GGUF_T_Q6_K: *d = 208; break;
+    default: break;
+    }
+}
+
+/* Rows of random values: quantized from floats where a quantizer exists,
+ * else random bytes with small finite scales. */
+static uint8_t *random_rows(uint32_t type, size_t n, size_t rows)
+{
+    size_t rs = gguf_row_size(type, n);
+    uint8_t *w = malloc(rs * rows);
+    float *x = malloc(n * sizeof(float));
+    assert_non_null(w);
+    for (size_t r = 0; r < rows; r++) {
+        uint8_t *row = w + r * rs;
+        for (size_t i = 0; i < n; i++)
+            x[i] = frnd() * (r % 3 == 2 ? 30.0f : 1.0f);
+        if (kern_quantize_row(type, x, row, n) == KERN_OK)
+            continue;
+        for (size_t i = 0; i < rs; i++)
+            row[i] = (uint8_t)rnd();
+        int d, dmin;
+        kq_scale_fields(type, &d, &dmin);
+        const gguf_type_traits *t = gguf_type_info(type);
+        for (size_t b = 0; b < n / t->blck; b++) {
+            put_f16(row + b * t->size + d, frnd() * 0.05f);
+            if (dmin >= 0)
+                put_f16(row + b * t->size + dmin, frnd() * 0.05f);
+        }
+    }
+    free(x);
+    return w;
+}
+
+/* Compare one product against kern_vec_dot row by row. The tolerance is
+ * relative to sum |w_i * a_i|, the scale of any summation-order error. */
+static void check_product(const kern_cpu *cpu, kern_pool *pool, uint32_t type, size_t n,
+                          size_t n_out, size_t n_tok)
+{
+    uint32_t vt = kern_vec_dot_type(type);
+    size_t rs = gguf_row_size(type, n), as = gguf_row_size(vt, n);
+    uint8_t *w = random_rows(type, n, n_out);
+    float *x = malloc(n * n_tok * sizeof(float));
+    float *y = malloc(n_out * n_tok * sizeof(float));
+    uint8_t *act = malloc(as * n_tok);
+    float *wd = malloc(n * sizeof(float)), *ad = malloc(n * sizeof(float));
+    /* misaligned on purpose: kern_matmul aligns inside */
+    uint8_t *scratch = malloc(kern_matmul_scratch_size(type, n, n_tok) + 1);
+    for (size_t i = 0; i < n * n_tok; i++)
+        x[i] = frnd() * (i % 97 == 0 ? 8.0f : 1.0f);
+    for (size_t t = 0; t < n_tok; t++)
+        assert_int_equal(kern_quantize_row(vt, x + t * n, act + t * as, n), KERN_OK);
+    kern_matmul(cpu, pool, type, w, n, n_out, x, n_tok, y, scratch + 1);
+    for (size_t o = 0; o < n_out; o++) {
+        kern_dequant_row(type, w + o * rs, wd, n);
+        for (size_t t = 0; t < n_tok; t++) {
+            kern_dequant_row(vt, act + t * as, ad, n);
+            double mag = 0;
+            for (size_t i = 0; i < n; i++)
+                mag += fabs((double)wd[i] * ad[i]);
+            float ref = kern_vec_dot(type, w + o * rs, act + t * as, n);
+            float got = y[t * n_out + o];
+            double tol = 2e-5 * mag + 1e-6;
+            if (!(fabs((double)got - ref) <= tol))
+                fail_msg("%s type %u n %zu rows %zu tokens %zu: row %zu token %zu got %.7g want %.7g",
+                         kern_cpu_name(cpu), type, n, n_out, n_tok, o, t, got, ref);
+        }
+    }
+    free(w);
+    free(x);
+    free(y);
+    free(act);
+    free(wd);
+    free(ad);
+    free(scratch);
+}
+
+static void check_isa(kern_isa isa, kern_pool *pool)
+{
+    kern_cpu cpu;
+    if (kern_cpu_select(&cpu, isa, NULL, 0) != KERN_OK)
+        return;
+    static const size_t outs[] = {1, 3, 5, 18, 37};
+    static const size_t toks[] = {1, 2, 3, 4, 5, 7, 9};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        uint32_t type = types[ti];
+        size_t blck = gguf_type_info(type)->blck;
+        size_t ns[3] = {blck, 3 * blck, blck == 1 ? 37 : 5 * blck};
+        if (blck == 1) {
+            ns[0] = 7;
+            ns[1] = 64;
+        }
+        for (size_t ni = 0; ni < 3; ni++)
+            for (size_t oi = 0; oi < sizeof outs / sizeof outs[0]; oi++)
+                for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++)
+                    check_product(&cpu, pool, type, ns[ni], outs[oi], toks[k]);
+    }
+}
+
+static void test_portable(void **state)
+{
+    check_isa(KERN_ISA_PORTABLE, NULL);
+}
+
+static void test_avx2(void **state)
+{
+    if (!kern_cpu_has(KERN_ISA_AVX2))
+        skip();
+    check_isa(KERN_ISA_AVX2, NULL);
+}
+
+static void test_avx512(void **state)
+{
+    if (!kern_cpu_has(KERN_ISA_AVX512))
+        skip();
+    check_isa(KERN_ISA_AVX512, NULL);
+}
+
+static void test_neon(void **state)
+{
+    if (!kern_cpu_has(KERN_ISA_NEON))
+        skip();
+    check_isa(KERN_ISA_NEON, NULL);
+}
+
+/* The best set with a pool: rows split over threads give the same bits
+ * as one thread. */
+static void test_threads(void **state)
+{
+    kern_cpu cpu;
+    kern_cpu_detect(&cpu);
+    kern_pool *pool;
+    assert_int_equal(kern_pool_new(&pool, 3, NULL, 0), KERN_OK);
+    assert_int_equal(kern_pool_threads(pool), 3);
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        uint32_t type = types[ti];
+        size_t n = gguf_type_info(type)->blck == 1 ? 96 : 512, n_out = 301, n_tok = 6;
+        check_product(&cpu, pool, type, n, n_out, n_tok);
+        uint8_t *w = random_rows(type, n, n_out);
+        float *x = malloc(n * n_tok * sizeof(float));
+        float *y1 = malloc(n_out * n_tok * sizeof(float)), *y3 = malloc(n_out * n_tok * sizeof(float));
+        void *scratch = malloc(kern_matmul_scratch_size(type, n, n_tok));
+        for (size_t i = 0; i < n * n_tok; i++)
+            x[i] = frnd();
+        kern_matmul(&cpu, NULL, type, w, n, n_out, x, n_tok, y1, scratch);
+        kern_matmul(&cpu, pool, type, w, n, n_out, x, n_tok, y3, scratch);
+        assert_memory_equal(y1, y3, n_out * n_tok * sizeof(float));
+        free(w);
+        free(x);
+        free(y1);
+        free(y3);
+        free(scratch);
+    }
+    kern_pool_free(pool);
+}
+
+typedef struct count_job {
+    unsigned char *hits;
+    unsigned max_tid;
+} count_job;
+
+static void count_items(void *arg, size_t begin, size_t end, unsigned tid)
+{
+    count_job *j = arg;
+    for (size_t i = begin; i < end; i++)
+        j->hits[i]++;
+    if (tid > j->max_tid)
+        __atomic_store_n(&j->max_tid, tid, __ATOMIC_RELAXED);
+}
+
+static void test_pool(void **state)
+{
+    static const unsigned threads[] = {1, 2, 4};
+    static const size_t sizes[] = {0, 1, 2, 7, 100, 1001, 100000};
+    for (size_t ti = 0; ti < 3; ti++) {
+        kern_pool *pool;
+        assert_int_equal(kern_pool_new(&pool, threads[ti], NULL, 0), KERN_OK);
+        for (int rep = 0; rep < 50; rep++) {
+            for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+                size_t n = sizes[si];
+                count_job j = {calloc(n + 1, 1), 0};
+                kern_pool_for(pool, n, 1 + (size_t)rep % 5, count_items, &j);
+                for (size_t i = 0; i < n; i++)
+                    assert_int_equal(j.hits[i], 1);
+                assert_true(j.max_tid < threads[ti]);
+                free(j.hits);
+            }
+        }
+        kern_pool_free(pool);
+    }
+    kern_pool_free(NULL);
+    assert_true(kern_physical_cores() >= 1);
+}
+
+static void test_detect(void **state)
+{
+    kern_cpu cpu;
+    kern_cpu_detect(&cpu);
+    assert_true(kern_cpu_has(cpu.isa));
+    assert_non_null(kern_cpu_name(&cpu));
+    char err[128] = "";
+#if defined(__x86_64__)
+    assert_int_equal(kern_cpu_select(&cpu, KERN_ISA_NEON, err, sizeof err), KERN_ETYPE);
+    assert_non_null(strstr(err, "not available"));
+#endif
+    assert_int_equal(kern_cpu_select(&cpu, KERN_ISA_PORTABLE, NULL, 0), KERN_OK);
+    assert_string_equal(kern_cpu_name(&cpu), "portable");
+}
+
+static void test_bandwidth(void **state)
+{
+    kern_pool *pool;
+    assert_int_equal(kern_pool_new(&pool, 2, NULL, 0), KERN_OK);
+    double bw = kern_read_bandwidth(pool, 8u << 20, 2);
+    assert_true(bw > 1e8);
+    kern_pool_free(pool);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_portable),
+        cmocka_unit_test(test_avx2),
+        cmocka_unit_test(test_avx512),
+        cmocka_unit_test(test_neon),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_bandwidth),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
