@@ -90,6 +90,7 @@ int eng_ctx_new(eng_ctx **out, const eng_model *m, const eng_ctx_params *p, char
     /* quantized activations take at most ~1.2 bytes per value */
     c->qscratch = calloc(B * max_in * 2 + 1024, 1);
     c->rowbuf = alloc_floats((size_t)nt * max_in, &ok);
+    c->tile = alloc_floats(64 * max_in, &ok);
     c->f16tab = alloc_floats(65536, &ok);
     c->logits = alloc_floats(V, &ok);
     c->logits_cap = 1;
@@ -108,7 +109,7 @@ void eng_ctx_free(eng_ctx *c)
     if (!c)
         return;
     float *bufs[] = {c->x, c->h, c->q, c->k, c->v, c->att, c->o, c->big, c->ff, c->xr,
-                     c->vec0, c->vec1, c->rowbuf, c->f16tab, c->logits};
+                     c->vec0, c->vec1, c->rowbuf, c->tile, c->f16tab, c->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     free(c->qscratch);

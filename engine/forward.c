@@ -9,10 +9,18 @@
 #include <pthread.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "kernels/kernels.h"
 
 /* Below this many multiply-adds a product is not worth a thread. */
 #define PAR_MIN_WORK (1u << 16)
+/* From this many tokens (a full chunk of a long prompt) a product goes
+ * through BLAS: weight rows are dequantized a tile at a time and multiplied
+ * with all tokens at once. Shorter batches keep the row-wise dot products
+ * (the same summation as single-token decoding). */
+#define BLAS_MIN_TOKENS ENG_CHUNK
+#define BLAS_TILE_ROWS 64
 
 typedef void (*work_fn)(void *arg, size_t begin, size_t end, unsigned tid);
 
@@ -103,6 +111,46 @@ static void matmul_rows(void *arg, size_t begin, size_t end, unsigned tid)
     }
 }
 
+typedef struct dequant_job {
+    const matmul_job *j;
+    size_t o0;
+    float *tile;
+} dequant_job;
+
+static void dequant_rows(void *arg, size_t begin, size_t end, unsigned tid)
+{
+    (void)tid;
+    const dequant_job *d = arg;
+    const matmul_job *j = d->j;
+    size_t rs = gguf_row_size(j->w->type, j->n_in);
+    for (size_t r = begin; r < end; r++)
+        kern_dequant_row(j->w->type, (const uint8_t *)j->w->data + (d->o0 + r) * rs, d->tile + r * j->n_in,
+                         j->n_in);
+}
+
+/* A batch of tokens: Y = X W^T by sgemm, on F32 weights directly or on
+ * tiles of dequantized rows (the same values the row-wise path uses). */
+static void matmul_blas(eng_ctx *c, const matmul_job *j)
+{
+    size_t n_in = j->n_in, n_out = j->n_out, b = j->b;
+    if (j->w->type == GGUF_T_F32) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)n_out, (int)n_in, 1.0f, j->x,
+                    (int)n_in, j->w->data, (int)n_in, 0.0f, j->y, (int)n_out);
+    } else {
+        for (size_t o0 = 0; o0 < n_out; o0 += BLAS_TILE_ROWS) {
+            size_t rows = n_out - o0 < BLAS_TILE_ROWS ? n_out - o0 : BLAS_TILE_ROWS;
+            dequant_job d = {j, o0, c->tile};
+            parallel_for(c, rows, rows * n_in * 8, dequant_rows, &d);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)rows, (int)n_in, 1.0f, j->x,
+                        (int)n_in, c->tile, (int)n_in, 0.0f, j->y + o0, (int)n_out);
+        }
+    }
+    if (j->bias)
+        for (size_t t = 0; t < b; t++)
+            for (size_t o = 0; o < n_out; o++)
+                j->y[t * n_out + o] += j->bias[o];
+}
+
 /* y[b][n_out] = x[b][n_in] W^T + bias, W with ne = [n_in, n_out]. */
 static void matmul(eng_ctx *c, const gguf_tensor *w, const gguf_tensor *bias, const float *x,
                    size_t b, float *y)
@@ -122,6 +170,10 @@ static void matmul(eng_ctx *c, const gguf_tensor *w, const gguf_tensor *bias, co
         for (size_t t = 0; t < b; t++)
             kern_round_activation(w->type, c->xr + t * n_in, n_in, c->qscratch);
         j.x = c->xr;
+    }
+    if (!j.xq && b >= BLAS_MIN_TOKENS) {
+        matmul_blas(c, &j);
+        return;
     }
     parallel_for(c, n_out, b * n_in * n_out, matmul_rows, &j);
 }

@@ -20,6 +20,7 @@ struct eng_ctx {
     float *vec0, *vec1;       /* norm weights and biases as f32 */
     void *qscratch;           /* quantized activation rows */
     float *rowbuf;            /* per thread: one dequantized weight row */
+    float *tile;              /* BLAS_TILE_ROWS dequantized weight rows */
     float *f16tab;            /* every half value as f32 */
     float *logits;
     size_t logits_cap, n_logits;

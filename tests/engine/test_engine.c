@@ -178,6 +178,44 @@ static void test_decode_matches_batch(void **state)
     }
 }
 
+/* A full chunk goes through BLAS; its logits agree with the row-wise
+ * single-token path (exactly up to f32 summation order for F32 weights,
+ * statistically for quantized ones). */
+static void test_long_batch(void **state)
+{
+    (void)state;
+    const char *fx = tu_fixtures();
+    if (!fx)
+        skip();
+    const char *models[] = {"models/llama-tiny-f32.gguf", "models/phi2-tiny-q8_0.gguf"};
+    int32_t toks[45];
+    for (int i = 0; i < 45; i++)
+        toks[i] = (i * 37 + 11) % 512;
+    for (size_t k = 0; k < 2; k++) {
+        char path[1024], err[256];
+        tu_path(path, sizeof path, fx, models[k]);
+        eng_model *m = NULL;
+        assert_int_equal(eng_model_open(&m, path, err, sizeof err), ENG_OK);
+        eng_ctx *cb = new_ctx(m, 2), *cd = new_ctx(m, 1);
+        assert_int_equal(eng_eval(cb, toks, 45, true, err, sizeof err), ENG_OK);
+        double sum = 0.0, maxd = 0.0;
+        for (int i = 0; i < 45; i++) {
+            assert_int_equal(eng_eval(cd, &toks[i], 1, false, err, sizeof err), ENG_OK);
+            const float *a = eng_logits(cb, (size_t)i), *b = eng_logits(cd, 0);
+            for (int j = 0; j < 512; j++) {
+                double d = fabs((double)a[j] - b[j]);
+                sum += d;
+                maxd = d > maxd ? d : maxd;
+            }
+        }
+        printf("  %s: batch of 45 vs one by one: max|d| %.5f mean|d| %.6f\n", models[k], maxd, sum / (45 * 512));
+        assert_true(k == 0 ? maxd < 5e-3 : sum / (45 * 512) < 0.02);
+        eng_ctx_free(cb);
+        eng_ctx_free(cd);
+        eng_model_free(m);
+    }
+}
+
 static void test_context_overflow(void **state)
 {
     (void)state;
@@ -314,6 +352,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conformance),
         cmocka_unit_test(test_decode_matches_batch),
+        cmocka_unit_test(test_long_batch),
         cmocka_unit_test(test_context_overflow),
         cmocka_unit_test(test_check_reports_every_problem),
         cmocka_unit_test(test_check_unsupported_arch),
