@@ -297,9 +297,10 @@ static int run_route(const cli_cmd *cmd, int argc, char **argv)
     route_config *cfg = p.cfg;
     char ledger[4096], err[1024];
     route_state st = {0};
-    /* Today's spend decides the daily budget; an unreadable ledger only warns. */
+    /* Today's spend and latencies feed budgets and performance_routing;
+     * an unreadable ledger only warns. */
     if (route_ledger_path(cfg, ledger, sizeof ledger, err, sizeof err) ||
-        route_ledger_spent_today(ledger, (int64_t)time(NULL), &st.spent_today, err, sizeof err))
+        route_ledger_state(ledger, (int64_t)time(NULL), &st, err, sizeof err))
         fprintf(stderr, "rhema: warning: %s\n", err);
     route_decision d;
     if (route_decide(cfg, &p.rq, &st, &d, err, sizeof err)) {

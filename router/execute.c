@@ -135,7 +135,7 @@ static void record(run *r, const route_attempt *a)
     m->out_tokens += a->out_tokens;
     if (!r->rt->ledger_path) return;
     route_usage u = {.time = (int64_t)time(NULL), .target = a->target, .in_tokens = a->in_tokens,
-                     .out_tokens = a->out_tokens, .cost = a->cost, .cost_known = a->cost_known};
+                     .out_tokens = a->out_tokens, .cost = a->cost, .cost_known = a->cost_known, .ms = a->ms};
     route_copy(u.provider, sizeof u.provider, a->provider);
     route_copy(u.model, sizeof u.model, a->model);
     /* The answer is already here: a ledger problem must not lose it. */

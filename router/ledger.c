@@ -1,5 +1,6 @@
 /* The usage ledger: one text line per request,
- *   R1 TIME TARGET PROVIDER MODEL IN OUT COST CHECK
+ *   R2 TIME TARGET PROVIDER MODEL IN OUT COST MS CHECK
+ * (R1 lines, without MS, are still read)
  * appended under flock with a single write and fsync. COST is "-" when no
  * price was known; CHECK is an FNV-1a hash of the rest of the line, so a
  * record torn by a crash (or by a full disk) is recognised and skipped, and
@@ -64,8 +65,9 @@ static int format_record(const route_usage *u, char *line, size_t len)
     clean_name(u->model, model, sizeof model);
     if (u->cost_known && isfinite(u->cost) && u->cost >= 0) snprintf(cost, sizeof cost, "%.9f", u->cost);
     else snprintf(cost, sizeof cost, "-");
-    int n = snprintf(line, len, "R1 %" PRId64 " %s %s %s %" PRIu64 " %" PRIu64 " %s", u->time,
-                     route_target_name(u->target), prov, model, u->in_tokens, u->out_tokens, cost);
+    double ms = isfinite(u->ms) && u->ms > 0 && u->ms < 1e12 ? u->ms : 0;
+    int n = snprintf(line, len, "R2 %" PRId64 " %s %s %s %" PRIu64 " %" PRIu64 " %s %.0f", u->time,
+                     route_target_name(u->target), prov, model, u->in_tokens, u->out_tokens, cost, ms);
     if (n < 0 || (size_t)n + 12 >= len) return -1;
     n += snprintf(line + n, len - (size_t)n, " %08" PRIx32 "\n", fnv1a(line, (size_t)n));
     return n;
@@ -138,16 +140,18 @@ static bool parse_record(char *line, size_t len, route_usage *u)
     unsigned long check = strtoul(sp + 1, &end, 16);
     if (*end || check != fnv1a(line, (size_t)(sp - line))) return false;
     *sp = 0;
-    char *f[8], *save = NULL;
+    char *f[9], *save = NULL;
     size_t n = 0;
     for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
-        if (n == 8) return false;
+        if (n == 9) return false;
         f[n++] = t;
     }
-    uint64_t time;
-    bool ok = n == 8 && !strcmp(f[0], "R1") && parse_u64(f[1], &time) && time <= INT64_MAX &&
-              parse_u64(f[5], &u->in_tokens) && parse_u64(f[6], &u->out_tokens);
+    uint64_t time, ms = 0;
+    bool ok = ((n == 8 && !strcmp(f[0], "R1")) || (n == 9 && !strcmp(f[0], "R2") && parse_u64(f[8], &ms))) &&
+              parse_u64(f[1], &time) && time <= INT64_MAX && parse_u64(f[5], &u->in_tokens) &&
+              parse_u64(f[6], &u->out_tokens);
     if (!ok) return false;
+    u->ms = (double)ms;
     u->time = (int64_t)time;
     u->target = target_of(f[2], &ok);
     route_copy(u->provider, sizeof u->provider, strcmp(f[3], "-") ? f[3] : "");
@@ -207,6 +211,35 @@ int route_ledger_spent_today(const char *path, int64_t now, double *spent, char 
     *spent = 0;
     int64_t day = now - ((now % 86400) + 86400) % 86400;
     return route_ledger_read(path, day, add_cost, spent, NULL, err, errlen);
+}
+
+typedef struct latency {
+    double sum[2];
+    uint64_t n[2];
+} latency;
+
+static int add_latency(void *user, const route_usage *u)
+{
+    latency *l = user;
+    int side = u->target != ROUTE_TO_EMBEDDED;
+    if (u->ms > 0) {
+        l->sum[side] += u->ms;
+        l->n[side]++;
+    }
+    return 0;
+}
+
+int route_ledger_state(const char *path, int64_t now, route_state *st, char *err, size_t errlen)
+{
+    latency l = {{0, 0}, {0, 0}};
+    double accuracy = st->embedded_accuracy;
+    memset(st, 0, sizeof *st);
+    st->embedded_accuracy = accuracy;
+    int rc = route_ledger_spent_today(path, now, &st->spent_today, err, errlen);
+    if (!rc) rc = route_ledger_read(path, now - 86400, add_latency, &l, NULL, err, errlen);
+    if (l.n[0]) st->embedded_ms = l.sum[0] / (double)l.n[0];
+    if (l.n[1]) st->external_ms = l.sum[1] / (double)l.n[1];
+    return rc;
 }
 
 /* ------------------------------------------------------------- analysis */

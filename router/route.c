@@ -160,6 +160,11 @@ static void estimate_cost(const route_config *cfg, const route_request *req, rou
     if (d->cost_known) d->est_cost = route_cost(in, out, in_tokens, out_tokens);
 }
 
+static bool may_leave(const route_config *cfg, const route_decision *d)
+{
+    return cfg->n_providers && !d->is_private && !d->budget_local && cfg->strategy != ROUTE_STRAT_LOCAL_ONLY;
+}
+
 /* Budgets are checked before anything is sent; going over sends the work
  * to the local model instead of refusing it. */
 static void check_budget(const route_config *cfg, const route_request *req, const route_state *state, route_decision *d)
@@ -184,9 +189,51 @@ static void check_budget(const route_config *cfg, const route_request *req, cons
     d->cost_known = true;
 }
 
-static bool may_leave(const route_config *cfg, const route_decision *d)
+
+/* performance_routing: move a request off a side whose measured latency
+ * or accuracy, or whose estimated cost, is past its threshold, when the
+ * other side may take it. Explicit rules are left as written. */
+static void perf_route(const route_config *cfg, const route_request *req, const route_state *st, route_decision *d)
 {
-    return cfg->n_providers && !d->is_private && !d->budget_local && cfg->strategy != ROUTE_STRAT_LOCAL_ONLY;
+    if (!cfg->perf_enable) return;
+    route_state none = {0};
+    if (!st) st = &none;
+    unsigned m = cfg->perf_metrics;
+    double limit_ms = (double)cfg->perf_response_time_ms;
+    if (d->target == ROUTE_TO_EMBEDDED) {
+        if (!may_leave(cfg, d)) return;
+        if ((m & ROUTE_PERF_RESPONSE_TIME) && st->embedded_ms > limit_ms && (!st->external_ms || st->external_ms <= limit_ms)) {
+            why(d, "performance_routing: local answers take %.0f ms on average (> response_time_ms %ld) -> external", st->embedded_ms, cfg->perf_response_time_ms);
+            set_external(cfg, d, ROUTE_TO_EXTERNAL, NULL, NULL);
+        } else if ((m & ROUTE_PERF_ACCURACY) && st->embedded_accuracy > 0 && st->embedded_accuracy < cfg->perf_accuracy_threshold &&
+                   d->cls.complexity != ROUTE_SIMPLE) {
+            why(d, "performance_routing: local accuracy %.2f < accuracy_threshold %.2f -> external", st->embedded_accuracy, cfg->perf_accuracy_threshold);
+            set_external(cfg, d, ROUTE_TO_EXTERNAL, NULL, NULL);
+        }
+        return;
+    }
+    if (m & ROUTE_PERF_COST) {
+        estimate_cost(cfg, req, d);
+        if (d->cost_known && d->est_cost > cfg->perf_cost_threshold) {
+            double was = d->est_cost;
+            const char *provider = NULL, *model = NULL;
+            cheapest_external(cfg, &provider, &model);
+            set_external(cfg, d, d->target, provider, model);
+            estimate_cost(cfg, req, d);
+            if (d->cost_known && d->est_cost <= cfg->perf_cost_threshold) {
+                why(d, "performance_routing: estimate $%.6f > cost_threshold $%.4f -> cheaper %s/%s", was, cfg->perf_cost_threshold, provider, model);
+            } else if (d->cls.complexity != ROUTE_COMPLEX) {
+                why(d, "performance_routing: estimate $%.6f > cost_threshold $%.4f -> embedded", was, cfg->perf_cost_threshold);
+                set_embedded(cfg, d, NULL);
+                return;
+            }
+        }
+    }
+    if ((m & ROUTE_PERF_RESPONSE_TIME) && st->external_ms > limit_ms && (!st->embedded_ms || st->embedded_ms <= limit_ms) &&
+        d->cls.complexity != ROUTE_COMPLEX) {
+        why(d, "performance_routing: external answers take %.0f ms on average (> response_time_ms %ld) -> embedded", st->external_ms, cfg->perf_response_time_ms);
+        set_embedded(cfg, d, NULL);
+    }
 }
 
 static void check_context(const route_config *cfg, const route_request *req, const route_state *state, route_decision *d)
@@ -263,6 +310,7 @@ int route_decide(const route_config *cfg, const route_request *req, const route_
         set_embedded(cfg, d, a && a->target == ROUTE_TO_EMBEDDED ? a->model : NULL);
         why(d, "%s -> embedded", d->is_private ? "private" : "strategy local_only");
     }
+    if (!rule) perf_route(cfg, req, state, d);
     check_budget(cfg, req, state, d);
     check_context(cfg, req, state, d);
     set_fallback(cfg, d, rule);

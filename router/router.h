@@ -229,9 +229,13 @@ void route_task_free(route_task *t);
 
 /* --------------------------------------------------------------- routing */
 
-/* What the caller knows about the world: today's spend from the ledger. */
+/* What the caller knows about the world, from the ledger
+ * (route_ledger_state): today's spend and observed latencies, which
+ * performance_routing compares with its thresholds. 0 = unknown. */
 typedef struct route_state {
     double spent_today;
+    double embedded_ms, external_ms; /* average answer time over the last day */
+    double embedded_accuracy;        /* caller-measured share of good local answers */
 } route_state;
 
 typedef struct route_decision {
@@ -279,6 +283,7 @@ typedef struct route_usage {
     uint64_t in_tokens, out_tokens;
     double cost; /* USD; 0 for local */
     bool cost_known;
+    double ms; /* time to answer; 0 = not measured */
 } route_usage;
 
 /* The ledger beside the configuration: DIR/.rhema/ai/usage.log where the
@@ -298,6 +303,9 @@ int route_ledger_read(const char *path, int64_t since, int (*fn)(void *user, con
 
 /* Sum of external cost since the start of the current UTC day. */
 int route_ledger_spent_today(const char *path, int64_t now, double *spent, char *err, size_t errlen);
+
+/* Today's spend and the last day's average latencies into st. */
+int route_ledger_state(const char *path, int64_t now, route_state *st, char *err, size_t errlen);
 
 typedef struct route_cost_row {
     route_target target;

@@ -209,12 +209,42 @@ static void test_costs_analyze(void **state)
     route_config_free(cfg);
 }
 
+static void test_state(void **state)
+{
+    char path[256];
+    ledger_path(path, sizeof path, "state");
+    int64_t now = 1700000000; /* 22:13 UTC */
+    route_usage rows[] = {
+        usage(now - 100, ROUTE_TO_EMBEDDED, "", "m", 1, 1, 0),
+        usage(now - 200, ROUTE_TO_EMBEDDED, "", "m", 1, 1, 0),
+        usage(now - 300, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 0.5),
+        usage(now - 85000, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 0.25), /* yesterday (UTC) */
+        usage(now - 90000, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 0.25), /* older than a day */
+    };
+    rows[0].ms = 1000;
+    rows[1].ms = 3000;
+    rows[2].ms = 700;
+    rows[3].ms = 900;
+    rows[4].ms = 99999;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) assert_int_equal(route_ledger_append(path, &rows[i], err, sizeof err), ROUTE_OK);
+    /* An old-format record without a latency still counts its cost. */
+    FILE *f = fopen(path, "a");
+    fputs("R1 1699999000 external openai gpt-4o 1 1 0.125000000 25d69c2e\n", f);
+    fclose(f);
+    route_state st = {.embedded_accuracy = 0.9};
+    assert_int_equal(route_ledger_state(path, now, &st, err, sizeof err), ROUTE_OK);
+    assert_true(st.spent_today == 0.625);
+    assert_true(st.embedded_ms == 2000);
+    assert_true(st.external_ms == 800);
+    assert_true(st.embedded_accuracy == 0.9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_torn_record),
         cmocka_unit_test(test_concurrent_writers), cmocka_unit_test(test_kill9_loop),
-        cmocka_unit_test(test_costs_analyze),
+        cmocka_unit_test(test_costs_analyze), cmocka_unit_test(test_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -115,7 +115,7 @@ static const route_case cases[] = {
     {C_ADV, "please generate code for a lexer", 0, 0, 0, E, "codellama-7b", "", "code_generation", "rule 'code_generation' matched", X, "gpt-4"},
     {C_ADV, "what is in this context?", 0, 0, 0, E, "phi-2", "", "context_query", "rule 'context_query' matched", X, "gpt-3.5-turbo"},
     {C_ADV, "Write Function to sort", 0, 0, 0, E, "codellama-7b", "", "code_generation", "-> embedded", X, "gpt-4"},
-    {C_ADV, NULL, 600, 0, 0, H, "gpt-4", "openai", "", "medium task -> hybrid", E, "codellama-7b"},
+    {C_ADV, NULL, 600, 0, 0, H, "gpt-3.5-turbo", "openai", "", "cost_threshold $0.0500 -> cheaper openai/gpt-3.5-turbo", E, "codellama-7b"},
     {C_ADV, HARD, 0, 0, 0, X, "gpt-4", "openai", "complex_reasoning", "rule 'complex_reasoning' matched", H, "gpt-4"},
     {C_ADV, HARD " password=abcd1234", 0, SENS, 0, E, "codellama-7b", "", "complex_reasoning", "fallback 'complex_reasoning' dropped", -1, NULL},
     {C_ADV, NULL, 2100, 0, 0, X, "gpt-4", "openai", "complex_reasoning", "tokens > 2048", H, "gpt-4"},
@@ -142,7 +142,7 @@ static void test_route_table(void **state)
         const route_case *c = &cases[i];
         char *lp = c->prompt ? NULL : long_prompt(c->long_tokens);
         route_request rq = {.prompt = c->prompt ? c->prompt : lp, .is_private = c->flags & PRIV};
-        route_state st = {c->spent_today};
+        route_state st = {.spent_today = c->spent_today};
         route_decision d;
         assert_int_equal(route_decide(configs[c->cfg], &rq, &st, &d, err, sizeof err), ROUTE_OK);
         bool why_found = false;
@@ -159,6 +159,57 @@ static void test_route_table(void **state)
         free(lp);
         assert_true(ok);
         assert_int_equal(d.is_private, (c->flags & SENS) != 0);
+    }
+}
+
+#define PERF_MODELS \
+    "ai_service:\n  external:\n    providers:\n" \
+    "      openai: {base_url: https://api.openai.com, models: [gpt-4o, gpt-4o-mini], priority: 1}\n" \
+    "  embedded:\n    models:\n      small: {model_path: s.gguf, max_context_length: 1000}\n"
+#define PERF "  routing:\n    routing_strategy: %s\n    performance_routing:\n      enable: true\n" \
+    "      metrics: [response_time, accuracy, cost]\n" \
+    "      thresholds: {response_time_ms: 3000, accuracy_threshold: 0.85, cost_threshold: 0.0005}\n"
+
+static void test_performance_routing(void **state)
+{
+    static const struct {
+        const char *strategy;
+        const char *prompt; /* NULL: long_tokens words */
+        size_t long_tokens;
+        route_state st;
+        bool is_private;
+        route_target target;
+        const char *model, *why;
+    } t[] = {
+        {"hybrid", NULL, 600, {.spent_today = 0}, false, H, "gpt-4o-mini", "> cost_threshold $0.0005 -> cheaper openai/gpt-4o-mini"},
+        {"hybrid", NULL, 900, {.spent_today = 0}, false, E, "small", "> cost_threshold $0.0005 -> embedded"},
+        {"hybrid", NULL, 1500, {.spent_today = 0}, false, X, "gpt-4o", "1500 tokens exceed small's context of 1000 -> external"},
+        {"hybrid", HARD, 0, {.spent_today = 0}, false, X, "gpt-4o-mini", "cheaper openai/gpt-4o-mini"},
+        {"hybrid", NULL, 600, {.external_ms = 8000}, false, E, "small", "external answers take 8000 ms on average"},
+        {"cost", "explain the plan", 0, {.embedded_ms = 5000}, false, X, "gpt-4o", "local answers take 5000 ms on average (> response_time_ms 3000) -> external"},
+        {"cost", "explain the plan", 0, {.embedded_ms = 5000, .external_ms = 9000}, false, E, "small", "strategy cost"},
+        {"cost", "explain the plan", 0, {.embedded_ms = 5000}, true, E, "small", "marked private"},
+        {"cost", NULL, 600, {.embedded_accuracy = 0.5}, false, X, "gpt-4o", "local accuracy 0.50 < accuracy_threshold 0.85"},
+        {"cost", NULL, 600, {.embedded_accuracy = 0.9}, false, E, "small", "strategy cost: medium"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char yaml[2048];
+        snprintf(yaml, sizeof yaml, PERF_MODELS PERF, t[i].strategy);
+        route_config *cfg;
+        assert_int_equal(route_config_load_mem(yaml, strlen(yaml), "t.yaml", &cfg, err, sizeof err), ROUTE_OK);
+        char *lp = t[i].prompt ? NULL : long_prompt(t[i].long_tokens);
+        route_request rq = {.prompt = t[i].prompt ? t[i].prompt : lp, .is_private = t[i].is_private};
+        route_decision d;
+        assert_int_equal(route_decide(cfg, &rq, &t[i].st, &d, err, sizeof err), ROUTE_OK);
+        bool found = false;
+        for (size_t j = 0; j < d.n_why; j++) found |= strstr(d.why[j], t[i].why) != NULL;
+        if (d.target != t[i].target || strcmp(d.model, t[i].model) || !found) {
+            fprintf(stderr, "perf case %zu: got %s %s\n", i, route_target_name(d.target), d.model);
+            for (size_t j = 0; j < d.n_why; j++) fprintf(stderr, "  why: %s\n", d.why[j]);
+            fail();
+        }
+        free(lp);
+        route_config_free(cfg);
     }
 }
 
@@ -339,7 +390,8 @@ static void test_prices(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_route_table), cmocka_unit_test(test_classifier),
+        cmocka_unit_test(test_route_table), cmocka_unit_test(test_performance_routing),
+        cmocka_unit_test(test_classifier),
         cmocka_unit_test(test_token_sources), cmocka_unit_test(test_rule_language),
         cmocka_unit_test(test_actions), cmocka_unit_test(test_privacy_scan),
         cmocka_unit_test(test_prices),
