@@ -3,11 +3,13 @@
 #include "engine/engine.h"
 #include "gguf/gguf.h"
 #include "net/net.h"
+#include "router/router.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Print a metadata string with control characters and quotes escaped,
  * cut after max bytes (the rest counted). */
@@ -398,13 +400,41 @@ static void report_problem(void *ud, const char *problem)
     net_buf_puts(&p->text, "\n");
 }
 
+/* --model NAME (no such file): the installed model's path into path, after
+ * checking its sha256 against the manifest. Returns 0 or an exit code. */
+static int resolve_installed(const char *name, char *path, size_t n)
+{
+    route_store *s;
+    route_installed m;
+    char err[1024];
+    int rc = route_store_open(NULL, &s, err, sizeof err);
+    if (!rc)
+        rc = route_store_get(s, name, &m, err, sizeof err);
+    if (rc == ROUTE_ERR_NOTFOUND)
+        snprintf(err, sizeof err, "no file %s, and no installed model of that name (see `rhema ai "
+                 "models list`)", name);
+    if (!rc)
+        rc = route_store_path(s, &m, path, n, err, sizeof err);
+    if (!rc) {
+        rc = route_store_verify(s, name, err, sizeof err);
+        if (!rc)
+            printf("%s: installed version %s at %s, sha256 %s matches the manifest\n", name,
+                   m.version, path, m.sha256);
+    }
+    if (rc)
+        printf("%s: INVALID\n  - %s\n", name, err);
+    route_store_close(s);
+    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
 static int run_validate(const cli_cmd *cmd, int argc, char **argv)
 {
     const char *model = NULL;
+    char resolved[4096];
     char *pos[1];
     int npos = 0;
     const cli_opt opts[] = {
-        {"model", 'm', CLI_STR, &model, "PATH  the GGUF file to check"},
+        {"model", 'm', CLI_STR, &model, "NAME|PATH  an installed model or a GGUF file"},
     };
     int rc = cli_parse(cmd, argc, argv, opts, 1, pos, 1, &npos);
     if (rc)
@@ -413,6 +443,11 @@ static int run_validate(const cli_cmd *cmd, int argc, char **argv)
         model = pos[0];
     if (!model)
         return cli_usage_error(cmd, "--model PATH is required");
+    if (access(model, F_OK) != 0 && !strchr(model, '/')) {
+        if ((rc = resolve_installed(model, resolved, sizeof resolved)))
+            return rc;
+        model = resolved;
+    }
     gguf_file f;
     char err[512];
     if (gguf_open(&f, model, err, sizeof err)) {
@@ -436,7 +471,19 @@ static int run_validate(const cli_cmd *cmd, int argc, char **argv)
     } else {
         n = eng_check(&f, report_problem, &p);
     }
+    bool has_weights = f.n_tensors > 0;
     gguf_close(&f);
+    route_model_check_info info;
+    if (n == 0 && has_weights) {
+        if (route_model_check(model, &info, err, sizeof err)) {
+            report_problem(&p, err);
+            n = 1;
+        } else {
+            printf("%s: loads (%s, %u layers, %u tokens) in %.0f ms; one forward pass in %.0f ms, "
+                   "logits finite\n", model, info.arch, info.n_layer, info.n_vocab, info.load_ms,
+                   info.forward_ms);
+        }
+    }
     if (n != 0) {
         printf("%s: INVALID (%d problem%s)\n%s", model, p.count, p.count == 1 ? "" : "s",
                p.text.data ? p.text.data : "");
@@ -453,6 +500,6 @@ const cli_cmd cli_cmd_models_inspect = {
     run_inspect};
 
 const cli_cmd cli_cmd_models_validate = {
-    "ai models validate", "--model PATH",
-    "Check a GGUF file's structure and tensor shapes; exit 0 when valid, 1 when not.",
+    "ai models validate", "--model NAME|PATH",
+    "Check structure, tensor shapes, sha256 (installed models), load and one forward pass.",
     run_validate};

@@ -3,6 +3,10 @@
 
 extern const cli_cmd cli_cmd_models_inspect;
 extern const cli_cmd cli_cmd_models_validate;
+extern const cli_cmd cli_cmd_models_list;
+extern const cli_cmd cli_cmd_models_install;
+extern const cli_cmd cli_cmd_models_update;
+extern const cli_cmd cli_cmd_models_remove;
 extern const cli_cmd cli_cmd_run;
 extern const cli_cmd cli_cmd_logits;
 extern const cli_cmd cli_cmd_tokenize;
@@ -15,6 +19,10 @@ extern const cli_cmd cli_cmd_ai_chat;
 const cli_cmd *const cli_commands[] = {
     &cli_cmd_models_inspect,
     &cli_cmd_models_validate,
+    &cli_cmd_models_list,
+    &cli_cmd_models_install,
+    &cli_cmd_models_update,
+    &cli_cmd_models_remove,
     &cli_cmd_run,
     &cli_cmd_logits,
     &cli_cmd_tokenize,

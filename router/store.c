@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,11 +100,7 @@ int route_store_home(char *out, size_t outlen, char *err, size_t errlen)
                                                       "$RHEMA_HOME is too long");
     }
     const char *user = getenv("HOME");
-    if (!user || !*user) {
-        struct passwd *pw = getpwuid(getuid());
-        user = pw ? pw->pw_dir : NULL;
-    }
-    if (!user)
+    if (!user || !*user)
         return route_fail(err, errlen, ROUTE_ERR_ARG,
                           "neither $RHEMA_HOME nor $HOME is set: cannot place the model store");
     return route_store_join(out, outlen, user, ".rhema", err, errlen);
