@@ -310,7 +310,10 @@ typedef struct net_client_opts {
 
 typedef struct net_client net_client;
 
-/* Loads the CA bundle once (errors name the file and the bad entry). */
+/* opts may be NULL (all defaults). The CA bundle is read once, at the
+ * first https:// request (so plain-http use needs none). A client keeps
+ * one idle connection for reuse; use one client per thread. DNS waits
+ * are the system resolver's own (resolv.conf), not connect_timeout_ms. */
 int net_client_new(const net_client_opts *opts, net_client **out, char *err, size_t errlen);
 /* Closes any kept-alive connection. */
 void net_client_free(net_client *c);
@@ -324,8 +327,12 @@ typedef int (*net_body_fn)(void *user, const net_http_resp *head, const char *da
 
 typedef struct net_request {
     const char *method;            /* NULL: "GET", or "POST" when body is set */
-    const char *url;               /* http:// or https://, host may be [IPv6] */
-    const char *const *headers;    /* "Name: value" lines, NULL-terminated, or NULL */
+    const char *url;               /* http:// or https://, host may be [IPv6]; TLS checks
+                                      the certificate's DNS names, so use host names */
+    const char *const *headers;    /* "Name: value" lines, NULL-terminated, or NULL; Host,
+                                      Content-Length and Range are added by the client.
+                                      Authorization / x-api-key / api-key / Cookie lines
+                                      are dropped when a redirect leaves the origin. */
     const char *body;
     size_t body_len;
     int64_t range_start;           /* >= 0: send Range: bytes=start-end */
