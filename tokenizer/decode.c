@@ -54,7 +54,7 @@ int tok_decode(const tok_vocab *v, const int32_t *ids, size_t n_ids, int flags, 
         tok_piece(v, ids[i], special, &p, &len);
         if (at_start && len > 0) {
             at_start = false;
-            if (p[0] == ' ' && (flags & TOK_DECODE_STRIP_SPACE)) {
+            if (p[0] == ' ' && (flags & TOK_DECODE_STRIP_SPACE) && v->sp.add_space_prefix) {
                 p++;
                 len--;
             }
@@ -105,7 +105,8 @@ int tok_stream_feed(tok_stream *s, const tok_vocab *v, int32_t id, char *out, si
     size_t len;
     if (tok_piece(v, id, s->flags & TOK_DECODE_SPECIAL, &p, &len) != TOK_OK)
         return TOK_ERANGE;
-    bool strip = s->at_start && len > 0 && p[0] == ' ' && (s->flags & TOK_DECODE_STRIP_SPACE);
+    bool strip = s->at_start && len > 0 && p[0] == ' ' && (s->flags & TOK_DECODE_STRIP_SPACE) &&
+                 v->sp.add_space_prefix;
     if (cap < s->n_pend + len - strip)
         return TOK_ERANGE;
     if (strip) {

@@ -99,7 +99,8 @@ int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_specia
 
 enum {
     TOK_DECODE_SPECIAL = 1,     /* render CONTROL tokens' text (else they are empty) */
-    TOK_DECODE_STRIP_SPACE = 2, /* drop the leading space SPM put before the text */
+    TOK_DECODE_STRIP_SPACE = 2, /* drop the leading space SPM put before the text
+                                   (no effect on vocabs that add none) */
 };
 
 /* The bytes one token stands for (spaces restored, byte tokens as their
