@@ -416,7 +416,8 @@ int net_json_parse(net_arena *a, const char *text, size_t len, int max_depth,
     if (!a || !root || (!text && len))
         return net_errf(err, errlen, NET_E_ARG, "JSON: NULL argument");
     jp p = {.s = (const unsigned char *)text, .len = len, .a = a,
-            .max_depth = max_depth > 0 ? max_depth : NET_JSON_DEFAULT_DEPTH,
+            .max_depth = max_depth <= 0 ? NET_JSON_DEFAULT_DEPTH
+                         : max_depth > NET_JSON_MAX_DEPTH ? NET_JSON_MAX_DEPTH : max_depth,
             .err = err, .errlen = errlen};
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
         return jp_fail(&p, 0, NET_E_SYNTAX, "byte order mark is not allowed in JSON");

@@ -92,6 +92,7 @@ typedef enum net_json_type {
 typedef struct net_json net_json;  /* a node of the tree; read-only */
 
 #define NET_JSON_DEFAULT_DEPTH 512
+#define NET_JSON_MAX_DEPTH 4096  /* the parser recurses: larger requests are clamped */
 
 /* Parse text[len] (need not be NUL-terminated) into the arena. max_depth
  * 0 means NET_JSON_DEFAULT_DEPTH. On error *root is NULL and err reads like
