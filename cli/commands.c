@@ -13,6 +13,7 @@ extern const cli_cmd cli_cmd_tokenize;
 extern const cli_cmd cli_cmd_service_config;
 extern const cli_cmd cli_cmd_tasks_classify;
 extern const cli_cmd cli_cmd_tasks_route;
+extern const cli_cmd cli_cmd_tasks_benchmark;
 extern const cli_cmd cli_cmd_costs_analyze;
 extern const cli_cmd cli_cmd_ai_chat;
 
@@ -29,6 +30,7 @@ const cli_cmd *const cli_commands[] = {
     &cli_cmd_service_config,
     &cli_cmd_tasks_classify,
     &cli_cmd_tasks_route,
+    &cli_cmd_tasks_benchmark,
     &cli_cmd_costs_analyze,
     &cli_cmd_ai_chat,
 };

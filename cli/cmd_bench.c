@@ -1,0 +1,190 @@
+/* `rhema ai tasks benchmark`: prompt-processing and generation speed of the
+ * embedded engine on a model, next to the memory bandwidth this machine
+ * measures and the generation speed that bandwidth allows (every weight is
+ * read once per generated token). */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "engine/engine.h"
+#include "gguf/gguf.h"
+#include "kernels/kernels.h"
+
+typedef struct bench_opts {
+    const char *model;
+    long pp, tg, threads, reps;
+} bench_opts;
+
+typedef struct stat {
+    double mean, sd;
+} stat;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static stat mean_sd(const double *v, size_t n)
+{
+    stat s = {0, 0};
+    for (size_t i = 0; i < n; i++)
+        s.mean += v[i];
+    s.mean /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        s.sd += (v[i] - s.mean) * (v[i] - s.mean);
+    s.sd = n > 1 ? sqrt(s.sd / (double)(n - 1)) : 0.0;
+    return s;
+}
+
+/* Weight bytes one generated token reads: every tensor but the token
+ * embedding (one row of it), which the output head reads in full when the
+ * model ties the two. */
+static uint64_t bytes_per_token(const gguf_file *f)
+{
+    uint64_t total = 0;
+    const gguf_tensor *emb = gguf_find_tensor(f, "token_embd.weight");
+    for (uint64_t i = 0; i < f->n_tensors; i++)
+        total += f->tensors[i].nbytes;
+    if (emb && gguf_find_tensor(f, "output.weight"))
+        total -= emb->nbytes - gguf_row_size(emb->type, emb->ne[0]);
+    return total;
+}
+
+/* Timed passes: rep < 0 is the warm-up that pages the weights in. */
+static int run_reps(eng_ctx *ctx, const bench_opts *o, uint32_t n_vocab, double *pp_tps,
+                    double *tg_tps, char *err, size_t errlen)
+{
+    int32_t *toks = malloc((size_t)o->pp * sizeof *toks);
+    if (!toks) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (long i = 0; i < o->pp; i++)
+        toks[i] = (int32_t)(((uint64_t)i * 7919u + 17u) % n_vocab);
+    int rc = 0;
+    for (long rep = -1; rep < o->reps && rc == 0; rep++) {
+        eng_ctx_reset(ctx);
+        double t0 = now_s();
+        rc = eng_eval(ctx, toks, rep < 0 ? 1 : (size_t)o->pp, false, err, errlen);
+        double t1 = now_s();
+        if (rc || rep < 0)
+            continue;
+        pp_tps[rep] = (double)o->pp / (t1 - t0);
+        /* generation from an empty context, one token at a time */
+        eng_ctx_reset(ctx);
+        t0 = now_s();
+        for (long i = 0; i < o->tg && rc == 0; i++)
+            rc = eng_eval(ctx, &toks[i % o->pp], 1, false, err, errlen);
+        tg_tps[rep] = (double)o->tg / (now_s() - t0);
+    }
+    free(toks);
+    return rc;
+}
+
+static void print_result(const bench_opts *o, bool json, const char *isa, stat pp, stat tg,
+                         double bw, uint64_t bpt)
+{
+    double limit = (double)bpt > 0 ? bw / (double)bpt : 0.0;
+    double frac = limit > 0 ? tg.mean / limit : 0.0;
+    if (json) {
+        printf("{\"model\":\"");
+        for (const char *p = o->model; *p; p++)
+            printf((*p == '"' || *p == '\\') ? "\\%c" : ((unsigned char)*p < 0x20 ? "?" : "%c"), *p);
+        printf("\",\"kernels\":\"%s\",\"threads\":%ld,\"pp_tokens\":%ld,\"tg_tokens\":%ld,"
+               "\"reps\":%ld,\"pp_tps\":%.3f,\"pp_tps_sd\":%.3f,\"tg_tps\":%.3f,\"tg_tps_sd\":%.3f,"
+               "\"bandwidth_gbs\":%.3f,\"bytes_per_token\":%" PRIu64 ",\"tg_limit_tps\":%.3f,"
+               "\"tg_fraction\":%.4f}\n",
+               isa, o->threads, o->pp, o->tg, o->reps, pp.mean, pp.sd, tg.mean, tg.sd, bw / 1e9,
+               bpt, limit, frac);
+        return;
+    }
+    printf("model      %s\nkernels    %s, %ld threads, %ld repetitions\n", o->model, isa,
+           o->threads, o->reps);
+    printf("pp%-5ld    %9.2f ± %.2f tokens/s\n", o->pp, pp.mean, pp.sd);
+    printf("tg%-5ld    %9.2f ± %.2f tokens/s\n", o->tg, tg.mean, tg.sd);
+    printf("bandwidth  %9.2f GB/s read (measured)\n", bw / 1e9);
+    printf("weights    %9.1f MiB read per generated token\n", (double)bpt / 1048576.0);
+    printf("limit      %9.2f tokens/s; generation reaches %.1f%% of it\n", limit, 100.0 * frac);
+}
+
+static int run_bench(const cli_cmd *cmd, int argc, char **argv)
+{
+    const char *service = NULL;
+    bool json = false;
+    bench_opts o = {NULL, 512, 128, 0, 3};
+    const cli_opt opts[] = {
+        {"service", 0, CLI_STR, &service, "NAME  the service to measure (only \"embedded\")"},
+        {"model", 'm', CLI_STR, &o.model, "PATH  the GGUF model file"},
+        {"prompt", 'p', CLI_INT, &o.pp, "N  prompt tokens evaluated in one batch (512)"},
+        {"gen", 'n', CLI_INT, &o.tg, "N  tokens generated one at a time (128)"},
+        {"threads", 't', CLI_INT, &o.threads, "N  threads (default: physical cores)"},
+        {"reps", 'r', CLI_INT, &o.reps, "N  repetitions for mean and deviation (3)"},
+        {"json", 0, CLI_FLAG, &json, "print one JSON object"},
+    };
+    int npos;
+    int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, &npos);
+    if (rc)
+        return rc;
+    if (service && strcmp(service, "embedded") != 0)
+        return cli_usage_error(cmd, "--service %s: only the embedded engine can be benchmarked",
+                               service);
+    if (!o.model)
+        return cli_usage_error(cmd, "--model PATH is required");
+    if (o.pp < 1 || o.pp > 1000000 || o.tg < 1 || o.tg > 1000000)
+        return cli_usage_error(cmd, "-p and -n take 1 to 1000000 tokens");
+    if (o.reps < 1 || o.reps > 1000)
+        return cli_usage_error(cmd, "-r takes 1 to 1000 repetitions");
+    if (o.threads < 0 || o.threads > 1024)
+        return cli_usage_error(cmd, "-t takes 1 to 1024 threads");
+    if (o.threads == 0)
+        o.threads = kern_physical_cores();
+
+    char err[512];
+    eng_model *m = NULL;
+    eng_ctx *ctx = NULL;
+    kern_pool *pool = NULL;
+    double *v = calloc(2 * (size_t)o.reps, sizeof *v);
+    if (!v || eng_model_open(&m, o.model, err, sizeof err) != ENG_OK)
+        goto fail;
+    eng_ctx_params cp = eng_ctx_default_params();
+    cp.n_ctx = (uint32_t)(o.pp > o.tg ? o.pp : o.tg);
+    cp.n_threads = (uint32_t)o.threads;
+    if (eng_ctx_new(&ctx, m, &cp, err, sizeof err) != ENG_OK)
+        goto fail;
+    if (run_reps(ctx, &o, eng_model_hparams(m)->n_vocab, v, v + o.reps, err, sizeof err))
+        goto fail;
+    if (kern_pool_new(&pool, (unsigned)o.threads, err, sizeof err) != KERN_OK)
+        goto fail;
+    double bw = kern_read_bandwidth(pool, (size_t)512 << 20, 5);
+    if (bw <= 0) {
+        snprintf(err, sizeof err, "out of memory for the bandwidth probe");
+        goto fail;
+    }
+    kern_cpu cpu;
+    kern_cpu_detect(&cpu);
+    print_result(&o, json, kern_cpu_name(&cpu), mean_sd(v, (size_t)o.reps),
+                 mean_sd(v + o.reps, (size_t)o.reps), bw, bytes_per_token(eng_model_file(m)));
+    kern_pool_free(pool);
+    eng_ctx_free(ctx);
+    eng_model_free(m);
+    free(v);
+    return CLI_EXIT_OK;
+fail:
+    fprintf(stderr, "rhema: %s\n", v ? err : "out of memory");
+    kern_pool_free(pool);
+    eng_ctx_free(ctx);
+    eng_model_free(m);
+    free(v);
+    return CLI_EXIT_FAIL;
+}
+
+const cli_cmd cli_cmd_tasks_benchmark = {
+    "ai tasks benchmark",
+    "--service embedded --model PATH [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]",
+    "Measure prompt and generation tokens/s against the memory bandwidth limit.", run_bench};
