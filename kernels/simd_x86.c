@@ -116,13 +116,20 @@ AI int legacy_affine(int kind)
     return kind == L_Q4_1 || kind == L_Q5_1;
 }
 
-/* The block's integers: signed for the symmetric types, 0..31 otherwise. */
+/* Q4_0/Q5_0 store q + offset: the products are taken with the unsigned q
+ * and offset * (sum of the activation block) taken off once per token. */
+AI int legacy_offset(int kind)
+{
+    return kind == L_Q4_0 ? 8 : kind == L_Q5_0 ? 16 : 0;
+}
+
+/* The block's integers: signed for Q8_0, unsigned (0..31) otherwise. */
 AI __m256i legacy_unpack(int kind, const uint8_t *b)
 {
     switch (kind) {
-    case L_Q4_0: return _mm256_sub_epi8(nibbles(b + 2), _mm256_set1_epi8(8));
+    case L_Q4_0: return nibbles(b + 2);
     case L_Q4_1: return nibbles(b + 4);
-    case L_Q5_0: return _mm256_sub_epi8(_mm256_or_si256(nibbles(b + 6), high_bits(b + 2)), _mm256_set1_epi8(16));
+    case L_Q5_0: return _mm256_or_si256(nibbles(b + 6), high_bits(b + 2));
     case L_Q5_1: return _mm256_or_si256(nibbles(b + 8), high_bits(b + 4));
     default: return ld256(b + 2);
     }
@@ -131,8 +138,9 @@ AI __m256i legacy_unpack(int kind, const uint8_t *b)
 AI void legacy_tile(const int kind, const int R, const int C, const uint8_t *w, size_t ws,
                     const uint8_t *a, size_t as, size_t n, float *y, size_t ldy)
 {
-    const int aff = legacy_affine(kind);
+    const int aff = legacy_affine(kind), off = legacy_offset(kind), sgn = kind == L_Q8_0;
     const size_t wb = legacy_bytes(kind), ab = aff ? 36 : 34, aq = aff ? 4 : 2;
+    const __m256i zero = _mm256_setzero_si256();
     __m256 acc[RM_LEGACY][CMAX];
 #pragma GCC unroll 16
     for (int r = 0; r < R; r++)
@@ -148,11 +156,11 @@ AI void legacy_tile(const int kind, const int R, const int C, const uint8_t *w, 
             wv[r] = legacy_unpack(kind, blk);
             dw[r] = _mm256_set1_ps(ld_h(blk));
             mw[r] = aff ? _mm256_set1_ps(ld_h(blk + 2)) : dw[r];
-            if (!aff) {
+            wx[r] = zero;
+            if (sgn) {
 #if VNNI
-                /* (a + 128) * w - 128 * w: unsigned activations for vpdpbusd */
-                wx[r] = _mm256_sub_epi32(_mm256_setzero_si256(),
-                                         _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(-128), wv[r]));
+                /* (a + 128) * w - 128 * w: vpdpbusd wants an unsigned side */
+                wx[r] = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(-128), wv[r]));
 #else
                 /* |w| * (a with w's sign): maddubs wants an unsigned side */
                 wx[r] = wv[r];
@@ -168,19 +176,22 @@ AI void legacy_tile(const int kind, const int R, const int C, const uint8_t *w, 
             /* the min term uses the activation's stored f16 block sum
              * (d * sum of its quants), as the reference does */
             __m256 fsa = aff ? _mm256_set_ps(0, 0, 0, 0, 0, 0, 0, ld_h(ablk + 2)) : _mm256_setzero_ps();
+            __m256i base = zero;
+            if (off)
+                base = _mm256_sub_epi32(zero, dot_u8s8(zero, _mm256_set1_epi8((char)off), av));
 #if VNNI
             __m256i au = _mm256_xor_si256(av, _mm256_set1_epi8(-128));
 #endif
 #pragma GCC unroll 16
             for (int r = 0; r < R; r++) {
                 __m256i d;
-                if (aff)
-                    d = dot_u8s8(_mm256_setzero_si256(), wv[r], av);
+                if (!sgn)
+                    d = dot_u8s8(base, wv[r], av);
                 else
 #if VNNI
                     d = _mm256_dpbusd_epi32(wx[r], au, wv[r]);
 #else
-                    d = dot_u8s8(_mm256_setzero_si256(), wv[r], _mm256_sign_epi8(av, wx[r]));
+                    d = dot_u8s8(zero, wv[r], _mm256_sign_epi8(av, wx[r]));
 #endif
                 acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw[r], da), acc[r][c]);
                 if (aff)
@@ -286,11 +297,70 @@ AI void q45k_tile(const int five, const int R, const int C, const uint8_t *w, si
             y[c * ldy + r] = hsum(acc[r][c]);
 }
 
-/* Q6_K: 4 low bits in ql, 2 high bits in qh, 16 signed 8-bit scales of 16
- * elements; values are q - 32, the offset taken off through the sums. */
-AI void q6k_tile(const int R, const int C, const uint8_t *w, size_t ws, const uint8_t *a,
-                 size_t as, size_t n, float *y, size_t ldy)
+/* Q6_K, Q3_K and Q2_K: 16 sub-blocks of 16 with one integer scale each.
+ * The products use the unsigned codes (Q6_K 0..63 for q - 32, Q3_K 0..7
+ * for q - 4, Q2_K 0..3); Q6_K and Q3_K take the offset off through the
+ * activation's 16-element sums, Q2_K's mins likewise in f32. */
+enum { K_Q6, K_Q3, K_Q2 };
+
+AI size_t k16_bytes(int kind)
 {
+    return kind == K_Q6 ? 210 : kind == K_Q3 ? 110 : 84;
+}
+
+/* Signed scales and (Q2_K) mins of the 16 sub-blocks; returns d. */
+AI float k16_scales(int kind, const uint8_t *blk, int8_t *sc, uint8_t *mn)
+{
+    if (kind == K_Q6) {
+        memcpy(sc, blk + 192, 16);
+        return ld_h(blk + 208);
+    }
+    if (kind == K_Q3) {
+        const uint8_t *s = blk + 96;
+        for (int j = 0; j < 16; j++) {
+            int lo = j < 8 ? (s[j] & 0xf) : (s[j - 8] >> 4);
+            int hi = (s[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
+            sc[j] = (int8_t)((lo | (hi << 4)) - 32);
+        }
+        return ld_h(blk + 108);
+    }
+    for (int j = 0; j < 16; j++) {
+        sc[j] = (int8_t)(blk[j] & 0xf);
+        mn[j] = blk[j] >> 4;
+    }
+    return ld_h(blk + 80);
+}
+
+/* The unsigned codes of elements 32k..32k+31 (k = 4h + j: half h of 128,
+ * quarter j). */
+AI __m256i k16_codes(int kind, const uint8_t *blk, int k)
+{
+    const int h = k >> 2, j = k & 3;
+    if (kind == K_Q6) {
+        __m256i ql = ld256(blk + 64 * h + 32 * (j & 1));
+        __m256i qh = ld256(blk + 128 + 32 * h);
+        if (j >= 2)
+            ql = _mm256_srli_epi16(ql, 4);
+        qh = j == 3 ? _mm256_srli_epi16(qh, 2) : _mm256_slli_epi16(qh, 4 - 2 * j);
+        return _mm256_or_si256(_mm256_and_si256(ql, _mm256_set1_epi8(0x0f)),
+                               _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
+    }
+    __m256i q = ld256(blk + (kind == K_Q3 ? 32 : 16) + 32 * h);
+    q = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), _mm256_set1_epi8(3));
+    if (kind == K_Q3) {
+        /* a set high-mask bit means the code as it is, a clear one - 4 */
+        __m256i m = _mm256_set1_epi8((char)(1 << (4 * h + j)));
+        __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(ld256(blk), m), m);
+        q = _mm256_or_si256(q, _mm256_and_si256(set, _mm256_set1_epi8(4)));
+    }
+    return q;
+}
+
+AI void k16_tile(const int kind, const int R, const int C, const uint8_t *w, size_t ws,
+                 const uint8_t *a, size_t as, size_t n, float *y, size_t ldy)
+{
+    const size_t wb = k16_bytes(kind);
+    const int shift = kind == K_Q6 ? 5 : 2; /* offsets 32 and 4 */
     __m256 acc[RM_KQ][CMAX];
 #pragma GCC unroll 16
     for (int r = 0; r < R; r++)
@@ -298,35 +368,32 @@ AI void q6k_tile(const int R, const int C, const uint8_t *w, size_t ws, const ui
         for (int c = 0; c < C; c++)
             acc[r][c] = _mm256_setzero_ps();
     for (size_t b = 0; b < n / 256; b++) {
-        __m256i ia[RM_KQ][CMAX];
+        __m256i ia[RM_KQ][CMAX], sc16[RM_KQ], mn16[RM_KQ];
+        int8_t sc[RM_KQ][16];
+        uint8_t mn[RM_KQ][16];
+        float d[RM_KQ];
 #pragma GCC unroll 16
-        for (int r = 0; r < R; r++)
+        for (int r = 0; r < R; r++) {
+            d[r] = k16_scales(kind, w + r * ws + b * wb, sc[r], mn[r]);
+            sc16[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc[r]));
+            mn16[r] = kind == K_Q2 ? _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)mn[r])) : sc16[r];
 #pragma GCC unroll 16
             for (int c = 0; c < C; c++)
                 ia[r][c] = _mm256_setzero_si256();
-        for (int h = 0; h < 2; h++) {
-            for (int k = 0; k < 4; k++) {
-                __m256i q[RM_KQ], s[RM_KQ];
+        }
+        for (int k = 0; k < 8; k++) {
+            __m256i q[RM_KQ], s[RM_KQ];
 #pragma GCC unroll 16
-                for (int r = 0; r < R; r++) {
-                    const uint8_t *blk = w + r * ws + b * 210;
-                    const int8_t *sc = (const int8_t *)(blk + 192) + 8 * h + 2 * k;
-                    __m256i ql = ld256(blk + 64 * h + 32 * (k & 1));
-                    __m256i qh = ld256(blk + 128 + 32 * h);
-                    if (k >= 2)
-                        ql = _mm256_srli_epi16(ql, 4);
-                    qh = k == 3 ? _mm256_srli_epi16(qh, 2) : _mm256_slli_epi16(qh, 4 - 2 * k);
-                    q[r] = _mm256_or_si256(_mm256_and_si256(ql, _mm256_set1_epi8(0x0f)),
-                                           _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
-                    s[r] = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
-                }
+            for (int r = 0; r < R; r++) {
+                q[r] = k16_codes(kind, w + r * ws + b * wb, k);
+                s[r] = _mm256_set_m128i(_mm_set1_epi16(sc[r][2 * k + 1]), _mm_set1_epi16(sc[r][2 * k]));
+            }
 #pragma GCC unroll 16
-                for (int c = 0; c < C; c++) {
-                    __m256i av = ld256(a + c * as + b * Q8K_BYTES + Q8K_QS + 128 * h + 32 * k);
+            for (int c = 0; c < C; c++) {
+                __m256i av = ld256(a + c * as + b * Q8K_BYTES + Q8K_QS + 32 * k);
 #pragma GCC unroll 16
-                    for (int r = 0; r < R; r++)
-                        ia[r][c] = dot_i16(ia[r][c], _mm256_maddubs_epi16(q[r], av), s[r]);
-                }
+                for (int r = 0; r < R; r++)
+                    ia[r][c] = dot_i16(ia[r][c], _mm256_maddubs_epi16(q[r], av), s[r]);
             }
         }
 #pragma GCC unroll 16
@@ -336,11 +403,15 @@ AI void q6k_tile(const int R, const int C, const uint8_t *w, size_t ws, const ui
             __m256i bs = ld256(ablk + Q8K_SUMS);
 #pragma GCC unroll 16
             for (int r = 0; r < R; r++) {
-                const uint8_t *blk = w + r * ws + b * 210;
-                __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + 192)));
-                __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5);
-                __m256i t = _mm256_sub_epi32(ia[r][c], off);
-                acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_set1_ps(ld_h(blk + 208) * da), acc[r][c]);
+                __m256i t = ia[r][c];
+                if (kind != K_Q2)
+                    t = _mm256_sub_epi32(t, _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16[r]), shift));
+                acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_set1_ps(d[r] * da), acc[r][c]);
+                if (kind == K_Q2) {
+                    float dmin = ld_h(w + r * ws + b * wb + 82);
+                    __m256 m = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, mn16[r]));
+                    acc[r][c] = _mm256_fnmadd_ps(m, _mm256_set1_ps(dmin * da), acc[r][c]);
+                }
             }
         }
     }
@@ -443,8 +514,6 @@ AI void float_tile(const int kind, const int R, const int C, const uint8_t *w, s
         } \
     }
 
-#define Q6K_T(K, R, C, ...) q6k_tile(R, C, __VA_ARGS__)
-
 DEFINE_GEMM(gemm_q4_0, RM_LEGACY, legacy_tile, L_Q4_0)
 DEFINE_GEMM(gemm_q4_1, RM_LEGACY, legacy_tile, L_Q4_1)
 DEFINE_GEMM(gemm_q5_0, RM_LEGACY, legacy_tile, L_Q5_0)
@@ -452,7 +521,9 @@ DEFINE_GEMM(gemm_q5_1, RM_LEGACY, legacy_tile, L_Q5_1)
 DEFINE_GEMM(gemm_q8_0, RM_LEGACY, legacy_tile, L_Q8_0)
 DEFINE_GEMM(gemm_q4_k, RM_KQ, q45k_tile, 0)
 DEFINE_GEMM(gemm_q5_k, RM_KQ, q45k_tile, 1)
-DEFINE_GEMM(gemm_q6_k, RM_KQ, Q6K_T, 0)
+DEFINE_GEMM(gemm_q6_k, RM_KQ, k16_tile, K_Q6)
+DEFINE_GEMM(gemm_q3_k, RM_KQ, k16_tile, K_Q3)
+DEFINE_GEMM(gemm_q2_k, RM_KQ, k16_tile, K_Q2)
 DEFINE_GEMM(gemm_f32, RM_FLOAT, float_tile, F_F32)
 DEFINE_GEMM(gemm_f16, RM_FLOAT, float_tile, F_F16)
 DEFINE_GEMM(gemm_bf16, RM_FLOAT, float_tile, F_BF16)
@@ -463,6 +534,7 @@ const struct kern_ops OPS_NAME = {
         [GGUF_T_F32] = gemm_f32, [GGUF_T_F16] = gemm_f16, [GGUF_T_BF16] = gemm_bf16,
         [GGUF_T_Q4_0] = gemm_q4_0, [GGUF_T_Q4_1] = gemm_q4_1, [GGUF_T_Q5_0] = gemm_q5_0,
         [GGUF_T_Q5_1] = gemm_q5_1, [GGUF_T_Q8_0] = gemm_q8_0, [GGUF_T_Q4_K] = gemm_q4_k,
-        [GGUF_T_Q5_K] = gemm_q5_k, [GGUF_T_Q6_K] = gemm_q6_k,
+        [GGUF_T_Q5_K] = gemm_q5_k, [GGUF_T_Q6_K] = gemm_q6_k, [GGUF_T_Q2_K] = gemm_q2_k,
+        [GGUF_T_Q3_K] = gemm_q3_k,
     },
 };
