@@ -3,7 +3,6 @@
 #include "net/net_internal.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -92,22 +91,22 @@ int net_fd_recv(int fd, void *p, size_t n, size_t *got, int timeout_ms, char *er
 /* Non-blocking connect to each address in turn until one answers. */
 static int tcp_connect(const char *host, int port, int timeout_ms, int *out, char *err, size_t errlen)
 {
-    char portstr[8];
-    snprintf(portstr, sizeof portstr, "%d", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
-    int g = getaddrinfo(host, portstr, &hints, &res);
-    if (g != 0)
-        return net_errf(err, errlen, NET_E_DNS, "cannot resolve host %s: %s", host,
-                        g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
+    net_addr addrs[8];
+    size_t n;
     long long end = now_ms() + timeout_ms;
-    int rc = NET_E_CONNECT, last_errno = 0;
-    for (struct addrinfo *a = res; a; a = a->ai_next) {
-        int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    int rc = net_resolve(host, port, addrs, 8, &n, timeout_ms, err, errlen);
+    if (rc)
+        return rc;
+    int last_errno = 0;
+    rc = NET_E_CONNECT;
+    for (size_t i = 0; i < n; i++) {
+        const net_addr *a = &addrs[i];
+        int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {
             last_errno = errno;
             continue;
         }
-        int ok = connect(fd, a->ai_addr, a->ai_addrlen) == 0 ? 0 : errno;
+        int ok = connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0 ? 0 : errno;
         if (ok == EINPROGRESS) {
             long long left = end - now_ms();
             int w = net_fd_wait(fd, true, left > 0 ? (int)left : 0);
@@ -120,7 +119,6 @@ static int tcp_connect(const char *host, int port, int timeout_ms, int *out, cha
         if (ok == 0) {
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            freeaddrinfo(res);
             *out = fd;
             return NET_OK;
         }
@@ -131,7 +129,6 @@ static int tcp_connect(const char *host, int port, int timeout_ms, int *out, cha
             break;
         }
     }
-    freeaddrinfo(res);
     if (rc == NET_E_TIMEOUT)
         return net_errf(err, errlen, rc, "timed out after %d ms connecting to %s port %d", timeout_ms, host, port);
     return net_errf(err, errlen, rc, "cannot connect to %s port %d: %s", host, port,

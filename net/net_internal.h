@@ -5,6 +5,7 @@
 #include "net/net.h"
 
 #include <stdarg.h>
+#include <sys/socket.h>
 
 struct net_json {
     net_json_type type;
@@ -72,6 +73,16 @@ void net_conn_close(net_conn *c);
 int net_fd_wait(int fd, bool for_write, int timeout_ms);
 int net_fd_send(int fd, const void *p, size_t n, int timeout_ms, char *err, size_t errlen);
 int net_fd_recv(int fd, void *p, size_t n, size_t *got, int timeout_ms, char *err, size_t errlen);
+
+/* Host name resolution (dns.c): IP literals, the hosts file, then the
+ * resolv.conf name servers over UDP; IPv4 addresses before IPv6. Fills at
+ * most max addresses with the port set. */
+typedef struct net_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+} net_addr;
+int net_resolve(const char *host, int port, net_addr *out, size_t max, size_t *n, int timeout_ms,
+                char *err, size_t errlen);
 
 /* TLS session on a connected socket (tls.c). */
 typedef struct net_tls net_tls;

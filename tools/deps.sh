@@ -7,7 +7,7 @@
 set -euo pipefail
 pkgs=(build-essential meson ninja-build pkg-config
       libopenblas-dev libbearssl-dev libyaml-dev libcmocka-dev gfortran
-      clang-14 libclang-rt-14-dev unicode-data openssl python3 python3-numpy)
+      clang-14 libclang-rt-14-dev unicode-data openssl dnsmasq-base python3 python3-numpy)
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 if [ "${1:-}" = "--aarch64" ]; then
