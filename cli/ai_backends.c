@@ -80,20 +80,43 @@ static int run_engine(const route_call *call, eng_model *m, route_reply *reply, 
     return rc;
 }
 
+/* The file of an embedded model: its model_path in the config, else
+ * $RHEMA_MODEL, else the store's installed model of that name (the
+ * catalogue's default for the built-in "default"). */
+static int model_file(const route_model *mc, char *out, size_t n, char *err, size_t errlen)
+{
+    const char *env = getenv("RHEMA_MODEL");
+    route_store *s;
+    route_installed m;
+    if (mc->model_path[0] || (env && *env)) {
+        snprintf(out, n, "%s", mc->model_path[0] ? mc->model_path : env);
+        return 0;
+    }
+    if (route_store_open(NULL, &s, err, errlen))
+        return 1;
+    const char *name = strcmp(mc->name, "default") ? mc->name : route_catalog_default(route_store_catalog(s));
+    int rc = route_store_get(s, name, &m, NULL, 0) || route_store_path(s, &m, out, n, NULL, 0);
+    if (rc)
+        snprintf(err, errlen,
+                 "no file for embedded model '%s': install it (rhema ai models install --model %s), "
+                 "set RHEMA_MODEL=/path/to/model.gguf, or set ai_service.embedded.model_path",
+                 name, name);
+    route_store_close(s);
+    return rc;
+}
+
 static int embedded_call(void *user, const route_call *call, route_reply *reply, char *err, size_t errlen)
 {
     cli_ai_backend_state *st = user;
-    const route_model *mc = call->model_cfg;
-    if (!mc->model_path[0]) {
-        snprintf(err, errlen, "embedded model '%s' has no model_path: set ai_service.embedded.model_path", mc->name);
+    char path[sizeof st->model_path];
+    if (model_file(call->model_cfg, path, sizeof path, err, errlen))
         return 1;
-    }
     /* Keep the model open for a second call in the same run (hybrid, fallback). */
-    if (!st->model || strcmp(st->model_path, mc->model_path)) {
+    if (!st->model || strcmp(st->model_path, path)) {
         eng_model_free(st->model);
         st->model = NULL;
-        if (eng_model_open(&st->model, mc->model_path, err, errlen) != ENG_OK) return 1;
-        snprintf(st->model_path, sizeof st->model_path, "%s", mc->model_path);
+        if (eng_model_open(&st->model, path, err, errlen) != ENG_OK) return 1;
+        snprintf(st->model_path, sizeof st->model_path, "%s", path);
     }
     return run_engine(call, st->model, reply, err, errlen);
 }
