@@ -16,6 +16,7 @@
 typedef struct model_opts {
     const char *model;
     long threads, ctx;
+    bool reference;
 } model_opts;
 
 static int check_model_opts(const cli_cmd *cmd, const model_opts *mo)
@@ -40,6 +41,7 @@ static int open_model(const model_opts *mo, eng_model **m, eng_ctx **c)
     eng_ctx_params p = eng_ctx_default_params();
     p.n_ctx = (uint32_t)mo->ctx;
     p.n_threads = (uint32_t)mo->threads;
+    p.reference = mo->reference;
     if (eng_ctx_new(c, *m, &p, err, sizeof err) != ENG_OK) {
         fprintf(stderr, "rhema: %s\n", err);
         eng_model_free(*m);
@@ -97,7 +99,7 @@ static int build_prompt(const eng_model *m, const tok_vocab *v, const char *prom
 
 static int run_generate(const cli_cmd *cmd, int argc, char **argv)
 {
-    model_opts mo = {NULL, 1, 0};
+    model_opts mo = {NULL, 1, 0, false};
     const char *prompt = NULL, *chat = NULL, *system = NULL, *tmpl_name = NULL;
     long n_predict = 128, top_k = 40, seed = -1, last_n = 64;
     double temp = 0.8, top_p = 0.95, min_p = 0.05, rep = 1.0, freq = 0.0, pres = 0.0;
@@ -234,7 +236,7 @@ static int write_logits(const char *path, const eng_ctx *c, const int32_t *ids, 
 
 static int run_logits(const cli_cmd *cmd, int argc, char **argv)
 {
-    model_opts mo = {NULL, 1, 0};
+    model_opts mo = {NULL, 1, 0, false};
     const char *tokens = NULL, *out = NULL;
     const cli_opt opts[] = {
         {"model", 'm', CLI_STR, &mo.model, "PATH  the GGUF model"},
@@ -242,6 +244,7 @@ static int run_logits(const cli_cmd *cmd, int argc, char **argv)
         {"out", 'o', CLI_STR, &out, "FILE  where to write int32 n, int32 n_vocab, ids, float32 logits[n][n_vocab]"},
         {"threads", 't', CLI_INT, &mo.threads, "N  threads (default 1)"},
         {"ctx", 'c', CLI_INT, &mo.ctx, "N  context length (default: the model's, at most 4096)"},
+        {"reference", 0, CLI_FLAG, &mo.reference, "use the portable reference kernels (the ground truth)"},
     };
     int npos = 0;
     int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, &npos);
@@ -282,6 +285,6 @@ const cli_cmd cli_cmd_run = {
     "Generate text with a local GGUF model and stream it to stdout.", run_generate};
 
 const cli_cmd cli_cmd_logits = {
-    "ai logits", "--model PATH --tokens \"ID ID ...\" --out FILE",
+    "ai logits", "--model PATH --tokens \"ID ID ...\" --out FILE [--threads N] [--reference]",
     "Write the logits of every position of a token sequence (the fixtures' .logits layout).",
     run_logits};

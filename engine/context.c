@@ -15,7 +15,7 @@
 
 eng_ctx_params eng_ctx_default_params(void)
 {
-    eng_ctx_params p = {0, 1, ENG_KV_F16};
+    eng_ctx_params p = {0, 1, ENG_KV_F16, false};
     return p;
 }
 
@@ -31,6 +31,24 @@ static size_t max3(size_t a, size_t b, size_t c)
 {
     size_t m = a > b ? a : b;
     return m > c ? m : c;
+}
+
+static size_t scratch_of(const gguf_tensor *t)
+{
+    return t ? kern_matmul_scratch_size(t->type, t->ne[0], ENG_CHUNK) : 0;
+}
+
+/* Scratch for the largest quantized activation any product needs. */
+static size_t matmul_scratch(const eng_model *m)
+{
+    size_t s = scratch_of(m->output);
+    for (uint32_t l = 0; l < m->hp.n_layer; l++) {
+        const eng_layer *L = &m->layers[l];
+        const gguf_tensor *ts[] = {L->wq, L->wk, L->wv, L->wqkv, L->wo, L->w_gate, L->w_up, L->w_down};
+        for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+            s = scratch_of(ts[i]) > s ? scratch_of(ts[i]) : s;
+    }
+    return s + 64;
 }
 
 int eng_ctx_new(eng_ctx **out, const eng_model *m, const eng_ctx_params *p, char *err,
@@ -59,6 +77,13 @@ int eng_ctx_new(eng_ctx **out, const eng_model *m, const eng_ctx_params *p, char
     c->n_ctx = n_ctx;
     c->n_threads = nt;
     c->kv_type = p->kv_type;
+    c->reference = p->reference;
+    kern_cpu_detect(&c->cpu);
+    int kst = kern_pool_new(&c->pool, nt, err, errlen);
+    if (kst != KERN_OK) {
+        free(c);
+        return ENG_ENOMEM; /* no memory or no thread for the pool */
+    }
     size_t E = hp->n_embd, Q = (size_t)hp->n_head * hp->head_dim, KV = (size_t)hp->n_head_kv * hp->head_dim;
     size_t FF = hp->n_ff, V = hp->n_vocab, B = ENG_CHUNK;
     c->kv_dim = KV;
@@ -89,12 +114,12 @@ int eng_ctx_new(eng_ctx **out, const eng_model *m, const eng_ctx_params *p, char
     c->vec1 = alloc_floats(max_out, &ok);
     /* quantized activations take at most ~1.2 bytes per value */
     c->qscratch = calloc(B * max_in * 2 + 1024, 1);
+    c->kscratch = calloc(matmul_scratch(m), 1);
     c->rowbuf = alloc_floats((size_t)nt * max_in, &ok);
-    c->tile = alloc_floats(64 * max_in, &ok);
     c->f16tab = alloc_floats(65536, &ok);
     c->logits = alloc_floats(V, &ok);
     c->logits_cap = 1;
-    if (!ok || !c->qscratch) {
+    if (!ok || !c->qscratch || !c->kscratch) {
         eng_ctx_free(c);
         return eng_fail(err, errlen, ENG_ENOMEM, "out of memory for a context of %u positions", n_ctx);
     }
@@ -109,10 +134,12 @@ void eng_ctx_free(eng_ctx *c)
     if (!c)
         return;
     float *bufs[] = {c->x, c->h, c->q, c->k, c->v, c->att, c->o, c->big, c->ff, c->xr,
-                     c->vec0, c->vec1, c->rowbuf, c->tile, c->f16tab, c->logits};
+                     c->vec0, c->vec1, c->rowbuf, c->f16tab, c->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     free(c->qscratch);
+    free(c->kscratch);
+    kern_pool_free(c->pool);
     free(c->k_cache);
     free(c->v_cache);
     free(c);

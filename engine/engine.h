@@ -76,6 +76,8 @@ typedef struct eng_ctx_params {
     uint32_t n_ctx;      /* 0: the model's context_length, capped at 4096 */
     uint32_t n_threads;  /* 0 or 1: single-threaded */
     eng_kv_type kv_type; /* KV cache element type, F16 by default */
+    bool reference;      /* portable reference kernels (the ground truth),
+                            else the fastest set this CPU runs */
 } eng_ctx_params;
 
 eng_ctx_params eng_ctx_default_params(void);

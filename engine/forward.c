@@ -6,7 +6,6 @@
 #include "engine/forward_internal.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
 
 #include <cblas.h>
@@ -15,54 +14,17 @@
 
 /* Below this many multiply-adds a product is not worth a thread. */
 #define PAR_MIN_WORK (1u << 16)
-/* From this many tokens (a full chunk of a long prompt) a product goes
- * through BLAS: weight rows are dequantized a tile at a time and multiplied
- * with all tokens at once. Shorter batches keep the row-wise dot products
+/* From this many tokens (a full chunk of a long prompt) F32 weights go
+ * through BLAS sgemm; shorter batches keep the kernels' row-wise products
  * (the same summation as single-token decoding). */
 #define BLAS_MIN_TOKENS ENG_CHUNK
-#define BLAS_TILE_ROWS 64
 
-typedef void (*work_fn)(void *arg, size_t begin, size_t end, unsigned tid);
-
-typedef struct work_part {
-    work_fn fn;
-    void *arg;
-    size_t begin, end;
-    unsigned tid;
-} work_part;
-
-static void *work_thread(void *p)
+/* Spread [0, n) over the context's threads; small jobs run inline. Every
+ * item is computed the same way whatever the split, so results do not
+ * depend on the thread count. */
+static void parallel_for(const eng_ctx *c, size_t n, size_t work, kern_task_fn fn, void *arg)
 {
-    work_part *w = p;
-    w->fn(w->arg, w->begin, w->end, w->tid);
-    return NULL;
-}
-
-/* Split [0, n) into contiguous ranges, one per thread. Every item is
- * computed the same way whatever the split, so results do not depend on
- * the thread count. A thread that cannot be started runs inline. */
-static void parallel_for(const eng_ctx *c, size_t n, size_t work, work_fn fn, void *arg)
-{
-    unsigned nt = c->n_threads;
-    if (nt > n)
-        nt = (unsigned)n;
-    if (nt <= 1 || work < PAR_MIN_WORK) {
-        fn(arg, 0, n, 0);
-        return;
-    }
-    pthread_t th[256];
-    work_part parts[256];
-    bool started[256];
-    for (unsigned t = 0; t < nt; t++) {
-        parts[t] = (work_part){fn, arg, n * t / nt, n * (t + 1) / nt, t};
-        started[t] = t > 0 && pthread_create(&th[t], NULL, work_thread, &parts[t]) == 0;
-    }
-    for (unsigned t = 0; t < nt; t++)
-        if (!started[t])
-            work_thread(&parts[t]);
-    for (unsigned t = 1; t < nt; t++)
-        if (started[t])
-            pthread_join(th[t], NULL);
+    kern_pool_for(work < PAR_MIN_WORK ? NULL : c->pool, n, 1, fn, arg);
 }
 
 /* A norm or bias vector as f32: the mapped data itself when F32. */
@@ -111,52 +73,24 @@ static void matmul_rows(void *arg, size_t begin, size_t end, unsigned tid)
     }
 }
 
-typedef struct dequant_job {
-    const matmul_job *j;
-    size_t o0;
-    float *tile;
-} dequant_job;
-
-static void dequant_rows(void *arg, size_t begin, size_t end, unsigned tid)
-{
-    (void)tid;
-    const dequant_job *d = arg;
-    const matmul_job *j = d->j;
-    size_t rs = gguf_row_size(j->w->type, j->n_in);
-    for (size_t r = begin; r < end; r++)
-        kern_dequant_row(j->w->type, (const uint8_t *)j->w->data + (d->o0 + r) * rs, d->tile + r * j->n_in,
-                         j->n_in);
-}
-
-/* A batch of tokens: Y = X W^T by sgemm, on F32 weights directly or on
- * tiles of dequantized rows (the same values the row-wise path uses). */
-static void matmul_blas(eng_ctx *c, const matmul_job *j)
-{
-    size_t n_in = j->n_in, n_out = j->n_out, b = j->b;
-    if (j->w->type == GGUF_T_F32) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)n_out, (int)n_in, 1.0f, j->x,
-                    (int)n_in, j->w->data, (int)n_in, 0.0f, j->y, (int)n_out);
-    } else {
-        for (size_t o0 = 0; o0 < n_out; o0 += BLAS_TILE_ROWS) {
-            size_t rows = n_out - o0 < BLAS_TILE_ROWS ? n_out - o0 : BLAS_TILE_ROWS;
-            dequant_job d = {j, o0, c->tile};
-            parallel_for(c, rows, rows * n_in * 8, dequant_rows, &d);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)rows, (int)n_in, 1.0f, j->x,
-                        (int)n_in, c->tile, (int)n_in, 0.0f, j->y + o0, (int)n_out);
-        }
-    }
-    if (j->bias)
-        for (size_t t = 0; t < b; t++)
-            for (size_t o = 0; o < n_out; o++)
-                j->y[t * n_out + o] += j->bias[o];
-}
-
 /* y[b][n_out] = x[b][n_in] W^T + bias, W with ne = [n_in, n_out]. */
 static void matmul(eng_ctx *c, const gguf_tensor *w, const gguf_tensor *bias, const float *x,
                    size_t b, float *y)
 {
     size_t n_in = w->ne[0], n_out = w->ne[1];
-    matmul_job j = {c, w, x, NULL, 0, y, vec_f32(bias, c->vec1), b, n_in, n_out};
+    const float *bv = vec_f32(bias, c->vec1);
+    if (!c->reference) {
+        if (w->type == GGUF_T_F32 && b >= BLAS_MIN_TOKENS)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)n_out, (int)n_in, 1.0f, x,
+                        (int)n_in, w->data, (int)n_in, 0.0f, y, (int)n_out);
+        else
+            kern_matmul(&c->cpu, c->pool, w->type, w->data, n_in, n_out, x, b, y, c->kscratch);
+        for (size_t t = 0; bv && t < b; t++)
+            for (size_t o = 0; o < n_out; o++)
+                y[t * n_out + o] += bv[o];
+        return;
+    }
+    matmul_job j = {c, w, x, NULL, 0, y, bv, b, n_in, n_out};
     uint32_t vt = kern_vec_dot_type(w->type);
     if (vt == GGUF_T_Q8_1) {
         /* the reference's Q4_1/Q5_1 products depend on the Q8_1 block sums:
@@ -170,10 +104,6 @@ static void matmul(eng_ctx *c, const gguf_tensor *w, const gguf_tensor *bias, co
         for (size_t t = 0; t < b; t++)
             kern_round_activation(w->type, c->xr + t * n_in, n_in, c->qscratch);
         j.x = c->xr;
-    }
-    if (!j.xq && b >= BLAS_MIN_TOKENS) {
-        matmul_blas(c, &j);
-        return;
     }
     parallel_for(c, n_out, b * n_in * n_out, matmul_rows, &j);
 }

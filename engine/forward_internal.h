@@ -3,6 +3,7 @@
 #define RHEMA_FORWARD_INTERNAL_H
 
 #include "engine/engine_internal.h"
+#include "kernels/kernels.h"
 
 /* Tokens evaluated together: bounds the scratch memory of long prompts. */
 #define ENG_CHUNK 32
@@ -11,6 +12,10 @@ struct eng_ctx {
     const eng_model *m;
     uint32_t n_ctx, n_past, n_threads;
     eng_kv_type kv_type;
+    bool reference;           /* reference kernels instead of kern_matmul */
+    kern_cpu cpu;
+    kern_pool *pool;          /* n_threads workers, the caller's included */
+    void *kscratch;           /* kern_matmul's quantized activations */
     size_t kv_dim;            /* n_head_kv * head_dim */
     size_t kv_bytes_layer;
     void *k_cache, *v_cache;  /* [layer][pos][kv_dim], F16 or F32 */
@@ -20,7 +25,6 @@ struct eng_ctx {
     float *vec0, *vec1;       /* norm weights and biases as f32 */
     void *qscratch;           /* quantized activation rows */
     float *rowbuf;            /* per thread: one dequantized weight row */
-    float *tile;              /* BLAS_TILE_ROWS dequantized weight rows */
     float *f16tab;            /* every half value as f32 */
     float *logits;
     size_t logits_cap, n_logits;

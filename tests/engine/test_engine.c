@@ -56,10 +56,11 @@ static size_t argmax(const float *x, size_t n)
     return b;
 }
 
-static eng_ctx *new_ctx(const eng_model *m, uint32_t threads)
+static eng_ctx *new_ctx_mode(const eng_model *m, uint32_t threads, bool reference)
 {
     eng_ctx_params p = eng_ctx_default_params();
     p.n_threads = threads;
+    p.reference = reference;
     eng_ctx *c = NULL;
     char err[256];
     int st = eng_ctx_new(&c, m, &p, err, sizeof err);
@@ -68,13 +69,19 @@ static eng_ctx *new_ctx(const eng_model *m, uint32_t threads)
     return c;
 }
 
+static eng_ctx *new_ctx(const eng_model *m, uint32_t threads)
+{
+    return new_ctx_mode(m, threads, false);
+}
+
 static bool plain_float_type(const char *name)
 {
     return strstr(name, "-f32.") || strstr(name, "-f16.") || strstr(name, "-bf16.");
 }
 
-/* One model against its .logits: the acceptance bar of the issue. */
-static void check_model(const char *dir, const char *name)
+/* One model against its .logits: the acceptance bar of the issue, with
+ * the fast kernels and with the reference path. */
+static void check_model(const char *dir, const char *name, bool reference)
 {
     char path[1024], lpath[1024], err[256];
     tu_path(path, sizeof path, dir, name);
@@ -86,7 +93,7 @@ static void check_model(const char *dir, const char *name)
     if (st != ENG_OK)
         fail_msg("%s: %s", name, err);
     assert_int_equal((int)eng_model_hparams(m)->n_vocab, r.n_vocab);
-    eng_ctx *c1 = new_ctx(m, 1), *c2 = new_ctx(m, 2);
+    eng_ctx *c1 = new_ctx_mode(m, 1, reference), *c2 = new_ctx_mode(m, 2, reference);
     assert_int_equal(eng_eval(c1, r.tokens, (size_t)r.n_tokens, true, err, sizeof err), ENG_OK);
     assert_int_equal(eng_eval(c2, r.tokens, (size_t)r.n_tokens, true, err, sizeof err), ENG_OK);
     size_t V = (size_t)r.n_vocab, agree = 0;
@@ -103,7 +110,8 @@ static void check_model(const char *dir, const char *name)
         }
     }
     double mean = sumd / ((double)r.n_tokens * (double)V);
-    printf("  %-26s argmax %2zu/%d  max|d| %.4f  mean|d| %.5f\n", name, agree, r.n_tokens, maxd, mean);
+    printf("  %-26s %-9s argmax %2zu/%d  max|d| %.4f  mean|d| %.5f\n", name,
+           reference ? "reference" : "fast", agree, r.n_tokens, maxd, mean);
     if (plain_float_type(name)) {
         assert_int_equal(agree, (size_t)r.n_tokens);
         assert_true(maxd <= 0.03);
@@ -136,7 +144,8 @@ static void test_conformance(void **state)
         if (!f)
             continue; /* stories260K has no logits */
         fclose(f);
-        check_model(dir, names[i]);
+        check_model(dir, names[i], false);
+        check_model(dir, names[i], true);
         tested++;
     }
     tu_free_names(names, n);
