@@ -545,16 +545,47 @@ int route_cfg_walk(cfg_ctx *c, const yaml_node_t *map, const key_spec *specs, si
 }
 
 
+/* libyaml takes time quadratic in the nesting of [ and { (minutes for a
+ * 1 MiB file of brackets); no configuration nests more than a few levels,
+ * so refuse deep nesting before parsing. Quoted text and comments are
+ * skipped. */
+static int check_nesting(const char *text, size_t len, const char *name, char *err, size_t errlen)
+{
+    enum { MAX_FLOW_DEPTH = 64 };
+    size_t line = 1, col = 1, depth = 0;
+    char quote = 0;
+    for (size_t i = 0; i < len; i++, col++) {
+        char ch = text[i];
+        if (ch == '\n') {
+            line++;
+            col = 0;
+        } else if (quote) {
+            if (ch == '\\' && quote == '"') i++, col++;
+            else if (ch == quote) quote = 0;
+        } else if (ch == '\'' || ch == '"') {
+            quote = ch;
+        } else if (ch == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t')) {
+            while (i + 1 < len && text[i + 1] != '\n') i++;
+        } else if ((ch == '[' || ch == '{') && ++depth > MAX_FLOW_DEPTH) {
+            return route_fail(err, errlen, ROUTE_ERR_SYNTAX, "%s:%zu:%zu: [ and { nest deeper than %d levels", name, line, col, MAX_FLOW_DEPTH);
+        } else if ((ch == ']' || ch == '}') && depth) {
+            depth--;
+        }
+    }
+    return ROUTE_OK;
+}
+
 int route_cfg_load_doc(const char *text, size_t len, const char *name, const char *expect, const key_spec *root, size_t n,
                        void *base, route_config *cfg, char *err, size_t errlen)
 {
     cfg_ctx c = {.name = name, .cfg = cfg, .err = err, .errlen = errlen};
     if (!text) return route_cfg_walk(&c, NULL, root, n, base);
+    int rc = check_nesting(text, len, name, err, errlen);
+    if (rc) return rc;
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) return route_fail(err, errlen, ROUTE_ERR_NOMEM, "out of memory");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    int rc;
     if (!yaml_parser_load(&parser, &doc)) {
         rc = route_fail(err, errlen, ROUTE_ERR_SYNTAX, "%s:%zu:%zu: YAML syntax error: %s%s%s", name,
                         parser.problem_mark.line + 1, parser.problem_mark.column + 1,

@@ -16,7 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
-enum { MAX_DEPTH = 64 };
+/* Bounds keep evaluation's recursion shallow whatever the input. */
+enum { MAX_DEPTH = 64, MAX_TERMS = 256 };
 
 typedef enum ekind { E_OR, E_AND, E_NOT, E_CONTAINS, E_CMP, E_PRIVATE } ekind;
 typedef enum efield { F_TOKENS, F_CONTEXT, F_COMPLEXITY } efield;
@@ -40,6 +41,7 @@ typedef struct parser {
     tkind tok;
     eop op;
     int depth;
+    int terms;
     char *err;
     size_t errlen;
     size_t errcol;
@@ -166,6 +168,7 @@ static int parse_primary(parser *p, route_expr **out)
 {
     static const char *const words[] = {"prompt", "tokens", "context_tokens", "complexity", "private", "not"};
     if (++p->depth > MAX_DEPTH) return perr(p, p->pos, "condition nests deeper than %d levels", MAX_DEPTH);
+    if (++p->terms > MAX_TERMS) return perr(p, p->pos, "condition has more than %d terms", MAX_TERMS);
     int rc;
     if (p->tok == T_LP) {
         size_t open = p->pos;

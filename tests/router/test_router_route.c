@@ -310,6 +310,13 @@ static void test_rule_language(void **state)
     size_t col;
     assert_int_equal(route_expr_compile(deep, &e, &col, err, sizeof err), ROUTE_ERR_RULE);
     assert_non_null(strstr(err, "nests deeper"));
+    /* So are long chains, which would otherwise make deep trees. */
+    char *chain = malloc(300 * 9 + 1);
+    chain[0] = 0;
+    for (int i = 0; i < 300; i++) strcat(chain, i ? " or 'x'" : "'x'");
+    assert_int_equal(route_expr_compile(chain, &e, &col, err, sizeof err), ROUTE_ERR_RULE);
+    assert_non_null(strstr(err, "more than 256 terms"));
+    free(chain);
 }
 
 static void test_actions(void **state)
