@@ -130,6 +130,39 @@ static int by_logit(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
+/* Heap of the k best candidates with the worst at the root. */
+static void sift_down(cand *h, size_t k, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < k && by_logit(&h[l], &h[w]) > 0)
+            w = l;
+        if (r < k && by_logit(&h[r], &h[w]) > 0)
+            w = r;
+        if (w == i)
+            return;
+        cand t = h[i];
+        h[i] = h[w];
+        h[w] = t;
+        i = w;
+    }
+}
+
+/* Move the k best of c[0..n) to the front, sorted: O(n log k) instead of
+ * sorting a whole vocabulary for every token. */
+static void select_top(cand *c, size_t n, size_t k)
+{
+    for (size_t i = k / 2; i-- > 0;)
+        sift_down(c, k, i);
+    for (size_t i = k; i < n; i++) {
+        if (by_logit(&c[i], &c[0]) < 0) {
+            c[0] = c[i];
+            sift_down(c, k, 0);
+        }
+    }
+    qsort(c, k, sizeof *c, by_logit);
+}
+
 /* Probabilities of c[0..n) at temperature t (c sorted, c[0] the largest). */
 static void softmax(cand *c, size_t n, float t)
 {
@@ -157,9 +190,12 @@ int32_t eng_sample(eng_sampler *s, const float *logits)
                 best = i;
         return (int32_t)best;
     }
-    qsort(c, n, sizeof *c, by_logit);
-    if (p->top_k > 0 && p->top_k < n)
+    if (p->top_k > 0 && p->top_k < n) {
+        select_top(c, n, p->top_k);
         n = p->top_k;
+    } else {
+        qsort(c, n, sizeof *c, by_logit);
+    }
     if (p->top_p < 1.0f) {
         softmax(c, n, 1.0f);
         double cum = 0.0;
