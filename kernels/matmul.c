@@ -17,8 +17,11 @@
 static size_t act_row_bytes(uint32_t wtype, size_t n_in)
 {
     uint32_t vt = kern_vec_dot_type(wtype);
+    size_t bytes = (size_t)gguf_row_size(vt, n_in);
+    if (vt == GGUF_T_Q8_0)
+        bytes = KERN_Q8_0_SIDE(n_in / 32) + 8 * (n_in / 32);
     /* round up to keep every activation row 64-byte aligned */
-    return ((size_t)gguf_row_size(vt, n_in) + 63) & ~(size_t)63;
+    return (bytes + 63) & ~(size_t)63;
 }
 
 size_t kern_matmul_scratch_size(uint32_t wtype, size_t n_in, size_t n_tokens)
@@ -44,8 +47,24 @@ static void quant_rows(void *arg, size_t begin, size_t end, unsigned tid)
 {
     const mm_job *j = arg;
     uint32_t vt = kern_vec_dot_type(j->type);
-    for (size_t t = begin; t < end; t++)
-        kern_quantize_row(vt, j->x + t * j->n_in, (uint8_t *)j->a + t * j->as, j->n_in);
+    size_t nb = j->n_in / 32;
+    for (size_t t = begin; t < end; t++) {
+        uint8_t *row = (uint8_t *)j->a + t * j->as;
+        kern_quantize_row(vt, j->x + t * j->n_in, row, j->n_in);
+        if (vt != GGUF_T_Q8_0)
+            continue;
+        /* each block's scale as f32 and the sum of its quants */
+        float *d = (float *)(row + KERN_Q8_0_SIDE(nb));
+        int32_t *sum = (int32_t *)(d + nb);
+        for (size_t b = 0; b < nb; b++) {
+            const uint8_t *blk = row + 34 * b;
+            d[b] = kern_f16_to_f32((uint16_t)(blk[0] | (blk[1] << 8)));
+            int s = 0;
+            for (int i = 0; i < 32; i++)
+                s += (int8_t)blk[2 + i];
+            sum[b] = s;
+        }
+    }
 }
 
 static void ref_gemm(const mm_job *j, size_t r0, size_t r1)

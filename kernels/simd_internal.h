@@ -13,6 +13,11 @@
 typedef void (*kern_gemm_fn)(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a,
                              size_t as, size_t nc, size_t n, float *y, size_t ldy);
 
+/* Q8_0 activation rows (kern_matmul's own) carry, after the nb blocks at
+ * this 4-aligned offset, each block's scale as f32 and then the sum of its
+ * quants as int32. */
+#define KERN_Q8_0_SIDE(nb) (((nb) * 34 + 3) & ~(size_t)3)
+
 /* Number of ggml type ids a table covers (BF16 = 30 is the largest). */
 #define KERN_OPS_NTYPES 31
 

@@ -19,16 +19,21 @@
 #define SET_NAME "avx512-vnni"
 #define VNNI 1
 #define RM_LEGACY 4
-#define RM_KQ 2
+#define RM_KQ 1
+#define CM_LEGACY 4
+#define CM_KQ 8
 #else
 #define OPS_NAME kern_ops_avx2
 #define SET_NAME "avx2"
 #define VNNI 0
 #define RM_LEGACY 2
 #define RM_KQ 1
+#define CM_LEGACY 4
+#define CM_KQ 4
 #endif
 #define RM_FLOAT RM_LEGACY
-#define CMAX 4
+#define CM_FLOAT CM_LEGACY
+#define CMAX 8
 
 #define AI static inline __attribute__((always_inline))
 
@@ -205,6 +210,151 @@ AI void legacy_tile(const int kind, const int R, const int C, const uint8_t *w, 
         for (int c = 0; c < C; c++)
             y[c * ldy + r] = hsum(acc[r][c]);
 }
+
+/* ---- Q4_0 and Q8_0, eight rows at a time ----
+ * The eight rows' blocks are transposed in 4-byte groups so that lane i of
+ * one vector holds four codes of row i: one dot instruction with a
+ * broadcast group of activations then advances all eight rows, and each
+ * block costs one conversion and scaling for eight rows instead of one.
+ * The codes are unsigned (Q4_0 as stored, Q8_0 + 128); offset * (sum of
+ * the activation block) is taken off through kern_matmul's side sums. */
+
+#define CM_ROWS8 8
+
+/* Q4_0: lane i of z[k] holds row ROWS8_Q4[i]'s bytes 4k..4k+3. */
+static const int rows8_q4_order[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+
+AI void rows8_codes_q4_0(const uint8_t *w, size_t ws, size_t off, __m256i *W)
+{
+    __m256i y[4];
+    for (int j = 0; j < 4; j++)
+        y[j] = _mm256_loadu2_m128i((const __m128i *)(w + (2 * j + 1) * ws + off + 2),
+                                   (const __m128i *)(w + 2 * j * ws + off + 2));
+    __m256i a = _mm256_unpacklo_epi32(y[0], y[1]), b = _mm256_unpackhi_epi32(y[0], y[1]);
+    __m256i c = _mm256_unpacklo_epi32(y[2], y[3]), d = _mm256_unpackhi_epi32(y[2], y[3]);
+    __m256i z[4] = {_mm256_unpacklo_epi64(a, c), _mm256_unpackhi_epi64(a, c),
+                    _mm256_unpacklo_epi64(b, d), _mm256_unpackhi_epi64(b, d)};
+    const __m256i m = _mm256_set1_epi8(0x0f);
+    for (int k = 0; k < 4; k++) {
+        W[k] = _mm256_and_si256(z[k], m);                        /* elements 4k.. */
+        W[k + 4] = _mm256_and_si256(_mm256_srli_epi16(z[k], 4), m); /* 16 + 4k.. */
+    }
+}
+
+#if VNNI
+AI void rows8_codes_q8_0(const uint8_t *w, size_t ws, size_t off, __m256i *W)
+{
+    __m256i y[8], t[8], u[8];
+    for (int r = 0; r < 8; r++)
+        y[r] = ld256(w + r * ws + off + 2);
+    for (int r = 0; r < 8; r += 2) {
+        t[r] = _mm256_unpacklo_epi32(y[r], y[r + 1]);
+        t[r + 1] = _mm256_unpackhi_epi32(y[r], y[r + 1]);
+    }
+    for (int r = 0; r < 8; r += 4) {
+        u[r] = _mm256_unpacklo_epi64(t[r], t[r + 2]);
+        u[r + 1] = _mm256_unpackhi_epi64(t[r], t[r + 2]);
+        u[r + 2] = _mm256_unpacklo_epi64(t[r + 1], t[r + 3]);
+        u[r + 3] = _mm256_unpackhi_epi64(t[r + 1], t[r + 3]);
+    }
+    const __m256i flip = _mm256_set1_epi8(-128);
+    for (int k = 0; k < 4; k++) {
+        W[k] = _mm256_xor_si256(_mm256_permute2x128_si256(u[k], u[k + 4], 0x20), flip);
+        W[k + 4] = _mm256_xor_si256(_mm256_permute2x128_si256(u[k], u[k + 4], 0x31), flip);
+    }
+}
+#endif
+
+/* base + the dot products of the eight transposed code vectors with the
+ * activation block q (32 signed bytes), 4 bytes per group. */
+AI __m256i rows8_dot(const __m256i *W, const uint8_t *q, __m256i base)
+{
+#if VNNI
+    for (int g = 0; g < 8; g++) {
+        int32_t v;
+        memcpy(&v, q + 4 * g, 4);
+        base = _mm256_dpbusd_epi32(base, W[g], _mm256_set1_epi32(v));
+    }
+    return base;
+#else
+    /* codes <= 15: eight pair sums of 2 * 15 * 127 still fit in i16 */
+    __m256i s = _mm256_setzero_si256();
+    for (int g = 0; g < 8; g++) {
+        int32_t v;
+        memcpy(&v, q + 4 * g, 4);
+        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(W[g], _mm256_set1_epi32(v)));
+    }
+    return _mm256_add_epi32(base, _mm256_madd_epi16(s, _mm256_set1_epi16(1)));
+#endif
+}
+
+AI void rows8_tile(const int kind, const int C, const uint8_t *w, size_t ws, const uint8_t *a,
+                   size_t as, size_t n, float *y, size_t ldy)
+{
+    const size_t nb = n / 32, wb = kind == L_Q4_0 ? 18 : 34;
+    const int off = kind == L_Q4_0 ? 8 : 128;
+    const int *order = rows8_q4_order;
+    static const int identity[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    if (kind != L_Q4_0)
+        order = identity;
+    __m256 acc[CM_ROWS8];
+#pragma GCC unroll 16
+    for (int c = 0; c < C; c++)
+        acc[c] = _mm256_setzero_ps();
+    for (size_t b = 0; b < nb; b++) {
+        __m256i W[8];
+#if VNNI
+        if (kind != L_Q4_0)
+            rows8_codes_q8_0(w, ws, b * wb, W);
+        else
+#endif
+            rows8_codes_q4_0(w, ws, b * wb, W);
+        uint16_t h[8];
+        for (int i = 0; i < 8; i++)
+            memcpy(&h[i], w + order[i] * ws + b * wb, 2);
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
+#pragma GCC unroll 16
+        for (int c = 0; c < C; c++) {
+            const uint8_t *row = a + c * as;
+            const float *da = (const float *)(row + KERN_Q8_0_SIDE(nb));
+            const int32_t *sa = (const int32_t *)(da + nb);
+            __m256i base = _mm256_set1_epi32(-off * sa[b]);
+            __m256i d = rows8_dot(W, row + 34 * b + 2, base);
+            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw, _mm256_set1_ps(da[b])), acc[c]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int c = 0; c < C; c++) {
+        float v[8];
+        _mm256_storeu_ps(v, acc[c]);
+        for (int i = 0; i < 8; i++)
+            y[c * ldy + order[i]] = v[i];
+    }
+}
+
+#define ROWS8_CASE(K, C) \
+    case C: rows8_tile(K, C, w + r * ws, ws, a + c * as, as, n, y + c * ldy + r, ldy); break;
+
+/* Whole groups of eight rows go through rows8_tile, the rest (only at the
+ * end of the matrix, since kern_matmul's chunks are multiples of 16 rows)
+ * through the general tile. */
+#define DEFINE_GEMM_ROWS8(fname, tail, K) \
+    static void fname(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, \
+                      size_t nc, size_t n, float *y, size_t ldy) \
+    { \
+        size_t r = 0; \
+        for (; r + 8 <= nr; r += 8) { \
+            for (size_t c = 0; c < nc; c += CM_ROWS8) { \
+                switch (nc - c < CM_ROWS8 ? nc - c : CM_ROWS8) { \
+                ROWS8_CASE(K, 1) ROWS8_CASE(K, 2) ROWS8_CASE(K, 3) ROWS8_CASE(K, 4) \
+                ROWS8_CASE(K, 5) ROWS8_CASE(K, 6) ROWS8_CASE(K, 7) ROWS8_CASE(K, 8) \
+                default: break; \
+                } \
+            } \
+        } \
+        if (r < nr) \
+            tail(w + r * ws, ws, nr - r, a, as, nc, n, y + r, ldy); \
+    }
 
 /* ---- k-quants against Q8_K (292-byte blocks: f32 d, 256 q, 16 sums) ---- */
 
@@ -488,45 +638,52 @@ AI void float_tile(const int kind, const int R, const int C, const uint8_t *w, s
 /* ---- drivers: walk the rows RM at a time and the tokens CMAX at a time,
  * with the tile's shape known at compile time ---- */
 
-#define TILE_C(T, K, R) \
-    case R * 8 + 1: T(K, R, 1, wt, ws, at, as, n, yt, ldy); break; \
-    case R * 8 + 2: T(K, R, 2, wt, ws, at, as, n, yt, ldy); break; \
-    case R * 8 + 3: T(K, R, 3, wt, ws, at, as, n, yt, ldy); break; \
-    case R * 8 + 4: T(K, R, 4, wt, ws, at, as, n, yt, ldy); break;
-#define TILES_1(T, K) TILE_C(T, K, 1)
-#define TILES_2(T, K) TILES_1(T, K) TILE_C(T, K, 2)
-#define TILES_4(T, K) TILES_2(T, K) TILE_C(T, K, 3) TILE_C(T, K, 4)
-#define TILES_(RM, T, K) TILES_##RM(T, K)
-#define TILES(RM, T, K) TILES_(RM, T, K)
+#define TILE(T, K, R, C) \
+    case R * 16 + C: T(K, R, C, wt, ws, at, as, n, yt, ldy); break;
+#define COLS_4(T, K, R) TILE(T, K, R, 1) TILE(T, K, R, 2) TILE(T, K, R, 3) TILE(T, K, R, 4)
+#define COLS_8(T, K, R) COLS_4(T, K, R) TILE(T, K, R, 5) TILE(T, K, R, 6) TILE(T, K, R, 7) TILE(T, K, R, 8)
+#define COLS_(CM, T, K, R) COLS_##CM(T, K, R)
+#define COLS(CM, T, K, R) COLS_(CM, T, K, R)
+#define TILES_1(CM, T, K) COLS(CM, T, K, 1)
+#define TILES_2(CM, T, K) TILES_1(CM, T, K) COLS(CM, T, K, 2)
+#define TILES_4(CM, T, K) TILES_2(CM, T, K) COLS(CM, T, K, 3) COLS(CM, T, K, 4)
+#define TILES_(RM, CM, T, K) TILES_##RM(CM, T, K)
+#define TILES(RM, CM, T, K) TILES_(RM, CM, T, K)
 
-#define DEFINE_GEMM(fname, RM, T, K) \
+#define DEFINE_GEMM(fname, RM, CM, T, K) \
     static void fname(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, \
                       size_t nc, size_t n, float *y, size_t ldy) \
     { \
         for (size_t r = 0; r < nr; r += RM) { \
             size_t rr = nr - r < RM ? nr - r : RM; \
-            for (size_t c = 0; c < nc; c += CMAX) { \
-                size_t cc = nc - c < CMAX ? nc - c : CMAX; \
+            for (size_t c = 0; c < nc; c += CM) { \
+                size_t cc = nc - c < CM ? nc - c : CM; \
                 const uint8_t *wt = w + r * ws, *at = a + c * as; \
                 float *yt = y + c * ldy + r; \
-                switch (rr * 8 + cc) { TILES(RM, T, K) default: break; } \
+                switch (rr * 16 + cc) { TILES(RM, CM, T, K) default: break; } \
             } \
         } \
     }
 
-DEFINE_GEMM(gemm_q4_0, RM_LEGACY, legacy_tile, L_Q4_0)
-DEFINE_GEMM(gemm_q4_1, RM_LEGACY, legacy_tile, L_Q4_1)
-DEFINE_GEMM(gemm_q5_0, RM_LEGACY, legacy_tile, L_Q5_0)
-DEFINE_GEMM(gemm_q5_1, RM_LEGACY, legacy_tile, L_Q5_1)
-DEFINE_GEMM(gemm_q8_0, RM_LEGACY, legacy_tile, L_Q8_0)
-DEFINE_GEMM(gemm_q4_k, RM_KQ, q45k_tile, 0)
-DEFINE_GEMM(gemm_q5_k, RM_KQ, q45k_tile, 1)
-DEFINE_GEMM(gemm_q6_k, RM_KQ, k16_tile, K_Q6)
-DEFINE_GEMM(gemm_q3_k, RM_KQ, k16_tile, K_Q3)
-DEFINE_GEMM(gemm_q2_k, RM_KQ, k16_tile, K_Q2)
-DEFINE_GEMM(gemm_f32, RM_FLOAT, float_tile, F_F32)
-DEFINE_GEMM(gemm_f16, RM_FLOAT, float_tile, F_F16)
-DEFINE_GEMM(gemm_bf16, RM_FLOAT, float_tile, F_BF16)
+DEFINE_GEMM(gemm_q4_0_tail, RM_LEGACY, CM_LEGACY, legacy_tile, L_Q4_0)
+DEFINE_GEMM_ROWS8(gemm_q4_0, gemm_q4_0_tail, L_Q4_0)
+DEFINE_GEMM(gemm_q4_1, RM_LEGACY, CM_LEGACY, legacy_tile, L_Q4_1)
+DEFINE_GEMM(gemm_q5_0, RM_LEGACY, CM_LEGACY, legacy_tile, L_Q5_0)
+DEFINE_GEMM(gemm_q5_1, RM_LEGACY, CM_LEGACY, legacy_tile, L_Q5_1)
+#if VNNI
+DEFINE_GEMM(gemm_q8_0_tail, RM_LEGACY, CM_LEGACY, legacy_tile, L_Q8_0)
+DEFINE_GEMM_ROWS8(gemm_q8_0, gemm_q8_0_tail, L_Q8_0)
+#else
+DEFINE_GEMM(gemm_q8_0, RM_LEGACY, CM_LEGACY, legacy_tile, L_Q8_0)
+#endif
+DEFINE_GEMM(gemm_q4_k, RM_KQ, CM_KQ, q45k_tile, 0)
+DEFINE_GEMM(gemm_q5_k, RM_KQ, CM_KQ, q45k_tile, 1)
+DEFINE_GEMM(gemm_q6_k, RM_KQ, CM_KQ, k16_tile, K_Q6)
+DEFINE_GEMM(gemm_q3_k, RM_KQ, CM_KQ, k16_tile, K_Q3)
+DEFINE_GEMM(gemm_q2_k, RM_KQ, CM_KQ, k16_tile, K_Q2)
+DEFINE_GEMM(gemm_f32, RM_FLOAT, CM_FLOAT, float_tile, F_F32)
+DEFINE_GEMM(gemm_f16, RM_FLOAT, CM_FLOAT, float_tile, F_F16)
+DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
 
 const struct kern_ops OPS_NAME = {
     .name = SET_NAME,
