@@ -189,19 +189,38 @@ typedef struct attn_job {
     uint32_t layer;
 } attn_job;
 
-/* Element i of cached row pos (K or V) of one layer, as f32. */
-static float cache_at(const eng_ctx *c, const void *cache, uint32_t layer, size_t pos, size_t i)
+/* hd values of cached row pos (K or V) of one layer from column col, as
+ * f32 into out. */
+static void cache_row(const eng_ctx *c, const void *cache, uint32_t layer, size_t pos, size_t col,
+                      size_t hd, float *out)
 {
-    size_t idx = pos * c->kv_dim + i;
+    size_t idx = pos * c->kv_dim + col;
     const char *base = (const char *)cache + (size_t)layer * c->kv_bytes_layer;
-    if (c->kv_type == ENG_KV_F16)
-        return c->f16tab[((const uint16_t *)base)[idx]];
-    return ((const float *)base)[idx];
+    if (c->kv_type == ENG_KV_F16) {
+        const uint16_t *h = (const uint16_t *)base + idx;
+        for (size_t i = 0; i < hd; i++)
+            out[i] = c->f16tab[h[i]];
+    } else {
+        memcpy(out, (const float *)base + idx, hd * sizeof(float));
+    }
 }
 
-/* Round to half precision and back. */
+/* Round to half precision and back. The normal half range is done on the
+ * f32 bits (round to nearest even at bit 13); the rest goes through the
+ * full conversion. */
 static float f16_round(float x)
 {
+    float ax = fabsf(x);
+    if (ax >= 6.103515625e-05f && ax <= 65504.0f) {
+        uint32_t b;
+        memcpy(&b, &x, 4);
+        b += 0xfffu + ((b >> 13) & 1u);
+        b &= ~0x1fffu;
+        float r;
+        memcpy(&r, &b, 4);
+        if (fabsf(r) <= 65504.0f)
+            return r;
+    }
     return kern_f16_to_f32(kern_f32_to_f16(x));
 }
 
@@ -218,7 +237,7 @@ static void attn_items(void *arg, size_t begin, size_t end, unsigned tid)
     size_t hd = hp->head_dim, nq = (size_t)hp->n_head * hd;
     bool half = c->kv_type == ENG_KV_F16;
     float scale = 1.0f / sqrtf((float)hd);
-    float qv[4096], acc[4096];
+    float qv[4096], acc[4096], row[4096];
     for (size_t it = begin; it < end; it++) {
         size_t t = it / hp->n_head, h = it % hp->n_head;
         size_t g = h / (hp->n_head / hp->n_head_kv);
@@ -231,8 +250,9 @@ static void attn_items(void *arg, size_t begin, size_t end, unsigned tid)
         float mx = -INFINITY, sum = 0.0f;
         for (size_t p = 0; p < n_kv; p++) {
             float s = 0.0f;
+            cache_row(c, c->k_cache, j->layer, p, g * hd, hd, row);
             for (size_t i = 0; i < hd; i++)
-                s += qv[i] * cache_at(c, c->k_cache, j->layer, p, g * hd + i);
+                s += qv[i] * row[i];
             s *= scale;
             float ms = 1.0f, vs = 1.0f;
             if (s > mx) {
@@ -243,8 +263,9 @@ static void attn_items(void *arg, size_t begin, size_t end, unsigned tid)
             } else {
                 vs = expf(s - mx);
             }
+            cache_row(c, c->v_cache, j->layer, p, g * hd, hd, row);
             for (size_t i = 0; i < hd; i++) {
-                float a = acc[i] + cache_at(c, c->v_cache, j->layer, p, g * hd + i) * vs;
+                float a = acc[i] + row[i] * vs;
                 acc[i] = half ? f16_round(a) : a;
             }
             sum = sum * ms + vs;
