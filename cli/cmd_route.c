@@ -30,7 +30,7 @@ static int make_request(const cli_cmd *cmd, const task_opts *o, route_task *t, c
     memset(t, 0, sizeof *t);
     *ctx = NULL;
     if (!o->prompt == !o->task) return cli_usage_error(cmd, "give exactly one of --prompt TEXT or --task FILE");
-    if (o->max_output < 0) return cli_usage_error(cmd, "--max-output must be positive");
+    if (o->max_output < 0 || o->max_output > 1000000) return cli_usage_error(cmd, "--max-tokens must be between 1 and 1000000");
     *rq = (route_request){.prompt = o->prompt, .is_private = o->is_private, .max_output_tokens = o->max_output};
     if (o->task) {
         if (route_task_load(o->task, t, err, sizeof err)) {
@@ -285,7 +285,7 @@ static int run_route(const cli_cmd *cmd, int argc, char **argv)
         {"task", 't', CLI_STR, &o.task, "FILE  a task.yaml (prompt, context, context_files, private, max_output_tokens)"},
         {"context", 0, CLI_STR, &o.context, "FILE  attached context"},
         {"private", 0, CLI_FLAG, &o.is_private, "never send this request off the machine"},
-        {"max-output", 0, CLI_INT, &o.max_output, "N  expected answer tokens for the cost estimate (default 512)"},
+        {"max-tokens", 0, CLI_INT, &o.max_output, "N  longest answer in tokens (default: 256 local; the cost estimate assumes 512)"},
         {"config", 'c', CLI_STR, &o.config, "FILE  ai-config.yaml (default: search)"},
         {"dry-run", 'n', CLI_FLAG, &o.dry_run, "print the decision only; run nothing"},
         {"json", 0, CLI_FLAG, &o.json, "print one JSON object"},

@@ -237,9 +237,15 @@ static int embedded_sub(cfg_ctx *c, const yaml_node_t *v, void *base)
     route_model *m;
     int rc;
     if (!v || route_cfg_is_null(v)) {
-        /* Built-in default: one local model; the engine picks its file. */
-        if ((rc = new_model(c->cfg, "default", &m))) return rc;
-        return route_cfg_walk(c, NULL, model_specs, NSPECS(model_specs), m);
+        /* Built-in default: one local model, the file $RHEMA_MODEL names
+         * (else the caller picks one, e.g. the model store's default). */
+        const char *env = getenv("RHEMA_MODEL");
+        bool from_env = env && *env;
+        if ((rc = new_model(c->cfg, from_env ? "" : "default", &m)) ||
+            (from_env && (rc = replace_str(&m->model_path, env))) || (from_env && (rc = finish_model(c, v, m))) ||
+            (rc = route_cfg_walk(c, NULL, model_specs, NSPECS(model_specs), m)))
+            return rc;
+        return from_env ? set_sub_setting(c, "model_path", env, "$RHEMA_MODEL") : ROUTE_OK;
     }
     if (v->type == YAML_MAPPING_NODE && route_cfg_lookup(c, v, "models", NULL)) {
         static const key_spec specs[] = {SUB("models", models_sub)};

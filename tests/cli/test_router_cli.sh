@@ -10,7 +10,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
 export HOME="$tmp/home"
-unset RHEMA_AI_CONFIG OPENAI_API_KEY ANTHROPIC_API_KEY
+unset RHEMA_AI_CONFIG OPENAI_API_KEY ANTHROPIC_API_KEY RHEMA_MODEL
+export RHEMA_HOME="$tmp/rhema-home"
 pass=0 failed=0
 ok() { pass=$((pass + 1)); }
 bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
@@ -35,7 +36,7 @@ expect 0 "(none found: built-in defaults, embedded only)" rhema ai service confi
 expect 0 '"complexity":"complex"' rhema ai tasks classify --json --prompt "Prove step by step and compare the designs"
 expect 0 "reasoning markers: 'prove', 'step by step'" rhema ai tasks classify --prompt "Prove it step by step"
 expect 2 "give exactly one of --prompt TEXT or --task FILE" rhema ai tasks route --dry-run
-expect 1 "embedded model 'default' has no model_path" rhema ai tasks route --prompt "hi"
+expect 1 "no file for embedded model" rhema ai tasks route --prompt "hi"
 
 # The proposal's advanced example as the project's configuration.
 mkdir -p .rhema
@@ -84,9 +85,16 @@ if [ -n "$fx" ] && [ -f "$fx/models/llama-tiny-q8_0.gguf" ]; then
     mkdir -p run/.rhema && cd run || exit 1
     printf 'ai_service:\n  external:\n    provider: nowhere\n    base_url: http://127.0.0.1:9/v1\n    models: [m1]\n    timeout_seconds: 2\n  embedded:\n    model_path: %s\n    max_context_length: 256\n' \
         "$fx/models/llama-tiny-q8_0.gguf" > .rhema/ai-config.yaml
-    expect 0 "[embedded llama-tiny-q8_0, 1 attempt" rhema ai tasks route --prompt "what is a cat" --max-output 8
-    expect 0 '"served_by":"embedded"' rhema ai tasks route --prompt "Prove step by step and compare the designs" --max-output 8 --json
+    expect 0 "[embedded llama-tiny-q8_0, 1 attempt" rhema ai tasks route --prompt "what is a cat" --max-tokens 8
+    expect 0 '"served_by":"embedded"' rhema ai tasks route --prompt "Prove step by step and compare the designs" --max-tokens 8 --json
     expect 0 "embedded  -            llama-tiny-q8_0                      2" rhema ai costs analyze --period day
+    cd .. || exit 1
+    # No configuration: $RHEMA_MODEL is the built-in embedded model.
+    mkdir bare && cd bare || exit 1
+    export RHEMA_MODEL="$fx/models/llama-tiny-q8_0.gguf"
+    expect 0 "[embedded llama-tiny-q8_0, 1 attempt" rhema ai tasks route --prompt "hi" --max-tokens 4
+    expect 0 "= $RHEMA_MODEL  [\$RHEMA_MODEL]" rhema ai service config --show
+    unset RHEMA_MODEL
     cd .. || exit 1
 else
     echo "SKIP: RHEMA_FIXTURES not set; no routed run on a real model"

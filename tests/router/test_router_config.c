@@ -137,6 +137,12 @@ static void test_broken_configs(void **state)
 static void test_defaults(void **state)
 {
     route_config *cfg = NULL;
+    setenv("RHEMA_MODEL", "/m/tiny-model.Q8_0.gguf", 1);
+    assert_int_equal(route_config_load(NULL, &cfg, err, sizeof err), ROUTE_OK);
+    assert_string_equal(cfg->models[0].name, "tiny-model");
+    assert_string_equal(setting(cfg, "ai_service.embedded.model_path")->origin, "$RHEMA_MODEL");
+    route_config_free(cfg);
+    unsetenv("RHEMA_MODEL");
     assert_int_equal(route_config_load(NULL, &cfg, err, sizeof err), ROUTE_OK);
     assert_int_equal(cfg->n_providers, 0);
     assert_int_equal(cfg->n_models, 1);
