@@ -1,7 +1,11 @@
-/* A persistent thread pool: workers wait for a new job generation (a short
- * spin, then a condition variable so idle workers leave the cores to
- * others), take chunks of the item range from a shared counter and report
- * completion to the caller, which works on chunks too. */
+/* A persistent thread pool. A job is published as a new generation; every
+ * thread (the caller too) claims chunks of the item range with a
+ * compare-and-swap on one word holding the generation and the next chunk,
+ * so a worker that wakes late can neither take a chunk of a newer job with
+ * an older job's function nor hold the caller up: the caller waits only
+ * for chunks that some thread has claimed and is running. Idle workers
+ * spin briefly, then sleep on a condition variable, leaving the cores to
+ * others on a shared machine. */
 #include "kernels/kernels.h"
 
 #include <pthread.h>
@@ -14,21 +18,21 @@
 
 /* Spin iterations before sleeping: covers the gap between the products of
  * one token without burning a core for long when idle. */
-#define SPIN_WAIT 20000
+#define SPIN_WAIT 4000
 
 struct kern_pool {
     unsigned n;
     pthread_t *th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_uint gen;      /* bumped for every job, and at shutdown */
-    atomic_uint pending;  /* workers still on the current job */
-    atomic_size_t next;   /* first unclaimed item */
-    bool stop;
-    /* the current job */
+    atomic_uint gen;        /* bumped for every job, and at shutdown */
+    atomic_uint_fast64_t ticket; /* generation << 32 | next chunk */
+    atomic_size_t done;     /* items finished in the current job */
+    atomic_bool stop;
+    /* the current job, written before its generation is published */
     kern_task_fn fn;
     void *arg;
-    size_t n_items, chunk;
+    size_t n_items, chunk, n_chunks;
 };
 
 typedef struct worker_arg {
@@ -45,14 +49,25 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static void run_chunks(kern_pool *p, unsigned tid)
+/* Run chunks of generation g until none is left. A successful claim means
+ * job g is unfinished, so the fields read before it were g's. */
+static void run_chunks(kern_pool *p, unsigned g, unsigned tid)
 {
+    kern_task_fn fn = p->fn;
+    void *arg = p->arg;
+    size_t n = p->n_items, chunk = p->chunk, n_chunks = p->n_chunks;
+    uint64_t t = atomic_load_explicit(&p->ticket, memory_order_acquire);
     for (;;) {
-        size_t b = atomic_fetch_add_explicit(&p->next, p->chunk, memory_order_relaxed);
-        if (b >= p->n_items)
+        if ((unsigned)(t >> 32) != g || (t & 0xffffffffu) >= n_chunks)
             return;
-        size_t e = p->n_items - b < p->chunk ? p->n_items : b + p->chunk;
-        p->fn(p->arg, b, e, tid);
+        if (!atomic_compare_exchange_weak_explicit(&p->ticket, &t, t + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        size_t b = (size_t)(t & 0xffffffffu) * chunk;
+        size_t e = n - b < chunk ? n : b + chunk;
+        fn(arg, b, e, tid);
+        atomic_fetch_add_explicit(&p->done, e - b, memory_order_release);
+        t = atomic_load_explicit(&p->ticket, memory_order_acquire);
     }
 }
 
@@ -81,10 +96,9 @@ static void *worker(void *v)
     unsigned seen = 0;
     for (;;) {
         seen = wait_gen(p, seen);
-        if (p->stop)
+        if (atomic_load_explicit(&p->stop, memory_order_acquire))
             return NULL;
-        run_chunks(p, tid);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+        run_chunks(p, seen, tid);
     }
 }
 
@@ -161,10 +175,10 @@ int kern_pool_new(kern_pool **out, unsigned n_threads, char *err, size_t errlen)
     return KERN_OK;
 }
 
-static void publish(kern_pool *p)
+static void publish(kern_pool *p, unsigned g)
 {
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+    atomic_store_explicit(&p->gen, g, memory_order_release);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
@@ -173,8 +187,8 @@ void kern_pool_free(kern_pool *p)
 {
     if (!p)
         return;
-    p->stop = true;
-    publish(p);
+    atomic_store_explicit(&p->stop, true, memory_order_release);
+    publish(p, atomic_load_explicit(&p->gen, memory_order_relaxed) + 1);
     for (unsigned t = 1; t < p->n; t++)
         pthread_join(p->th[t], NULL);
     pthread_cond_destroy(&p->cv);
@@ -201,15 +215,22 @@ void kern_pool_for(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, void *
     /* a few chunks per thread balance cores that other processes share */
     size_t chunk = n / ((size_t)p->n * 4);
     chunk = chunk < grain ? grain : (chunk + grain - 1) / grain * grain;
+    if (n / chunk >= 0xffffffffu) {
+        fn(arg, 0, n, 0);
+        return;
+    }
+    unsigned g = atomic_load_explicit(&p->gen, memory_order_relaxed) + 1;
     p->fn = fn;
     p->arg = arg;
     p->n_items = n;
     p->chunk = chunk;
-    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
-    publish(p);
-    run_chunks(p, 0);
-    for (unsigned i = 0; atomic_load_explicit(&p->pending, memory_order_acquire); i++) {
+    p->n_chunks = (n + chunk - 1) / chunk;
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->ticket, (uint64_t)g << 32, memory_order_release);
+    publish(p, g);
+    run_chunks(p, g, 0);
+    /* only chunks claimed by running threads are left */
+    for (unsigned i = 0; atomic_load_explicit(&p->done, memory_order_acquire) < n; i++) {
         if (i < SPIN_WAIT)
             cpu_relax();
         else
