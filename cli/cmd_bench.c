@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "cli/cli.h"
@@ -29,6 +30,22 @@ static double now_s(void)
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
+
+/* CPU seconds this process has used (all threads). */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0.0;
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+/* Per repetition: tokens/s, and the share of threads x wall time the
+ * process got (below 1 when other processes hold the cores). */
+typedef struct bench_runs {
+    double *pp_tps, *tg_tps, *pp_share, *tg_share;
+} bench_runs;
 
 static stat mean_sd(const double *v, size_t n)
 {
@@ -57,8 +74,8 @@ static uint64_t bytes_per_token(const gguf_file *f)
 }
 
 /* Timed passes: rep < 0 is the warm-up that pages the weights in. */
-static int run_reps(eng_ctx *ctx, const bench_opts *o, uint32_t n_vocab, double *pp_tps,
-                    double *tg_tps, char *err, size_t errlen)
+static int run_reps(eng_ctx *ctx, const bench_opts *o, uint32_t n_vocab, const bench_runs *br,
+                    char *err, size_t errlen)
 {
     int32_t *toks = malloc((size_t)o->pp * sizeof *toks);
     if (!toks) {
@@ -68,28 +85,36 @@ static int run_reps(eng_ctx *ctx, const bench_opts *o, uint32_t n_vocab, double 
     for (long i = 0; i < o->pp; i++)
         toks[i] = (int32_t)(((uint64_t)i * 7919u + 17u) % n_vocab);
     int rc = 0;
+    double cores = (double)o->threads;
     for (long rep = -1; rep < o->reps && rc == 0; rep++) {
         eng_ctx_reset(ctx);
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         rc = eng_eval(ctx, toks, rep < 0 ? 1 : (size_t)o->pp, false, err, errlen);
-        double t1 = now_s();
+        double t1 = now_s(), c1 = cpu_s();
         if (rc || rep < 0)
             continue;
-        pp_tps[rep] = (double)o->pp / (t1 - t0);
+        br->pp_tps[rep] = (double)o->pp / (t1 - t0);
+        br->pp_share[rep] = (c1 - c0) / ((t1 - t0) * cores);
         /* generation from an empty context, one token at a time */
         eng_ctx_reset(ctx);
         t0 = now_s();
+        c0 = cpu_s();
         for (long i = 0; i < o->tg && rc == 0; i++)
             rc = eng_eval(ctx, &toks[i % o->pp], 1, false, err, errlen);
-        tg_tps[rep] = (double)o->tg / (now_s() - t0);
+        t1 = now_s();
+        br->tg_tps[rep] = (double)o->tg / (t1 - t0);
+        br->tg_share[rep] = (cpu_s() - c0) / ((t1 - t0) * cores);
     }
     free(toks);
     return rc;
 }
 
-static void print_result(const bench_opts *o, bool json, const char *isa, stat pp, stat tg,
+static void print_result(const bench_opts *o, bool json, const char *isa, const bench_runs *br,
                          double bw, uint64_t bpt)
 {
+    size_t n = (size_t)o->reps;
+    stat pp = mean_sd(br->pp_tps, n), tg = mean_sd(br->tg_tps, n);
+    double pp_share = mean_sd(br->pp_share, n).mean, tg_share = mean_sd(br->tg_share, n).mean;
     double limit = (double)bpt > 0 ? bw / (double)bpt : 0.0;
     double frac = limit > 0 ? tg.mean / limit : 0.0;
     if (json) {
@@ -99,15 +124,17 @@ static void print_result(const bench_opts *o, bool json, const char *isa, stat p
         printf("\",\"kernels\":\"%s\",\"threads\":%ld,\"pp_tokens\":%ld,\"tg_tokens\":%ld,"
                "\"reps\":%ld,\"pp_tps\":%.3f,\"pp_tps_sd\":%.3f,\"tg_tps\":%.3f,\"tg_tps_sd\":%.3f,"
                "\"bandwidth_gbs\":%.3f,\"bytes_per_token\":%" PRIu64 ",\"tg_limit_tps\":%.3f,"
-               "\"tg_fraction\":%.4f}\n",
+               "\"tg_fraction\":%.4f,\"pp_cpu_share\":%.3f,\"tg_cpu_share\":%.3f}\n",
                isa, o->threads, o->pp, o->tg, o->reps, pp.mean, pp.sd, tg.mean, tg.sd, bw / 1e9,
-               bpt, limit, frac);
+               bpt, limit, frac, pp_share, tg_share);
         return;
     }
     printf("model      %s\nkernels    %s, %ld threads, %ld repetitions\n", o->model, isa,
            o->threads, o->reps);
-    printf("pp%-5ld    %9.2f ± %.2f tokens/s\n", o->pp, pp.mean, pp.sd);
-    printf("tg%-5ld    %9.2f ± %.2f tokens/s\n", o->tg, tg.mean, tg.sd);
+    printf("pp%-5ld    %9.2f ± %.2f tokens/s  (got %.0f%% of %ld cores)\n", o->pp, pp.mean, pp.sd,
+           100.0 * pp_share, o->threads);
+    printf("tg%-5ld    %9.2f ± %.2f tokens/s  (got %.0f%% of %ld cores)\n", o->tg, tg.mean, tg.sd,
+           100.0 * tg_share, o->threads);
     printf("bandwidth  %9.2f GB/s read (measured)\n", bw / 1e9);
     printf("weights    %9.1f MiB read per generated token\n", (double)bpt / 1048576.0);
     printf("limit      %9.2f tokens/s; generation reaches %.1f%% of it\n", limit, 100.0 * frac);
@@ -149,7 +176,8 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
     eng_model *m = NULL;
     eng_ctx *ctx = NULL;
     kern_pool *pool = NULL;
-    double *v = calloc(2 * (size_t)o.reps, sizeof *v);
+    double *v = calloc(4 * (size_t)o.reps, sizeof *v);
+    bench_runs br = {v, v + o.reps, v + 2 * o.reps, v + 3 * o.reps};
     if (!v || eng_model_open(&m, o.model, err, sizeof err) != ENG_OK)
         goto fail;
     eng_ctx_params cp = eng_ctx_default_params();
@@ -157,7 +185,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
     cp.n_threads = (uint32_t)o.threads;
     if (eng_ctx_new(&ctx, m, &cp, err, sizeof err) != ENG_OK)
         goto fail;
-    if (run_reps(ctx, &o, eng_model_hparams(m)->n_vocab, v, v + o.reps, err, sizeof err))
+    if (run_reps(ctx, &o, eng_model_hparams(m)->n_vocab, &br, err, sizeof err))
         goto fail;
     if (kern_pool_new(&pool, (unsigned)o.threads, err, sizeof err) != KERN_OK)
         goto fail;
@@ -168,8 +196,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
     }
     kern_cpu cpu;
     kern_cpu_detect(&cpu);
-    print_result(&o, json, kern_cpu_name(&cpu), mean_sd(v, (size_t)o.reps),
-                 mean_sd(v + o.reps, (size_t)o.reps), bw, bytes_per_token(eng_model_file(m)));
+    print_result(&o, json, kern_cpu_name(&cpu), &br, bw, bytes_per_token(eng_model_file(m)));
     kern_pool_free(pool);
     eng_ctx_free(ctx);
     eng_model_free(m);
