@@ -99,7 +99,7 @@ int route_cfg_set_setting(cfg_ctx *c, const char *value, const char *origin)
 }
 
 /* Secrets show their shape, never enough to use. */
-static void mask(const char *secret, char *buf, size_t n)
+void route_cfg_mask(const char *secret, char *buf, size_t n)
 {
     size_t len = strlen(secret);
     if (!len) snprintf(buf, n, "(empty)");
@@ -124,7 +124,7 @@ static void format_value(const key_spec *s, void *base, char *buf, size_t n)
     switch (s->kind) {
     case K_STR:
     case K_CHOICE: snprintf(buf, n, "%s", *(char **)f && **(char **)f ? *(char **)f : "(none)"); break;
-    case K_SECRET: mask(*(char **)f ? *(char **)f : "", buf, n); break;
+    case K_SECRET: route_cfg_mask(*(char **)f ? *(char **)f : "", buf, n); break;
     case K_INT: snprintf(buf, n, "%ld", *(long *)f); break;
     case K_FLOAT: snprintf(buf, n, "%g", *(double *)f); break;
     case K_BOOL: snprintf(buf, n, "%s", *(bool *)f ? "true" : "false"); break;

@@ -68,6 +68,8 @@ const yaml_node_t *route_cfg_lookup(cfg_ctx *c, const yaml_node_t *map, const ch
 char *route_cfg_dupstr(const char *s);
 /* Record the value of the key at c->path for `config --show`. */
 int route_cfg_set_setting(cfg_ctx *c, const char *value, const char *origin);
+/* A secret as --show prints it: its shape, never enough to use. */
+void route_cfg_mask(const char *secret, char *buf, size_t n);
 void route_cfg_join_list(char **items, size_t count, char *buf, size_t n);
 void route_cfg_free_strs(char **v, size_t n);
 bool route_cfg_list_has(char **v, size_t n, const char *s);

@@ -79,9 +79,9 @@ static int new_model(route_config *cfg, const char *name, route_model **out)
     return ROUTE_OK;
 }
 
-static const struct { const char *name, *host, *url, *model; } known_providers[] = {
-    {"openai", "openai.com", "https://api.openai.com", "gpt-4o"},
-    {"anthropic", "anthropic.com", "https://api.anthropic.com", "claude-sonnet-4-5"},
+static const struct { const char *name, *host, *url, *model, *key_var; } known_providers[] = {
+    {"openai", "openai.com", "https://api.openai.com", "gpt-4o", "OPENAI_API_KEY"},
+    {"anthropic", "anthropic.com", "https://api.anthropic.com", "claude-sonnet-4-5", "ANTHROPIC_API_KEY"},
 };
 
 static int replace_str(char **f, const char *v)
@@ -179,9 +179,30 @@ static int providers_sub(cfg_ctx *c, const yaml_node_t *v, void *base)
     return ROUTE_OK;
 }
 
+/* Without a configuration file, each built-in provider whose API key is in
+ * the environment is available; with none, everything stays local. */
+static int env_providers(cfg_ctx *c)
+{
+    for (size_t i = 0; i < sizeof known_providers / sizeof known_providers[0]; i++) {
+        const char *key = getenv(known_providers[i].key_var);
+        if (!key || !*key) continue;
+        size_t old = route_cfg_push(c, "%s%s", "providers");
+        route_cfg_push(c, "%s%s", known_providers[i].name);
+        char shown[64], origin[64];
+        route_cfg_mask(key, shown, sizeof shown);
+        snprintf(origin, sizeof origin, "$%s", known_providers[i].key_var);
+        int rc = parse_one_provider(c, NULL, known_providers[i].name, false);
+        if (!rc) rc = replace_str(&c->cfg->providers[c->cfg->n_providers - 1].api_key, key);
+        if (!rc) rc = set_sub_setting(c, "api_key", shown, origin);
+        c->path[old] = 0;
+        if (rc) return rc;
+    }
+    return ROUTE_OK;
+}
+
 static int external_sub(cfg_ctx *c, const yaml_node_t *v, void *base)
 {
-    if (!v || route_cfg_is_null(v)) return ROUTE_OK;
+    if (!v || route_cfg_is_null(v)) return c->doc ? ROUTE_OK : env_providers(c);
     if (v->type == YAML_MAPPING_NODE && route_cfg_lookup(c, v, "providers", NULL)) {
         static const key_spec specs[] = {SUB("providers", providers_sub)};
         c->misplaced = provider_specs;

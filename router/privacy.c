@@ -40,7 +40,7 @@ static bool jwt_at(const char *p)
 /* "password: hunter2", "api_key=...", "secret = '...'" */
 static bool assignment_at(const char *p, const char *text)
 {
-    static const char *const names[] = {"password", "passwd", "pwd", "secret", "api_key", "apikey", "api-key",
+    static const char *const names[] = {"password", "passwd", "passphrase", "pwd", "secret", "api_key", "apikey", "api-key",
                                         "access_token", "auth_token", "token", "private_key"};
     if (p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_')) return false;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -48,8 +48,10 @@ static bool assignment_at(const char *p, const char *text)
         if (strncasecmp(p, names[i], n)) continue;
         const char *q = p + n;
         while (*q == ' ' || *q == '\t') q++;
-        if (*q != ':' && *q != '=') continue;
-        q++;
+        /* "password is hunter2" says it too; "token is valid" does not. */
+        bool said = i < 3 && (!strncasecmp(q, "is ", 3) || !strncasecmp(q, "was ", 4));
+        if (*q != ':' && *q != '=' && !said) continue;
+        q += said ? (q[0] == 'i' || q[0] == 'I' ? 3 : 4) : 1;
         while (*q == ' ' || *q == '\t' || *q == '"' || *q == '\'') q++;
         size_t v = 0;
         while (q[v] && !isspace((unsigned char)q[v]) && q[v] != '"' && q[v] != '\'') v++;

@@ -137,6 +137,17 @@ static void test_broken_configs(void **state)
 static void test_defaults(void **state)
 {
     route_config *cfg = NULL;
+    unsetenv("ANTHROPIC_API_KEY");
+    setenv("OPENAI_API_KEY", "sk-test-0123456789abcdefghij", 1);
+    assert_int_equal(route_config_load(NULL, &cfg, err, sizeof err), ROUTE_OK);
+    assert_int_equal(cfg->n_providers, 1); /* a key in the environment enables its provider */
+    assert_string_equal(cfg->providers[0].name, "openai");
+    assert_string_equal(cfg->providers[0].api_key, "sk-test-0123456789abcdefghij");
+    assert_string_equal(cfg->providers[0].models[0], "gpt-4o");
+    assert_string_equal(setting(cfg, "ai_service.external.providers.openai.api_key")->origin, "$OPENAI_API_KEY");
+    assert_string_equal(setting(cfg, "ai_service.external.providers.openai.api_key")->value, "sk-****ghij");
+    route_config_free(cfg);
+    unsetenv("OPENAI_API_KEY");
     setenv("RHEMA_MODEL", "/m/tiny-model.Q8_0.gguf", 1);
     assert_int_equal(route_config_load(NULL, &cfg, err, sizeof err), ROUTE_OK);
     assert_string_equal(cfg->models[0].name, "tiny-model");
@@ -149,6 +160,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg->models[0].name, "default");
     assert_null(cfg->path);
     for (size_t i = 0; i < cfg->n_settings; i++) assert_string_equal(cfg->settings[i].origin, "default");
+    assert_int_equal(cfg->n_providers, 0);
     assert_string_equal(setting(cfg, "ai_service.routing.routing_strategy")->value, "hybrid");
     route_config_free(cfg);
 }

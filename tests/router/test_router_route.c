@@ -47,6 +47,9 @@ static int setup(void **state)
     const char *dir = getenv("ROUTER_TEST_DATA");
     char path[1024];
     if (!dir) return -1;
+    /* Keys in the environment would add providers to the built-in defaults. */
+    unsetenv("OPENAI_API_KEY");
+    unsetenv("ANTHROPIC_API_KEY");
     for (int i = 0; i < N_CONFIGS; i++) {
         int rc;
         if (i == C_DEFAULT) rc = route_config_load(NULL, &configs[i], err, sizeof err);
@@ -358,6 +361,8 @@ static void test_privacy_scan(void **state)
         {"Authorization: Bearer abcdefghijklmnopqrstuvwxyz", "bearer token"},
         {"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig", "JSON web token"},
         {"db password: hunter22", "password or secret assignment"},
+        {"My password is hunter2, summarize", "password or secret assignment"},
+        {"the token is valid", NULL},
         {"API_KEY=abcd1234", "password or secret assignment"},
         {"mail bob@example.org now", "e-mail address"},
         {"card 4111 1111 1111 1111 exp", "payment card number"},
