@@ -73,10 +73,14 @@ static void on_progress(void *user, uint64_t done, uint64_t total)
         p->drawn = true;
         return;
     }
-    int decile = total ? (int)(done * 10 / total) : 0;
-    if (decile > p->last_decile || (done == total && decile == 10 && p->last_decile < 10)) {
-        p->last_decile = decile;
-        fprintf(stderr, "  %d%%  %s of %s  (%s/s)\n", decile * 10, a, b, r);
+    /* Unknown length: a line per 64 MiB instead of per 10%. */
+    int step = total ? (int)(done * 10 / total) : (int)(done >> 26);
+    if (step > p->last_decile) {
+        p->last_decile = step;
+        if (total)
+            fprintf(stderr, "  %d%%  %s of %s  (%s/s)\n", step * 10, a, b, r);
+        else
+            fprintf(stderr, "  %s  (%s/s)\n", a, r);
     }
 }
 
