@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 int cli_ai_config_load(const char *explicit_path, route_config **cfg)
 {
@@ -13,6 +14,25 @@ int cli_ai_config_load(const char *explicit_path, route_config **cfg)
     if (route_config_find(explicit_path, path, sizeof path, err, sizeof err) ||
         route_config_load(path[0] ? path : NULL, cfg, err, sizeof err)) {
         fprintf(stderr, "rhema: %s\n", err);
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_ai_ledger_report(const cli_cmd *cmd, const char *config, const char *period, route_config **cfg,
+                         route_cost_report *r, char *ledger, size_t ledgerlen)
+{
+    int64_t days = !strcmp(period, "day") ? 1 : !strcmp(period, "week") ? 7 : !strcmp(period, "month") ? 30 : 0;
+    if (!days) return cli_usage_error(cmd, "--period must be day, week or month, not '%s'", period);
+    int rc = cli_ai_config_load(config, cfg);
+    if (rc) return rc;
+    char err[1024];
+    int64_t now = (int64_t)time(NULL);
+    if (route_ledger_path(*cfg, ledger, ledgerlen, err, sizeof err) ||
+        route_costs_analyze(*cfg, ledger, now - days * 86400, now, r, err, sizeof err)) {
+        fprintf(stderr, "rhema: %s\n", err);
+        route_config_free(*cfg);
+        *cfg = NULL;
         return CLI_EXIT_FAIL;
     }
     return CLI_EXIT_OK;

@@ -2,12 +2,18 @@
 #ifndef RHEMA_CLI_AI_CONFIG_H
 #define RHEMA_CLI_AI_CONFIG_H
 
+#include "cli/cli.h"
 #include "net/net.h"
 #include "router/router.h"
 
 /* Find (--config, $RHEMA_AI_CONFIG, ./.rhema, ~/.rhema) and load the
  * configuration; prints the error and returns CLI_EXIT_FAIL on failure. */
 int cli_ai_config_load(const char *explicit_path, route_config **cfg);
+
+/* Load the configuration and aggregate its ledger over the last --period
+ * (day, week or month); on failure prints why and returns the exit code. */
+int cli_ai_ledger_report(const cli_cmd *cmd, const char *config, const char *period, route_config **cfg,
+                         route_cost_report *r, char *ledger, size_t ledgerlen);
 
 /* Print the JSON document w wrote into out, or the writer's error. */
 int cli_ai_json_print(net_jw *w, net_buf *out);

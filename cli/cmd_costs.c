@@ -77,19 +77,10 @@ static int run_analyze(const cli_cmd *cmd, int argc, char **argv)
     };
     int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
     if (rc) return rc;
-    int64_t days = !strcmp(period, "day") ? 1 : !strcmp(period, "week") ? 7 : !strcmp(period, "month") ? 30 : 0;
-    if (!days) return cli_usage_error(cmd, "--period must be day, week or month, not '%s'", period);
     route_config *cfg;
-    if ((rc = cli_ai_config_load(config, &cfg))) return rc;
-    char ledger[4096], err[1024];
-    int64_t now = (int64_t)time(NULL);
     route_cost_report r;
-    if (route_ledger_path(cfg, ledger, sizeof ledger, err, sizeof err) ||
-        route_costs_analyze(cfg, ledger, now - days * 86400, now, &r, err, sizeof err)) {
-        fprintf(stderr, "rhema: %s\n", err);
-        route_config_free(cfg);
-        return CLI_EXIT_FAIL;
-    }
+    char ledger[4096];
+    if ((rc = cli_ai_ledger_report(cmd, config, period, &cfg, &r, ledger, sizeof ledger))) return rc;
     if (json) {
         net_buf out;
         net_jw w;

@@ -15,6 +15,7 @@ extern const cli_cmd cli_cmd_tasks_classify;
 extern const cli_cmd cli_cmd_tasks_route;
 extern const cli_cmd cli_cmd_tasks_benchmark;
 extern const cli_cmd cli_cmd_costs_analyze;
+extern const cli_cmd cli_cmd_perf_metrics;
 extern const cli_cmd cli_cmd_ai_chat;
 
 const cli_cmd *const cli_commands[] = {
@@ -32,6 +33,7 @@ const cli_cmd *const cli_commands[] = {
     &cli_cmd_tasks_route,
     &cli_cmd_tasks_benchmark,
     &cli_cmd_costs_analyze,
+    &cli_cmd_perf_metrics,
     &cli_cmd_ai_chat,
 };
 

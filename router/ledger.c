@@ -286,6 +286,11 @@ static int add_row(void *user, const route_usage *u)
     row->requests++;
     row->in_tokens += u->in_tokens;
     row->out_tokens += u->out_tokens;
+    if (u->ms > 0) {
+        row->timed++;
+        row->total_ms += u->ms;
+        row->timed_out_tokens += u->out_tokens;
+    }
     if (u->target == ROUTE_TO_EMBEDDED) {
         a->r->local_requests++;
         if (a->ref_known) a->r->local_savings += route_cost(a->ref_in, a->ref_out, u->in_tokens, u->out_tokens);

@@ -314,6 +314,9 @@ typedef struct route_cost_row {
     uint64_t requests, in_tokens, out_tokens;
     double cost;
     uint64_t unpriced; /* records whose cost was unknown */
+    uint64_t timed;    /* records with a latency */
+    double total_ms;   /* their summed latency */
+    uint64_t timed_out_tokens; /* their output tokens, for tokens per second */
 } route_cost_row;
 
 typedef struct route_cost_report {

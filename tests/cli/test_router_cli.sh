@@ -88,6 +88,8 @@ if [ -n "$fx" ] && [ -f "$fx/models/llama-tiny-q8_0.gguf" ]; then
     expect 0 "[embedded llama-tiny-q8_0, 1 attempt" rhema ai tasks route --prompt "what is a cat" --max-tokens 8
     expect 0 '"served_by":"embedded"' rhema ai tasks route --prompt "Prove step by step and compare the designs" --max-tokens 8 --json
     expect 0 "embedded  -            llama-tiny-q8_0                      2" rhema ai costs analyze --period day
+    expect 0 '"model":"llama-tiny-q8_0","requests":2,"timed_requests":2' rhema ai performance metrics --embedded --json
+    expect 0 '"models":[]' rhema ai performance metrics --external --json
     cd .. || exit 1
     # No configuration: $RHEMA_MODEL is the built-in embedded model.
     mkdir bare && cd bare || exit 1
