@@ -87,47 +87,46 @@ static int clampq(float v, int hi)
     return q > hi ? hi : (q < 0 ? 0 : q);
 }
 
+/* Legacy 32-element layout: element j in the low nibble of qs[j], j + 16
+ * in the high nibble; for 5-bit types bit 4 of element j is bit j of qh. */
+static void pack_q(const int *q, uint8_t *qs, uint8_t *qh4)
+{
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; j++) {
+        qs[j] = (uint8_t)((q[j] & 0xf) | ((q[j + 16] & 0xf) << 4));
+        qh |= ((uint32_t)(q[j] >> 4) & 1u) << j;
+        qh |= ((uint32_t)(q[j + 16] >> 4) & 1u) << (j + 16);
+    }
+    if (qh4)
+        for (int k = 0; k < 4; k++)
+            qh4[k] = (uint8_t)(qh >> (8 * k));
+}
+
 /* Q4_0/Q5_0: symmetric, d = signed max / -2^(bits-1). */
 static void q_sym_block(const float *x, uint8_t *b, int bits)
 {
-    int off = 1 << (bits - 1), hi = (1 << bits) - 1;
+    int off = 1 << (bits - 1), hi = (1 << bits) - 1, q[32];
     float d = signed_max(x, 32) / (float)-off;
     float id = d != 0.0f ? 1.0f / d : 0.0f;
-    uint8_t *qs = b + (bits == 5 ? 6 : 2);
-    uint32_t qh = 0;
-    for (int j = 0; j < 16; j++) {
-        int q0 = clampq(x[j] * id + (float)off + 0.5f, hi);
-        int q1 = clampq(x[j + 16] * id + (float)off + 0.5f, hi);
-        qs[j] = (uint8_t)((q0 & 0xf) | ((q1 & 0xf) << 4));
-        qh |= ((uint32_t)(q0 >> 4) & 1u) << j;
-        qh |= ((uint32_t)(q1 >> 4) & 1u) << (j + 16);
-    }
+    for (int j = 0; j < 32; j++)
+        q[j] = clampq(x[j] * id + (float)off + 0.5f, hi);
     kern_wr16(b, kern_f32_to_f16(d));
-    if (bits == 5)
-        memcpy(b + 2, (uint8_t[4]){(uint8_t)qh, (uint8_t)(qh >> 8), (uint8_t)(qh >> 16), (uint8_t)(qh >> 24)}, 4);
+    pack_q(q, b + (bits == 5 ? 6 : 2), bits == 5 ? b + 2 : NULL);
 }
 
 /* Q4_1/Q5_1: affine, x = d * q + min. */
 static void q_aff_block(const float *x, uint8_t *b, int bits)
 {
-    int hi = (1 << bits) - 1;
+    int hi = (1 << bits) - 1, q[32];
     float mn, mx;
     minmax(x, 32, &mn, &mx);
     float d = (mx - mn) / (float)hi;
     float id = d != 0.0f ? 1.0f / d : 0.0f;
-    uint8_t *qs = b + (bits == 5 ? 8 : 4);
-    uint32_t qh = 0;
-    for (int j = 0; j < 16; j++) {
-        int q0 = clampq((x[j] - mn) * id + 0.5f, hi);
-        int q1 = clampq((x[j + 16] - mn) * id + 0.5f, hi);
-        qs[j] = (uint8_t)((q0 & 0xf) | ((q1 & 0xf) << 4));
-        qh |= ((uint32_t)(q0 >> 4) & 1u) << j;
-        qh |= ((uint32_t)(q1 >> 4) & 1u) << (j + 16);
-    }
+    for (int j = 0; j < 32; j++)
+        q[j] = clampq((x[j] - mn) * id + 0.5f, hi);
     kern_wr16(b, kern_f32_to_f16(d));
     kern_wr16(b + 2, kern_f32_to_f16(mn));
-    if (bits == 5)
-        memcpy(b + 4, (uint8_t[4]){(uint8_t)qh, (uint8_t)(qh >> 8), (uint8_t)(qh >> 16), (uint8_t)(qh >> 24)}, 4);
+    pack_q(q, b + (bits == 5 ? 8 : 4), bits == 5 ? b + 4 : NULL);
 }
 
 static void quant_block(uint32_t type, const float *x, uint8_t *b)

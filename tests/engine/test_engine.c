@@ -25,6 +25,7 @@ typedef struct ref_logits {
 static int load_ref(const char *path, ref_logits *r)
 {
     size_t size;
+    memset(r, 0, sizeof *r);
     r->raw = tu_read_file(path, &size);
     if (!r->raw || size < 8)
         return -1;
@@ -74,6 +75,41 @@ static eng_ctx *new_ctx(const eng_model *m, uint32_t threads)
     return new_ctx_mode(m, threads, false);
 }
 
+static eng_model *open_model(const char *dir, const char *rel)
+{
+    char path[1024], err[256];
+    tu_path(path, sizeof path, dir, rel);
+    eng_model *m = NULL;
+    if (eng_model_open(&m, path, err, sizeof err) != ENG_OK)
+        fail_msg("%s: %s", rel, err);
+    return m;
+}
+
+/* Evaluate toks as one batch (2 threads) and one by one (1 thread);
+ * the largest and mean absolute difference of their logits. */
+static void batch_vs_decode(const eng_model *m, const int32_t *toks, size_t n, double *maxd, double *mean)
+{
+    char err[256];
+    size_t V = eng_model_hparams(m)->n_vocab;
+    eng_ctx *cb = new_ctx(m, 2), *cd = new_ctx(m, 1);
+    assert_int_equal(eng_eval(cb, toks, n, true, err, sizeof err), ENG_OK);
+    double sum = 0.0;
+    *maxd = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(eng_eval(cd, &toks[i], 1, false, err, sizeof err), ENG_OK);
+        const float *a = eng_logits(cb, i), *b = eng_logits(cd, 0);
+        for (size_t j = 0; j < V; j++) {
+            double d = fabs((double)a[j] - b[j]);
+            sum += d;
+            *maxd = d > *maxd ? d : *maxd;
+        }
+    }
+    assert_int_equal(eng_ctx_n_past(cd), (uint32_t)n);
+    *mean = sum / ((double)n * (double)V);
+    eng_ctx_free(cb);
+    eng_ctx_free(cd);
+}
+
 static bool plain_float_type(const char *name)
 {
     return strstr(name, "-f32.") || strstr(name, "-f16.") || strstr(name, "-bf16.");
@@ -88,10 +124,7 @@ static void check_model(const char *dir, const char *name, bool reference)
     snprintf(lpath, sizeof lpath, "%.*s.logits", (int)(strlen(path) - 5), path);
     ref_logits r;
     assert_int_equal(load_ref(lpath, &r), 0);
-    eng_model *m = NULL;
-    int st = eng_model_open(&m, path, err, sizeof err);
-    if (st != ENG_OK)
-        fail_msg("%s: %s", name, err);
+    eng_model *m = open_model(dir, name);
     assert_int_equal((int)eng_model_hparams(m)->n_vocab, r.n_vocab);
     eng_ctx *c1 = new_ctx_mode(m, 1, reference), *c2 = new_ctx_mode(m, 2, reference);
     assert_int_equal(eng_eval(c1, r.tokens, (size_t)r.n_tokens, true, err, sizeof err), ENG_OK);
@@ -153,74 +186,30 @@ static void test_conformance(void **state)
 }
 
 /* Decoding one token at a time through the KV cache gives the batch's
- * logits (up to f32 rounding). */
+ * logits: the fixtures' 20 tokens, and 45 tokens (a full chunk, where F32
+ * weights go through BLAS, then a partial one). */
 static void test_decode_matches_batch(void **state)
 {
     (void)state;
     const char *fx = tu_fixtures();
     if (!fx)
         skip();
-    const char *models[] = {"llama-tiny-f32", "qwen2-tiny-q8_0", "phi2-tiny-f32", "phi3-tiny-q4_k_m",
-                            "gemma-tiny-f32"};
-    for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
-        char path[1024], name[128], lpath[1024], err[256];
-        snprintf(name, sizeof name, "models/%s.gguf", models[k]);
-        tu_path(path, sizeof path, fx, name);
-        snprintf(lpath, sizeof lpath, "%.*s.logits", (int)(strlen(path) - 5), path);
-        ref_logits r;
-        assert_int_equal(load_ref(lpath, &r), 0);
-        eng_model *m = NULL;
-        assert_int_equal(eng_model_open(&m, path, err, sizeof err), ENG_OK);
-        eng_ctx *cb = new_ctx(m, 1), *cd = new_ctx(m, 1);
-        assert_int_equal(eng_eval(cb, r.tokens, (size_t)r.n_tokens, true, err, sizeof err), ENG_OK);
-        for (int32_t i = 0; i < r.n_tokens; i++) {
-            assert_int_equal(eng_eval(cd, &r.tokens[i], 1, false, err, sizeof err), ENG_OK);
-            const float *a = eng_logits(cb, (size_t)i), *b = eng_logits(cd, 0);
-            for (int32_t j = 0; j < r.n_vocab; j++)
-                assert_true(fabsf(a[j] - b[j]) < 1e-3f);
-        }
-        assert_int_equal(eng_ctx_n_past(cd), (uint32_t)r.n_tokens);
-        eng_ctx_free(cb);
-        eng_ctx_free(cd);
-        eng_model_free(m);
-        free_ref(&r);
-    }
-}
-
-/* A full chunk goes through BLAS; its logits agree with the row-wise
- * single-token path (exactly up to f32 summation order for F32 weights,
- * statistically for quantized ones). */
-static void test_long_batch(void **state)
-{
-    (void)state;
-    const char *fx = tu_fixtures();
-    if (!fx)
-        skip();
-    const char *models[] = {"models/llama-tiny-f32.gguf", "models/phi2-tiny-q8_0.gguf"};
-    int32_t toks[45];
+    const char *models[] = {"models/llama-tiny-f32.gguf", "models/qwen2-tiny-q8_0.gguf",
+                            "models/phi2-tiny-f32.gguf", "models/phi3-tiny-q4_k_m.gguf",
+                            "models/gemma-tiny-f32.gguf"};
+    const int32_t fixture_toks[20] = {1, 300, 17, 45, 260, 499, 3, 88, 120, 305,
+                                      77, 1, 411, 230, 5, 67, 299, 100, 42, 7};
+    int32_t long_toks[45];
     for (int i = 0; i < 45; i++)
-        toks[i] = (i * 37 + 11) % 512;
-    for (size_t k = 0; k < 2; k++) {
-        char path[1024], err[256];
-        tu_path(path, sizeof path, fx, models[k]);
-        eng_model *m = NULL;
-        assert_int_equal(eng_model_open(&m, path, err, sizeof err), ENG_OK);
-        eng_ctx *cb = new_ctx(m, 2), *cd = new_ctx(m, 1);
-        assert_int_equal(eng_eval(cb, toks, 45, true, err, sizeof err), ENG_OK);
-        double sum = 0.0, maxd = 0.0;
-        for (int i = 0; i < 45; i++) {
-            assert_int_equal(eng_eval(cd, &toks[i], 1, false, err, sizeof err), ENG_OK);
-            const float *a = eng_logits(cb, (size_t)i), *b = eng_logits(cd, 0);
-            for (int j = 0; j < 512; j++) {
-                double d = fabs((double)a[j] - b[j]);
-                sum += d;
-                maxd = d > maxd ? d : maxd;
-            }
-        }
-        printf("  %s: batch of 45 vs one by one: max|d| %.5f mean|d| %.6f\n", models[k], maxd, sum / (45 * 512));
-        assert_true(k == 0 ? maxd < 5e-3 : sum / (45 * 512) < 0.02);
-        eng_ctx_free(cb);
-        eng_ctx_free(cd);
+        long_toks[i] = (i * 37 + 11) % 512;
+    for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
+        eng_model *m = open_model(fx, models[k]);
+        double maxd, mean;
+        batch_vs_decode(m, fixture_toks, 20, &maxd, &mean);
+        assert_true(maxd < 1e-3);
+        batch_vs_decode(m, long_toks, 45, &maxd, &mean);
+        printf("  %s: batch of 45 vs one by one: max|d| %.5f mean|d| %.6f\n", models[k], maxd, mean);
+        assert_true(maxd < 5e-3);
         eng_model_free(m);
     }
 }
@@ -231,10 +220,8 @@ static void test_context_overflow(void **state)
     const char *fx = tu_fixtures();
     if (!fx)
         skip();
-    char path[1024], err[256];
-    tu_path(path, sizeof path, fx, "models/llama-tiny-f32.gguf");
-    eng_model *m = NULL;
-    assert_int_equal(eng_model_open(&m, path, err, sizeof err), ENG_OK);
+    char err[256];
+    eng_model *m = open_model(fx, "models/llama-tiny-f32.gguf");
     eng_ctx_params p = eng_ctx_default_params();
     p.n_ctx = 8;
     p.kv_type = ENG_KV_F32;
@@ -361,7 +348,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conformance),
         cmocka_unit_test(test_decode_matches_batch),
-        cmocka_unit_test(test_long_batch),
         cmocka_unit_test(test_context_overflow),
         cmocka_unit_test(test_check_reports_every_problem),
         cmocka_unit_test(test_check_unsupported_arch),
