@@ -319,9 +319,11 @@ static int resolve_action(cfg_ctx *c, const yaml_node_t *n, const char *text, ro
         }
         return action_ref_error(c, n, text, a->model, "embedded model", route_nearest(a->model, names, k));
     }
-    if (a->target != ROUTE_TO_EXTERNAL) return ROUTE_OK;
+    if (a->target == ROUTE_TO_EMBEDDED) return ROUTE_OK;
     if (!cfg->n_providers)
-        return route_cfg_at_col(c, n, route_cfg_col_in(n, 0), ROUTE_ERR_RULE, "%s: uses an external model but ai_service.external configures no provider", c->path);
+        return route_cfg_at_col(c, n, route_cfg_col_in(n, 0), ROUTE_ERR_RULE, "%s: %s but ai_service.external configures no provider", c->path,
+                                a->target == ROUTE_TO_HYBRID ? "hybrid processing needs an external model" : "uses an external model");
+    if (a->target == ROUTE_TO_HYBRID) return ROUTE_OK;
     const char *names[64];
     size_t k = 0;
     if (a->provider) {

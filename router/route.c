@@ -79,8 +79,15 @@ static void cheapest_external(const route_config *cfg, const char **provider, co
     *model = top->models[0];
 }
 
+static void set_embedded(const route_config *cfg, route_decision *d, const char *model);
+
 static void set_external(const route_config *cfg, route_decision *d, route_target t, const char *provider, const char *model)
 {
+    /* Loading refuses external actions without providers; stay safe anyway. */
+    if (!cfg->n_providers) {
+        set_embedded(cfg, d, NULL);
+        return;
+    }
     const route_provider *p = provider ? NULL : top_provider(cfg);
     d->target = t;
     route_copy(d->provider, sizeof d->provider, provider ? provider : p->name);

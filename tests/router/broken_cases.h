@@ -77,6 +77,8 @@ static const broken_case broken_cases[] = {
      "t.yaml:3:17: 'ai_service.embedded.model_path' must be a single value, not a list"},
     {"ai_service:\n  routing:\n    rules:\n      - condition: \"'x' and\"\n        action: use embedded\n",
      "t.yaml:4:28: ai_service.routing.rules[0].condition: condition ends too early"},
+    {"ai_service:\n  routing:\n    rules:\n      - {condition: \"tokens > 0\", action: hybrid processing}\n",
+     "t.yaml:4:43: ai_service.routing.rules[0].action: hybrid processing needs an external model but ai_service.external configures no provider"},
     {"ai_service:\n  routing:\n    rules: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]\n",
      "t.yaml:3:76: [ and { nest deeper than 64 levels"},
 };
