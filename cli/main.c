@@ -1,5 +1,6 @@
 /* rhema: find the command named by the leading words and run it. */
 #include "cli/cli.h"
+#include "kernels/kernels.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,9 @@ static int version(bool verbose)
 #elif defined(__aarch64__)
         printf("target: aarch64\n");
 #endif
+        kern_cpu cpu;
+        kern_cpu_detect(&cpu);
+        printf("kernels: %s\n", kern_cpu_name(&cpu));
         printf("compiler: %s\n", __VERSION__);
     }
     return CLI_EXIT_OK;
