@@ -43,6 +43,7 @@ static bool assignment_at(const char *p, const char *text)
     static const char *const names[] = {"password", "passwd", "passphrase", "pwd", "secret", "api_key", "apikey", "api-key",
                                         "access_token", "auth_token", "token", "private_key"};
     if (p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_')) return false;
+    if (!strchr("pPsSaAtT", *p)) return false; /* the names' first letters */
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         size_t n = strlen(names[i]);
         if (strncasecmp(p, names[i], n)) continue;

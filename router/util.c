@@ -66,8 +66,10 @@ long route_find_ci(const char *hay, const char *needle)
 {
     size_t nl = strlen(needle);
     if (nl == 0) return 0;
+    /* The first letter filters almost every position before the compare. */
+    int lo = tolower((unsigned char)needle[0]), up = toupper((unsigned char)needle[0]);
     for (const char *p = hay; *p; p++) {
-        if (strncasecmp(p, needle, nl) == 0) return (long)(p - hay);
+        if ((*p == lo || *p == up) && strncasecmp(p, needle, nl) == 0) return (long)(p - hay);
     }
     return -1;
 }
