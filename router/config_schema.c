@@ -215,7 +215,11 @@ static int external_sub(cfg_ctx *c, const yaml_node_t *v, void *base)
 
 static int finish_model(cfg_ctx *c, const yaml_node_t *map, route_model *m)
 {
-    if (!m->model_path[0]) return AT(c, map, ROUTE_ERR_CONFIG, "missing required key 'model_path' in %s", c->path);
+    if (!m->model_path[0]) {
+        /* A model named but not placed: the model store supplies its file. */
+        if (m->name[0]) return ROUTE_OK;
+        return AT(c, map, ROUTE_ERR_CONFIG, "%s needs model_path (a GGUF file) or model_type (a catalogue model)", c->path);
+    }
     if (m->name[0]) return ROUTE_OK;
     /* The basic shape may omit model_type: name the model after its file. */
     const char *base = strrchr(m->model_path, '/');
