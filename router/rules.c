@@ -182,7 +182,10 @@ static int parse_primary(parser *p, route_expr **out)
     } else if (is_word(p, "not")) {
         lex(p);
         route_expr *a = NULL;
-        if ((rc = parse_primary(p, &a))) return rc;
+        if ((rc = parse_primary(p, &a))) {
+            route_expr_free(a);  /* a failed operand may hold a partial tree */
+            return rc;
+        }
         if (!(*out = node(E_NOT, a, NULL))) {
             route_expr_free(a);
             return perr(p, p->pos, "out of memory");
@@ -225,7 +228,10 @@ static int parse_chain(parser *p, route_expr **out, const char *word, ekind kind
     while (!rc && is_word(p, word)) {
         lex(p);
         route_expr *b = NULL, *e;
-        if ((rc = operand(p, &b))) break;
+        if ((rc = operand(p, &b))) {
+            route_expr_free(b);  /* a failed operand may hold a partial tree */
+            break;
+        }
         if (!(e = node(kind, *out, b))) {
             route_expr_free(b);
             return perr(p, p->pos, "out of memory");

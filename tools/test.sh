@@ -42,8 +42,10 @@ case "${1:-}" in
         work=$(mktemp -d)
         if [ -d "$regress" ]; then cp -r "$regress"/. "$work"/; fi
         echo "== $name (${FUZZ_SECONDS:-20} s)"
+        # A crash or leak found now is kept in fuzz-out/ to become a regression input.
+        mkdir -p fuzz-out
         "$fz" -max_total_time="${FUZZ_SECONDS:-20}" -max_len=65536 -timeout=10 \
-            -rss_limit_mb=2048 "$work" 2>&1 | tail -n 2
+            -rss_limit_mb=2048 -artifact_prefix="fuzz-out/$name-" "$work" 2>&1 | tail -n 4
         if [ -d "$regress" ]; then
             find "$regress" -type f -print0 | xargs -0 -r "$fz" >/dev/null 2>&1 ||
                 { echo "$name: a kept regression input fails again"; exit 1; }

@@ -297,6 +297,9 @@ static void test_rule_language(void **state)
         {"prompt contains", 15, "expected a quoted string after 'contains'"},
         {"tokens = 5", 7, "expected <, <=, >, >=, == or != after 'tokens'"},
         {"complexity > 1.5", 13, "complexity is a score between 0 and 1"},
+        /* A failing operand after a built subtree (leaked before; ASan sees it). */
+        {"private and (tokens < 2 and private", 12, "unbalanced '(': no matching ')'"},
+        {"not (private or tokens <", 24, "expected a number"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         route_expr *e = (route_expr *)1;
