@@ -488,6 +488,33 @@ int route_store_remove(route_store *s, const char *name, char *err, size_t errle
     return rc;
 }
 
+int route_store_read_all(int fd, int (*fn)(void *ud, const void *p, size_t n), void *ud)
+{
+    static const size_t bufsz = 1u << 20;
+    unsigned char *buf = malloc(bufsz);
+    if (!buf) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int rc = 0;
+    ssize_t got;
+    while (!rc && (got = read(fd, buf, bufsz)) != 0) {
+        if (got < 0 && errno == EINTR)
+            continue;
+        rc = got < 0 ? -1 : fn(ud, buf, (size_t)got);
+    }
+    int e = errno;
+    free(buf);
+    errno = e;
+    return rc;
+}
+
+static int hash_piece(void *ud, const void *p, size_t n)
+{
+    br_sha256_update(ud, p, n);
+    return 0;
+}
+
 int route_store_sha256_file(const char *path, char hex[65], char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -495,20 +522,10 @@ int route_store_sha256_file(const char *path, char hex[65], char *err, size_t er
         return route_fail(err, errlen, ROUTE_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     br_sha256_context h;
     br_sha256_init(&h);
-    static const size_t bufsz = 1u << 20;
-    unsigned char *buf = malloc(bufsz);
-    ssize_t got = buf ? 0 : -1;
-    while (buf && (got = read(fd, buf, bufsz)) != 0) {
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            break;
-        br_sha256_update(&h, buf, (size_t)got);
-    }
+    int rc = route_store_read_all(fd, hash_piece, &h);
     int e = errno;
-    free(buf);
     close(fd);
-    if (got < 0)
+    if (rc)
         return route_fail(err, errlen, ROUTE_ERR_IO, "cannot read %s: %s", path, strerror(e));
     route_store_hex_digest(&h, hex);
     return 0;

@@ -148,6 +148,20 @@ static int on_data(void *ctx, const void *p, size_t n, char *err, size_t errlen)
     return 0;
 }
 
+typedef struct file_piece_ctx {
+    const route_fetch_sink *sink;
+    char *err;
+    size_t errlen;
+    int rc;
+} file_piece_ctx;
+
+static int file_piece(void *ud, const void *p, size_t n)
+{
+    file_piece_ctx *fp = ud;
+    fp->rc = fp->sink->data(fp->sink->ctx, p, n, fp->err, fp->errlen);
+    return fp->rc ? 1 : 0;
+}
+
 /* A fetcher over a local file, so --file installs take the same path. */
 static int file_fetch(void *self, const char *path, uint64_t offset, const route_fetch_sink *sink,
                       char *err, size_t errlen)
@@ -166,23 +180,21 @@ static int file_fetch(void *self, const char *path, uint64_t offset, const route
     if (offset > 0 && offset <= (uint64_t)st.st_size && lseek(fd, (off_t)offset, SEEK_SET) >= 0)
         h.status = 206, h.partial = true;
     int rc = sink->head(sink->ctx, &h, err, errlen);
-    static const size_t bufsz = 1u << 20;
-    char *buf = rc ? NULL : malloc(bufsz);
-    if (!rc && !buf)
-        rc = route_fail(err, errlen, ROUTE_ERR_NOMEM, "out of memory");
-    ssize_t got;
-    while (!rc && (got = read(fd, buf, bufsz)) != 0) {
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            rc = route_fail(err, errlen, ROUTE_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-            break;
-        }
-        rc = sink->data(sink->ctx, buf, (size_t)got, err, errlen);
-    }
-    free(buf);
+    file_piece_ctx fp = {sink, err, errlen, 0};
+    if (!rc && route_store_read_all(fd, file_piece, &fp) == -1)
+        rc = route_fail(err, errlen, ROUTE_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+    else if (!rc)
+        rc = fp.rc;
     close(fd);
     return rc;
+}
+
+static int hash_part(void *ud, const void *p, size_t n)
+{
+    job *j = ud;
+    br_sha256_update(&j->h, p, n);
+    j->have += n;
+    return 0;
 }
 
 /* Open the .part and hash what an earlier run left in it. */
@@ -193,18 +205,7 @@ static int open_part(job *j, char *err, size_t errlen)
         return route_fail(err, errlen, ROUTE_ERR_IO, "cannot create %s: %s", j->part, strerror(errno));
     br_sha256_init(&j->h);
     j->have = 0;
-    static const size_t bufsz = 1u << 20;
-    char *buf = malloc(bufsz);
-    ssize_t got = buf ? 0 : -1;
-    while (buf && (got = read(j->fd, buf, bufsz)) != 0) {
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            break;
-        br_sha256_update(&j->h, buf, (size_t)got);
-        j->have += (uint64_t)got;
-    }
-    free(buf);
+    int got = route_store_read_all(j->fd, hash_part, j);
     if (got < 0)
         return restart(j, err, errlen); /* unreadable leftovers: start over */
     return 0;

@@ -22,6 +22,11 @@ bool route_store_name_ok(const char *name);
  * separates name and version), at most 159 bytes. */
 bool route_store_file_ok(const char *file);
 
+/* Read fd to its end in 1 MiB pieces, calling fn for each; stops at the
+ * first non-zero status of fn and returns it, or -1 (errno set) when a
+ * read fails. */
+int route_store_read_all(int fd, int (*fn)(void *ud, const void *p, size_t n), void *ud);
+
 /* The digest as 64 lowercase hex digits. */
 void route_store_hex_digest(const br_sha256_context *h, char hex[65]);
 

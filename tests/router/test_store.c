@@ -2,6 +2,7 @@
  * models, downloads through a scripted fetcher (resume, digests, 404, full
  * disk check), update with rollback, remove, concurrent manifest writers. */
 #include "router/router.h"
+#include "router/store_internal.h"
 #include "tests/testutil.h"
 
 #include <setjmp.h>
@@ -439,6 +440,24 @@ static void test_update_rollback(void **state)
     route_store_close(s);
 }
 
+/* A second installer of the same model is turned away, not queued. */
+static void test_busy(void **state)
+{
+    (void)state;
+    NEED_FIXTURES();
+    route_store *s = open_store();
+    route_installed m;
+    int fd;
+    assert_int_equal(route_store_lock_model(s, "stories", &fd, err, sizeof err), 0);
+    route_install_opts o = {.file = fixture(SMALL)};
+    assert_int_equal(route_store_install(s, "stories", &o, &m, err, sizeof err), ROUTE_ERR_BUSY);
+    assert_non_null(strstr(err, "another rhema process"));
+    assert_int_equal(route_store_remove(s, "stories", err, sizeof err), ROUTE_ERR_BUSY);
+    close(fd);
+    assert_int_equal(route_store_install(s, "stories", &o, &m, err, sizeof err), 0);
+    route_store_close(s);
+}
+
 /* ---- concurrent manifest writers ---- */
 
 static void test_concurrent_writers(void **state)
@@ -491,6 +510,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_download_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_download_digests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,8 @@
 # also needs `unshare -rm` (util-linux) to mount a small tmpfs, else it is
 # skipped with a message. Usage: test_store_https.sh PATH/TO/rhema
 set -u
+# Under a cross build meson names the emulator in MESON_EXE_WRAPPER.
+read -r -a wrapper <<<"${MESON_EXE_WRAPPER:-}"
 rhema_bin="$1"
 here=$(cd "$(dirname "$0")" && pwd)
 fx="${RHEMA_FIXTURES:-}"
@@ -64,7 +66,7 @@ expect() {
     if ! grep -qF -- "$pat" <<<"$out"; then bad "$* -> output lacks '$pat': $(echo "$out" | tail -3)"; return; fi
     ok
 }
-rhema() { "$rhema_bin" "$@"; }
+rhema() { "${wrapper[@]}" "$rhema_bin" "$@"; }
 ca=(--ca-file "$dir/ca.pem")
 models="$RHEMA_HOME/models"
 # no_leftovers: no model file or .part besides the installed ones named.
@@ -108,18 +110,19 @@ if [ ! -e "$models/upd@3.gguf" ] && [ ! -e "$models/upd@3.gguf.part" ]; then ok;
 expect 0 '"name":"upd"' rhema ai models list --json
 if rhema ai models list --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert any(m["name"]=="upd" and m["installed"]["version"]=="2" for m in d["models"])'; then ok; else bad "list --json"; fi
 
-expect 1 "RHEMA_MODEL names it" env RHEMA_MODEL=upd "$rhema_bin" ai models remove --model upd
-expect 0 "removed upd" env RHEMA_MODEL=upd "$rhema_bin" ai models remove --model upd --force
+expect 1 "RHEMA_MODEL names it" env RHEMA_MODEL=upd "${wrapper[@]}" "$rhema_bin" ai models remove --model upd
+expect 0 "removed upd" env RHEMA_MODEL=upd "${wrapper[@]}" "$rhema_bin" ai models remove --model upd --force
 expect 1 "not installed" rhema ai models remove --model upd
 
 # A full disk: an 8 MiB tmpfs in a private mount namespace.
 if unshare -rm true 2>/dev/null; then
     mkdir -p "$RHEMA_HOME"
     out=$(unshare -rm bash -c '
+        base=$1 ca=$2; shift 2
         mount -t tmpfs -o size=8m tmpfs "$RHEMA_HOME" || exit 99
-        "$1" ai models install --model big --url "$2/models/big.bin" --ca-file "$3"; echo "rc=$?"
-        "$1" ai models install --model big --url "$2/nolength/big.bin" --ca-file "$3"; echo "rc=$?"
-        "$1" ai models list' _ "$rhema_bin" "$base" "$dir/ca.pem" 2>&1)
+        "$@" ai models install --model big --url "$base/models/big.bin" --ca-file "$ca"; echo "rc=$?"
+        "$@" ai models install --model big --url "$base/nolength/big.bin" --ca-file "$ca"; echo "rc=$?"
+        "$@" ai models list' _ "$base" "$dir/ca.pem" "${wrapper[@]}" "$rhema_bin" 2>&1)
     if grep -q "not enough disk space" <<<"$out"; then ok; else bad "full disk (known size): $out"; fi
     if grep -q "disk full writing" <<<"$out"; then ok; else bad "full disk (unknown size): $out"; fi
     if [ "$(grep -c 'rc=1' <<<"$out")" = 2 ] && ! grep -q "^big " <<<"$out"; then ok; else bad "full disk: $out"; fi
