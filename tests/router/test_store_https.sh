@@ -31,7 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 unset HTTPS_PROXY https_proxy RHEMA_MODEL RHEMA_AI_CONFIG
-export RHEMA_HOME="$dir/home"
+export RHEMA_HOME="$dir/home" HOME="$dir"  # no user config decides what remove refuses
 cd "$dir" || exit 1
 quiet() { "$@" >>setup.log 2>&1 || { echo "FAIL: $*"; cat setup.log; exit 1; }; }
 
