@@ -16,7 +16,7 @@
 typedef struct model_opts {
     const char *model;
     long threads, ctx;
-    bool reference;
+    bool reference, kv_f32;
 } model_opts;
 
 static int check_model_opts(const cli_cmd *cmd, const model_opts *mo)
@@ -42,6 +42,7 @@ static int open_model(const model_opts *mo, eng_model **m, eng_ctx **c)
     p.n_ctx = (uint32_t)mo->ctx;
     p.n_threads = (uint32_t)mo->threads;
     p.reference = mo->reference;
+    p.kv_type = mo->kv_f32 ? ENG_KV_F32 : ENG_KV_F16;
     if (eng_ctx_new(c, *m, &p, err, sizeof err) != ENG_OK) {
         fprintf(stderr, "rhema: %s\n", err);
         eng_model_free(*m);
@@ -99,8 +100,8 @@ static int build_prompt(const eng_model *m, const tok_vocab *v, const char *prom
 
 static int run_generate(const cli_cmd *cmd, int argc, char **argv)
 {
-    model_opts mo = {NULL, 1, 0, false};
-    const char *prompt = NULL, *chat = NULL, *system = NULL, *tmpl_name = NULL;
+    model_opts mo = {NULL, 1, 0, false, false};
+    const char *prompt = NULL, *chat = NULL, *system = NULL, *tmpl_name = NULL, *stop = NULL;
     long n_predict = 128, top_k = 40, seed = -1, last_n = 64;
     double temp = 0.8, top_p = 0.95, min_p = 0.05, rep = 1.0, freq = 0.0, pres = 0.0;
     const cli_opt opts[] = {
@@ -121,6 +122,8 @@ static int run_generate(const cli_cmd *cmd, int argc, char **argv)
         {"seed", 's', CLI_INT, &seed, "S  random seed (default: from the clock)"},
         {"threads", 't', CLI_INT, &mo.threads, "N  threads (default 1)"},
         {"ctx", 'c', CLI_INT, &mo.ctx, "N  context length (default: the model's, at most 4096)"},
+        {"kv-f32", 0, CLI_FLAG, &mo.kv_f32, "keep the KV cache in F32 (default F16)"},
+        {"stop", 0, CLI_STR, &stop, "TEXT  also stop before this text"},
     };
     int npos = 0;
     int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, &npos);
@@ -166,8 +169,13 @@ static int run_generate(const cli_cmd *cmd, int argc, char **argv)
         rc = build_prompt(m, v, prompt, chat, system, tmpl_name, &tmpl, &is_chat, &ids, &n);
     }
     if (rc == CLI_EXIT_OK) {
-        const char *stops[1] = {is_chat ? eng_chat_end_of_turn(tmpl) : NULL};
-        eng_gen_params gp = {(uint32_t)n_predict, stops, is_chat ? 1 : 0, true};
+        const char *stops[2];
+        size_t n_stops = 0;
+        if (is_chat)
+            stops[n_stops++] = eng_chat_end_of_turn(tmpl);
+        if (stop && *stop)
+            stops[n_stops++] = stop;
+        eng_gen_params gp = {(uint32_t)n_predict, stops, n_stops, true};
         if (n_predict == 0) {
             rc = CLI_EXIT_OK;
         } else if (eng_generate(c, s, v, ids, n, &gp, print_text, NULL, NULL, err, sizeof err) != ENG_OK) {
@@ -236,7 +244,7 @@ static int write_logits(const char *path, const eng_ctx *c, const int32_t *ids, 
 
 static int run_logits(const cli_cmd *cmd, int argc, char **argv)
 {
-    model_opts mo = {NULL, 1, 0, false};
+    model_opts mo = {NULL, 1, 0, false, false};
     const char *tokens = NULL, *out = NULL;
     const cli_opt opts[] = {
         {"model", 'm', CLI_STR, &mo.model, "PATH  the GGUF model"},
@@ -281,7 +289,7 @@ static int run_logits(const cli_cmd *cmd, int argc, char **argv)
 
 const cli_cmd cli_cmd_run = {
     "ai run", "--model PATH (--prompt TEXT | --chat TEXT) [-n N] [--temp T] [--top-k K] [--top-p P] "
-    "[--min-p P] [--seed S] [--threads N] [--ctx N]",
+    "[--min-p P] [--seed S] [--threads N] [--ctx N] [--stop TEXT]",
     "Generate text with a local GGUF model and stream it to stdout.", run_generate};
 
 const cli_cmd cli_cmd_logits = {
