@@ -16,24 +16,32 @@ export RHEMA_FIXTURES="${RHEMA_FIXTURES:-}"
 [ -n "$RHEMA_FIXTURES" ] || echo "note: no ../shared/fixtures: conformance tests will be skipped"
 jobs=$(nproc)
 
+# Configure DIR once; a folder left by a failed configure is redone.
+setup() {
+    local dir="$1"; shift
+    [ -f "$dir/build.ninja" ] && return 0
+    rm -rf "$dir"
+    meson setup "$dir" "$@" | tail -n 3
+}
+
 case "${1:-}" in
 "")
-    [ -d build ] || meson setup build >/dev/null
+    setup build
     ninja -C build
     meson test -C build --print-errorlogs --num-processes "$jobs"
     ;;
 --sanitize)
-    [ -d build-asan ] || CC=gcc meson setup build-asan -Dbuildtype=debugoptimized \
+    CC=gcc setup build-asan -Dbuildtype=debugoptimized \
         -Db_sanitize=address,undefined -Db_lundef=false -Dstatic_binary=false \
-        -Dc_args=-fno-sanitize-recover=all >/dev/null
+        -Dc_args=-fno-sanitize-recover=all
     ninja -C build-asan
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         meson test -C build-asan --print-errorlogs --num-processes "$jobs" --timeout-multiplier 4
     ;;
 --fuzz-smoke)
-    [ -d build-fuzz ] || CC=clang-14 meson setup build-fuzz -Dfuzz=true -Dtests=false \
+    CC=clang-14 setup build-fuzz -Dfuzz=true -Dtests=false \
         -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false \
-        -Dstatic_binary=false -Dc_args=-fsanitize=fuzzer-no-link >/dev/null
+        -Dstatic_binary=false -Dc_args=-fsanitize=fuzzer-no-link
     ninja -C build-fuzz
     # Each harness replays its kept crash inputs, then explores for a while.
     for fz in $(find build-fuzz/tests -type f -name 'fuzz_*' -perm -u+x | sort); do
@@ -54,8 +62,7 @@ case "${1:-}" in
     done
     ;;
 --aarch64)
-    [ -d build-aarch64 ] || meson setup build-aarch64 \
-        --cross-file tools/cross/aarch64-linux-gnu.ini >/dev/null
+    setup build-aarch64 --cross-file tools/cross/aarch64-linux-gnu.ini
     ninja -C build-aarch64
     meson test -C build-aarch64 --print-errorlogs --num-processes "$jobs" --timeout-multiplier 4
     ;;
