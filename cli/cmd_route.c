@@ -11,7 +11,7 @@
 /* Options shared by both commands. */
 typedef struct task_opts {
     const char *prompt, *task, *config, *context;
-    bool json, dry_run, is_private;
+    bool json, dry_run, is_private, explain;
     long max_output;
 } task_opts;
 
@@ -248,6 +248,7 @@ static int execute(const route_config *cfg, const route_request *rq, const route
         fprintf(stderr, "rhema: %s\n", err);
     } else {
         printf("%s\n", res.text);
+        fflush(stdout);  /* the answer before the summary when both go to a terminal */
         fprintf(stderr, "[%s %s%s%s, %zu attempt%s%s, $%.6f%s]\n", route_target_name(res.served_by), res.provider,
                 res.provider[0] ? "/" : "", res.model, res.n_attempts, res.n_attempts == 1 ? "" : "s",
                 res.cached ? ", cached" : "", res.total_cost, res.cost_known ? "" : " + unpriced");
@@ -288,6 +289,7 @@ static int run_route(const cli_cmd *cmd, int argc, char **argv)
         {"max-tokens", 0, CLI_INT, &o.max_output, "N  longest answer in tokens (default: 256 local; the cost estimate assumes 512)"},
         {"config", 'c', CLI_STR, &o.config, "FILE  ai-config.yaml (default: search)"},
         {"dry-run", 'n', CLI_FLAG, &o.dry_run, "print the decision only; run nothing"},
+        {"explain", 'v', CLI_FLAG, &o.explain, "print the decision, then run it"},
         {"json", 0, CLI_FLAG, &o.json, "print one JSON object"},
     };
     int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
@@ -309,6 +311,11 @@ static int run_route(const cli_cmd *cmd, int argc, char **argv)
         goto done;
     }
     if (!o.dry_run) {
+        if (o.explain && !o.json) {
+            print_decision(&d, cfg);
+            printf("answer:\n");
+            fflush(stdout);
+        }
         rc = execute(cfg, &p.rq, &d, ledger, o.json);
     } else if (o.json) {
         net_buf out;
@@ -330,6 +337,6 @@ done:
 const cli_cmd cli_cmd_tasks_classify = {"ai tasks classify", "(--prompt TEXT | --task FILE) [--context FILE] [--json]",
                                         "classify a prompt as simple, medium or complex, with each signal's weight",
                                         run_classify};
-const cli_cmd cli_cmd_tasks_route = {"ai tasks route", "(--prompt TEXT | --task FILE) [--dry-run] [--private] [--json]",
+const cli_cmd cli_cmd_tasks_route = {"ai tasks route", "(--prompt TEXT | --task FILE) [--dry-run | --explain] [--private] [--json]",
                                      "decide where a request runs (embedded, external or hybrid) and why, then run it",
                                      run_route};
