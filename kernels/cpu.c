@@ -37,6 +37,16 @@ static bool x86_has(kern_isa isa)
 }
 #elif defined(__aarch64__)
 #include <sys/auxv.h>
+
+/* The dot product instructions (sdot), where the CPU has them. */
+static bool arm_has_dotprod(void)
+{
+#ifdef HWCAP_ASIMDDP
+    return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#else
+    return (getauxval(AT_HWCAP) & (1ul << 20)) != 0;
+#endif
+}
 #endif
 
 bool kern_cpu_has(kern_isa isa)
@@ -64,7 +74,7 @@ static const struct kern_ops *ops_of(kern_isa isa)
     case KERN_ISA_AVX2: return &kern_ops_avx2;
     case KERN_ISA_AVX512: return &kern_ops_avx512;
 #elif defined(__aarch64__)
-    case KERN_ISA_NEON: return &kern_ops_neon;
+    case KERN_ISA_NEON: return arm_has_dotprod() ? &kern_ops_neon_dotprod : &kern_ops_neon;
 #endif
     default: return NULL;
     }

@@ -25,10 +25,14 @@ struct kern_ops {
     const char *name;
     /* NULL entries fall back to the reference kern_vec_dot */
     kern_gemm_fn gemm[KERN_OPS_NTYPES];
+    /* kern_attn_f16 without the cpu argument; NULL: the portable loop */
+    void (*attn_f16)(const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
+                     size_t n_kv, size_t hd, float scale, float *out);
 };
 
 extern const struct kern_ops kern_ops_avx2;
 extern const struct kern_ops kern_ops_avx512;
 extern const struct kern_ops kern_ops_neon;
+extern const struct kern_ops kern_ops_neon_dotprod;
 
 #endif

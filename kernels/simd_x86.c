@@ -10,6 +10,7 @@
 #include "kernels/simd_internal.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "gguf/gguf.h"
@@ -635,6 +636,77 @@ AI void float_tile(const int kind, const int R, const int C, const uint8_t *w, s
     }
 }
 
+/* ---- attention over an F16 cache (see kern_attn_f16) ---- */
+
+AI __m256 round_f16(__m256 x)
+{
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+AI float round1_f16(float x)
+{
+    return _cvtsh_ss(_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+AI float h2f(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
+#define ATTN_MAX_HD 1024
+
+static void attn_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
+                     size_t n_kv, size_t hd, float scale, float *out)
+{
+    float qv[ATTN_MAX_HD], acc[ATTN_MAX_HD];
+    const size_t h8 = hd / 8 * 8;
+    for (size_t i = 0; i < h8; i += 8) {
+        _mm256_storeu_ps(qv + i, round_f16(_mm256_loadu_ps(q + i)));
+        _mm256_storeu_ps(acc + i, _mm256_setzero_ps());
+    }
+    for (size_t i = h8; i < hd; i++) {
+        qv[i] = round1_f16(q[i]);
+        acc[i] = 0.0f;
+    }
+    float mx = -INFINITY, sum = 0.0f;
+    for (size_t p = 0; p < n_kv; p++) {
+        const uint16_t *kp = k + p * stride, *vp = v + p * stride;
+        __m256 d = _mm256_setzero_ps();
+        for (size_t i = 0; i < h8; i += 8)
+            d = _mm256_fmadd_ps(_mm256_loadu_ps(qv + i), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(kp + i))), d);
+        float s = hsum(d);
+        for (size_t i = h8; i < hd; i++)
+            s += qv[i] * h2f(kp[i]);
+        s *= scale;
+        float ms = 1.0f, vs = 1.0f;
+        if (s > mx) {
+            ms = expf(mx - s);
+            mx = s;
+            __m256 m = _mm256_set1_ps(ms);
+            for (size_t i = 0; i < h8; i += 8)
+                _mm256_storeu_ps(acc + i, round_f16(_mm256_mul_ps(_mm256_loadu_ps(acc + i), m)));
+            for (size_t i = h8; i < hd; i++)
+                acc[i] = round1_f16(acc[i] * ms);
+        } else {
+            vs = expf(s - mx);
+        }
+        /* multiply, then add: the same two roundings as the portable loop */
+        __m256 w = _mm256_set1_ps(vs);
+        for (size_t i = 0; i < h8; i += 8) {
+            __m256 x = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vp + i))), w);
+            _mm256_storeu_ps(acc + i, round_f16(_mm256_add_ps(_mm256_loadu_ps(acc + i), x)));
+        }
+        for (size_t i = h8; i < hd; i++)
+            acc[i] = round1_f16(acc[i] + h2f(vp[i]) * vs);
+        sum = sum * ms + vs;
+    }
+    __m256 inv = _mm256_set1_ps(1.0f / sum);
+    for (size_t i = 0; i < h8; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(acc + i), inv));
+    for (size_t i = h8; i < hd; i++)
+        out[i] = acc[i] * (1.0f / sum);
+}
+
 /* ---- drivers: walk the rows RM at a time and the tokens CMAX at a time,
  * with the tile's shape known at compile time ---- */
 
@@ -694,4 +766,5 @@ const struct kern_ops OPS_NAME = {
         [GGUF_T_Q5_K] = gemm_q5_k, [GGUF_T_Q6_K] = gemm_q6_k, [GGUF_T_Q2_K] = gemm_q2_k,
         [GGUF_T_Q3_K] = gemm_q3_k,
     },
+    .attn_f16 = attn_f16,
 };

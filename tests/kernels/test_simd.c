@@ -249,13 +249,49 @@ static void test_detect(void **state)
     kern_cpu_detect(&cpu);
     assert_true(kern_cpu_has(cpu.isa));
     assert_non_null(kern_cpu_name(&cpu));
-    char err[128] = "";
 #if defined(__x86_64__)
+    char err[128] = "";
     assert_int_equal(kern_cpu_select(&cpu, KERN_ISA_NEON, err, sizeof err), KERN_ETYPE);
     assert_non_null(strstr(err, "not available"));
 #endif
     assert_int_equal(kern_cpu_select(&cpu, KERN_ISA_PORTABLE, NULL, 0), KERN_OK);
     assert_string_equal(kern_cpu_name(&cpu), "portable");
+}
+
+/* Every kernel set's attention against the portable loop: scores summed
+ * in another order may move the F16 accumulator by an F16 step. */
+static void test_attn(void **state)
+{
+    static const size_t hds[] = {13, 64, 80, 128};
+    static const size_t nkvs[] = {1, 2, 9, 100};
+    static const kern_isa isas[] = {KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON};
+    for (size_t ii = 0; ii < 3; ii++) {
+        kern_cpu cpu, ref;
+        if (kern_cpu_select(&cpu, isas[ii], NULL, 0) != KERN_OK)
+            continue;
+        kern_cpu_select(&ref, KERN_ISA_PORTABLE, NULL, 0);
+        for (size_t hi = 0; hi < 4; hi++) {
+            for (size_t ni = 0; ni < 4; ni++) {
+                size_t hd = hds[hi], n_kv = nkvs[ni], stride = hd + 3;
+                uint16_t *k = malloc(n_kv * stride * 2), *v = malloc(n_kv * stride * 2);
+                float q[128], a[128], b[128];
+                for (size_t i = 0; i < n_kv * stride; i++) {
+                    k[i] = kern_f32_to_f16(frnd() * 2.0f);
+                    v[i] = kern_f32_to_f16(frnd());
+                }
+                for (size_t i = 0; i < hd; i++)
+                    q[i] = frnd() * 2.0f;
+                kern_attn_f16(&cpu, q, k, v, stride, n_kv, hd, 0.125f, a);
+                kern_attn_f16(&ref, q, k, v, stride, n_kv, hd, 0.125f, b);
+                for (size_t i = 0; i < hd; i++)
+                    if (!(fabsf(a[i] - b[i]) <= 4e-3f))
+                        fail_msg("%s attention hd %zu n_kv %zu: [%zu] %g vs %g", kern_cpu_name(&cpu),
+                                 hd, n_kv, i, a[i], b[i]);
+                free(k);
+                free(v);
+            }
+        }
+    }
 }
 
 static void test_bandwidth(void **state)
@@ -277,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_avx512),
         cmocka_unit_test(test_neon),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_attn),
         cmocka_unit_test(test_bandwidth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,309 @@
+/* aarch64 Advanced SIMD kernels, compiled twice from this file: for the
+ * armv8-a base (kern_ops_neon: widening multiplies) and with the dot
+ * product extension (kern_ops_neon_dotprod: sdot). One weight row with one
+ * activation row at a time; quantized types take integer dot products of
+ * the weight's integers with the 8-bit activations, scaled per block. */
+#include "kernels/simd_internal.h"
+
+#include <arm_neon.h>
+#include <string.h>
+
+#include "gguf/gguf.h"
+
+#if defined(KERN_NEON_DOTPROD)
+#define OPS_NAME kern_ops_neon_dotprod
+#define SET_NAME "neon-dotprod"
+#else
+#define OPS_NAME kern_ops_neon
+#define SET_NAME "neon"
+#endif
+
+#define AI static inline __attribute__((always_inline))
+
+AI float ld_h(const uint8_t *p)
+{
+    __fp16 h;
+    memcpy(&h, p, 2);
+    return (float)h;
+}
+
+AI float ld_f(const uint8_t *p)
+{
+    float f;
+    memcpy(&f, p, 4);
+    return f;
+}
+
+/* acc + four-element sums of a * b per lane. */
+AI int32x4_t dot16(int32x4_t acc, int8x16_t a, int8x16_t b)
+{
+#if defined(KERN_NEON_DOTPROD)
+    return vdotq_s32(acc, a, b);
+#else
+    int16x8_t lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+    int16x8_t hi = vmull_s8(vget_high_s8(a), vget_high_s8(b));
+    return vpadalq_s16(vpadalq_s16(acc, lo), hi);
+#endif
+}
+
+/* Sum of a * b over 32 elements given as two 16-byte halves. */
+AI int dot32(int8x16_t w0, int8x16_t w1, const int8_t *q)
+{
+    int32x4_t acc = dot16(vdupq_n_s32(0), w0, vld1q_s8(q));
+    return vaddvq_s32(dot16(acc, w1, vld1q_s8(q + 16)));
+}
+
+/* 0x10 in byte j where bit j of the 32-bit little-endian mask is set:
+ * bytes 0..15 (half 0) or 16..31 (half 1). */
+AI uint8x16_t high_bits(uint32_t qh, int half)
+{
+    static const uint8_t bit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    uint8x8_t b0 = vdup_n_u8((uint8_t)(qh >> (16 * half)));
+    uint8x8_t b1 = vdup_n_u8((uint8_t)(qh >> (16 * half + 8)));
+    uint8x16_t set = vtstq_u8(vcombine_u8(b0, b1), vld1q_u8(bit));
+    return vandq_u8(set, vdupq_n_u8(0x10));
+}
+
+/* ---- legacy 32-element blocks against Q8_0 / Q8_1 ---- */
+
+enum { L_Q4_0, L_Q4_1, L_Q5_0, L_Q5_1, L_Q8_0 };
+
+AI float legacy_dot(const int kind, const uint8_t *w, const uint8_t *a, size_t n)
+{
+    static const size_t wbytes[] = {18, 20, 22, 24, 34};
+    const int aff = kind == L_Q4_1 || kind == L_Q5_1;
+    const size_t wb = wbytes[kind], ab = aff ? 36 : 34;
+    float s = 0.0f;
+    for (size_t b = 0; b < n / 32; b++, w += wb, a += ab) {
+        int8x16_t w0, w1;
+        if (kind == L_Q8_0) {
+            w0 = vld1q_s8((const int8_t *)w + 2);
+            w1 = vld1q_s8((const int8_t *)w + 18);
+        } else {
+            const size_t qs = kind == L_Q4_0 ? 2 : kind == L_Q4_1 ? 4 : kind == L_Q5_0 ? 6 : 8;
+            uint8x16_t q = vld1q_u8(w + qs);
+            uint8x16_t lo = vandq_u8(q, vdupq_n_u8(0x0f)), hi = vshrq_n_u8(q, 4);
+            if (kind == L_Q5_0 || kind == L_Q5_1) {
+                uint32_t qh;
+                memcpy(&qh, w + (kind == L_Q5_0 ? 2 : 4), 4);
+                lo = vorrq_u8(lo, high_bits(qh, 0));
+                hi = vorrq_u8(hi, high_bits(qh, 1));
+            }
+            const int off = kind == L_Q4_0 ? 8 : kind == L_Q5_0 ? 16 : 0;
+            w0 = vsubq_s8(vreinterpretq_s8_u8(lo), vdupq_n_s8((int8_t)off));
+            w1 = vsubq_s8(vreinterpretq_s8_u8(hi), vdupq_n_s8((int8_t)off));
+        }
+        int isum = dot32(w0, w1, (const int8_t *)a + (aff ? 4 : 2));
+        s += ld_h(w) * ld_h(a) * (float)isum;
+        if (aff) /* the min with the activation's stored f16 sum, as the reference */
+            s += ld_h(w + 2) * ld_h(a + 2);
+    }
+    return s;
+}
+
+/* ---- k-quants against Q8_K (f32 d, 256 quants, 16 sums of 16) ---- */
+
+#define Q8K_BYTES 292
+#define Q8K_QS 4
+#define Q8K_SUMS 260
+
+AI void k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn)
+{
+    for (int j = 0; j < 4; j++) {
+        sc[j] = s[j] & 63;
+        mn[j] = s[j + 4] & 63;
+        sc[j + 4] = (uint8_t)((s[j + 8] & 0xf) | ((s[j] >> 6) << 4));
+        mn[j + 4] = (uint8_t)((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
+    }
+}
+
+AI float q45k_dot(const int five, const uint8_t *w, const uint8_t *a, size_t n)
+{
+    const size_t wb = five ? 176 : 144;
+    float s = 0.0f;
+    for (size_t b = 0; b < n / 256; b++, w += wb, a += Q8K_BYTES) {
+        uint8_t sc[8], mn[8];
+        k4_scales(w + 4, sc, mn);
+        const uint8_t *ql = w + (five ? 48 : 16), *qh = w + 16;
+        const int8_t *q = (const int8_t *)(a + Q8K_QS);
+        int isum = 0, msum = 0;
+        for (int g = 0; g < 4; g++) {
+            for (int half = 0; half < 2; half++) {
+                uint8x16_t x0 = vld1q_u8(ql + 32 * g), x1 = vld1q_u8(ql + 32 * g + 16);
+                if (half) {
+                    x0 = vshrq_n_u8(x0, 4);
+                    x1 = vshrq_n_u8(x1, 4);
+                } else {
+                    x0 = vandq_u8(x0, vdupq_n_u8(0x0f));
+                    x1 = vandq_u8(x1, vdupq_n_u8(0x0f));
+                }
+                if (five) {
+                    uint8x16_t m = vdupq_n_u8((uint8_t)(1 << (2 * g + half)));
+                    x0 = vorrq_u8(x0, vandq_u8(vtstq_u8(vld1q_u8(qh), m), vdupq_n_u8(0x10)));
+                    x1 = vorrq_u8(x1, vandq_u8(vtstq_u8(vld1q_u8(qh + 16), m), vdupq_n_u8(0x10)));
+                }
+                int j = 2 * g + half;
+                isum += sc[j] * dot32(vreinterpretq_s8_u8(x0), vreinterpretq_s8_u8(x1), q + 32 * j);
+                int16_t bs[2];
+                memcpy(bs, a + Q8K_SUMS + 4 * j, 4);
+                msum += mn[j] * (bs[0] + bs[1]);
+            }
+        }
+        float da = ld_f(a);
+        s += ld_h(w) * da * (float)isum - ld_h(w + 2) * da * (float)msum;
+    }
+    return s;
+}
+
+enum { K_Q6, K_Q3, K_Q2 };
+
+/* Signed values of elements 32k..32k+31 (k = 4h + j) as two halves; Q2_K
+ * gives its unsigned codes (the mins are taken off separately). */
+AI void k16_values(const int kind, const uint8_t *w, int k, int8x16_t *v0, int8x16_t *v1)
+{
+    const int h = k >> 2, j = k & 3;
+    for (int part = 0; part < 2; part++) {
+        uint8x16_t q;
+        if (kind == K_Q6) {
+            uint8x16_t ql = vld1q_u8(w + 64 * h + 32 * (j & 1) + 16 * part);
+            uint8x16_t qh = vld1q_u8(w + 128 + 32 * h + 16 * part);
+            ql = j >= 2 ? vshrq_n_u8(ql, 4) : vandq_u8(ql, vdupq_n_u8(0x0f));
+            qh = vandq_u8(vshlq_u8(qh, vdupq_n_s8((int8_t)(4 - 2 * j))), vdupq_n_u8(0x30));
+            q = vsubq_u8(vorrq_u8(ql, qh), vdupq_n_u8(32));
+        } else {
+            q = vld1q_u8(w + (kind == K_Q3 ? 32 : 16) + 32 * h + 16 * part);
+            q = vandq_u8(vshlq_u8(q, vdupq_n_s8((int8_t)(-2 * j))), vdupq_n_u8(3));
+            if (kind == K_Q3) {
+                /* a clear high-mask bit means the code - 4 */
+                uint8x16_t m = vdupq_n_u8((uint8_t)(1 << (4 * h + j)));
+                uint8x16_t set = vtstq_u8(vld1q_u8(w + 16 * part), m);
+                q = vsubq_u8(q, vbicq_u8(vdupq_n_u8(4), set));
+            }
+        }
+        *(part ? v1 : v0) = vreinterpretq_s8_u8(q);
+    }
+}
+
+AI float k16_dot(const int kind, const uint8_t *w, const uint8_t *a, size_t n)
+{
+    const size_t wb = kind == K_Q6 ? 210 : kind == K_Q3 ? 110 : 84;
+    float s = 0.0f;
+    for (size_t b = 0; b < n / 256; b++, w += wb, a += Q8K_BYTES) {
+        int sc[16], mn[16];
+        float d;
+        if (kind == K_Q6) {
+            for (int i = 0; i < 16; i++)
+                sc[i] = ((const int8_t *)w)[192 + i];
+            d = ld_h(w + 208);
+        } else if (kind == K_Q3) {
+            const uint8_t *x = w + 96;
+            for (int i = 0; i < 16; i++) {
+                int lo = i < 8 ? (x[i] & 0xf) : (x[i - 8] >> 4);
+                int hi = (x[8 + (i & 3)] >> (2 * (i >> 2))) & 3;
+                sc[i] = (lo | (hi << 4)) - 32;
+            }
+            d = ld_h(w + 108);
+        } else {
+            for (int i = 0; i < 16; i++) {
+                sc[i] = w[i] & 0xf;
+                mn[i] = w[i] >> 4;
+            }
+            d = ld_h(w + 80);
+        }
+        const int8_t *q = (const int8_t *)(a + Q8K_QS);
+        int isum = 0, msum = 0;
+        for (int k = 0; k < 8; k++) {
+            int8x16_t v0, v1;
+            k16_values(kind, w, k, &v0, &v1);
+            isum += sc[2 * k] * vaddvq_s32(dot16(vdupq_n_s32(0), v0, vld1q_s8(q + 32 * k)));
+            isum += sc[2 * k + 1] * vaddvq_s32(dot16(vdupq_n_s32(0), v1, vld1q_s8(q + 32 * k + 16)));
+        }
+        float da = ld_f(a);
+        s += d * da * (float)isum;
+        if (kind == K_Q2) {
+            for (int i = 0; i < 16; i++) {
+                int16_t bs;
+                memcpy(&bs, a + Q8K_SUMS + 2 * i, 2);
+                msum += mn[i] * bs;
+            }
+            s -= ld_h(w + 82) * da * (float)msum;
+        }
+    }
+    return s;
+}
+
+/* ---- float weights ---- */
+
+enum { F_F32, F_F16, F_BF16 };
+
+AI float32x4_t ld4(int kind, const uint8_t *p)
+{
+    if (kind == F_F32)
+        return vld1q_f32((const float *)p);
+    uint16x4_t h = vld1_u16((const uint16_t *)p);
+    if (kind == F_F16)
+        return vcvt_f32_f16(vreinterpret_f16_u16(h));
+    return vreinterpretq_f32_u32(vshlq_n_u32(vmovl_u16(h), 16));
+}
+
+AI float ld1(int kind, const uint8_t *p)
+{
+    if (kind == F_F32)
+        return ld_f(p);
+    if (kind == F_F16)
+        return ld_h(p);
+    uint32_t bits = (uint32_t)(p[0] | (p[1] << 8)) << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+AI float float_dot(const int kind, const uint8_t *w, const uint8_t *a, size_t n)
+{
+    const size_t es = kind == F_F32 ? 4 : 2;
+    float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        acc0 = vfmaq_f32(acc0, ld4(kind, w + i * es), ld4(kind, a + i * es));
+        acc1 = vfmaq_f32(acc1, ld4(kind, w + (i + 4) * es), ld4(kind, a + (i + 4) * es));
+    }
+    float s = vaddvq_f32(vaddq_f32(acc0, acc1));
+    for (; i < n; i++)
+        s += ld1(kind, w + i * es) * ld1(kind, a + i * es);
+    return s;
+}
+
+/* Every (row, token) pair through one dot function. */
+#define DEFINE_GEMM(fname, dot, K) \
+    static void fname(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, \
+                      size_t nc, size_t n, float *y, size_t ldy) \
+    { \
+        for (size_t r = 0; r < nr; r++) \
+            for (size_t c = 0; c < nc; c++) \
+                y[c * ldy + r] = dot(K, w + r * ws, a + c * as, n); \
+    }
+
+DEFINE_GEMM(gemm_q4_0, legacy_dot, L_Q4_0)
+DEFINE_GEMM(gemm_q4_1, legacy_dot, L_Q4_1)
+DEFINE_GEMM(gemm_q5_0, legacy_dot, L_Q5_0)
+DEFINE_GEMM(gemm_q5_1, legacy_dot, L_Q5_1)
+DEFINE_GEMM(gemm_q8_0, legacy_dot, L_Q8_0)
+DEFINE_GEMM(gemm_q4_k, q45k_dot, 0)
+DEFINE_GEMM(gemm_q5_k, q45k_dot, 1)
+DEFINE_GEMM(gemm_q6_k, k16_dot, K_Q6)
+DEFINE_GEMM(gemm_q3_k, k16_dot, K_Q3)
+DEFINE_GEMM(gemm_q2_k, k16_dot, K_Q2)
+DEFINE_GEMM(gemm_f32, float_dot, F_F32)
+DEFINE_GEMM(gemm_f16, float_dot, F_F16)
+DEFINE_GEMM(gemm_bf16, float_dot, F_BF16)
+
+const struct kern_ops OPS_NAME = {
+    .name = SET_NAME,
+    .gemm = {
+        [GGUF_T_F32] = gemm_f32, [GGUF_T_F16] = gemm_f16, [GGUF_T_BF16] = gemm_bf16,
+        [GGUF_T_Q4_0] = gemm_q4_0, [GGUF_T_Q4_1] = gemm_q4_1, [GGUF_T_Q5_0] = gemm_q5_0,
+        [GGUF_T_Q5_1] = gemm_q5_1, [GGUF_T_Q8_0] = gemm_q8_0, [GGUF_T_Q2_K] = gemm_q2_k,
+        [GGUF_T_Q3_K] = gemm_q3_k, [GGUF_T_Q4_K] = gemm_q4_k, [GGUF_T_Q5_K] = gemm_q5_k,
+        [GGUF_T_Q6_K] = gemm_q6_k,
+    },
+};
