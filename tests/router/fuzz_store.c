@@ -18,9 +18,19 @@ static void put(const char *path, const uint8_t *data, size_t size)
     fclose(f);
 }
 
+static char home[64];
+
+/* Leave no temporary home behind when the run ends. */
+static void cleanup(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", home);
+    if (system(cmd) != 0)
+        return;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char home[64];
     char reg[128], man[128], err[512];
     if (!home[0]) {
         snprintf(home, sizeof home, "/tmp/rhema-fuzz-store-XXXXXX");
@@ -29,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(man, sizeof man, "%s/models", home);
         if (mkdir(man, 0755))
             abort();
+        atexit(cleanup);
     }
     snprintf(reg, sizeof reg, "%s/registry.yaml", home);
     snprintf(man, sizeof man, "%s/models/manifest.json", home);
