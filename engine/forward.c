@@ -243,6 +243,14 @@ static void attn_items(void *arg, size_t begin, size_t end, unsigned tid)
         size_t g = h / (hp->n_head / hp->n_head_kv);
         size_t n_kv = c->n_past + t + 1;
         const float *q = c->q + t * nq + h * hd;
+        if (half && !c->reference && hd <= KERN_ATTN_MAX_HD) {
+            /* the same numerics, vectorized by the kernel set */
+            size_t lay = (size_t)j->layer * c->kv_bytes_layer;
+            const uint16_t *kc = (const uint16_t *)((const char *)c->k_cache + lay) + g * hd;
+            const uint16_t *vc = (const uint16_t *)((const char *)c->v_cache + lay) + g * hd;
+            kern_attn_f16(&c->cpu, q, kc, vc, c->kv_dim, n_kv, hd, scale, c->att + t * nq + h * hd);
+            continue;
+        }
         for (size_t i = 0; i < hd; i++) {
             qv[i] = half ? f16_round(q[i]) : q[i];
             acc[i] = 0.0f;
