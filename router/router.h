@@ -578,11 +578,12 @@ typedef struct route_install_opts {
     bool force;           /* install again even when that version is there */
 } route_install_opts;
 
-/* Download (or copy opts->file) into NAME-VERSION.gguf.part, resuming a
+/* Download (or copy opts->file) into NAME@VERSION.gguf.part, resuming a
  * .part left by an interrupted run; check free space first; verify the
  * sha256 (given, catalogue or server digest) and the GGUF structure; only
  * then rename it into place and record it in the manifest. A name outside
- * the catalogue needs opts->url or opts->file. */
+ * the catalogue needs opts->url or opts->file. An installed model (any
+ * version) is left as it is and *out describes it, unless opts->force. */
 int route_store_install(route_store *s, const char *name, const route_install_opts *o,
                         route_installed *out, char *err, size_t errlen);
 /* Install the catalogue's newer version beside the installed one, check
