@@ -10,10 +10,8 @@ const char *tu_fixtures(void)
 {
     const char *d = getenv("RHEMA_FIXTURES");
     struct stat st;
-    if (!d || !*d) {
-        fprintf(stderr, "SKIP: RHEMA_FIXTURES is not set; conformance tests need ../shared/fixtures\n");
-        return NULL;
-    }
+    if (!d || !*d)
+        d = RHEMA_DEFAULT_FIXTURES;
     if (stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) {
         fprintf(stderr, "SKIP: RHEMA_FIXTURES=%s is not a folder; conformance tests skipped\n", d);
         return NULL;

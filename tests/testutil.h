@@ -5,8 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The fixtures folder from $RHEMA_FIXTURES, or NULL (with a message on
- * stderr saying the conformance tests are skipped) when unset or absent. */
+/* The fixtures folder: $RHEMA_FIXTURES, else ../shared/fixtures beside the
+ * source tree; NULL (with a message on stderr saying the conformance tests
+ * are skipped) when it is not there. */
 const char *tu_fixtures(void);
 
 /* path = dir/name into buf; returns buf. */
