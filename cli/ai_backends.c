@@ -2,6 +2,7 @@
  * calls and the net providers for external ones. The router stays free of
  * both; only the CLI ties them together. */
 #include "cli/ai_backends.h"
+#include "cli/cli.h"
 
 #include "engine/engine.h"
 #include "tokenizer/tokenizer.h"
@@ -87,22 +88,25 @@ static int model_file(const route_model *mc, char *out, size_t n, char *err, siz
 {
     const char *env = getenv("RHEMA_MODEL");
     route_store *s;
-    route_installed m;
+    char name[256];
     if (mc->model_path[0] || (env && *env)) {
         snprintf(out, n, "%s", mc->model_path[0] ? mc->model_path : env);
         return 0;
     }
-    if (route_store_open(NULL, &s, err, errlen))
-        return 1;
-    const char *name = strcmp(mc->name, "default") ? mc->name : route_catalog_default(route_store_catalog(s));
-    int rc = route_store_get(s, name, &m, NULL, 0) || route_store_path(s, &m, out, n, NULL, 0);
-    if (rc)
-        snprintf(err, errlen,
-                 "no file for embedded model '%s': install it (rhema ai models install --model %s), "
-                 "set RHEMA_MODEL=/path/to/model.gguf, or set ai_service.embedded.model_path",
-                 name, name);
-    route_store_close(s);
-    return rc;
+    snprintf(name, sizeof name, "%s", mc->name);
+    if (!strcmp(mc->name, "default")) {
+        if (route_store_open(NULL, &s, err, errlen))
+            return 1;
+        snprintf(name, sizeof name, "%s", route_catalog_default(route_store_catalog(s)));
+        route_store_close(s);
+    }
+    if (!cli_model_file(name, out, n, err, errlen))
+        return 0;
+    snprintf(err, errlen,
+             "no file for embedded model '%s': install it (rhema ai models install --model %s), "
+             "set RHEMA_MODEL=/path/to/model.gguf, or set ai_service.embedded.model_path",
+             name, name);
+    return 1;
 }
 
 static int embedded_call(void *user, const route_call *call, route_reply *reply, char *err, size_t errlen)
@@ -141,8 +145,17 @@ static int external_call(void *user, const route_call *call, route_reply *reply,
     req.messages = &msg;
     req.n_messages = 1;
     req.max_tokens = call->max_output_tokens > 0 ? (int)call->max_output_tokens : 0;
-    net_client_opts co = {.io_timeout_ms = (int)p->timeout_seconds * 1000};
-    if (!st->client && net_client_new(&co, &st->client, err, errlen) != NET_OK) return 1;
+    const char *ca = p->ca_file ? p->ca_file : "";
+    if (st->client && (strcmp(st->client_ca, ca) || st->client_timeout_s != p->timeout_seconds)) {
+        net_client_free(st->client);
+        st->client = NULL;
+    }
+    net_client_opts co = {.ca_file = *ca ? ca : NULL, .io_timeout_ms = (int)p->timeout_seconds * 1000};
+    if (!st->client) {
+        if (net_client_new(&co, &st->client, err, errlen) != NET_OK) return 1;
+        snprintf(st->client_ca, sizeof st->client_ca, "%s", ca);
+        st->client_timeout_s = p->timeout_seconds;
+    }
     net_chat_result res;
     int rc = net_chat(st->client, &req, &res, err, errlen);
     if (rc == NET_OK) {

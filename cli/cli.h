@@ -43,6 +43,11 @@ int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...);
 extern const cli_cmd *const cli_commands[];
 extern const size_t cli_n_commands;
 
+/* --model NAME|PATH: an existing file (or any path with a '/') as it is,
+ * else the file of the installed model of that name. 0 or a status with
+ * a message. */
+int cli_model_file(const char *arg, char *out, size_t n, char *err, size_t errlen);
+
 /* Levenshtein distance, used for "did you mean". */
 size_t cli_edit_distance(const char *a, const char *b);
 

@@ -22,7 +22,7 @@ typedef struct model_opts {
 static int check_model_opts(const cli_cmd *cmd, const model_opts *mo)
 {
     if (!mo->model)
-        return cli_usage_error(cmd, "--model PATH is required");
+        return cli_usage_error(cmd, "--model NAME|PATH is required");
     if (mo->threads < 1 || mo->threads > 256)
         return cli_usage_error(cmd, "--threads must be between 1 and 256");
     if (mo->ctx < 0 || mo->ctx > (1L << 20))
@@ -32,9 +32,10 @@ static int check_model_opts(const cli_cmd *cmd, const model_opts *mo)
 
 static int open_model(const model_opts *mo, eng_model **m, eng_ctx **c)
 {
-    char err[512];
+    char err[512], path[4096];
     *c = NULL;
-    if (eng_model_open(m, mo->model, err, sizeof err) != ENG_OK) {
+    if (cli_model_file(mo->model, path, sizeof path, err, sizeof err) ||
+        eng_model_open(m, path, err, sizeof err) != ENG_OK) {
         fprintf(stderr, "rhema: %s\n", err);
         return CLI_EXIT_FAIL;
     }
@@ -105,7 +106,7 @@ static int run_generate(const cli_cmd *cmd, int argc, char **argv)
     long n_predict = 128, top_k = 40, seed = -1, last_n = 64;
     double temp = 0.8, top_p = 0.95, min_p = 0.05, rep = 1.0, freq = 0.0, pres = 0.0;
     const cli_opt opts[] = {
-        {"model", 'm', CLI_STR, &mo.model, "PATH  the GGUF model"},
+        {"model", 'm', CLI_STR, &mo.model, "NAME|PATH  an installed model or a GGUF file"},
         {"prompt", 'p', CLI_STR, &prompt, "TEXT  text to continue"},
         {"chat", 0, CLI_STR, &chat, "TEXT  a user message, rendered with the chat template"},
         {"system", 0, CLI_STR, &system, "TEXT  a system message for --chat"},
@@ -247,7 +248,7 @@ static int run_logits(const cli_cmd *cmd, int argc, char **argv)
     model_opts mo = {NULL, 1, 0, false, false};
     const char *tokens = NULL, *out = NULL;
     const cli_opt opts[] = {
-        {"model", 'm', CLI_STR, &mo.model, "PATH  the GGUF model"},
+        {"model", 'm', CLI_STR, &mo.model, "NAME|PATH  an installed model or a GGUF file"},
         {"tokens", 0, CLI_STR, &tokens, "\"ID ID ...\"  token ids, evaluated as one batch from position 0"},
         {"out", 'o', CLI_STR, &out, "FILE  where to write int32 n, int32 n_vocab, ids, float32 logits[n][n_vocab]"},
         {"threads", 't', CLI_INT, &mo.threads, "N  threads (default 1)"},

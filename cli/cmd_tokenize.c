@@ -124,8 +124,10 @@ static int run_tokenize(const cli_cmd *cmd, int argc, char **argv)
     char err[512];
     int32_t *ids = NULL;
     size_t n = 0;
+    char path[4096];
     rc = CLI_EXIT_FAIL;
-    if (gguf_open(&f, model, err, sizeof err) != GGUF_OK) {
+    if (cli_model_file(model, path, sizeof path, err, sizeof err) ||
+        gguf_open(&f, path, err, sizeof err) != GGUF_OK) {
         fprintf(stderr, "rhema: %s\n", err);
         free(text);
         return CLI_EXIT_FAIL;
