@@ -58,6 +58,13 @@ data = open(sys.argv[1], "rb").read()
 open(sys.argv[2], "wb").write(data.replace(b"blk.2.ffn_up.weight", b"blk.2.ffn_XX.weight", 1))
 PY
     expect 1 "tensor blk.2.ffn_up.weight is missing" rhema ai models validate --model "$tmp/renamed.gguf"
+    # --model takes an installed model's name as well as a path.
+    export RHEMA_HOME="$tmp/home"
+    expect 0 "installed stories" rhema ai models install --model stories --file "$fx/models/stories260K.gguf"
+    expect 0 ", there was a little girl named Lily" rhema ai run --model stories --prompt "Once upon a time" -n 10 --temp 0
+    expect 0 "1 346 306 414 263 304 341" rhema ai tokenize --model stories "Hello world"
+    expect 1 "no file nosuch, and no installed model of that name" rhema ai run --model nosuch --prompt x
+    unset RHEMA_HOME
     head -c 700000 "$fx/models/stories260K.gguf" >"$tmp/cut.gguf"
     expect 1 "runs past end of file (700000 bytes)" rhema ai models validate --model "$tmp/cut.gguf"
 fi
