@@ -10,6 +10,9 @@ typedef struct cli_ai_backend_state {
     eng_model *model; /* the last local model opened, kept for the next call */
     char model_path[4096];
     net_client *client;
+    /* What the client was made for: another provider may need another. */
+    char client_ca[4096];
+    long client_timeout_s;
 } cli_ai_backend_state;
 
 void cli_ai_backends_init(route_backends *b, cli_ai_backend_state *st);

@@ -14,6 +14,7 @@ static const key_spec provider_specs[] = {
     STR(route_provider, name, "provider"),
     {"api_key", K_SECRET, offsetof(route_provider, api_key), 0, 0, 0, NULL, NULL, 0},
     STR(route_provider, base_url, "base_url"),
+    STR(route_provider, ca_file, "ca_file"),
     LIST(route_provider, models, n_models, "models"),
     INT(route_provider, priority, "priority", 0, 1000),
     INT(route_provider, timeout_seconds, "timeout_seconds", 1, 3600),
@@ -61,7 +62,9 @@ static int new_provider(route_config *cfg, const char *name, route_provider **ou
                           .rate_limit_per_minute = 300, .cache_ttl_seconds = 3600, .enable_caching = true,
                           .enable_rate_limiting = true, .enable_monitoring = true};
     *out = p;
-    if (init_str(&p->name, name) || init_str(&p->api_key, "") || init_str(&p->base_url, "")) return ROUTE_ERR_NOMEM;
+    if (init_str(&p->name, name) || init_str(&p->api_key, "") || init_str(&p->base_url, "") ||
+        init_str(&p->ca_file, ""))
+        return ROUTE_ERR_NOMEM;
     return ROUTE_OK;
 }
 
@@ -519,6 +522,7 @@ void route_config_free(route_config *cfg)
         free(p->name);
         free(p->api_key);
         free(p->base_url);
+        free(p->ca_file);
         route_cfg_free_strs(p->models, p->n_models);
     }
     free(cfg->providers);

@@ -41,6 +41,7 @@ typedef struct route_provider {
     char *name;     /* "openai", "anthropic", ... */
     char *api_key;  /* after ${ENV} expansion; "" when unset */
     char *base_url;
+    char *ca_file;  /* PEM bundle trusted for base_url; "" = the system's */
     char **models;  /* first is the provider's default model */
     size_t n_models;
     long priority;  /* lower is preferred */
