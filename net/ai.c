@@ -273,18 +273,20 @@ static int http_failure(ai_call *call, const ai_provider *p, const net_response 
 
 static int finish_answer(ai_call *call, const ai_provider *p)
 {
+    int rc = NET_OK;
     if (call->sse_mode) {
         if (!call->done && !call->res->finish_reason[0])
             return net_ai_fail(call, NET_AI_PROTOCOL, "the stream ended before the answer was complete");
-        return NET_OK;
+    } else {
+        net_json_doc *doc;
+        char jerr[200];
+        if (net_json_parse_doc(call->raw.data ? call->raw.data : "", call->raw.len, &doc, jerr, sizeof jerr) < 0)
+            return net_ai_fail(call, NET_AI_PROTOCOL, "answer is not valid JSON: %s", jerr);
+        rc = p->parse_full(call, net_json_root(doc));
+        net_json_free(doc);
     }
-    net_json_doc *doc;
-    char jerr[200];
-    if (net_json_parse_doc(call->raw.data ? call->raw.data : "", call->raw.len, &doc, jerr, sizeof jerr) < 0)
-        return net_ai_fail(call, NET_AI_PROTOCOL, "answer is not valid JSON: %s", jerr);
-    int rc = p->parse_full(call, net_json_root(doc));
-    net_json_free(doc);
-    if (rc == NET_OK && (!strcmp(call->res->finish_reason, "content_filter")))
+    /* Streamed or not, a filtered answer is a failure, not a short answer. */
+    if (rc == NET_OK && !strcmp(call->res->finish_reason, "content_filter"))
         rc = net_ai_fail(call, NET_AI_CONTENT_FILTERED, "the answer was cut by the content filter");
     return rc;
 }

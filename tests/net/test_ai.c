@@ -51,6 +51,9 @@ static const struct canned {
      "\"code\":\"model_not_found\"}}"},
     {"/oa-filter/", "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n"
      "{\"choices\":[{\"message\":{\"content\":\"partial\"},\"finish_reason\":\"content_filter\"}]}"},
+    {"/oa-filter-stream/", "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+     "data: {\"choices\":[{\"delta\":{\"content\":\"par\"}}]}\n\n"
+     "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"content_filter\"}]}\n\ndata: [DONE]\n\n"},
     {"/oa-junk/", "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n{\"choices\":[}"},
     {"/an-ok/", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n"
      "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-test\",\"content\":["
@@ -222,6 +225,7 @@ static void test_openai(void **state)
     expect_fail(NET_PROVIDER_OPENAI, "oa-400", false, NET_AI_CONTENT_FILTERED, "rejected by our safety system");
     expect_fail(NET_PROVIDER_OPENAI, "oa-404", false, NET_AI_BAD_REQUEST, "bad-request (HTTP 404): The model `nope`");
     expect_fail(NET_PROVIDER_OPENAI, "oa-filter", false, NET_AI_CONTENT_FILTERED, "content filter");
+    expect_fail(NET_PROVIDER_OPENAI, "oa-filter-stream", true, NET_AI_CONTENT_FILTERED, "content filter");
     expect_fail(NET_PROVIDER_OPENAI, "oa-junk", false, NET_AI_PROTOCOL, "answer is not valid JSON: JSON line 1");
     expect_fail(NET_PROVIDER_OPENAI, "slow", false, NET_AI_TIMEOUT, "timed out after 300 ms");
 }
