@@ -44,6 +44,8 @@ static const key_spec model_specs[] = {
     INT(route_model, gpu_memory_limit_mb, "gpu_memory_limit_mb", 0, 100000000),
     STR(route_model, use_case, "use_case"),
     INT(route_model, priority, "priority", 0, 1000),
+    INT(route_model, cache_ttl_seconds, "cache_ttl_seconds", 0, 31536000),
+    BOOL(route_model, enable_caching, "enable_caching"),
 };
 
 static int init_str(char **f, const char *v)
@@ -74,7 +76,8 @@ static int new_model(route_config *cfg, const char *name, route_model **out)
     if (!nm) return ROUTE_ERR_NOMEM;
     cfg->models = nm;
     route_model *m = &nm[cfg->n_models++];
-    *m = (route_model){.max_context_length = 4096, .priority = (long)cfg->n_models, .enable_gpu = true};
+    *m = (route_model){.max_context_length = 4096, .priority = (long)cfg->n_models, .enable_gpu = true,
+                       .cache_ttl_seconds = 3600, .enable_caching = true};
     *out = m;
     if (init_str(&m->name, name) || init_str(&m->model_path, "") || init_str(&m->quantization, "auto") ||
         init_str(&m->inference_engine, "rhema") || init_str(&m->use_case, "general"))

@@ -8,8 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-enum { EMBEDDED_CACHE_TTL_MS = 3600 * 1000 };
-
 typedef struct cand {
     route_target target; /* EMBEDDED or EXTERNAL */
     const route_provider *prov;
@@ -107,12 +105,41 @@ static size_t plan(run *r, bool may_leave, cand *list, size_t max)
     return n;
 }
 
-static void cache_key(const cand *c, const char *prompt, char **key)
+/* Everything that picks the answer: route, provider and where it lives,
+ * model and its file, the answer length, the caller's salt, the prompt. */
+static char *cache_key(const run *r, const cand *c, const char *prompt)
 {
-    const char *prov = c->prov ? c->prov->name : "";
-    size_t len = strlen(prov) + strlen(c->model) + strlen(prompt) + 16;
-    *key = malloc(len);
-    if (*key) snprintf(*key, len, "%d\x1f%s\x1f%s\x1f%s", (int)c->target, prov, c->model, prompt);
+    const char *prov = c->prov ? c->prov->name : "", *where = c->prov ? c->prov->base_url : c->mcfg->model_path;
+    const char *salt = r->rt->cache_salt ? r->rt->cache_salt : "";
+    size_t len = strlen(prov) + strlen(where) + strlen(c->model) + strlen(salt) + strlen(prompt) + 48;
+    char *key = malloc(len);
+    if (key)
+        snprintf(key, len, "K1\x1f%d\x1f%s\x1f%s\x1f%s\x1f%ld\x1f%s\x1f%s", (int)c->target, prov, where, c->model,
+                 r->max_output, salt, prompt);
+    return key;
+}
+
+static int64_t cache_ttl_ms(const cand *c)
+{
+    if (c->target == ROUTE_TO_EMBEDDED) return c->mcfg->enable_caching ? (int64_t)c->mcfg->cache_ttl_seconds * 1000 : 0;
+    return c->prov->enable_caching ? (int64_t)c->prov->cache_ttl_seconds * 1000 : 0;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The cached answer (malloc'd) from memory, else from the shared folder. */
+static char *cache_lookup(const run *r, const char *key, int64_t ttl, int64_t now)
+{
+    const char *hit = route_cache_get(r->rt->cache, key, now);
+    if (hit) return strdup(hit);
+    char *text = NULL;
+    if (r->rt->cache_dir) route_cache_load(r->rt->cache_dir, key, wall_ms(), ttl, &text, NULL, 0);
+    return text;
 }
 
 static void record(run *r, const route_attempt *a)
@@ -177,16 +204,15 @@ static int attempt(run *r, const cand *c, const char *prompt, char **text, doubl
         route_copy(r->last_err, sizeof r->last_err, a->error);
         return a->status;
     }
-    char *key = NULL;
-    int64_t start = now_ms(r->rt);
-    if (r->rt->cache) cache_key(c, prompt, &key);
-    const char *hit = key ? route_cache_get(r->rt->cache, key, start) : NULL;
+    int64_t start = now_ms(r->rt), ttl = cache_ttl_ms(c);
+    char *key = ttl > 0 && (r->rt->cache || r->rt->cache_dir) ? cache_key(r, c, prompt) : NULL;
+    char *hit = key ? cache_lookup(r, key, ttl, start) : NULL;
     if (hit) {
         a->cached = true;
-        *text = strdup(hit);
+        *text = hit;
         free(key);
         record(r, a);
-        return *text ? ROUTE_OK : ROUTE_ERR_NOMEM;
+        return ROUTE_OK;
     }
     route_call call = {c->target, c->mcfg, c->prov, c->model, prompt, r->max_output};
     route_reply reply = {.confidence = -1};
@@ -213,9 +239,9 @@ static int attempt(run *r, const cand *c, const char *prompt, char **text, doubl
         a->cost_known = route_price_lookup(r->cfg, c->prov->name, c->model, &pin, &pout);
         if (a->cost_known) a->cost = route_cost(pin, pout, reply.in_tokens, reply.out_tokens);
     }
-    int64_t ttl = c->target == ROUTE_TO_EMBEDDED ? EMBEDDED_CACHE_TTL_MS
-                  : c->prov->enable_caching ? (int64_t)c->prov->cache_ttl_seconds * 1000 : 0;
-    if (key) route_cache_put(r->rt->cache, key, reply.text, now_ms(r->rt), ttl);
+    /* A cache that cannot be written only costs the next caller a call. */
+    if (key && r->rt->cache) route_cache_put(r->rt->cache, key, reply.text, now_ms(r->rt), ttl);
+    if (key && r->rt->cache_dir) route_cache_store(r->rt->cache_dir, key, reply.text, wall_ms(), NULL, 0);
     free(key);
     record(r, a);
     *text = reply.text;

@@ -59,6 +59,8 @@ typedef struct route_model {
     long priority;
     long memory_limit_mb, gpu_memory_limit_mb; /* 0 = no limit */
     bool enable_gpu;
+    long cache_ttl_seconds; /* how long its answers are served again */
+    bool enable_caching;
 } route_model;
 
 /* A rule action: which side runs, and optionally the provider and model
@@ -369,6 +371,24 @@ typedef struct route_cache route_cache;
 route_cache *route_cache_new(size_t max_entries);
 void route_cache_free(route_cache *c);
 
+/* The answer cache shared by every process on this machine:
+ * DIR/.rhema/ai/cache/ beside the configuration (./.rhema/ai/cache/ for
+ * built-in defaults), one file per key hash (mode 0600, folder 0700). */
+int route_cache_dir(const route_config *cfg, char *out, size_t outlen, char *err, size_t errlen);
+
+/* The answer stored for key in dir if it was written less than ttl_ms
+ * before now_ms (wall clock, ms since 1970), as a malloc'd string in
+ * *text; *text is NULL on a miss. A missing, expired, damaged or
+ * colliding file is a miss, never an error. */
+int route_cache_load(const char *dir, const char *key, int64_t now_ms, int64_t ttl_ms, char **text, char *err,
+                     size_t errlen);
+
+/* Store text for key: a temporary file, fsync, then rename over the old
+ * one, so readers and a crash see the old answer or the new one, never a
+ * part. Several processes may store the same key; the last one wins. */
+int route_cache_store(const char *dir, const char *key, const char *text, int64_t now_ms, char *err,
+                      size_t errlen);
+
 typedef struct route_side_metrics {
     uint64_t requests, successes, failures, cache_hits, cache_misses;
     uint64_t in_tokens, out_tokens;
@@ -390,7 +410,10 @@ typedef struct route_runtime {
     route_side_metrics embedded, external;
     route_health health[ROUTE_MAX_HEALTH];
     size_t n_health;
-    route_cache *cache;       /* NULL: no caching */
+    route_cache *cache;       /* NULL: no caching in memory */
+    const char *cache_dir;    /* NULL: no cache shared on disk (route_cache_dir) */
+    const char *cache_salt;   /* mixed into every cache key: what else picks the answer
+                               * (e.g. the model file a default model resolves to); may be NULL */
     const char *ledger_path;  /* NULL: usage not recorded */
     int64_t (*now_ms)(void *user); /* NULL: the monotonic clock */
     void *clock_user;

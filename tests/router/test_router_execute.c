@@ -262,6 +262,50 @@ static void test_exact_cache(void **state)
     route_cache_free(rt.cache);
 }
 
+/* Two runtimes stand for two CLI runs: the second answers from the shared
+ * folder, without a call and without a ledger record; the answer length,
+ * the salt and the configured TTL are honoured. */
+static void test_shared_cache(void **state)
+{
+    char dir[256];
+    snprintf(dir, sizeof dir, "%.*s/cache", (int)(strrchr(ledger, '/') - ledger), ledger);
+    route_request rq = {.prompt = "local: what is a cat", .max_output_tokens = 8};
+    route_decision d;
+    route_result res;
+    assert_int_equal(route_decide(cfg, &rq, NULL, &d, err, sizeof err), ROUTE_OK);
+    for (int run = 0; run < 2; run++) {
+        route_runtime r2 = {.cache_dir = dir, .ledger_path = ledger};
+        assert_int_equal(route_execute(cfg, &rq, &d, &backends, &r2, &res, err, sizeof err), ROUTE_OK);
+        assert_string_equal(res.text, "local answer from small");
+        assert_int_equal(res.cached, run == 1);
+        assert_int_equal(r2.embedded.cache_hits, run);
+        route_result_free(&res);
+    }
+    assert_int_equal(f.emb_calls, 1);
+    assert_int_equal(ledger_count(), 1);
+    route_runtime r3 = {.cache_dir = dir, .ledger_path = ledger};
+    rq.max_output_tokens = 9; /* other parameters: another answer */
+    assert_int_equal(route_execute(cfg, &rq, &d, &backends, &r3, &res, err, sizeof err), ROUTE_OK);
+    assert_false(res.cached);
+    route_result_free(&res);
+    r3.cache_salt = "other model file";
+    assert_int_equal(route_execute(cfg, &rq, &d, &backends, &r3, &res, err, sizeof err), ROUTE_OK);
+    assert_false(res.cached);
+    route_result_free(&res);
+    assert_int_equal(f.emb_calls, 3);
+    cfg->models[0].enable_caching = false; /* off: neither read nor written */
+    assert_int_equal(route_execute(cfg, &rq, &d, &backends, &r3, &res, err, sizeof err), ROUTE_OK);
+    assert_false(res.cached);
+    route_result_free(&res);
+    cfg->models[0].enable_caching = true;
+    cfg->models[0].cache_ttl_seconds = 0;
+    assert_int_equal(route_execute(cfg, &rq, &d, &backends, &r3, &res, err, sizeof err), ROUTE_OK);
+    assert_false(res.cached);
+    route_result_free(&res);
+    cfg->models[0].cache_ttl_seconds = 3600;
+    assert_int_equal(f.emb_calls, 5);
+}
+
 static void test_attempt_limit(void **state)
 {
     static const char y[] = "ai_service:\n  external:\n    base_url: https://api.openai.com\n"
@@ -291,6 +335,7 @@ int main(void)
         cmocka_unit_test_setup(test_bench_and_recover, reset),
         cmocka_unit_test_setup(test_caller_timeout_does_not_bench, reset),
         cmocka_unit_test_setup(test_exact_cache, reset),
+        cmocka_unit_test_setup(test_shared_cache, reset),
         cmocka_unit_test_setup(test_attempt_limit, reset),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
