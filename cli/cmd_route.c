@@ -11,7 +11,7 @@
 /* Options shared by both commands. */
 typedef struct task_opts {
     const char *prompt, *task, *config, *context;
-    bool json, dry_run, is_private, explain;
+    bool json, dry_run, is_private, explain, no_cache;
     long max_output;
 } task_opts;
 
@@ -198,6 +198,8 @@ static void json_result(net_jw *w, const route_result *r)
     cli_ai_json_text(w, "answer", r->text);
     cli_ai_json_kv(w, "served_by", r->text ? route_target_name(r->served_by) : NULL);
     cli_ai_json_kv(w, "served_model", r->text ? r->model : NULL);
+    net_jw_key(w, "cached");
+    net_jw_bool(w, r->cached);
     net_jw_key(w, "cost_usd");
     r->cost_known ? net_jw_double(w, r->total_cost) : net_jw_null(w);
     net_jw_key(w, "attempts");
@@ -218,15 +220,18 @@ static void json_result(net_jw *w, const route_result *r)
 }
 
 /* Run the decision through the engine and the providers; usage goes to
- * the ledger. */
+ * the ledger, answers to the cache shared by later runs (the model file
+ * $RHEMA_MODEL names is part of the key: a default model has no path). */
 static int execute(const route_config *cfg, const route_request *rq, const route_decision *d, const char *ledger,
-                   bool json)
+                   const task_opts *o)
 {
     route_backends b;
     cli_ai_backend_state st;
-    route_runtime rt = {.ledger_path = ledger};
+    route_runtime rt = {.ledger_path = ledger, .cache_salt = getenv("RHEMA_MODEL")};
     route_result res;
-    char err[1024];
+    char err[1024], cache_dir[4096];
+    bool json = o->json;
+    if (!o->no_cache && !route_cache_dir(cfg, cache_dir, sizeof cache_dir, err, sizeof err)) rt.cache_dir = cache_dir;
     cli_ai_backends_init(&b, &st);
     int rc = route_execute(cfg, rq, d, &b, &rt, &res, err, sizeof err);
     cli_ai_backends_free(&st);
@@ -289,6 +294,7 @@ static int run_route(const cli_cmd *cmd, int argc, char **argv)
         {"max-tokens", 0, CLI_INT, &o.max_output, "N  longest answer in tokens (default: 256 local; the cost estimate assumes 512)"},
         {"config", 'c', CLI_STR, &o.config, "FILE  ai-config.yaml (default: search)"},
         {"dry-run", 'n', CLI_FLAG, &o.dry_run, "print the decision only; run nothing"},
+        {"no-cache", 0, CLI_FLAG, &o.no_cache, "neither answer from nor write to the answer cache"},
         {"explain", 'v', CLI_FLAG, &o.explain, "print the decision, then run it"},
         {"json", 0, CLI_FLAG, &o.json, "print one JSON object"},
     };
@@ -316,7 +322,7 @@ static int run_route(const cli_cmd *cmd, int argc, char **argv)
             printf("answer:\n");
             fflush(stdout);
         }
-        rc = execute(cfg, &p.rq, &d, ledger, o.json);
+        rc = execute(cfg, &p.rq, &d, ledger, &o);
     } else if (o.json) {
         net_buf out;
         net_jw w;
@@ -337,6 +343,6 @@ done:
 const cli_cmd cli_cmd_tasks_classify = {"ai tasks classify", "(--prompt TEXT | --task FILE) [--context FILE] [--json]",
                                         "classify a prompt as simple, medium or complex, with each signal's weight",
                                         run_classify};
-const cli_cmd cli_cmd_tasks_route = {"ai tasks route", "(--prompt TEXT | --task FILE) [--dry-run | --explain] [--private] [--json]",
+const cli_cmd cli_cmd_tasks_route = {"ai tasks route", "(--prompt TEXT | --task FILE) [--dry-run | --explain] [--private] [--no-cache] [--json]",
                                      "decide where a request runs (embedded, external or hybrid) and why, then run it",
                                      run_route};

@@ -102,5 +102,42 @@ else
     echo "SKIP: RHEMA_FIXTURES not set; no routed run on a real model"
 fi
 
+# The answer cache is shared across runs: a second identical request is
+# answered from .rhema/ai/cache/ with no model call and no ledger record;
+# a damaged entry is ignored and replaced; cache_ttl_seconds expires it.
+if [ -n "$fx" ] && [ -f "$fx/models/stories260K.gguf" ]; then
+    mkdir -p cache/.rhema && cd cache || exit 1
+    export RHEMA_MODEL="$fx/models/stories260K.gguf"
+    printf 'ai_service:\n  embedded:\n    model_type: tiny\n    max_context_length: 256\n    cache_ttl_seconds: 3\n' \
+        > .rhema/ai-config.yaml
+    ask() { rhema ai tasks route --prompt "Once upon a time" --max-tokens 8 --json "$@" 2>&1; }
+    answer() { grep -o '"answer":"[^"]*"' <<<"$1"; }
+    records() { wc -l < .rhema/ai/usage.log; }
+    first=$(ask)
+    second=$(ask)
+    if grep -qF '"served_model":"tiny","cached":false' <<<"$first"; then ok; else bad "first run: $first"; fi
+    if grep -qF '"served_model":"tiny","cached":true,"cost_usd":0' <<<"$second"; then ok; else bad "second run not cached: $second"; fi
+    if [ -n "$(answer "$first")" ] && [ "$(answer "$first")" = "$(answer "$second")" ]; then ok; else bad "cached answer differs"; fi
+    if [ "$(records)" -eq 1 ]; then ok; else bad "a cached answer was recorded in the ledger"; fi
+    expect 0 ", cached, \$0.000000]" rhema ai tasks route --prompt "Once upon a time" --max-tokens 8
+    expect 0 '"cached":false' ask --no-cache
+    expect 0 '"cached":false' rhema ai tasks route --prompt "Once upon a time" --max-tokens 9 --json
+    if [ "$(stat -c %a .rhema/ai/cache)" = 700 ]; then ok; else bad "cache folder not private"; fi
+    for f in .rhema/ai/cache/*.ans; do printf 'RHC1 garbage\n' > "$f"; done
+    expect 0 '"cached":false' ask
+    expect 0 '"cached":true' ask
+    sleep 3
+    expect 0 '"cached":false' ask
+    printf 'ai_service:\n  embedded:\n    model_type: tiny\n    max_context_length: 256\n    enable_caching: false\n' \
+        > .rhema/ai-config.yaml
+    ask >/dev/null
+    expect 0 '"cached":false' ask
+    if [ "$(records)" -eq 7 ]; then ok; else bad "ledger holds $(records) records, want 7"; fi
+    unset RHEMA_MODEL
+    cd .. || exit 1
+else
+    echo "SKIP: RHEMA_FIXTURES not set; no answer cache run"
+fi
+
 echo "router cli: $pass passed, $failed failed"
 [ "$failed" -eq 0 ]
