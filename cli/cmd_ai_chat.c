@@ -1,15 +1,26 @@
 /* `rhema ai chat`: one prompt to a remote chat API (OpenAI-compatible or
- * Anthropic), the answer on stdout, usage on stderr. */
+ * Anthropic), the answer on stdout, usage and latency on stderr. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "net/net.h"
 
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* Streaming: the answer as it comes; *user gets the time of the first piece. */
 static int print_delta(void *user, const char *text, size_t len)
 {
-    (void)user;
+    double *first = user;
+    if (*first == 0)
+        *first = now_ms();
     fwrite(text, 1, len, stdout);
     fflush(stdout);
     return 0;
@@ -69,6 +80,8 @@ static int run_chat(const cli_cmd *cmd, int argc, char **argv)
     req.max_tokens = (int)max_tokens;
     req.stream = stream;
     req.on_delta = stream ? print_delta : NULL;
+    double first_ms = 0;
+    req.user = &first_ms;
 
     net_client_opts co = {.ca_file = ca_file, .io_timeout_ms = (int)timeout_s * 1000};
     net_client *c;
@@ -78,15 +91,20 @@ static int run_chat(const cli_cmd *cmd, int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     net_chat_result res;
+    double t0 = now_ms();
     rc = net_chat(c, &req, &res, err, sizeof err);
+    double total_ms = now_ms() - t0;
     if (rc == NET_OK && !stream)
         fwrite(res.text, 1, res.text_len, stdout);
     if (rc == NET_OK || (stream && res.text_len))
         putchar('\n');
     if (rc == NET_OK) {
-        fprintf(stderr, "[%s: %lld input + %lld output tokens, finish %s]\n", res.model[0] ? res.model : model,
-                (long long)res.input_tokens, (long long)res.output_tokens,
-                res.finish_reason[0] ? res.finish_reason : "?");
+        char first[48] = "";
+        if (first_ms > 0)
+            snprintf(first, sizeof first, ", first text after %.0f ms", first_ms - t0);
+        fprintf(stderr, "[%s: %lld input + %lld output tokens, finish %s, %.0f ms%s]\n",
+                res.model[0] ? res.model : model, (long long)res.input_tokens, (long long)res.output_tokens,
+                res.finish_reason[0] ? res.finish_reason : "?", total_ms, first);
     } else {
         fprintf(stderr, "rhema: ai chat: %s\n", err);
     }
@@ -97,7 +115,8 @@ static int run_chat(const cli_cmd *cmd, int argc, char **argv)
 
 const cli_cmd cli_cmd_ai_chat = {
     "ai chat",
-    "--provider openai|anthropic --model NAME [--base-url URL] [--ca-file PEM] [--stream] [--max-tokens N] PROMPT",
+    "--provider openai|anthropic --model NAME [--base-url URL] [--ca-file PEM] [--stream] [--max-tokens N] "
+    "[--system TEXT] [--timeout S] PROMPT",
     "send one prompt to a remote chat API and print the answer",
     run_chat,
 };
