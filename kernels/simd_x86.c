@@ -271,12 +271,14 @@ AI void rows8_codes_q8_0(const uint8_t *w, size_t ws, size_t off, __m256i *W)
 AI __m256i rows8_dot(const __m256i *W, const uint8_t *q, __m256i base)
 {
 #if VNNI
+    /* four short chains: one token alone must not wait on eight in a row */
+    __m256i s[4] = {base, _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
     for (int g = 0; g < 8; g++) {
         int32_t v;
         memcpy(&v, q + 4 * g, 4);
-        base = _mm256_dpbusd_epi32(base, W[g], _mm256_set1_epi32(v));
+        s[g & 3] = _mm256_dpbusd_epi32(s[g & 3], W[g], _mm256_set1_epi32(v));
     }
-    return base;
+    return _mm256_add_epi32(_mm256_add_epi32(s[0], s[1]), _mm256_add_epi32(s[2], s[3]));
 #else
     /* codes <= 15: eight pair sums of 2 * 15 * 127 still fit in i16 */
     __m256i s = _mm256_setzero_si256();
