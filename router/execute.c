@@ -1,12 +1,15 @@
 /* Running a routing decision through caller-supplied backends: the exact
  * cache, hybrid drafting and enhancement, the fallback chain with benched
- * (failing) providers tried last, metrics and the usage ledger. */
+ * (failing) providers tried last, local rate and concurrency limits,
+ * retries with backoff, metrics and the usage ledger. */
 #include "router/internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct cand {
     route_target target; /* EMBEDDED or EXTERNAL */
@@ -22,6 +25,7 @@ typedef struct run {
     route_runtime *rt;
     route_result *out;
     long max_output;
+    uint64_t rng; /* backoff jitter */
     char last_err[320];
 } run;
 
@@ -186,17 +190,125 @@ static void update_health(run *r, const cand *c, int status, bool caller_timeout
     }
 }
 
-/* One attempt; on success *text is a malloc'd answer and *confidence set. */
+static route_attempt *new_attempt(run *r, const cand *c)
+{
+    route_attempt *a = &r->out->attempts[r->out->n_attempts++];
+    *a = (route_attempt){.target = c->target, .cost_known = true};
+    route_copy(a->provider, sizeof a->provider, c->prov ? c->prov->name : "");
+    route_copy(a->model, sizeof a->model, c->model);
+    return a;
+}
+
+static int64_t max_wait(const run *r) { return r->rt->max_wait_ms > 0 ? r->rt->max_wait_ms : ROUTE_MAX_WAIT_MS; }
+
+static void pause_ms(run *r, int64_t ms)
+{
+    if (ms <= 0) return;
+    if (r->rt->sleep_ms) {
+        r->rt->sleep_ms(r->rt->clock_user, ms);
+        return;
+    }
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+/* Wait (at most max_wait) for a free concurrency slot and a request from
+ * the provider's per-minute budget, both shared with other processes.
+ * Returns 0 with *slot held (or -1 when unlimited), else why in msg. */
+static int gate(run *r, const cand *c, int *slot, char *msg, size_t n)
+{
+    const route_provider *p = c->prov;
+    const char *dir = r->rt->limits_dir;
+    *slot = -1;
+    if (!dir || c->target != ROUTE_TO_EXTERNAL || !p->enable_rate_limiting) return ROUTE_OK;
+    int64_t bound = max_wait(r), waited = 0, wait;
+    for (;;) {
+        if (route_slot_take(dir, p->name, p->max_concurrent_requests, slot, msg, n)) return ROUTE_ERR_BACKEND;
+        if (*slot >= 0) break;
+        if (waited >= bound) {
+            snprintf(msg, n, "local limit: all %ld concurrent requests to %s (max_concurrent_requests) stayed busy "
+                     "for %.1f s; moving on", p->max_concurrent_requests, p->name, (double)waited / 1000);
+            return ROUTE_ERR_BACKEND;
+        }
+        pause_ms(r, 50);
+        waited += 50;
+    }
+    for (;;) {
+        int rc = route_rate_take(dir, p->name, p->rate_limit_per_minute, wall_ms(), &wait, msg, n);
+        if (!rc && !wait) return ROUTE_OK;
+        if (!rc && waited + wait > bound)
+            snprintf(msg, n, "local limit: at most %ld requests a minute to %s (rate_limit_per_minute); the next "
+                     "is free in %.1f s, longer than the %.1f s wait allowed; moving on", p->rate_limit_per_minute,
+                     p->name, (double)wait / 1000, (double)bound / 1000);
+        if (rc || waited + wait > bound) {
+            route_slot_release(*slot);
+            *slot = -1;
+            return ROUTE_ERR_BACKEND;
+        }
+        pause_ms(r, wait);
+        waited += wait;
+    }
+}
+
+/* Exponential backoff with jitter (half to all of the doubled delay), so
+ * processes that failed together do not retry together. */
+static int64_t backoff_ms(run *r, int retry)
+{
+    int64_t d = (int64_t)ROUTE_BACKOFF_MS << retry;
+    r->rng ^= r->rng << 13;
+    r->rng ^= r->rng >> 7;
+    r->rng ^= r->rng << 17;
+    return d / 2 + (int64_t)(r->rng % (uint64_t)(d / 2 + 1));
+}
+
+/* One backend call into a and reply. Returns how long to wait before
+ * retrying, or -1 for no retry. */
+static int64_t call_once(run *r, const cand *c, route_backend_fn fn, const char *prompt, int retry, route_attempt *a,
+                         route_reply *reply)
+{
+    route_call call = {c->target, c->mcfg, c->prov, c->model, prompt, r->max_output};
+    char err[160] = "";
+    int slot;
+    int64_t start = now_ms(r->rt), delay = -1;
+    *reply = (route_reply){.confidence = -1};
+    if (gate(r, c, &slot, err, sizeof err)) {
+        a->status = ROUTE_ERR_BACKEND; /* a local limit: not the provider's fault */
+    } else {
+        a->status = fn(r->b->user, &call, reply, err, sizeof err) ? ROUTE_ERR_BACKEND : ROUTE_OK;
+        route_slot_release(slot);
+        if (!a->status && !reply->text) {
+            a->status = ROUTE_ERR_BACKEND;
+            route_copy(err, sizeof err, "the backend returned no text");
+        }
+        update_health(r, c, a->status, reply->caller_timeout);
+    }
+    a->ms = (double)(now_ms(r->rt) - start);
+    if (!a->status) return -1;
+    char note[96] = "";
+    if (reply->transient && c->target == ROUTE_TO_EXTERNAL && retry < ROUTE_MAX_RETRIES) {
+        delay = reply->retry_after_ms > 0 ? reply->retry_after_ms : backoff_ms(r, retry);
+        if (delay > max_wait(r)) {
+            snprintf(note, sizeof note, "; waiting %.1f s is more than allowed, moving on", (double)delay / 1000);
+            delay = -1;
+        } else {
+            snprintf(note, sizeof note, "; retrying in %.1f s", (double)delay / 1000);
+        }
+    }
+    snprintf(a->error, sizeof a->error, "%s%s", err[0] ? err : "failed", note);
+    snprintf(r->last_err, sizeof r->last_err, "%s %s: %s", route_target_name(c->target), c->model, a->error);
+    return delay;
+}
+
+/* One candidate, answered from the cache or by its backend (retried after
+ * transient failures); on success *text is a malloc'd answer and
+ * *confidence set. */
 static int attempt(run *r, const cand *c, const char *prompt, char **text, double *confidence)
 {
     route_result *out = r->out;
     *text = NULL;
     *confidence = -1;
     if (out->n_attempts == ROUTE_MAX_ATTEMPTS) return ROUTE_ERR_BACKEND;
-    route_attempt *a = &out->attempts[out->n_attempts++];
-    *a = (route_attempt){.target = c->target, .cost_known = true};
-    route_copy(a->provider, sizeof a->provider, c->prov ? c->prov->name : "");
-    route_copy(a->model, sizeof a->model, c->model);
+    route_attempt *a = new_attempt(r, c);
     route_backend_fn fn = c->target == ROUTE_TO_EMBEDDED ? r->b->embedded : r->b->external;
     if (!fn) {
         a->status = ROUTE_ERR_BACKEND;
@@ -204,9 +316,9 @@ static int attempt(run *r, const cand *c, const char *prompt, char **text, doubl
         route_copy(r->last_err, sizeof r->last_err, a->error);
         return a->status;
     }
-    int64_t start = now_ms(r->rt), ttl = cache_ttl_ms(c);
+    int64_t ttl = cache_ttl_ms(c);
     char *key = ttl > 0 && (r->rt->cache || r->rt->cache_dir) ? cache_key(r, c, prompt) : NULL;
-    char *hit = key ? cache_lookup(r, key, ttl, start) : NULL;
+    char *hit = key ? cache_lookup(r, key, ttl, now_ms(r->rt)) : NULL;
     if (hit) {
         a->cached = true;
         *text = hit;
@@ -214,23 +326,18 @@ static int attempt(run *r, const cand *c, const char *prompt, char **text, doubl
         record(r, a);
         return ROUTE_OK;
     }
-    route_call call = {c->target, c->mcfg, c->prov, c->model, prompt, r->max_output};
-    route_reply reply = {.confidence = -1};
-    char err[160] = "";
-    a->status = fn(r->b->user, &call, &reply, err, sizeof err) ? ROUTE_ERR_BACKEND : ROUTE_OK;
-    if (!a->status && !reply.text) {
-        a->status = ROUTE_ERR_BACKEND;
-        route_copy(err, sizeof err, "the backend returned no text");
-    }
-    a->ms = (double)(now_ms(r->rt) - start);
-    update_health(r, c, a->status, reply.caller_timeout);
-    if (a->status) {
-        snprintf(a->error, sizeof a->error, "%s", err[0] ? err : "failed");
-        snprintf(r->last_err, sizeof r->last_err, "%s %s: %s", route_target_name(c->target), c->model, a->error);
+    route_reply reply;
+    for (int retry = 0;; retry++) {
+        int64_t delay = call_once(r, c, fn, prompt, retry, a, &reply);
+        if (!a->status) break;
         free(reply.text);
-        free(key);
         record(r, a);
-        return a->status;
+        if (delay < 0 || out->n_attempts == ROUTE_MAX_ATTEMPTS) {
+            free(key);
+            return a->status;
+        }
+        pause_ms(r, delay);
+        a = new_attempt(r, c);
     }
     a->in_tokens = reply.in_tokens;
     a->out_tokens = reply.out_tokens;
@@ -305,7 +412,7 @@ int route_execute(const route_config *cfg, const route_request *req, const route
     if (!cfg || !req || !req->prompt || !d || !b || !rt || !out)
         return route_fail(err, errlen, ROUTE_ERR_ARG, "route_execute: missing argument");
     memset(out, 0, sizeof *out);
-    run r = {cfg, d, b, rt, out, req->max_output_tokens, ""};
+    run r = {cfg, d, b, rt, out, req->max_output_tokens, ((uint64_t)wall_ms() ^ (uint64_t)getpid() << 32) * 2654435761u | 1, ""};
     bool may_leave = !d->is_private && !d->budget_local && cfg->strategy != ROUTE_STRAT_LOCAL_ONLY;
     char *prompt = req->context ? join_prompt("Context:\n%s\n\nTask:\n%s", req->context, req->prompt) : strdup(req->prompt);
     if (!prompt) return route_fail(err, errlen, ROUTE_ERR_NOMEM, "out of memory");

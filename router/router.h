@@ -355,6 +355,8 @@ typedef struct route_reply {
     uint64_t in_tokens, out_tokens;
     double confidence;       /* [0,1], or -1 when the backend cannot tell */
     bool caller_timeout;     /* failed on the caller's own deadline: not the backend's fault */
+    bool transient;          /* failed on a rate limit, an overload or a timeout: worth retrying */
+    long retry_after_ms;     /* the provider's Retry-After; 0 = none */
 } route_reply;
 
 /* Returns 0 with reply filled, or non-zero with a message in err. */
@@ -389,6 +391,22 @@ int route_cache_load(const char *dir, const char *key, int64_t now_ms, int64_t t
 int route_cache_store(const char *dir, const char *key, const char *text, int64_t now_ms, char *err,
                       size_t errlen);
 
+/* Local limits on external providers, shared by every process on the
+ * machine through DIR/.rhema/ai/limits/ beside the configuration. */
+int route_limits_dir(const route_config *cfg, char *out, size_t outlen, char *err, size_t errlen);
+
+/* Take one request from provider's rate_limit_per_minute (a token bucket
+ * in dir/rate, under flock; per_minute <= 0: no limit). *wait_ms is 0 when
+ * taken, else how long until one is free (nothing was taken). */
+int route_rate_take(const char *dir, const char *provider, long per_minute, int64_t now_ms, int64_t *wait_ms,
+                    char *err, size_t errlen);
+
+/* Hold one of provider's max concurrent slots (a flock on one of the files
+ * dir/PROVIDER.N.slot, released by the kernel if the process dies): *fd is
+ * the held slot, or -1 when all are busy. */
+int route_slot_take(const char *dir, const char *provider, long max, int *fd, char *err, size_t errlen);
+void route_slot_release(int fd);
+
 typedef struct route_side_metrics {
     uint64_t requests, successes, failures, cache_hits, cache_misses;
     uint64_t in_tokens, out_tokens;
@@ -415,9 +433,17 @@ typedef struct route_runtime {
     const char *cache_salt;   /* mixed into every cache key: what else picks the answer
                                * (e.g. the model file a default model resolves to); may be NULL */
     const char *ledger_path;  /* NULL: usage not recorded */
+    const char *limits_dir;   /* NULL: no local rate or concurrency limits (route_limits_dir) */
+    long max_wait_ms;         /* longest single wait for a limit or a retry; 0: ROUTE_MAX_WAIT_MS */
     int64_t (*now_ms)(void *user); /* NULL: the monotonic clock */
+    void (*sleep_ms)(void *user, int64_t ms); /* NULL: nanosleep */
     void *clock_user;
 } route_runtime;
+
+/* Retries of one external candidate after a transient failure: waits of
+ * ROUTE_BACKOFF_MS doubling each time, with jitter, or the provider's
+ * Retry-After; a wait longer than max_wait_ms moves on to the fallback. */
+enum { ROUTE_MAX_RETRIES = 2, ROUTE_BACKOFF_MS = 500, ROUTE_MAX_WAIT_MS = 5000 };
 
 enum { ROUTE_MAX_ATTEMPTS = 8 };
 

@@ -18,6 +18,10 @@ typedef struct fake {
     int emb_calls, ext_calls;
     int emb_fail, ext_fail; /* fail this many more calls (-1: always) */
     bool ext_timeout;       /* failures are the caller's own timeout */
+    bool ext_transient;     /* failures are worth retrying */
+    long retry_after_ms;
+    int64_t slept[8];
+    int n_sleeps;
     double emb_conf;
     char last_ext_prompt[1024];
     int64_t clock;
@@ -51,6 +55,8 @@ static int fake_external(void *user, const route_call *call, route_reply *reply,
     snprintf(f->last_ext_prompt, sizeof f->last_ext_prompt, "%s", call->prompt);
     if (call_side(&f->ext_fail)) {
         reply->caller_timeout = f->ext_timeout;
+        reply->transient = f->ext_transient;
+        reply->retry_after_ms = f->retry_after_ms;
         return snprintf(e, n, "HTTP 503 from %s", call->provider_cfg->name), 1;
     }
     char text[128];
@@ -63,6 +69,13 @@ static int fake_external(void *user, const route_call *call, route_reply *reply,
 }
 
 static int64_t fake_clock(void *user) { return ((fake *)user)->clock; }
+
+static void fake_sleep(void *user, int64_t ms)
+{
+    fake *f = user;
+    if (f->n_sleeps < 8) f->slept[f->n_sleeps++] = ms;
+    f->clock += ms;
+}
 
 static const char yaml[] =
     "ai_service:\n  external:\n    providers:\n"
@@ -98,7 +111,7 @@ static int teardown(void **state)
 static int reset(void **state)
 {
     f = (fake){.emb_conf = -1, .clock = 1000000};
-    rt = (route_runtime){.now_ms = fake_clock, .clock_user = &f};
+    rt = (route_runtime){.now_ms = fake_clock, .sleep_ms = fake_sleep, .clock_user = &f};
     char dir[] = "/tmp/rhema-exec-XXXXXX";
     if (!mkdtemp(dir)) return -1;
     snprintf(ledger, sizeof ledger, "%s/usage.log", dir);
@@ -306,6 +319,119 @@ static void test_shared_cache(void **state)
     assert_int_equal(f.emb_calls, 5);
 }
 
+/* Transient failures are retried on the same provider with doubling,
+ * jittered waits or the provider's Retry-After; a wait past max_wait_ms or
+ * a permanent failure moves on to the fallback at once. */
+static void test_retries(void **state)
+{
+    route_result res;
+    f.ext_fail = 2;
+    f.ext_transient = true;
+    assert_int_equal(exec("remote: flaky", false, &res), ROUTE_OK);
+    assert_string_equal(res.text, "remote answer from openai/gpt-4o");
+    assert_int_equal(res.n_attempts, 3);
+    assert_int_equal(f.n_sleeps, 2);
+    assert_true(f.slept[0] >= ROUTE_BACKOFF_MS / 2 && f.slept[0] <= ROUTE_BACKOFF_MS);
+    assert_true(f.slept[1] >= ROUTE_BACKOFF_MS && f.slept[1] <= 2 * ROUTE_BACKOFF_MS);
+    assert_non_null(strstr(res.attempts[0].error, "HTTP 503 from openai; retrying in"));
+    assert_false(res.fell_back);
+    route_result_free(&res);
+
+    f = (fake){.emb_conf = -1, .ext_fail = 1, .ext_transient = true, .retry_after_ms = 2000};
+    assert_int_equal(exec("remote: rate limited", false, &res), ROUTE_OK);
+    assert_int_equal(f.n_sleeps, 1);
+    assert_int_equal(f.slept[0], 2000);
+    assert_int_equal(f.ext_calls, 2);
+    route_result_free(&res);
+
+    f = (fake){.emb_conf = -1, .ext_fail = 1, .ext_transient = true, .retry_after_ms = 60000};
+    assert_int_equal(exec("remote: come back later", false, &res), ROUTE_OK);
+    assert_int_equal(f.n_sleeps, 0);
+    assert_string_equal(res.text, "local answer from small");
+    assert_true(res.fell_back);
+    assert_non_null(strstr(res.attempts[0].error, "waiting 60.0 s is more than allowed, moving on"));
+    route_result_free(&res);
+
+    f = (fake){.emb_conf = -1, .ext_fail = -1, .ext_transient = true};
+    assert_int_equal(exec("remote: down", false, &res), ROUTE_OK);
+    assert_int_equal(f.ext_calls, 1 + ROUTE_MAX_RETRIES); /* then the fallback */
+    assert_string_equal(res.text, "local answer from small");
+    route_result_free(&res);
+
+    rt.n_health = 0; /* three failures in a row benched openai */
+    f = (fake){.emb_conf = -1, .ext_fail = 1};
+    assert_int_equal(exec("remote: bad key", false, &res), ROUTE_OK);
+    assert_int_equal(f.ext_calls, 1);
+    assert_int_equal(f.n_sleeps, 0);
+    route_result_free(&res);
+}
+
+/* rate_limit_per_minute and max_concurrent_requests, through the shared
+ * limits folder: over the limit the request waits when the wait is short,
+ * else goes to the fallback with the reason in the attempt. */
+static void test_local_limits(void **state)
+{
+    char dir[256];
+    snprintf(dir, sizeof dir, "%.*s/limits", (int)(strrchr(ledger, '/') - ledger), ledger);
+    rt.limits_dir = dir;
+    route_provider *p = &cfg->providers[0];
+    long old_rate = p->rate_limit_per_minute;
+    p->rate_limit_per_minute = 2;
+    route_result res;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(exec("remote: limited", false, &res), ROUTE_OK);
+        assert_string_equal(res.text, "remote answer from openai/gpt-4o");
+        route_result_free(&res);
+    }
+    assert_int_equal(exec("remote: limited", false, &res), ROUTE_OK);
+    assert_string_equal(res.text, "local answer from small");
+    assert_int_equal(f.ext_calls, 2);
+    assert_non_null(strstr(res.attempts[0].error, "local limit: at most 2 requests a minute to openai"));
+    assert_non_null(strstr(res.attempts[0].error, "longer than the 5.0 s wait allowed; moving on"));
+    assert_int_equal(rt.n_health ? rt.health[0].failures : 0, 0); /* not the provider's fault */
+    route_result_free(&res);
+
+    /* 1200 a minute: an empty bucket refills in 50 ms, worth waiting for (real time). */
+    p->rate_limit_per_minute = 1200;
+    rt.sleep_ms = NULL;
+    int64_t wait;
+    for (int i = 0; i < 1200; i++) route_rate_take(dir, "openai", 1200, 0, &wait, err, sizeof err);
+    do
+        assert_int_equal(route_rate_take(dir, "openai", 1200, INT64_MAX / 4, &wait, err, sizeof err), ROUTE_OK);
+    while (!wait);
+    assert_int_equal(exec("remote: wait a little", false, &res), ROUTE_OK);
+    assert_string_equal(res.text, "remote answer from openai/gpt-4o");
+    route_result_free(&res);
+    rt.sleep_ms = fake_sleep;
+
+    /* Every concurrency slot held elsewhere: wait max_wait_ms, then move on. */
+    p->rate_limit_per_minute = 0;
+    long old_conc = p->max_concurrent_requests;
+    p->max_concurrent_requests = 1;
+    int held;
+    assert_int_equal(route_slot_take(dir, "openai", 1, &held, err, sizeof err), ROUTE_OK);
+    assert_true(held >= 0);
+    rt.max_wait_ms = 200;
+    assert_int_equal(exec("remote: busy", false, &res), ROUTE_OK);
+    assert_string_equal(res.text, "local answer from small");
+    assert_non_null(strstr(res.attempts[0].error, "all 1 concurrent requests to openai"));
+    route_result_free(&res);
+    route_slot_release(held);
+    assert_int_equal(exec("remote: busy", false, &res), ROUTE_OK);
+    assert_string_equal(res.text, "remote answer from openai/gpt-4o");
+    route_result_free(&res);
+    p->enable_rate_limiting = false; /* off: limits ignored */
+    p->rate_limit_per_minute = 1;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(exec("remote: unlimited", false, &res), ROUTE_OK);
+        assert_string_equal(res.text, "remote answer from openai/gpt-4o");
+        route_result_free(&res);
+    }
+    p->enable_rate_limiting = true;
+    p->rate_limit_per_minute = old_rate;
+    p->max_concurrent_requests = old_conc;
+}
+
 static void test_attempt_limit(void **state)
 {
     static const char y[] = "ai_service:\n  external:\n    base_url: https://api.openai.com\n"
@@ -336,6 +462,8 @@ int main(void)
         cmocka_unit_test_setup(test_caller_timeout_does_not_bench, reset),
         cmocka_unit_test_setup(test_exact_cache, reset),
         cmocka_unit_test_setup(test_shared_cache, reset),
+        cmocka_unit_test_setup(test_retries, reset),
+        cmocka_unit_test_setup(test_local_limits, reset),
         cmocka_unit_test_setup(test_attempt_limit, reset),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
