@@ -163,6 +163,10 @@ static int external_call(void *user, const route_call *call, route_reply *reply,
         res.text = NULL;
         reply->in_tokens = res.input_tokens > 0 ? (uint64_t)res.input_tokens : 0;
         reply->out_tokens = res.output_tokens > 0 ? (uint64_t)res.output_tokens : 0;
+    } else {
+        /* The router retries these with backoff, honouring Retry-After. */
+        reply->transient = res.kind == NET_AI_RATE_LIMITED || res.kind == NET_AI_OVERLOADED || res.kind == NET_AI_TIMEOUT;
+        reply->retry_after_ms = res.retry_after_s > 0 ? (long)res.retry_after_s * 1000 : 0;
     }
     net_chat_result_free(&res);
     return rc != NET_OK;

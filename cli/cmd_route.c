@@ -219,8 +219,9 @@ static void json_result(net_jw *w, const route_result *r)
     net_jw_arr_end(w);
 }
 
-/* Run the decision through the engine and the providers; usage goes to
- * the ledger, answers to the cache shared by later runs (the model file
+/* Run the decision through the engine and the providers under the
+ * providers' local limits; usage goes to the ledger, answers to the cache
+ * shared by later runs (the model file
  * $RHEMA_MODEL names is part of the key: a default model has no path). */
 static int execute(const route_config *cfg, const route_request *rq, const route_decision *d, const char *ledger,
                    const task_opts *o)
@@ -229,9 +230,10 @@ static int execute(const route_config *cfg, const route_request *rq, const route
     cli_ai_backend_state st;
     route_runtime rt = {.ledger_path = ledger, .cache_salt = getenv("RHEMA_MODEL")};
     route_result res;
-    char err[1024], cache_dir[4096];
+    char err[1024], cache_dir[4096], limits_dir[4096];
     bool json = o->json;
     if (!o->no_cache && !route_cache_dir(cfg, cache_dir, sizeof cache_dir, err, sizeof err)) rt.cache_dir = cache_dir;
+    if (!route_limits_dir(cfg, limits_dir, sizeof limits_dir, err, sizeof err)) rt.limits_dir = limits_dir;
     cli_ai_backends_init(&b, &st);
     int rc = route_execute(cfg, rq, d, &b, &rt, &res, err, sizeof err);
     cli_ai_backends_free(&st);
@@ -249,6 +251,11 @@ static int execute(const route_config *cfg, const route_request *rq, const route
         route_result_free(&res);
         return rc ? CLI_EXIT_FAIL : prc;
     }
+    /* Why earlier candidates were passed over: limits, retries, failures. */
+    for (size_t i = 0; i < res.n_attempts; i++)
+        if (res.attempts[i].status)
+            fprintf(stderr, "rhema: %s %s%s%s: %s\n", route_target_name(res.attempts[i].target), res.attempts[i].provider,
+                    res.attempts[i].provider[0] ? "/" : "", res.attempts[i].model, res.attempts[i].error);
     if (rc) {
         fprintf(stderr, "rhema: %s\n", err);
     } else {

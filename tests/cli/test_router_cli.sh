@@ -139,5 +139,21 @@ else
     echo "SKIP: RHEMA_FIXTURES not set; no answer cache run"
 fi
 
+# Local provider limits: rate_limit_per_minute shared through
+# .rhema/ai/limits/; over it the request goes to the local model and says why.
+if [ -n "$fx" ] && [ -f "$fx/models/stories260K.gguf" ]; then
+    mkdir -p limits/.rhema && cd limits || exit 1
+    export RHEMA_MODEL="$fx/models/stories260K.gguf"
+    printf 'ai_service:\n  external:\n    provider: nowhere\n    base_url: http://127.0.0.1:9/v1\n    models: [m1]\n    timeout_seconds: 2\n    rate_limit_per_minute: 1\n  embedded:\n    model_type: tiny\n    max_context_length: 256\n  routing: {routing_strategy: external_only}\n' \
+        > .rhema/ai-config.yaml
+    expect 0 "external nowhere/m1: openai: offline" rhema ai tasks route --prompt "hi" --max-tokens 4 --no-cache
+    expect 0 "external nowhere/m1: local limit: at most 1 requests a minute to nowhere (rate_limit_per_minute)" \
+        rhema ai tasks route --prompt "hi" --max-tokens 4 --no-cache
+    expect 0 '"served_by":"embedded"' rhema ai tasks route --prompt "hi" --max-tokens 4 --no-cache --json
+    expect 0 '"error":"local limit: at most 1 requests a minute' rhema ai tasks route --prompt "hi" --max-tokens 4 --no-cache --json
+    unset RHEMA_MODEL
+    cd .. || exit 1
+fi
+
 echo "router cli: $pass passed, $failed failed"
 [ "$failed" -eq 0 ]
