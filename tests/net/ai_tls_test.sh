@@ -121,8 +121,8 @@ chat anthropic full overloaded "hi"
 want anthropic full overloaded 1 "" "anthropic: overloaded (HTTP 529): Overloaded"
 chat openai stream overloaded "hi"
 want openai stream overloaded 1 "" "openai: overloaded (HTTP 503)"
-expect_chat cut 1 "" "PROVIDER: protocol: "
-expect_chat slow 1 "" "PROVIDER: timeout: " --timeout 1
+expect_chat cut 1 "" "PROVIDER: protocol: localhost: HTTP response: connection closed before the end of the body"
+expect_chat slow 1 "" "PROVIDER: timeout: TLS with localhost: timed out after 1000 ms" --timeout 1
 for provider in openai anthropic; do
     chat "$provider" full badjson "hi"
     want "$provider" full badjson 1 "" "$provider: protocol: answer is not valid JSON: JSON line 1"
@@ -131,7 +131,7 @@ for provider in openai anthropic; do
     chat "$provider" full huge "hi"
     want "$provider" full huge 1 "" "$provider: protocol: answer larger than 16777216 bytes"
     chat "$provider" stream huge "hi"
-    want "$provider" stream huge 1 "" "$provider: protocol: "
+    want "$provider" stream huge 1 "" "$provider: protocol: SSE: line longer than 1048576 bytes"
 done
 expect_chat filtered 1 "" "PROVIDER: content-filtered"
 # A streamed answer cut half-way keeps what arrived.
@@ -185,6 +185,12 @@ if [ -n "$fx" ] && [ -f "$fx/models/stories260K.gguf" ]; then
     route --prompt "$complex" --json
     want route run "429 falls back to embedded" 0 '"served_by":"embedded"' ""
     want route run "429 falls back to embedded" 0 '"error":"openai: rate-limited (HTTP 429, retry after 7 s): Rate limit reached' ""
+    # The upstream's 401 quotes the key: the error is kept (ledger) but redacted.
+    config openai "https://localhost:$port/v1" auth
+    route --prompt "$complex" --json
+    want route run "401 falls back to embedded" 0 '"error":"openai: auth (HTTP 401): Incorrect API key provided: [redacted]' ""
+    run rhema ai service config --config "$dir/work/ai-config.yaml"
+    want config show "ca_file shown, key masked" 0 "ca_file" ""
     config anthropic "https://localhost:$dead" ok
     route --prompt "$complex" --json
     want route run "offline falls back to embedded" 0 '"served_by":"embedded"' ""
