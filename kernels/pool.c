@@ -49,25 +49,27 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Run chunks of generation g until none is left. A successful claim means
- * job g is unfinished, so the fields read before it were g's. */
+/* Run chunks of generation g until none is left. The job's fields are
+ * read between loading the ticket and claiming from it: a successful claim
+ * proves the ticket was not yet closed for the next job, so they were g's. */
 static void run_chunks(kern_pool *p, unsigned g, unsigned tid)
 {
-    kern_task_fn fn = p->fn;
-    void *arg = p->arg;
-    size_t n = p->n_items, chunk = p->chunk, n_chunks = p->n_chunks;
-    uint64_t t = atomic_load_explicit(&p->ticket, memory_order_acquire);
     for (;;) {
-        if ((unsigned)(t >> 32) != g || (t & 0xffffffffu) >= n_chunks)
+        uint64_t t = atomic_load_explicit(&p->ticket, memory_order_acquire);
+        if ((unsigned)(t >> 32) != g)
             return;
-        if (!atomic_compare_exchange_weak_explicit(&p->ticket, &t, t + 1, memory_order_acq_rel,
-                                                   memory_order_acquire))
+        kern_task_fn fn = p->fn;
+        void *arg = p->arg;
+        size_t n = p->n_items, chunk = p->chunk, n_chunks = p->n_chunks;
+        if ((t & 0xffffffffu) >= n_chunks)
+            return;
+        if (!atomic_compare_exchange_strong_explicit(&p->ticket, &t, t + 1, memory_order_acq_rel,
+                                                     memory_order_acquire))
             continue;
         size_t b = (size_t)(t & 0xffffffffu) * chunk;
         size_t e = n - b < chunk ? n : b + chunk;
         fn(arg, b, e, tid);
         atomic_fetch_add_explicit(&p->done, e - b, memory_order_release);
-        t = atomic_load_explicit(&p->ticket, memory_order_acquire);
     }
 }
 
@@ -220,6 +222,10 @@ void kern_pool_for(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, void *
         return;
     }
     unsigned g = atomic_load_explicit(&p->gen, memory_order_relaxed) + 1;
+    /* close the ticket (no chunk left under any generation a late worker
+     * may hold) before the job's fields change */
+    atomic_store_explicit(&p->ticket, (uint64_t)g << 32 | 0xffffffffu, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
     p->fn = fn;
     p->arg = arg;
     p->n_items = n;
