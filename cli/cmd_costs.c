@@ -20,6 +20,12 @@ static void json_report(net_jw *w, const route_cost_report *r, const char *perio
     net_jw_int(w, (int64_t)r->local_requests);
     net_jw_key(w, "local_savings_usd");
     r->savings_known ? net_jw_double(w, r->local_savings) : net_jw_null(w);
+    net_jw_key(w, "cached_requests");
+    net_jw_int(w, (int64_t)r->cached_requests);
+    net_jw_key(w, "cached_savings_usd");
+    r->cached_savings_known ? net_jw_double(w, r->cached_savings) : net_jw_null(w);
+    net_jw_key(w, "failed_requests");
+    net_jw_int(w, (int64_t)r->failed_requests);
     net_jw_key(w, "damaged_records");
     net_jw_int(w, (int64_t)r->bad_lines);
     net_jw_key(w, "rows");
@@ -39,6 +45,10 @@ static void json_report(net_jw *w, const route_cost_report *r, const char *perio
         cli_ai_json_kd(w, "cost_usd", row->cost);
         net_jw_key(w, "unpriced_requests");
         net_jw_int(w, (int64_t)row->unpriced);
+        net_jw_key(w, "cached_requests");
+        net_jw_int(w, (int64_t)row->cached);
+        net_jw_key(w, "failed_requests");
+        net_jw_int(w, (int64_t)row->failed);
         net_jw_obj_end(w);
     }
     net_jw_arr_end(w);
@@ -52,17 +62,26 @@ static void print_report(const route_cost_report *r, const char *period, const c
     strftime(since, sizeof since, "%Y-%m-%d %H:%M UTC", gmtime(&t));
     printf("period: last %s (since %s)\nledger: %s\n\n", period, since, ledger);
     printf("%-9s %-12s %-28s %9s %12s %12s %12s\n", "route", "provider", "model", "requests", "in tokens", "out tokens", "cost");
+    size_t shown = 0;
     for (size_t i = 0; i < r->n_rows; i++) {
         const route_cost_row *row = &r->rows[i];
+        if (!row->requests) continue; /* only failures: counted below */
+        shown++;
         printf("%-9s %-12s %-28s %9llu %12llu %12llu %11s$%.4f%s\n", route_target_name(row->target),
                row->provider[0] ? row->provider : "-", row->model, (unsigned long long)row->requests,
                (unsigned long long)row->in_tokens, (unsigned long long)row->out_tokens, "", row->cost,
                row->unpriced ? " (some unpriced)" : "");
     }
-    if (!r->n_rows) printf("(no requests recorded in this period)\n");
+    if (!shown) printf("(no requests recorded in this period)\n");
     printf("\nexternal cost: $%.4f\nlocal requests: %llu", r->total_cost, (unsigned long long)r->local_requests);
     if (r->savings_known && r->local_requests) printf(", about $%.4f saved against the default external model", r->local_savings);
     printf("\n");
+    if (r->cached_requests) {
+        printf("cached answers: %llu", (unsigned long long)r->cached_requests);
+        if (r->cached_savings_known) printf(", about $%.4f saved", r->cached_savings);
+        printf("\n");
+    }
+    if (r->failed_requests) printf("failed calls: %llu (not counted above)\n", (unsigned long long)r->failed_requests);
     if (r->bad_lines) printf("warning: %zu damaged ledger lines skipped\n", r->bad_lines);
 }
 

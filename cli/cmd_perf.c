@@ -33,6 +33,10 @@ static void json_rows(net_jw *w, const route_cost_report *r, bool embedded, bool
         cli_ai_json_kv(w, "model", row->model);
         net_jw_key(w, "requests");
         net_jw_int(w, (int64_t)row->requests);
+        net_jw_key(w, "failed_requests");
+        net_jw_int(w, (int64_t)row->failed);
+        net_jw_key(w, "cached_requests");
+        net_jw_int(w, (int64_t)row->cached);
         net_jw_key(w, "timed_requests");
         net_jw_int(w, (int64_t)row->timed);
         net_jw_key(w, "average_ms");

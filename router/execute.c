@@ -146,6 +146,8 @@ static char *cache_lookup(const run *r, const char *key, int64_t ttl, int64_t no
     return text;
 }
 
+/* Metrics, and one ledger line per call: answered, failed, or served from
+ * the cache (no cost, tokens estimated) so savings and failures show. */
 static void record(run *r, const route_attempt *a)
 {
     route_side_metrics *m = a->target == ROUTE_TO_EMBEDDED ? &r->rt->embedded : &r->rt->external;
@@ -153,20 +155,21 @@ static void record(run *r, const route_attempt *a)
     if (a->cached) {
         m->cache_hits++;
         m->successes++;
-        return;
+    } else {
+        if (r->rt->cache || r->rt->cache_dir) m->cache_misses++;
+        m->total_ms += a->ms;
+        if (a->status) {
+            m->failures++;
+        } else {
+            m->successes++;
+            m->in_tokens += a->in_tokens;
+            m->out_tokens += a->out_tokens;
+        }
     }
-    if (r->rt->cache) m->cache_misses++;
-    m->total_ms += a->ms;
-    if (a->status) {
-        m->failures++;
-        return;
-    }
-    m->successes++;
-    m->in_tokens += a->in_tokens;
-    m->out_tokens += a->out_tokens;
     if (!r->rt->ledger_path) return;
     route_usage u = {.time = (int64_t)time(NULL), .target = a->target, .in_tokens = a->in_tokens,
-                     .out_tokens = a->out_tokens, .cost = a->cost, .cost_known = a->cost_known, .ms = a->ms};
+                     .out_tokens = a->out_tokens, .cost = a->cost, .cost_known = a->cost_known, .ms = a->ms,
+                     .cached = a->cached, .failed = a->status != 0};
     route_copy(u.provider, sizeof u.provider, a->provider);
     route_copy(u.model, sizeof u.model, a->model);
     /* The answer is already here: a ledger problem must not lose it. */
@@ -321,6 +324,8 @@ static int attempt(run *r, const cand *c, const char *prompt, char **text, doubl
     char *hit = key ? cache_lookup(r, key, ttl, now_ms(r->rt)) : NULL;
     if (hit) {
         a->cached = true;
+        a->in_tokens = route_estimate_tokens(prompt, strlen(prompt));
+        a->out_tokens = route_estimate_tokens(hit, strlen(hit));
         *text = hit;
         free(key);
         record(r, a);

@@ -1,6 +1,7 @@
 /* The usage ledger: one text line per request,
- *   R2 TIME TARGET PROVIDER MODEL IN OUT COST MS CHECK
- * (R1 lines, without MS, are still read)
+ *   R3 TIME TARGET PROVIDER MODEL IN OUT COST MS FLAGS CHECK
+ * FLAGS: "-", "c" (answered from the cache) or "f" (failed). (R2 lines,
+ * without FLAGS, and R1 lines, without MS, are still read.)
  * appended under flock with a single write and fsync. COST is "-" when no
  * price was known; CHECK is an FNV-1a hash of the rest of the line, so a
  * record torn by a crash (or by a full disk) is recognised and skipped, and
@@ -66,8 +67,9 @@ static int format_record(const route_usage *u, char *line, size_t len)
     if (u->cost_known && isfinite(u->cost) && u->cost >= 0) snprintf(cost, sizeof cost, "%.9f", u->cost);
     else snprintf(cost, sizeof cost, "-");
     double ms = isfinite(u->ms) && u->ms > 0 && u->ms < 1e12 ? u->ms : 0;
-    int n = snprintf(line, len, "R2 %" PRId64 " %s %s %s %" PRIu64 " %" PRIu64 " %s %.0f", u->time,
-                     route_target_name(u->target), prov, model, u->in_tokens, u->out_tokens, cost, ms);
+    int n = snprintf(line, len, "R3 %" PRId64 " %s %s %s %" PRIu64 " %" PRIu64 " %s %.0f %s", u->time,
+                     route_target_name(u->target), prov, model, u->in_tokens, u->out_tokens, cost, ms,
+                     u->failed ? "f" : u->cached ? "c" : "-");
     if (n < 0 || (size_t)n + 12 >= len) return -1;
     n += snprintf(line + n, len - (size_t)n, " %08" PRIx32 "\n", fnv1a(line, (size_t)n));
     return n;
@@ -140,19 +142,24 @@ static bool parse_record(char *line, size_t len, route_usage *u)
     unsigned long check = strtoul(sp + 1, &end, 16);
     if (*end || check != fnv1a(line, (size_t)(sp - line))) return false;
     *sp = 0;
-    char *f[9], *save = NULL;
+    char *f[10], *save = NULL;
     size_t n = 0;
     for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
-        if (n == 9) return false;
+        if (n == 10) return false;
         f[n++] = t;
     }
     uint64_t time, ms = 0;
-    bool ok = ((n == 8 && !strcmp(f[0], "R1")) || (n == 9 && !strcmp(f[0], "R2") && parse_u64(f[8], &ms))) &&
+    const char *flags = n == 10 ? f[9] : "-";
+    bool ok = ((n == 8 && !strcmp(f[0], "R1")) || (n == 9 && !strcmp(f[0], "R2") && parse_u64(f[8], &ms)) ||
+               (n == 10 && !strcmp(f[0], "R3") && parse_u64(f[8], &ms) && flags[0] && !flags[1] &&
+                strchr("-cf", flags[0]))) &&
               parse_u64(f[1], &time) && time <= INT64_MAX && parse_u64(f[5], &u->in_tokens) &&
               parse_u64(f[6], &u->out_tokens);
     if (!ok) return false;
     u->ms = (double)ms;
     u->time = (int64_t)time;
+    u->cached = flags[0] == 'c';
+    u->failed = flags[0] == 'f';
     u->target = target_of(f[2], &ok);
     route_copy(u->provider, sizeof u->provider, strcmp(f[3], "-") ? f[3] : "");
     route_copy(u->model, sizeof u->model, f[4]);
@@ -222,7 +229,7 @@ static int add_latency(void *user, const route_usage *u)
 {
     latency *l = user;
     int side = u->target != ROUTE_TO_EMBEDDED;
-    if (u->ms > 0) {
+    if (u->ms > 0 && !u->failed && !u->cached) {
         l->sum[side] += u->ms;
         l->n[side]++;
     }
@@ -245,6 +252,7 @@ int route_ledger_state(const char *path, int64_t now, route_state *st, char *err
 /* ------------------------------------------------------------- analysis */
 
 typedef struct agg {
+    const route_config *cfg;
     route_cost_report *r;
     size_t cap;
     int64_t until;
@@ -274,6 +282,20 @@ static route_cost_row *row_for(agg *a, const route_usage *u)
     return row;
 }
 
+/* A cached answer saved what its own model would have charged (the
+ * default external model's price for a local one). */
+static void add_cached(agg *a, route_cost_row *row, const route_usage *u)
+{
+    row->cached++;
+    row->cached_in_tokens += u->in_tokens;
+    row->cached_out_tokens += u->out_tokens;
+    a->r->cached_requests++;
+    double pin = a->ref_in, pout = a->ref_out;
+    bool known = u->target == ROUTE_TO_EMBEDDED ? a->ref_known : route_price_lookup(a->cfg, u->provider, u->model, &pin, &pout);
+    if (known) a->r->cached_savings += route_cost(pin, pout, u->in_tokens, u->out_tokens);
+    else a->r->cached_savings_known = false;
+}
+
 static int add_row(void *user, const route_usage *u)
 {
     agg *a = user;
@@ -283,7 +305,16 @@ static int add_row(void *user, const route_usage *u)
         a->status = ROUTE_ERR_NOMEM;
         return 1;
     }
+    if (u->failed) {
+        row->failed++;
+        a->r->failed_requests++;
+        return 0;
+    }
     row->requests++;
+    if (u->cached) {
+        add_cached(a, row, u);
+        return 0;
+    }
     row->in_tokens += u->in_tokens;
     row->out_tokens += u->out_tokens;
     if (u->ms > 0) {
@@ -318,7 +349,7 @@ int route_costs_analyze(const route_config *cfg, const char *ledger, int64_t sin
     memset(out, 0, sizeof *out);
     out->since = since;
     out->until = until;
-    agg a = {.r = out, .until = until};
+    agg a = {.cfg = cfg, .r = out, .until = until};
     if (cfg && cfg->n_providers) {
         const route_provider *p = &cfg->providers[0];
         for (size_t i = 1; i < cfg->n_providers; i++)
@@ -326,6 +357,7 @@ int route_costs_analyze(const route_config *cfg, const char *ledger, int64_t sin
         a.ref_known = route_price_lookup(cfg, p->name, p->models[0], &a.ref_in, &a.ref_out);
     }
     out->savings_known = a.ref_known;
+    out->cached_savings_known = true;
     int rc = route_ledger_read(ledger, since, add_row, &a, &out->bad_lines, err, errlen);
     if (!rc && a.status) rc = route_fail(err, errlen, a.status, "out of memory");
     if (rc) {

@@ -287,6 +287,8 @@ typedef struct route_usage {
     double cost; /* USD; 0 for local */
     bool cost_known;
     double ms; /* time to answer; 0 = not measured */
+    bool cached; /* answered from the answer cache: no call, no cost; tokens estimated */
+    bool failed; /* the call failed (or a local limit passed it over): no answer */
 } route_usage;
 
 /* The ledger beside the configuration: DIR/.rhema/ai/usage.log where the
@@ -320,6 +322,9 @@ typedef struct route_cost_row {
     uint64_t timed;    /* records with a latency */
     double total_ms;   /* their summed latency */
     uint64_t timed_out_tokens; /* their output tokens, for tokens per second */
+    uint64_t cached;   /* answers from the cache (counted in requests, not in tokens or cost) */
+    uint64_t cached_in_tokens, cached_out_tokens; /* their estimated tokens */
+    uint64_t failed;   /* failed calls (not counted in requests) */
 } route_cost_row;
 
 typedef struct route_cost_report {
@@ -330,6 +335,10 @@ typedef struct route_cost_report {
     uint64_t local_requests;
     double local_savings; /* what local requests would have cost on the default external model */
     bool savings_known;
+    uint64_t cached_requests, failed_requests;
+    double cached_savings; /* what cached answers would have cost: their own model's price, the
+                            * default external model's for local ones */
+    bool cached_savings_known;
     size_t bad_lines;
 } route_cost_report;
 

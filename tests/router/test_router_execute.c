@@ -127,18 +127,28 @@ static int exec(const char *prompt, bool is_private, route_result *res)
     return route_execute(cfg, &rq, &d, &backends, &rt, res, err, sizeof err);
 }
 
+/* Ledger records by kind: answered calls, cached answers, failed calls. */
+typedef struct counts {
+    int answered, cached, failed;
+} counts;
+
 static int count_records(void *user, const route_usage *u)
 {
-    (*(int *)user)++;
+    counts *c = user;
+    if (u->failed) c->failed++;
+    else if (u->cached) c->cached++;
+    else c->answered++;
     return 0;
 }
 
-static int ledger_count(void)
+static counts ledger_counts(void)
 {
-    int n = 0;
-    assert_int_equal(route_ledger_read(ledger, 0, count_records, &n, NULL, err, sizeof err), ROUTE_OK);
-    return n;
+    counts c = {0, 0, 0};
+    assert_int_equal(route_ledger_read(ledger, 0, count_records, &c, NULL, err, sizeof err), ROUTE_OK);
+    return c;
 }
+
+static int ledger_count(void) { return ledger_counts().answered; }
 
 static void test_external_then_fallback(void **state)
 {
@@ -156,6 +166,7 @@ static void test_external_then_fallback(void **state)
     assert_string_equal(res.attempts[0].error, "HTTP 503 from openai");
     route_result_free(&res);
     assert_int_equal(ledger_count(), 2);
+    assert_int_equal(ledger_counts().failed, 1);
     assert_int_equal(rt.external.failures, 1);
     assert_int_equal(rt.external.successes, 1);
     assert_int_equal(rt.embedded.successes, 1);
@@ -271,7 +282,8 @@ static void test_exact_cache(void **state)
         route_result_free(&res);
     }
     assert_int_equal(rt.external.cache_hits, 1);
-    assert_int_equal(ledger_count(), 13); /* cached answers cost nothing and are not recorded */
+    assert_int_equal(ledger_count(), 13);
+    assert_int_equal(ledger_counts().cached, 1); /* recorded at no cost, for savings */
     route_cache_free(rt.cache);
 }
 
@@ -296,6 +308,7 @@ static void test_shared_cache(void **state)
     }
     assert_int_equal(f.emb_calls, 1);
     assert_int_equal(ledger_count(), 1);
+    assert_int_equal(ledger_counts().cached, 1);
     route_runtime r3 = {.cache_dir = dir, .ledger_path = ledger};
     rq.max_output_tokens = 9; /* other parameters: another answer */
     assert_int_equal(route_execute(cfg, &rq, &d, &backends, &r3, &res, err, sizeof err), ROUTE_OK);

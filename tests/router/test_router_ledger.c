@@ -239,12 +239,59 @@ static void test_state(void **state)
     assert_true(st.embedded_accuracy == 0.9);
 }
 
+/* Cached answers count as requests at no cost with what they saved;
+ * failed calls count apart and never as latency; R2 lines still read. */
+static void test_cached_and_failed(void **state)
+{
+    char path[256];
+    ledger_path(path, sizeof path, "flags");
+    static const char yaml[] = "ai_service:\n  external:\n    base_url: https://api.openai.com\n    models: [gpt-4o]\n";
+    route_config *cfg;
+    assert_int_equal(route_config_load_mem(yaml, sizeof yaml - 1, "t.yaml", &cfg, err, sizeof err), ROUTE_OK);
+    route_usage rows[] = {
+        usage(10, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1000, 100, 0.0035),
+        usage(20, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1000, 100, 0),     /* cached */
+        usage(30, ROUTE_TO_EMBEDDED, "", "phi-2", 1000000, 0, 0),           /* cached */
+        usage(40, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 0, 0, 0),          /* failed */
+    };
+    rows[0].ms = 100;
+    rows[1].cached = rows[2].cached = true;
+    rows[3].failed = true;
+    rows[3].ms = 30000;
+    for (size_t i = 0; i < 4; i++) assert_int_equal(route_ledger_append(path, &rows[i], err, sizeof err), ROUTE_OK);
+    FILE *f = fopen(path, "a");
+    fputs("R2 50 embedded - phi-2 10 10 0.000000000 40 7d4f2ad4\n", f); /* a bad checksum: skipped */
+    fclose(f);
+    route_cost_report r;
+    assert_int_equal(route_costs_analyze(cfg, path, 0, 100, &r, err, sizeof err), ROUTE_OK);
+    assert_int_equal(r.cached_requests, 2);
+    assert_int_equal(r.failed_requests, 1);
+    assert_true(r.cached_savings_known);
+    assert_true(r.cached_savings > 2.5034 && r.cached_savings < 2.5036); /* gpt-4o's own price + 1M tokens at the reference */
+    assert_true(r.total_cost > 0.00349 && r.total_cost < 0.00351);
+    assert_int_equal(r.local_requests, 0);
+    assert_int_equal(r.bad_lines, 1);
+    for (size_t i = 0; i < r.n_rows; i++) {
+        if (r.rows[i].target != ROUTE_TO_EXTERNAL) continue;
+        assert_int_equal(r.rows[i].requests, 2);
+        assert_int_equal(r.rows[i].cached, 1);
+        assert_int_equal(r.rows[i].failed, 1);
+        assert_int_equal(r.rows[i].in_tokens, 1000);
+        assert_int_equal(r.rows[i].timed, 1);
+    }
+    route_cost_report_free(&r);
+    route_state st = {0};
+    assert_int_equal(route_ledger_state(path, 100, &st, err, sizeof err), ROUTE_OK);
+    assert_true(st.external_ms == 100);
+    route_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_torn_record),
         cmocka_unit_test(test_concurrent_writers), cmocka_unit_test(test_kill9_loop),
-        cmocka_unit_test(test_costs_analyze), cmocka_unit_test(test_state),
+        cmocka_unit_test(test_costs_analyze), cmocka_unit_test(test_state), cmocka_unit_test(test_cached_and_failed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
