@@ -7,9 +7,10 @@
 
 /* Tile product: y[c * ldy + r] = dot(weight row r, activation row c) for
  * r < nr, c < nc; rows are n elements, w rows ws bytes apart, activation
- * rows (in the type's vec-dot format) as bytes apart. Every y element is
- * computed the same way whatever nr and nc, so results do not depend on
- * how rows are split over threads. */
+ * rows (in the type's vec-dot format) as bytes apart. For a given nc,
+ * every y element is computed the same way whatever nr and the row offset
+ * (within kern_matmul's chunks, multiples of 16 rows), so results do not
+ * depend on how rows are split over threads. */
 typedef void (*kern_gemm_fn)(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a,
                              size_t as, size_t nc, size_t n, float *y, size_t ldy);
 

@@ -147,13 +147,21 @@ AI void legacy_tile(const int kind, const int R, const int C, const uint8_t *w, 
     const int aff = legacy_affine(kind), off = legacy_offset(kind), sgn = kind == L_Q8_0;
     const size_t wb = legacy_bytes(kind), ab = aff ? 36 : 34, aq = aff ? 4 : 2;
     const __m256i zero = _mm256_setzero_si256();
-    __m256 acc[RM_LEGACY][CMAX];
+    /* one row by one token (decoding) alternates two accumulators so the
+     * multiply-add latency does not bound the stream */
+    const int split = R == 1 && C == 1;
+    __m256 acc[RM_LEGACY][CMAX], odd = _mm256_setzero_ps();
 #pragma GCC unroll 16
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 16
         for (int c = 0; c < C; c++)
             acc[r][c] = _mm256_setzero_ps();
     for (size_t b = 0; b < n / 32; b++) {
+        if (split && (b & 1)) {
+            __m256 t = acc[0][0];
+            acc[0][0] = odd;
+            odd = t;
+        }
         __m256i wv[RM_LEGACY], wx[RM_LEGACY];
         __m256 dw[RM_LEGACY], mw[RM_LEGACY];
 #pragma GCC unroll 16
@@ -204,7 +212,14 @@ AI void legacy_tile(const int kind, const int R, const int C, const uint8_t *w, 
                     acc[r][c] = _mm256_fmadd_ps(fsa, mw[r], acc[r][c]);
             }
         }
+        if (split && (b & 1)) {
+            __m256 t = acc[0][0];
+            acc[0][0] = odd;
+            odd = t;
+        }
     }
+    if (split)
+        acc[0][0] = _mm256_add_ps(acc[0][0], odd);
 #pragma GCC unroll 16
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 16
@@ -338,15 +353,16 @@ AI void rows8_tile(const int kind, const int C, const uint8_t *w, size_t ws, con
 #define ROWS8_CASE(K, C) \
     case C: rows8_tile(K, C, w + r * ws, ws, a + c * as, as, n, y + c * ldy + r, ldy); break;
 
-/* Whole groups of eight rows go through rows8_tile, the rest (only at the
- * end of the matrix, since kern_matmul's chunks are multiples of 16 rows)
- * through the general tile. */
+/* With several tokens, whole groups of eight rows go through rows8_tile,
+ * the rest (only at the end of the matrix, since kern_matmul's chunks are
+ * multiples of 16 rows) through the general tile; a single token goes
+ * through the general tile row by row. */
 #define DEFINE_GEMM_ROWS8(fname, tail, K) \
     static void fname(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, \
                       size_t nc, size_t n, float *y, size_t ldy) \
     { \
         size_t r = 0; \
-        for (; r + 8 <= nr; r += 8) { \
+        for (; nc > 1 && r + 8 <= nr; r += 8) { \
             for (size_t c = 0; c < nc; c += CM_ROWS8) { \
                 switch (nc - c < CM_ROWS8 ? nc - c : CM_ROWS8) { \
                 ROWS8_CASE(K, 1) ROWS8_CASE(K, 2) ROWS8_CASE(K, 3) ROWS8_CASE(K, 4) \
@@ -728,8 +744,11 @@ static void attn_f16(const float *q, const uint16_t *k, const uint16_t *v, size_
     static void fname(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, \
                       size_t nc, size_t n, float *y, size_t ldy) \
     { \
-        for (size_t r = 0; r < nr; r += RM) { \
-            size_t rr = nr - r < RM ? nr - r : RM; \
+        /* a single token streams one row at a time: several interleaved \
+         * row streams read memory slower than one */ \
+        const size_t rm = nc == 1 ? 1 : RM; \
+        for (size_t r = 0; r < nr; r += rm) { \
+            size_t rr = nr - r < rm ? nr - r : rm; \
             for (size_t c = 0; c < nc; c += CM) { \
                 size_t cc = nc - c < CM ? nc - c : CM; \
                 const uint8_t *wt = w + r * ws, *at = a + c * as; \
