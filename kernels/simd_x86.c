@@ -147,21 +147,13 @@ AI void legacy_tile(const int kind, const int R, const int C, const uint8_t *w, 
     const int aff = legacy_affine(kind), off = legacy_offset(kind), sgn = kind == L_Q8_0;
     const size_t wb = legacy_bytes(kind), ab = aff ? 36 : 34, aq = aff ? 4 : 2;
     const __m256i zero = _mm256_setzero_si256();
-    /* one row by one token (decoding) alternates two accumulators so the
-     * multiply-add latency does not bound the stream */
-    const int split = R == 1 && C == 1;
-    __m256 acc[RM_LEGACY][CMAX], odd = _mm256_setzero_ps();
+    __m256 acc[RM_LEGACY][CMAX];
 #pragma GCC unroll 16
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 16
         for (int c = 0; c < C; c++)
             acc[r][c] = _mm256_setzero_ps();
     for (size_t b = 0; b < n / 32; b++) {
-        if (split && (b & 1)) {
-            __m256 t = acc[0][0];
-            acc[0][0] = odd;
-            odd = t;
-        }
         __m256i wv[RM_LEGACY], wx[RM_LEGACY];
         __m256 dw[RM_LEGACY], mw[RM_LEGACY];
 #pragma GCC unroll 16
@@ -212,14 +204,7 @@ AI void legacy_tile(const int kind, const int R, const int C, const uint8_t *w, 
                     acc[r][c] = _mm256_fmadd_ps(fsa, mw[r], acc[r][c]);
             }
         }
-        if (split && (b & 1)) {
-            __m256 t = acc[0][0];
-            acc[0][0] = odd;
-            odd = t;
-        }
     }
-    if (split)
-        acc[0][0] = _mm256_add_ps(acc[0][0], odd);
 #pragma GCC unroll 16
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 16
@@ -350,19 +335,54 @@ AI void rows8_tile(const int kind, const int C, const uint8_t *w, size_t ws, con
     }
 }
 
+AI int hsum_i32(__m256i v)
+{
+    __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
+    return _mm_cvtsi128_si32(x);
+}
+
+/* One row with one token, reading a single memory stream, with exactly
+ * rows8_tile's arithmetic for that row (the block's integer sum is exact,
+ * then the same f32 multiply-add per block), so decoding a token gives the
+ * bits a batch gives. */
+AI float row1_exact(const int kind, const uint8_t *w, const uint8_t *a, size_t n)
+{
+    const size_t nb = n / 32, wb = kind == L_Q4_0 ? 18 : 34;
+    const int off = kind == L_Q4_0 ? 8 : 128;
+    const float *da = (const float *)(a + KERN_Q8_0_SIDE(nb));
+    const int32_t *sa = (const int32_t *)(da + nb);
+    float acc = 0.0f;
+    for (size_t b = 0; b < nb; b++, w += wb) {
+        __m256i av = ld256(a + 34 * b + 2), codes;
+        if (kind == L_Q4_0)
+            codes = nibbles(w + 2);
+        else
+            codes = _mm256_xor_si256(ld256(w + 2), _mm256_set1_epi8(-128));
+        int isum = hsum_i32(dot_u8s8(_mm256_setzero_si256(), codes, av)) - off * sa[b];
+        acc = fmaf((float)isum, ld_h(w) * da[b], acc);
+    }
+    return acc;
+}
+
 #define ROWS8_CASE(K, C) \
     case C: rows8_tile(K, C, w + r * ws, ws, a + c * as, as, n, y + c * ldy + r, ldy); break;
 
-/* With several tokens, whole groups of eight rows go through rows8_tile,
- * the rest (only at the end of the matrix, since kern_matmul's chunks are
- * multiples of 16 rows) through the general tile; a single token goes
- * through the general tile row by row. */
+/* Whole groups of eight rows go through rows8_tile, the rest (only at the
+ * end of the matrix, since kern_matmul's chunks are multiples of 16 rows)
+ * through the general tile; a single token through row1_exact. */
 #define DEFINE_GEMM_ROWS8(fname, tail, K) \
     static void fname(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, \
                       size_t nc, size_t n, float *y, size_t ldy) \
     { \
         size_t r = 0; \
-        for (; nc > 1 && r + 8 <= nr; r += 8) { \
+        if (nc == 1) { \
+            for (; r < nr; r++) \
+                y[r] = row1_exact(K, w + r * ws, a, n); \
+            return; \
+        } \
+        for (; r + 8 <= nr; r += 8) { \
             for (size_t c = 0; c < nc; c += CM_ROWS8) { \
                 switch (nc - c < CM_ROWS8 ? nc - c : CM_ROWS8) { \
                 ROWS8_CASE(K, 1) ROWS8_CASE(K, 2) ROWS8_CASE(K, 3) ROWS8_CASE(K, 4) \
