@@ -220,7 +220,11 @@ AI void legacy_tile(const int kind, const int R, const int C, const uint8_t *w, 
  * The codes are unsigned (Q4_0 as stored, Q8_0 + 128); offset * (sum of
  * the activation block) is taken off through kern_matmul's side sums. */
 
+#if VNNI
 #define CM_ROWS8 8
+#else
+#define CM_ROWS8 4 /* two accumulators per token must fit 16 registers */
+#endif
 
 /* Q4_0: lane i of z[k] holds row ROWS8_Q4[i]'s bytes 4k..4k+3. */
 static const int rows8_q4_order[8] = {0, 2, 4, 6, 1, 3, 5, 7};
@@ -291,45 +295,57 @@ AI __m256i rows8_dot(const __m256i *W, const uint8_t *q, __m256i base)
 #endif
 }
 
+/* Block b of the eight rows against C tokens, added into acc. */
+AI void rows8_block(const int kind, const int C, const uint8_t *w, size_t ws, const uint8_t *a,
+                    size_t as, size_t nb, size_t b, const int *order, __m256 *acc)
+{
+    const size_t wb = kind == L_Q4_0 ? 18 : 34;
+    const int off = kind == L_Q4_0 ? 8 : 128;
+    __m256i W[8];
+#if VNNI
+    if (kind != L_Q4_0)
+        rows8_codes_q8_0(w, ws, b * wb, W);
+    else
+#endif
+        rows8_codes_q4_0(w, ws, b * wb, W);
+    uint16_t h[8];
+    for (int i = 0; i < 8; i++)
+        memcpy(&h[i], w + order[i] * ws + b * wb, 2);
+    __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
+#pragma GCC unroll 16
+    for (int c = 0; c < C; c++) {
+        const uint8_t *row = a + c * as;
+        const float *da = (const float *)(row + KERN_Q8_0_SIDE(nb));
+        const int32_t *sa = (const int32_t *)(da + nb);
+        __m256i base = _mm256_set1_epi32(-off * sa[b]);
+        __m256i d = rows8_dot(W, row + 34 * b + 2, base);
+        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw, _mm256_set1_ps(da[b])), acc[c]);
+    }
+}
+
+/* Even and odd blocks go to two accumulators (summed at the end), which
+ * halves the multiply-add chain a single token waits on. */
 AI void rows8_tile(const int kind, const int C, const uint8_t *w, size_t ws, const uint8_t *a,
                    size_t as, size_t n, float *y, size_t ldy)
 {
-    const size_t nb = n / 32, wb = kind == L_Q4_0 ? 18 : 34;
-    const int off = kind == L_Q4_0 ? 8 : 128;
-    const int *order = rows8_q4_order;
+    const size_t nb = n / 32;
     static const int identity[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-    if (kind != L_Q4_0)
-        order = identity;
-    __m256 acc[CM_ROWS8];
+    const int *order = kind == L_Q4_0 ? rows8_q4_order : identity;
+    __m256 even[CM_ROWS8], odd[CM_ROWS8];
 #pragma GCC unroll 16
     for (int c = 0; c < C; c++)
-        acc[c] = _mm256_setzero_ps();
-    for (size_t b = 0; b < nb; b++) {
-        __m256i W[8];
-#if VNNI
-        if (kind != L_Q4_0)
-            rows8_codes_q8_0(w, ws, b * wb, W);
-        else
-#endif
-            rows8_codes_q4_0(w, ws, b * wb, W);
-        uint16_t h[8];
-        for (int i = 0; i < 8; i++)
-            memcpy(&h[i], w + order[i] * ws + b * wb, 2);
-        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
-#pragma GCC unroll 16
-        for (int c = 0; c < C; c++) {
-            const uint8_t *row = a + c * as;
-            const float *da = (const float *)(row + KERN_Q8_0_SIDE(nb));
-            const int32_t *sa = (const int32_t *)(da + nb);
-            __m256i base = _mm256_set1_epi32(-off * sa[b]);
-            __m256i d = rows8_dot(W, row + 34 * b + 2, base);
-            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw, _mm256_set1_ps(da[b])), acc[c]);
-        }
+        even[c] = odd[c] = _mm256_setzero_ps();
+    size_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        rows8_block(kind, C, w, ws, a, as, nb, b, order, even);
+        rows8_block(kind, C, w, ws, a, as, nb, b + 1, order, odd);
     }
+    if (b < nb)
+        rows8_block(kind, C, w, ws, a, as, nb, b, order, even);
 #pragma GCC unroll 16
     for (int c = 0; c < C; c++) {
         float v[8];
-        _mm256_storeu_ps(v, acc[c]);
+        _mm256_storeu_ps(v, _mm256_add_ps(even[c], odd[c]));
         for (int i = 0; i < 8; i++)
             y[c * ldy + order[i]] = v[i];
     }
@@ -353,7 +369,7 @@ AI float row1_exact(const int kind, const uint8_t *w, const uint8_t *a, size_t n
     const int off = kind == L_Q4_0 ? 8 : 128;
     const float *da = (const float *)(a + KERN_Q8_0_SIDE(nb));
     const int32_t *sa = (const int32_t *)(da + nb);
-    float acc = 0.0f;
+    float acc[2] = {0.0f, 0.0f};
     for (size_t b = 0; b < nb; b++, w += wb) {
         __m256i av = ld256(a + 34 * b + 2), codes;
         if (kind == L_Q4_0)
@@ -361,11 +377,16 @@ AI float row1_exact(const int kind, const uint8_t *w, const uint8_t *a, size_t n
         else
             codes = _mm256_xor_si256(ld256(w + 2), _mm256_set1_epi8(-128));
         int isum = hsum_i32(dot_u8s8(_mm256_setzero_si256(), codes, av)) - off * sa[b];
-        acc = fmaf((float)isum, ld_h(w) * da[b], acc);
+        acc[b & 1] = fmaf((float)isum, ld_h(w) * da[b], acc[b & 1]);
     }
-    return acc;
+    return acc[0] + acc[1];
 }
 
+#if CM_ROWS8 == 8
+#define ROWS8_MORE(K) ROWS8_CASE(K, 5) ROWS8_CASE(K, 6) ROWS8_CASE(K, 7) ROWS8_CASE(K, 8)
+#else
+#define ROWS8_MORE(K)
+#endif
 #define ROWS8_CASE(K, C) \
     case C: rows8_tile(K, C, w + r * ws, ws, a + c * as, as, n, y + c * ldy + r, ldy); break;
 
@@ -386,7 +407,7 @@ AI float row1_exact(const int kind, const uint8_t *w, const uint8_t *a, size_t n
             for (size_t c = 0; c < nc; c += CM_ROWS8) { \
                 switch (nc - c < CM_ROWS8 ? nc - c : CM_ROWS8) { \
                 ROWS8_CASE(K, 1) ROWS8_CASE(K, 2) ROWS8_CASE(K, 3) ROWS8_CASE(K, 4) \
-                ROWS8_CASE(K, 5) ROWS8_CASE(K, 6) ROWS8_CASE(K, 7) ROWS8_CASE(K, 8) \
+                ROWS8_MORE(K) \
                 default: break; \
                 } \
             } \
