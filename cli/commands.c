@@ -15,6 +15,9 @@ extern const cli_cmd cli_cmd_tasks_classify;
 extern const cli_cmd cli_cmd_tasks_route;
 extern const cli_cmd cli_cmd_tasks_benchmark;
 extern const cli_cmd cli_cmd_costs_analyze;
+extern const cli_cmd cli_cmd_costs_savings;
+extern const cli_cmd cli_cmd_costs_project;
+extern const cli_cmd cli_cmd_costs_optimize;
 extern const cli_cmd cli_cmd_perf_metrics;
 extern const cli_cmd cli_cmd_ai_chat;
 
@@ -33,6 +36,9 @@ const cli_cmd *const cli_commands[] = {
     &cli_cmd_tasks_route,
     &cli_cmd_tasks_benchmark,
     &cli_cmd_costs_analyze,
+    &cli_cmd_costs_savings,
+    &cli_cmd_costs_project,
+    &cli_cmd_costs_optimize,
     &cli_cmd_perf_metrics,
     &cli_cmd_ai_chat,
 };

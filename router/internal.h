@@ -62,6 +62,10 @@ void route_action_free(route_action *a);
 const route_model *route_default_model(const route_config *cfg, const route_class *cls);
 const route_model *route_model_named(const route_config *cfg, const char *name);
 
+/* The preferred external provider (lowest priority), or NULL: the model
+ * savings are priced on. */
+const route_provider *route_default_provider(const route_config *cfg);
+
 /* The cached answer for key if still fresh (owned by the cache), or NULL. */
 const char *route_cache_get(route_cache *c, const char *key, int64_t now_ms);
 /* Store a copy of text for ttl_ms (0: not cached). */

@@ -350,11 +350,11 @@ int route_costs_analyze(const route_config *cfg, const char *ledger, int64_t sin
     out->since = since;
     out->until = until;
     agg a = {.cfg = cfg, .r = out, .until = until};
-    if (cfg && cfg->n_providers) {
-        const route_provider *p = &cfg->providers[0];
-        for (size_t i = 1; i < cfg->n_providers; i++)
-            if (cfg->providers[i].priority < p->priority) p = &cfg->providers[i];
+    const route_provider *p = route_default_provider(cfg);
+    if (p) {
         a.ref_known = route_price_lookup(cfg, p->name, p->models[0], &a.ref_in, &a.ref_out);
+        route_copy(out->ref_provider, sizeof out->ref_provider, p->name);
+        route_copy(out->ref_model, sizeof out->ref_model, p->models[0]);
     }
     out->savings_known = a.ref_known;
     out->cached_savings_known = true;

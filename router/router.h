@@ -339,6 +339,7 @@ typedef struct route_cost_report {
     double cached_savings; /* what cached answers would have cost: their own model's price, the
                             * default external model's for local ones */
     bool cached_savings_known;
+    char ref_provider[32], ref_model[96]; /* the default external model savings are priced on; "" none */
     size_t bad_lines;
 } route_cost_report;
 
@@ -346,6 +347,65 @@ typedef struct route_cost_report {
 int route_costs_analyze(const route_config *cfg, const char *ledger, int64_t since, int64_t until,
                         route_cost_report *out, char *err, size_t errlen);
 void route_cost_report_free(route_cost_report *r);
+
+/* A usage profile for projections; the assumptions are documented in
+ * router/README.md ("Cost planning"). */
+typedef struct route_usage_profile {
+    const char *name;            /* "light", "medium", "heavy" */
+    double requests_per_day;
+    double in_tokens, out_tokens; /* per request */
+    double simple_share, medium_share, complex_share; /* tiers, summing to 1 */
+} route_usage_profile;
+
+/* The profile named name, or NULL. */
+const route_usage_profile *route_usage_profile_find(const char *name);
+
+typedef struct route_projection {
+    route_usage_profile profile;
+    char ref_provider[32], ref_model[96]; /* default external model, "" none */
+    bool cost_known;              /* a price for it is known */
+    double external_share;        /* requests that reach an external model */
+    double hybrid_share;          /* of those, hybrid ones (the draft is sent too) */
+    bool share_from_ledger;       /* measured over the last 30 days, else from the strategy */
+    uint64_t ledger_requests;     /* records the share was measured on */
+    double monthly_requests;      /* 30 days */
+    double all_external_usd;      /* every request on the default external model */
+    double routed_usd;            /* with this configuration's routing */
+    double savings_usd;
+} route_projection;
+
+/* Project a month of profile's usage under cfg: the external share is
+ * measured from the ledger over the 30 days before now when it holds at
+ * least 20 answered requests, else taken from the strategy and the
+ * profile's tier mix. */
+int route_costs_project(const route_config *cfg, const char *ledger, int64_t now, const route_usage_profile *profile,
+                        route_projection *out, char *err, size_t errlen);
+
+typedef struct route_optimize_plan {
+    route_strategy strategy;
+    int64_t since, until;
+    double days;                  /* span of the records, at least 1 */
+    uint64_t external_requests;   /* answered externally (not cached) with a known cost */
+    double external_usd;
+    long simple_max_tokens, rec_simple_max_tokens;
+    double max_cost_per_request, rec_max_cost_per_request; /* 0 = none */
+    double max_daily_cost, rec_max_daily_cost;
+    uint64_t moved_requests;      /* external requests the new thresholds send local */
+    double moved_usd;             /* what they cost: the expected saving over the period */
+    double monthly_saving_usd;    /* moved_usd over 30 days */
+    char why[6][200];
+    size_t n_why;
+} route_optimize_plan;
+
+/* Recommend thresholds for strategy (hybrid or cost) from the external
+ * requests in the ledger over [since, until]: simple_max_tokens up to the
+ * median (hybrid) or third quartile (cost) of their prompt sizes, capped
+ * by the local model's context; max_cost_per_request at their 95th
+ * percentile cost (hybrid) or median (cost); max_daily_cost 20 % above the
+ * costliest day. The saving counts the requests the new thresholds would
+ * send local, an upper bound: the classifier may still send some out. */
+int route_costs_optimize(const route_config *cfg, const char *ledger, int64_t since, int64_t until,
+                         route_strategy strategy, route_optimize_plan *out, char *err, size_t errlen);
 
 /* -------------------------------------------------------------- execution */
 

@@ -78,6 +78,40 @@ expect 0 "(no requests recorded in this period)" rhema ai costs analyze --period
 expect 0 '"total_cost_usd":0' rhema ai costs analyze --period month --json
 expect 2 "--period must be day, week or month" rhema ai costs analyze --period year
 
+# Savings, projection and optimisation from a ledger written here.
+mkdir -p plan/.rhema/ai && cd plan || exit 1
+printf 'ai_service:\n  external:\n    base_url: https://api.openai.com\n    models: [gpt-4o]\n' > .rhema/ai-config.yaml
+# ledger_line FIELDS...: a record with its FNV-1a check, as the router writes it.
+ledger_line() {
+    local s="$*" h=2166136261 i c
+    for ((i = 0; i < ${#s}; i++)); do printf -v c '%d' "'${s:i:1}"; h=$(( ((h ^ c) * 16777619) & 0xffffffff )); done
+    printf '%s %08x\n' "$s" "$h"
+}
+now=$(date +%s)
+{
+    ledger_line R3 $((now - 50)) external openai gpt-4o 1000 100 0.003500000 900 -
+    ledger_line R3 $((now - 40)) external openai gpt-4o 1000 100 0.003500000 700 -
+    ledger_line R3 $((now - 30)) embedded - phi-2 1000000 0 0.000000000 500 -
+    ledger_line R3 $((now - 20)) external openai gpt-4o 1000 100 0.000000000 0 c
+    ledger_line R3 $((now - 10)) external openai gpt-4o 0 0 0.000000000 100 f
+} > .rhema/ai/usage.log
+expect 0 '"external_spend_usd":0.007,"local_requests":1,"local_savings_usd":2.5,"cached_requests":1,"cached_savings_usd":0.0035,"total_savings_usd":2.5035' \
+    rhema ai costs savings --json
+expect 0 '{"route":"embedded","provider":null,"model":"phi-2","requests":1,"cached_requests":0,"saved_usd":2.5}' \
+    rhema ai costs savings --show --json
+expect 0 "cached answers:   1, would have cost \$0.0035" rhema ai costs savings --show
+expect 0 "embedded  -            phi-2                                1        0      \$2.5000" rhema ai costs savings --show
+expect 0 '"usage":"medium","assumptions":{"requests_per_day":500,' rhema ai costs project --usage medium --json
+expect 0 '"share_from":"strategy","monthly_requests":15000,"all_external_usd":9e+01,"routed_usd":50.25,"savings_usd":39.75' \
+    rhema ai costs project --usage medium --json
+expect 0 "all external: \$4.50" rhema ai costs project --usage light
+expect 2 "--usage must be light, medium or heavy, not 'huge'" rhema ai costs project --usage huge
+expect 0 '"recommended":{"simple_max_tokens":1000,' rhema ai costs optimize --strategy hybrid --json
+expect 0 '"moved_requests":2,"expected_saving_usd":0.007' rhema ai costs optimize --strategy hybrid --json
+expect 0 "simple_max_tokens 512 -> 1000" rhema ai costs optimize --strategy hybrid
+expect 2 "--strategy must be hybrid or cost, not 'latency'" rhema ai costs optimize --strategy latency
+cd .. || exit 1
+
 # A real run on a fixture model: the unreachable provider falls back to
 # the local model, and the ledger then holds both requests.
 fx="${RHEMA_FIXTURES:-}"

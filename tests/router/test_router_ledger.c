@@ -286,12 +286,95 @@ static void test_cached_and_failed(void **state)
     route_config_free(cfg);
 }
 
+static route_config *openai_config(void)
+{
+    static const char yaml[] = "ai_service:\n  external:\n    base_url: https://api.openai.com\n    models: [gpt-4o]\n";
+    route_config *cfg;
+    assert_int_equal(route_config_load_mem(yaml, sizeof yaml - 1, "t.yaml", &cfg, err, sizeof err), ROUTE_OK);
+    return cfg;
+}
+
+static bool near(double a, double b) { return a > b - 1e-9 && a < b + 1e-9; }
+
+/* A month of the medium profile on gpt-4o ($2.5 / $10 per 1M): from the
+ * hybrid strategy's tier mix, then from the share the ledger measured. */
+static void test_project(void **state)
+{
+    char path[256];
+    ledger_path(path, sizeof path, "project");
+    route_config *cfg = openai_config();
+    const route_usage_profile *prof = route_usage_profile_find("medium");
+    assert_non_null(prof);
+    assert_null(route_usage_profile_find("huge"));
+    route_projection pr;
+    assert_int_equal(route_costs_project(cfg, path, 100 * 86400, prof, &pr, err, sizeof err), ROUTE_OK);
+    assert_false(pr.share_from_ledger);
+    assert_true(pr.cost_known);
+    assert_string_equal(pr.ref_model, "gpt-4o");
+    assert_true(near(pr.monthly_requests, 15000));
+    assert_true(near(pr.all_external_usd, 90));     /* 15000 x (800 x 2.5 + 400 x 10) / 1M */
+    assert_true(near(pr.routed_usd, 50.25));        /* 15 % external, 35 % hybrid with the draft sent */
+    assert_true(near(pr.savings_usd, 39.75));
+    for (int i = 0; i < 20; i++) {
+        route_usage u = usage(100 * 86400 - 10 - i, i < 5 ? ROUTE_TO_EXTERNAL : ROUTE_TO_EMBEDDED, i < 5 ? "openai" : "",
+                              i < 5 ? "gpt-4o" : "phi-2", 10, 10, i < 5 ? 0.001 : 0);
+        assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
+    }
+    assert_int_equal(route_costs_project(cfg, path, 100 * 86400, prof, &pr, err, sizeof err), ROUTE_OK);
+    assert_true(pr.share_from_ledger);
+    assert_int_equal(pr.ledger_requests, 20);
+    assert_true(near(pr.external_share, 0.25));
+    assert_true(near(pr.routed_usd, 22.5));
+    route_config_free(cfg);
+}
+
+/* Ten external requests of 1000..10000 prompt tokens costing $0.001..0.010
+ * over three days. */
+static void test_optimize(void **state)
+{
+    char path[256];
+    ledger_path(path, sizeof path, "optimize");
+    route_config *cfg = openai_config();
+    route_optimize_plan pl;
+    assert_int_equal(route_costs_optimize(cfg, path, 0, 10 * 86400, ROUTE_STRAT_HYBRID, &pl, err, sizeof err), ROUTE_OK);
+    assert_int_equal(pl.external_requests, 0);
+    assert_int_equal(pl.moved_requests, 0);
+    assert_int_equal(pl.rec_simple_max_tokens, pl.simple_max_tokens);
+    for (int i = 1; i <= 10; i++) {
+        int64_t day = i <= 5 ? 0 : i <= 9 ? 1 : 2;
+        route_usage u = usage(86400 + day * 86400 + i, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", (uint64_t)i * 1000, 10, i * 0.001);
+        assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
+    }
+    route_usage cached = usage(86400, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 2500, 10, 0);
+    cached.cached = true; /* cost nothing: not a request to move */
+    assert_int_equal(route_ledger_append(path, &cached, err, sizeof err), ROUTE_OK);
+    assert_int_equal(route_costs_optimize(cfg, path, 0, 10 * 86400, ROUTE_STRAT_HYBRID, &pl, err, sizeof err), ROUTE_OK);
+    assert_int_equal(pl.external_requests, 10);
+    assert_true(near(pl.external_usd, 0.055));
+    assert_int_equal(pl.rec_simple_max_tokens, 4096 - 512); /* the median, 5000, capped by the context */
+    assert_true(near(pl.rec_max_cost_per_request, 0.010));
+    assert_true(pl.rec_max_daily_cost >= 0.036 && pl.rec_max_daily_cost <= 0.04);
+    assert_int_equal(pl.moved_requests, 3); /* 1000, 2000, 3000 tokens */
+    assert_true(near(pl.moved_usd, 0.006));
+    assert_true(pl.days > 1.99 && pl.days < 2.01);
+    assert_true(pl.monthly_saving_usd > 0.0899 && pl.monthly_saving_usd < 0.0901);
+    assert_int_equal(pl.n_why, 3);
+    assert_int_equal(route_costs_optimize(cfg, path, 0, 10 * 86400, ROUTE_STRAT_COST, &pl, err, sizeof err), ROUTE_OK);
+    assert_true(near(pl.rec_max_cost_per_request, 0.005));
+    assert_int_equal(pl.moved_requests, 8); /* 3 by size, 5 dearer than the median */
+    assert_true(near(pl.moved_usd, 0.046));
+    assert_int_equal(route_costs_optimize(cfg, path, 0, 10, ROUTE_STRAT_LATENCY, &pl, err, sizeof err), ROUTE_ERR_ARG);
+    assert_string_equal(err, "optimize supports the hybrid and cost strategies, not latency");
+    route_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_torn_record),
         cmocka_unit_test(test_concurrent_writers), cmocka_unit_test(test_kill9_loop),
         cmocka_unit_test(test_costs_analyze), cmocka_unit_test(test_state), cmocka_unit_test(test_cached_and_failed),
+        cmocka_unit_test(test_project), cmocka_unit_test(test_optimize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
