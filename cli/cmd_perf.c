@@ -1,5 +1,7 @@
 /* rhema ai performance metrics [--embedded | --external]: latency and
- * throughput per model from the usage ledger. */
+ * throughput per model from the usage ledger; performance compare and
+ * service status: both sides' counts, latency percentiles, tokens and
+ * cost. */
 #include "cli/ai_config.h"
 #include "cli/cli.h"
 
@@ -95,6 +97,180 @@ static int run_metrics(const cli_cmd *cmd, int argc, char **argv)
     return rc;
 }
 
+/* The configuration and the ledger's statistics over --period. */
+static int load_stats(const cli_cmd *cmd, const char *config, const char *period, route_config **cfg,
+                      route_service_stats *st, char *ledger, size_t ledgerlen)
+{
+    int64_t days = !strcmp(period, "day") ? 1 : !strcmp(period, "week") ? 7 : !strcmp(period, "month") ? 30 : 0;
+    if (!days) return cli_usage_error(cmd, "--period must be day, week or month, not '%s'", period);
+    int rc = cli_ai_config_load(config, cfg);
+    if (rc) return rc;
+    char err[1024];
+    int64_t now = (int64_t)time(NULL);
+    if (route_ledger_path(*cfg, ledger, ledgerlen, err, sizeof err) ||
+        route_service_stats_read(ledger, now - days * 86400, now, st, err, sizeof err)) {
+        fprintf(stderr, "rhema: %s\n", err);
+        route_config_free(*cfg);
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
+static void json_u64(net_jw *w, const char *key, uint64_t v)
+{
+    net_jw_key(w, key);
+    net_jw_int(w, (int64_t)v);
+}
+
+static void json_ms(net_jw *w, const char *key, const route_side_stats *s, double v)
+{
+    net_jw_key(w, key);
+    s->timed ? net_jw_double(w, v) : net_jw_null(w);
+}
+
+static void json_side(net_jw *w, const char *key, const route_side_stats *s)
+{
+    net_jw_key(w, key);
+    net_jw_obj_begin(w);
+    json_u64(w, "requests", s->requests);
+    json_u64(w, "successes", s->successes);
+    json_u64(w, "failures", s->failures);
+    json_u64(w, "cache_hits", s->cache_hits);
+    json_u64(w, "cache_misses", s->cache_misses);
+    json_u64(w, "input_tokens", s->in_tokens);
+    json_u64(w, "output_tokens", s->out_tokens);
+    cli_ai_json_kd(w, "cost_usd", s->cost);
+    json_u64(w, "unpriced_requests", s->unpriced);
+    json_u64(w, "timed_requests", s->timed);
+    json_ms(w, "mean_ms", s, s->mean_ms);
+    json_ms(w, "p50_ms", s, s->p50_ms);
+    json_ms(w, "p95_ms", s, s->p95_ms);
+    json_ms(w, "p99_ms", s, s->p99_ms);
+    json_ms(w, "output_tokens_per_second", s, s->out_tokens_per_s);
+    net_jw_obj_end(w);
+}
+
+static void print_side(const char *name, const route_side_stats *s)
+{
+    printf("%-9s %9llu %9llu %8llu %6llu/%-6llu", name, (unsigned long long)s->requests,
+           (unsigned long long)s->successes, (unsigned long long)s->failures, (unsigned long long)s->cache_hits,
+           (unsigned long long)s->cache_misses);
+    if (s->timed) printf(" %8.0f %8.0f %8.0f", s->p50_ms, s->p95_ms, s->p99_ms);
+    else printf(" %8s %8s %8s", "-", "-", "-");
+    printf(" %10llu %10llu  $%.4f%s\n", (unsigned long long)s->in_tokens, (unsigned long long)s->out_tokens, s->cost,
+           s->unpriced ? " + unpriced" : "");
+}
+
+static int run_status(const cli_cmd *cmd, int argc, char **argv)
+{
+    const char *period = "day", *config = NULL;
+    bool json = false;
+    const cli_opt opts[] = {
+        {"period", 'p', CLI_STR, &period, "day|week|month  how far back (default day)"},
+        {"config", 'c', CLI_STR, &config, "FILE  ai-config.yaml; the ledger is .rhema/ai/usage.log beside it"},
+        {"json", 0, CLI_FLAG, &json, "print one JSON object"},
+    };
+    int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
+    if (rc) return rc;
+    route_config *cfg;
+    route_service_stats st;
+    char ledger[4096];
+    if ((rc = load_stats(cmd, config, period, &cfg, &st, ledger, sizeof ledger))) return rc;
+    route_side_stats total = {
+        .requests = st.embedded.requests + st.external.requests,
+        .successes = st.embedded.successes + st.external.successes,
+        .failures = st.embedded.failures + st.external.failures,
+        .cache_hits = st.embedded.cache_hits + st.external.cache_hits,
+        .cache_misses = st.embedded.cache_misses + st.external.cache_misses,
+        .in_tokens = st.embedded.in_tokens + st.external.in_tokens,
+        .out_tokens = st.embedded.out_tokens + st.external.out_tokens,
+        .cost = st.external.cost,
+        .unpriced = st.external.unpriced,
+    };
+    if (json) {
+        net_buf out;
+        net_jw w;
+        net_buf_init(&out);
+        net_jw_init(&w, &out);
+        net_jw_obj_begin(&w);
+        cli_ai_json_kv(&w, "period", period);
+        cli_ai_json_kv(&w, "config", cfg->path);
+        cli_ai_json_kv(&w, "ledger", ledger);
+        json_side(&w, "embedded", &st.embedded);
+        json_side(&w, "external", &st.external);
+        json_side(&w, "total", &total);
+        json_u64(&w, "damaged_records", st.bad_lines);
+        net_jw_obj_end(&w);
+        rc = cli_ai_json_print(&w, &out);
+    } else {
+        printf("config: %s\nledger: %s (last %s)\n\n", cfg->path ? cfg->path : "(built-in defaults)", ledger, period);
+        printf("%-9s %9s %9s %8s %13s %8s %8s %8s %10s %10s  %s\n", "side", "requests", "successes", "failures",
+               "cache hit/miss", "p50 ms", "p95 ms", "p99 ms", "in tokens", "out tokens", "cost");
+        print_side("embedded", &st.embedded);
+        print_side("external", &st.external);
+        print_side("total", &total);
+        if (st.bad_lines) printf("warning: %zu damaged ledger lines skipped\n", st.bad_lines);
+    }
+    route_config_free(cfg);
+    return rc;
+}
+
+static int run_compare(const cli_cmd *cmd, int argc, char **argv)
+{
+    const char *period = "week", *config = NULL;
+    bool json = false;
+    const cli_opt opts[] = {
+        {"period", 'p', CLI_STR, &period, "day|week|month  how far back (default week)"},
+        {"config", 'c', CLI_STR, &config, "FILE  ai-config.yaml; the ledger is .rhema/ai/usage.log beside it"},
+        {"json", 0, CLI_FLAG, &json, "print one JSON object"},
+    };
+    int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
+    if (rc) return rc;
+    route_config *cfg;
+    route_service_stats st;
+    char ledger[4096];
+    if ((rc = load_stats(cmd, config, period, &cfg, &st, ledger, sizeof ledger))) return rc;
+    const route_side_stats *e = &st.embedded, *x = &st.external;
+    bool speed = e->timed && x->timed && e->p50_ms > 0;
+    uint64_t answered = x->cache_misses - x->failures;
+    if (json) {
+        net_buf out;
+        net_jw w;
+        net_buf_init(&out);
+        net_jw_init(&w, &out);
+        net_jw_obj_begin(&w);
+        cli_ai_json_kv(&w, "period", period);
+        cli_ai_json_kv(&w, "ledger", ledger);
+        json_side(&w, "embedded", e);
+        json_side(&w, "external", x);
+        net_jw_key(&w, "external_over_embedded_p50");
+        speed ? net_jw_double(&w, x->p50_ms / e->p50_ms) : net_jw_null(&w);
+        net_jw_key(&w, "external_cost_per_answer_usd");
+        answered ? net_jw_double(&w, x->cost / (double)answered) : net_jw_null(&w);
+        net_jw_obj_end(&w);
+        rc = cli_ai_json_print(&w, &out);
+    } else {
+        printf("last %s, from %s\n\n%-22s %14s %14s\n", period, ledger, "", "embedded", "external");
+        printf("%-22s %14llu %14llu\n", "requests", (unsigned long long)e->requests, (unsigned long long)x->requests);
+        printf("%-22s %13.1f%% %13.1f%%\n", "success rate", e->requests ? 100.0 * (double)e->successes / (double)e->requests : 0,
+               x->requests ? 100.0 * (double)x->successes / (double)x->requests : 0);
+        printf("%-22s %14.0f %14.0f\n%-22s %14.0f %14.0f\n%-22s %14.0f %14.0f\n", "p50 ms", e->p50_ms, x->p50_ms, "p95 ms",
+               e->p95_ms, x->p95_ms, "p99 ms", e->p99_ms, x->p99_ms);
+        printf("%-22s %14.1f %14.1f\n", "output tokens/s", e->out_tokens_per_s, x->out_tokens_per_s);
+        printf("%-22s %14s %13s$%.6f\n", "cost per answer", "$0", "", answered ? x->cost / (double)answered : 0);
+        if (speed) printf("\nthe external side takes %.2fx the embedded time at the median\n", x->p50_ms / e->p50_ms);
+        else printf("\nnot enough timed requests on both sides to compare latency\n");
+    }
+    route_config_free(cfg);
+    return rc;
+}
+
+const cli_cmd cli_cmd_perf_compare = {"ai performance compare", "[--period day|week|month] [--json]",
+                                      "embedded against external: success rate, latency percentiles, throughput, cost",
+                                      run_compare};
+const cli_cmd cli_cmd_service_status = {"ai service status", "[--period day|week|month] [--json]",
+                                        "requests, failures, cache hits, latency p50/p95/p99, tokens and cost from the ledger",
+                                        run_status};
 const cli_cmd cli_cmd_perf_metrics = {"ai performance metrics", "[--embedded | --external] [--period day|week|month] [--json]",
                                       "average latency and output tokens per second per model, from the usage ledger",
                                       run_metrics};

@@ -19,6 +19,8 @@ extern const cli_cmd cli_cmd_costs_savings;
 extern const cli_cmd cli_cmd_costs_project;
 extern const cli_cmd cli_cmd_costs_optimize;
 extern const cli_cmd cli_cmd_perf_metrics;
+extern const cli_cmd cli_cmd_perf_compare;
+extern const cli_cmd cli_cmd_service_status;
 extern const cli_cmd cli_cmd_ai_chat;
 
 const cli_cmd *const cli_commands[] = {
@@ -40,6 +42,8 @@ const cli_cmd *const cli_commands[] = {
     &cli_cmd_costs_project,
     &cli_cmd_costs_optimize,
     &cli_cmd_perf_metrics,
+    &cli_cmd_perf_compare,
+    &cli_cmd_service_status,
     &cli_cmd_ai_chat,
 };
 

@@ -348,6 +348,30 @@ int route_costs_analyze(const route_config *cfg, const char *ledger, int64_t sin
                         route_cost_report *out, char *err, size_t errlen);
 void route_cost_report_free(route_cost_report *r);
 
+/* Service statistics of one side (embedded or external, hybrid counted as
+ * external) from the ledger. */
+typedef struct route_side_stats {
+    uint64_t requests;     /* every record: answered, cached or failed */
+    uint64_t successes, failures;
+    uint64_t cache_hits, cache_misses; /* misses: calls that went to a model */
+    uint64_t in_tokens, out_tokens;    /* of answered calls (cached ones excluded) */
+    double cost;
+    uint64_t unpriced;
+    uint64_t timed;        /* answered calls with a latency */
+    double mean_ms, p50_ms, p95_ms, p99_ms; /* 0 when none timed */
+    double out_tokens_per_s; /* over timed calls */
+} route_side_stats;
+
+typedef struct route_service_stats {
+    int64_t since, until;
+    route_side_stats embedded, external;
+    size_t bad_lines;
+} route_service_stats;
+
+/* Read the ledger over [since, until] into out (nearest-rank percentiles). */
+int route_service_stats_read(const char *ledger, int64_t since, int64_t until, route_service_stats *out, char *err,
+                             size_t errlen);
+
 /* A usage profile for projections; the assumptions are documented in
  * router/README.md ("Cost planning"). */
 typedef struct route_usage_profile {

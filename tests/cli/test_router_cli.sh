@@ -110,6 +110,14 @@ expect 0 '"recommended":{"simple_max_tokens":1000,' rhema ai costs optimize --st
 expect 0 '"moved_requests":2,"expected_saving_usd":0.007' rhema ai costs optimize --strategy hybrid --json
 expect 0 "simple_max_tokens 512 -> 1000" rhema ai costs optimize --strategy hybrid
 expect 2 "--strategy must be hybrid or cost, not 'latency'" rhema ai costs optimize --strategy latency
+expect 0 '"external":{"requests":4,"successes":3,"failures":1,"cache_hits":1,"cache_misses":3,"input_tokens":2000,"output_tokens":200,"cost_usd":0.007,"unpriced_requests":0,"timed_requests":2,"mean_ms":8e+02,"p50_ms":7e+02,"p95_ms":9e+02,"p99_ms":9e+02' \
+    rhema ai service status --json
+expect 0 '"total":{"requests":5,"successes":4,"failures":1,"cache_hits":1,"cache_misses":4,' rhema ai service status --json
+expect 0 "external          4         3        1      1/3           700      900      900       2000        200  \$0.0070" \
+    rhema ai service status
+expect 0 '"external_over_embedded_p50":1.4,"external_cost_per_answer_usd":0.0035' rhema ai performance compare --json
+expect 0 "the external side takes 1.40x the embedded time at the median" rhema ai performance compare
+expect 2 "--period must be day, week or month, not 'year'" rhema ai service status --period year
 cd .. || exit 1
 
 # A real run on a fixture model: the unreachable provider falls back to

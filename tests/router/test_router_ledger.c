@@ -368,13 +368,55 @@ static void test_optimize(void **state)
     route_config_free(cfg);
 }
 
+static void test_service_stats(void **state)
+{
+    char path[256];
+    ledger_path(path, sizeof path, "stats");
+    for (int i = 1; i <= 100; i++) {
+        route_usage u = usage(1000 + i, ROUTE_TO_EMBEDDED, "", "phi-2", 10, 20, 0);
+        u.ms = i;
+        assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
+    }
+    route_usage ext[] = {
+        usage(2000, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 100, 50, 0.01),
+        usage(2001, ROUTE_TO_HYBRID, "openai", "gpt-4o", 100, 50, 0.01),
+        usage(2002, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 100, 50, 0),
+        usage(2003, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 0, 0, 0),
+        usage(9000, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 5), /* after the period */
+    };
+    ext[0].ms = 200;
+    ext[1].ms = 400;
+    ext[2].cached = true;
+    ext[3].failed = true;
+    ext[3].ms = 30000;
+    for (size_t i = 0; i < 5; i++) assert_int_equal(route_ledger_append(path, &ext[i], err, sizeof err), ROUTE_OK);
+    route_service_stats st;
+    assert_int_equal(route_service_stats_read(path, 0, 5000, &st, err, sizeof err), ROUTE_OK);
+    assert_int_equal(st.embedded.requests, 100);
+    assert_int_equal(st.embedded.successes, 100);
+    assert_int_equal(st.embedded.timed, 100);
+    assert_true(st.embedded.p50_ms == 50 && st.embedded.p95_ms == 95 && st.embedded.p99_ms == 99);
+    assert_true(st.embedded.mean_ms == 50.5);
+    assert_true(st.embedded.out_tokens_per_s > 395.9 && st.embedded.out_tokens_per_s < 396.1); /* 2000 tokens in 5.05 s */
+    assert_int_equal(st.external.requests, 4);
+    assert_int_equal(st.external.successes, 3);
+    assert_int_equal(st.external.failures, 1);
+    assert_int_equal(st.external.cache_hits, 1);
+    assert_int_equal(st.external.cache_misses, 3);
+    assert_int_equal(st.external.in_tokens, 200);
+    assert_true(st.external.cost > 0.0199 && st.external.cost < 0.0201);
+    assert_true(st.external.p50_ms == 200 && st.external.p99_ms == 400); /* the failure's 30 s is not a latency */
+    assert_int_equal(route_service_stats_read(path, 0, 0, &st, err, sizeof err), ROUTE_OK);
+    assert_int_equal(st.embedded.requests + st.external.requests, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_torn_record),
         cmocka_unit_test(test_concurrent_writers), cmocka_unit_test(test_kill9_loop),
         cmocka_unit_test(test_costs_analyze), cmocka_unit_test(test_state), cmocka_unit_test(test_cached_and_failed),
-        cmocka_unit_test(test_project), cmocka_unit_test(test_optimize),
+        cmocka_unit_test(test_project), cmocka_unit_test(test_optimize), cmocka_unit_test(test_service_stats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
