@@ -19,22 +19,36 @@ int cli_ai_config_load(const char *explicit_path, route_config **cfg)
     return CLI_EXIT_OK;
 }
 
-int cli_ai_ledger_report(const cli_cmd *cmd, const char *config, const char *period, route_config **cfg,
-                         route_cost_report *r, char *ledger, size_t ledgerlen)
+int cli_ai_ledger_open(const cli_cmd *cmd, const char *config, const char *period, route_config **cfg, char *ledger,
+                       size_t ledgerlen, int64_t *since, int64_t *now)
 {
     int64_t days = !strcmp(period, "day") ? 1 : !strcmp(period, "week") ? 7 : !strcmp(period, "month") ? 30 : 0;
     if (!days) return cli_usage_error(cmd, "--period must be day, week or month, not '%s'", period);
     int rc = cli_ai_config_load(config, cfg);
     if (rc) return rc;
     char err[1024];
-    int64_t now = (int64_t)time(NULL);
-    if (route_ledger_path(*cfg, ledger, ledgerlen, err, sizeof err) ||
-        route_costs_analyze(*cfg, ledger, now - days * 86400, now, r, err, sizeof err)) {
-        fprintf(stderr, "rhema: %s\n", err);
-        route_config_free(*cfg);
-        *cfg = NULL;
-        return CLI_EXIT_FAIL;
-    }
+    *now = (int64_t)time(NULL);
+    *since = *now - days * 86400;
+    if (route_ledger_path(*cfg, ledger, ledgerlen, err, sizeof err)) return cli_ai_ledger_failed(cfg, err);
+    return CLI_EXIT_OK;
+}
+
+int cli_ai_ledger_failed(route_config **cfg, const char *err)
+{
+    fprintf(stderr, "rhema: %s\n", err);
+    route_config_free(*cfg);
+    *cfg = NULL;
+    return CLI_EXIT_FAIL;
+}
+
+int cli_ai_ledger_report(const cli_cmd *cmd, const char *config, const char *period, route_config **cfg,
+                         route_cost_report *r, char *ledger, size_t ledgerlen)
+{
+    int64_t since = 0, now = 0;
+    char err[1024];
+    int rc = cli_ai_ledger_open(cmd, config, period, cfg, ledger, ledgerlen, &since, &now);
+    if (rc) return rc;
+    if (route_costs_analyze(*cfg, ledger, since, now, r, err, sizeof err)) return cli_ai_ledger_failed(cfg, err);
     return CLI_EXIT_OK;
 }
 

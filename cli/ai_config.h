@@ -10,6 +10,15 @@
  * configuration; prints the error and returns CLI_EXIT_FAIL on failure. */
 int cli_ai_config_load(const char *explicit_path, route_config **cfg);
 
+/* Check --period (day, week or month), load the configuration and find its
+ * ledger; [*since, *now] is the period. On failure prints why and returns
+ * the exit code. */
+int cli_ai_ledger_open(const cli_cmd *cmd, const char *config, const char *period, route_config **cfg, char *ledger,
+                       size_t ledgerlen, int64_t *since, int64_t *now);
+
+/* Print err, free *cfg and return CLI_EXIT_FAIL: a ledger command's failure. */
+int cli_ai_ledger_failed(route_config **cfg, const char *err);
+
 /* Load the configuration and aggregate its ledger over the last --period
  * (day, week or month); on failure prints why and returns the exit code. */
 int cli_ai_ledger_report(const cli_cmd *cmd, const char *config, const char *period, route_config **cfg,

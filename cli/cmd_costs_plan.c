@@ -6,7 +6,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 /* What one ledger row saved against external prices: local answers on the
  * default external model, cached ones on their own model (local: default). */
@@ -178,15 +177,11 @@ static int run_project(const cli_cmd *cmd, int argc, char **argv)
     const route_usage_profile *prof = route_usage_profile_find(usage ? usage : "medium");
     if (!prof) return cli_usage_error(cmd, "--usage must be light, medium or heavy, not '%s'", usage);
     route_config *cfg;
-    if ((rc = cli_ai_config_load(config, &cfg))) return rc;
     char ledger[4096], err[1024];
     route_projection p;
-    if (route_ledger_path(cfg, ledger, sizeof ledger, err, sizeof err) ||
-        route_costs_project(cfg, ledger, (int64_t)time(NULL), prof, &p, err, sizeof err)) {
-        fprintf(stderr, "rhema: %s\n", err);
-        route_config_free(cfg);
-        return CLI_EXIT_FAIL;
-    }
+    int64_t since = 0, now = 0;
+    if ((rc = cli_ai_ledger_open(cmd, config, "month", &cfg, ledger, sizeof ledger, &since, &now))) return rc;
+    if (route_costs_project(cfg, ledger, now, prof, &p, err, sizeof err)) return cli_ai_ledger_failed(&cfg, err);
     if (json) {
         net_buf out;
         net_jw w;
@@ -258,19 +253,12 @@ static int run_optimize(const cli_cmd *cmd, int argc, char **argv)
     if (!strcmp(strategy, "hybrid")) st = ROUTE_STRAT_HYBRID;
     else if (!strcmp(strategy, "cost")) st = ROUTE_STRAT_COST;
     else return cli_usage_error(cmd, "--strategy must be hybrid or cost, not '%s'", strategy);
-    int64_t days = !strcmp(period, "day") ? 1 : !strcmp(period, "week") ? 7 : !strcmp(period, "month") ? 30 : 0;
-    if (!days) return cli_usage_error(cmd, "--period must be day, week or month, not '%s'", period);
     route_config *cfg;
-    if ((rc = cli_ai_config_load(config, &cfg))) return rc;
     char ledger[4096], err[1024];
     route_optimize_plan p;
-    int64_t now = (int64_t)time(NULL);
-    if (route_ledger_path(cfg, ledger, sizeof ledger, err, sizeof err) ||
-        route_costs_optimize(cfg, ledger, now - days * 86400, now, st, &p, err, sizeof err)) {
-        fprintf(stderr, "rhema: %s\n", err);
-        route_config_free(cfg);
-        return CLI_EXIT_FAIL;
-    }
+    int64_t since = 0, now = 0;
+    if ((rc = cli_ai_ledger_open(cmd, config, period, &cfg, ledger, sizeof ledger, &since, &now))) return rc;
+    if (route_costs_optimize(cfg, ledger, since, now, st, &p, err, sizeof err)) return cli_ai_ledger_failed(&cfg, err);
     if (json) {
         net_buf out;
         net_jw w;

@@ -7,7 +7,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 static bool wanted(const route_cost_row *row, bool embedded, bool external)
 {
@@ -101,18 +100,11 @@ static int run_metrics(const cli_cmd *cmd, int argc, char **argv)
 static int load_stats(const cli_cmd *cmd, const char *config, const char *period, route_config **cfg,
                       route_service_stats *st, char *ledger, size_t ledgerlen)
 {
-    int64_t days = !strcmp(period, "day") ? 1 : !strcmp(period, "week") ? 7 : !strcmp(period, "month") ? 30 : 0;
-    if (!days) return cli_usage_error(cmd, "--period must be day, week or month, not '%s'", period);
-    int rc = cli_ai_config_load(config, cfg);
-    if (rc) return rc;
+    int64_t since = 0, now = 0;
     char err[1024];
-    int64_t now = (int64_t)time(NULL);
-    if (route_ledger_path(*cfg, ledger, ledgerlen, err, sizeof err) ||
-        route_service_stats_read(ledger, now - days * 86400, now, st, err, sizeof err)) {
-        fprintf(stderr, "rhema: %s\n", err);
-        route_config_free(*cfg);
-        return CLI_EXIT_FAIL;
-    }
+    int rc = cli_ai_ledger_open(cmd, config, period, cfg, ledger, ledgerlen, &since, &now);
+    if (rc) return rc;
+    if (route_service_stats_read(ledger, since, now, st, err, sizeof err)) return cli_ai_ledger_failed(cfg, err);
     return CLI_EXIT_OK;
 }
 
