@@ -370,7 +370,37 @@ AI float row1_exact(const int kind, const uint8_t *w, const uint8_t *a, size_t n
     const float *da = (const float *)(a + KERN_Q8_0_SIDE(nb));
     const int32_t *sa = (const int32_t *)(da + nb);
     float acc[2] = {0.0f, 0.0f};
-    for (size_t b = 0; b < nb; b++, w += wb) {
+    size_t b = 0;
+    if (nb >= 4) {
+        /* four blocks per step: one reduction for four integer sums, the
+         * even and odd chains as the two low lanes of one vector */
+        __m128 ch = _mm_setzero_ps();
+        for (; b + 4 <= nb; b += 4, w += 4 * wb) {
+            __m256i v[4];
+            for (int i = 0; i < 4; i++) {
+                const uint8_t *blk = w + i * wb;
+                __m256i codes = kind == L_Q4_0 ? nibbles(blk + 2)
+                                               : _mm256_xor_si256(ld256(blk + 2), _mm256_set1_epi8(-128));
+                v[i] = dot_u8s8(_mm256_setzero_si256(), codes, ld256(a + 34 * (b + i) + 2));
+            }
+            __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+            __m128i is = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+            is = _mm_sub_epi32(is, _mm_mullo_epi32(_mm_loadu_si128((const __m128i *)(sa + b)), _mm_set1_epi32(off)));
+            uint16_t hw[4];
+            for (int i = 0; i < 4; i++)
+                memcpy(&hw[i], w + i * wb, 2);
+            __m128 dw = _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)hw));
+            __m128 sc = _mm_mul_ps(dw, _mm_loadu_ps(da + b));
+            __m128 fi = _mm_cvtepi32_ps(is);
+            ch = _mm_fmadd_ps(fi, sc, ch);
+            ch = _mm_fmadd_ps(_mm_movehl_ps(fi, fi), _mm_movehl_ps(sc, sc), ch);
+        }
+        float lanes[4];
+        _mm_storeu_ps(lanes, ch);
+        acc[0] = lanes[0];
+        acc[1] = lanes[1];
+    }
+    for (; b < nb; b++, w += wb) {
         __m256i av = ld256(a + 34 * b + 2), codes;
         if (kind == L_Q4_0)
             codes = nibbles(w + 2);
@@ -392,8 +422,8 @@ AI float row1_exact(const int kind, const uint8_t *w, const uint8_t *a, size_t n
 
 /* Whole groups of eight rows go through rows8_tile, the rest (only at the
  * end of the matrix, since kern_matmul's chunks are multiples of 16 rows)
- * through the general tile; a single token through row1_exact. */
-#define DEFINE_GEMM_ROWS8(fname, tail, K) \
+ * and a single token through row1_exact, the same arithmetic row by row. */
+#define DEFINE_GEMM_ROWS8(fname, K) \
     static void fname(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, \
                       size_t nc, size_t n, float *y, size_t ldy) \
     { \
@@ -412,8 +442,9 @@ AI float row1_exact(const int kind, const uint8_t *w, const uint8_t *a, size_t n
                 } \
             } \
         } \
-        if (r < nr) \
-            tail(w + r * ws, ws, nr - r, a, as, nc, n, y + r, ldy); \
+        for (; r < nr; r++) \
+            for (size_t c = 0; c < nc; c++) \
+                y[c * ldy + r] = row1_exact(K, w + r * ws, a + c * as, n); \
     }
 
 /* ---- k-quants against Q8_K (292-byte blocks: f32 d, 256 q, 16 sums) ---- */
@@ -799,14 +830,12 @@ static void attn_f16(const float *q, const uint16_t *k, const uint16_t *v, size_
         } \
     }
 
-DEFINE_GEMM(gemm_q4_0_tail, RM_LEGACY, CM_LEGACY, legacy_tile, L_Q4_0)
-DEFINE_GEMM_ROWS8(gemm_q4_0, gemm_q4_0_tail, L_Q4_0)
+DEFINE_GEMM_ROWS8(gemm_q4_0, L_Q4_0)
 DEFINE_GEMM(gemm_q4_1, RM_LEGACY, CM_LEGACY, legacy_tile, L_Q4_1)
 DEFINE_GEMM(gemm_q5_0, RM_LEGACY, CM_LEGACY, legacy_tile, L_Q5_0)
 DEFINE_GEMM(gemm_q5_1, RM_LEGACY, CM_LEGACY, legacy_tile, L_Q5_1)
 #if VNNI
-DEFINE_GEMM(gemm_q8_0_tail, RM_LEGACY, CM_LEGACY, legacy_tile, L_Q8_0)
-DEFINE_GEMM_ROWS8(gemm_q8_0, gemm_q8_0_tail, L_Q8_0)
+DEFINE_GEMM_ROWS8(gemm_q8_0, L_Q8_0)
 #else
 DEFINE_GEMM(gemm_q8_0, RM_LEGACY, CM_LEGACY, legacy_tile, L_Q8_0)
 #endif

@@ -174,12 +174,13 @@ static void test_neon(void **state)
     check_isa(KERN_ISA_NEON, NULL);
 }
 
-/* The best set with a pool: rows split over threads give the same bits
- * as one thread. */
-static void test_threads(void **state)
+/* Each set with a pool: rows split over threads give the same bits as one
+ * thread, and a token alone the same bits as in a batch. */
+static void threads_isa(kern_isa isa)
 {
     kern_cpu cpu;
-    kern_cpu_detect(&cpu);
+    if (kern_cpu_select(&cpu, isa, NULL, 0) != KERN_OK)
+        return;
     kern_pool *pool;
     assert_int_equal(kern_pool_new(&pool, 3, NULL, 0), KERN_OK);
     assert_int_equal(kern_pool_threads(pool), 3);
@@ -196,6 +197,11 @@ static void test_threads(void **state)
         kern_matmul(&cpu, NULL, type, w, n, n_out, x, n_tok, y1, scratch);
         kern_matmul(&cpu, pool, type, w, n, n_out, x, n_tok, y3, scratch);
         assert_memory_equal(y1, y3, n_out * n_tok * sizeof(float));
+        /* a token alone gives the bits it gets within a batch */
+        for (size_t t = 0; t < n_tok; t++) {
+            kern_matmul(&cpu, pool, type, w, n, n_out, x + t * n, 1, y3, scratch);
+            assert_memory_equal(y1 + t * n_out, y3, n_out * sizeof(float));
+        }
         free(w);
         free(x);
         free(y1);
@@ -203,6 +209,13 @@ static void test_threads(void **state)
         free(scratch);
     }
     kern_pool_free(pool);
+}
+
+static void test_threads(void **state)
+{
+    static const kern_isa isas[] = {KERN_ISA_PORTABLE, KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON};
+    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
+        threads_isa(isas[i]);
 }
 
 typedef struct count_job {
