@@ -149,7 +149,7 @@ static void test_damaged_files_are_misses(void **state)
  * every read is a miss or one whole answer, never a mix. */
 static void test_concurrent_writers(void **state)
 {
-    enum { WRITERS = 4, ROUNDS = 200 };
+    enum { WRITERS = 4, ROUNDS = 60 };
     assert_int_equal(route_cache_store(dir, "shared", "AAAA", 1000, err, sizeof err), ROUTE_OK);
     pid_t pids[WRITERS];
     for (int w = 0; w < WRITERS; w++) {
