@@ -476,13 +476,15 @@ AI void q45k_tile(const int five, const int R, const int C, const uint8_t *w, si
             acc[r][c] = _mm256_setzero_ps();
     for (size_t b = 0; b < n / 256; b++) {
         uint8_t sc[RM_KQ][8], mn[RM_KQ][8];
-        __m256i mins[RM_KQ], ia[RM_KQ][CMAX];
+        /* a lone token splits its integer sums over two chains (exact) */
+        __m256i mins[RM_KQ], ia[RM_KQ][CMAX], ib[RM_KQ];
 #pragma GCC unroll 16
         for (int r = 0; r < R; r++) {
             const uint8_t *blk = w + r * ws + b * wb;
             k4_scales(blk + 4, sc[r], mn[r]);
             __m128i m8 = _mm_loadl_epi64((const __m128i *)mn[r]);
             mins[r] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+            ib[r] = _mm256_setzero_si256();
 #pragma GCC unroll 16
             for (int c = 0; c < C; c++)
                 ia[r][c] = _mm256_setzero_si256();
@@ -513,7 +515,10 @@ AI void q45k_tile(const int five, const int R, const int C, const uint8_t *w, si
 #pragma GCC unroll 16
                 for (int r = 0; r < R; r++) {
                     ia[r][c] = dot_i16(ia[r][c], _mm256_maddubs_epi16(lo[r], alo), slo[r]);
-                    ia[r][c] = dot_i16(ia[r][c], _mm256_maddubs_epi16(hi[r], ahi), shi[r]);
+                    if (C == 1)
+                        ib[r] = dot_i16(ib[r], _mm256_maddubs_epi16(hi[r], ahi), shi[r]);
+                    else
+                        ia[r][c] = dot_i16(ia[r][c], _mm256_maddubs_epi16(hi[r], ahi), shi[r]);
                 }
             }
         }
@@ -525,6 +530,8 @@ AI void q45k_tile(const int five, const int R, const int C, const uint8_t *w, si
 #pragma GCC unroll 16
             for (int r = 0; r < R; r++) {
                 const uint8_t *blk = w + r * ws + b * wb;
+                if (C == 1)
+                    ia[r][c] = _mm256_add_epi32(ia[r][c], ib[r]);
                 __m256 m = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, mins[r]));
                 acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia[r][c]), _mm256_set1_ps(ld_h(blk) * da), acc[r][c]);
                 acc[r][c] = _mm256_fnmadd_ps(m, _mm256_set1_ps(ld_h(blk + 2) * da), acc[r][c]);
@@ -609,7 +616,7 @@ AI void k16_tile(const int kind, const int R, const int C, const uint8_t *w, siz
         for (int c = 0; c < C; c++)
             acc[r][c] = _mm256_setzero_ps();
     for (size_t b = 0; b < n / 256; b++) {
-        __m256i ia[RM_KQ][CMAX], sc16[RM_KQ], mn16[RM_KQ];
+        __m256i ia[RM_KQ][CMAX], ib[RM_KQ], sc16[RM_KQ], mn16[RM_KQ];
         int8_t sc[RM_KQ][16];
         uint8_t mn[RM_KQ][16];
         float d[RM_KQ];
@@ -618,6 +625,7 @@ AI void k16_tile(const int kind, const int R, const int C, const uint8_t *w, siz
             d[r] = k16_scales(kind, w + r * ws + b * wb, sc[r], mn[r]);
             sc16[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc[r]));
             mn16[r] = kind == K_Q2 ? _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)mn[r])) : sc16[r];
+            ib[r] = _mm256_setzero_si256();
 #pragma GCC unroll 16
             for (int c = 0; c < C; c++)
                 ia[r][c] = _mm256_setzero_si256();
@@ -633,8 +641,13 @@ AI void k16_tile(const int kind, const int R, const int C, const uint8_t *w, siz
             for (int c = 0; c < C; c++) {
                 __m256i av = ld256(a + c * as + b * Q8K_BYTES + Q8K_QS + 32 * k);
 #pragma GCC unroll 16
-                for (int r = 0; r < R; r++)
-                    ia[r][c] = dot_i16(ia[r][c], _mm256_maddubs_epi16(q[r], av), s[r]);
+                for (int r = 0; r < R; r++) {
+                    /* a lone token alternates two integer chains (exact) */
+                    if (C == 1 && (k & 1))
+                        ib[r] = dot_i16(ib[r], _mm256_maddubs_epi16(q[r], av), s[r]);
+                    else
+                        ia[r][c] = dot_i16(ia[r][c], _mm256_maddubs_epi16(q[r], av), s[r]);
+                }
             }
         }
 #pragma GCC unroll 16
@@ -644,7 +657,7 @@ AI void k16_tile(const int kind, const int R, const int C, const uint8_t *w, siz
             __m256i bs = ld256(ablk + Q8K_SUMS);
 #pragma GCC unroll 16
             for (int r = 0; r < R; r++) {
-                __m256i t = ia[r][c];
+                __m256i t = C == 1 ? _mm256_add_epi32(ia[r][c], ib[r]) : ia[r][c];
                 if (kind != K_Q2)
                     t = _mm256_sub_epi32(t, _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16[r]), shift));
                 acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_set1_ps(d[r] * da), acc[r][c]);
