@@ -219,6 +219,17 @@ static void json_result(net_jw *w, const route_result *r)
     net_jw_arr_end(w);
 }
 
+/* The longest answer lifetime configured: older cache entries serve no one. */
+static int64_t longest_ttl_ms(const route_config *cfg)
+{
+    long ttl = 0;
+    for (size_t i = 0; i < cfg->n_providers; i++)
+        if (cfg->providers[i].enable_caching && cfg->providers[i].cache_ttl_seconds > ttl) ttl = cfg->providers[i].cache_ttl_seconds;
+    for (size_t i = 0; i < cfg->n_models; i++)
+        if (cfg->models[i].enable_caching && cfg->models[i].cache_ttl_seconds > ttl) ttl = cfg->models[i].cache_ttl_seconds;
+    return (int64_t)ttl * 1000;
+}
+
 /* Run the decision through the engine and the providers under the
  * providers' local limits; usage goes to the ledger, answers to the cache
  * shared by later runs (the model file
@@ -237,6 +248,8 @@ static int execute(const route_config *cfg, const route_request *rq, const route
     cli_ai_backends_init(&b, &st);
     int rc = route_execute(cfg, rq, d, &b, &rt, &res, err, sizeof err);
     cli_ai_backends_free(&st);
+    /* At most hourly; a sweep that fails leaves only stale files behind. */
+    if (rt.cache_dir) route_cache_prune(rt.cache_dir, (int64_t)time(NULL) * 1000, longest_ttl_ms(cfg), false, NULL, NULL, 0);
     if (json) {
         net_buf out;
         net_jw w;

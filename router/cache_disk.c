@@ -14,10 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 enum { MAX_ENTRY = 64 << 20, HEADER_MAX = 96 };
+
+static const int64_t PRUNE_EVERY_MS = 3600 * 1000, TEMP_STALE_MS = 600 * 1000;
 
 static uint64_t fnv64(uint64_t h, const char *s, size_t n)
 {
@@ -158,4 +162,66 @@ int route_cache_store(const char *dir, const char *key, const char *text, int64_
         unlink(tmp);
     }
     return rc;
+}
+
+static int64_t mtime_ms(const struct stat *st) { return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000; }
+
+/* The creation time in an entry's header, or -1 when it has none. */
+static int64_t entry_created(const char *path)
+{
+    char head[HEADER_MAX + 1];
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t n = fread(head, 1, HEADER_MAX, f);
+    fclose(f);
+    head[n] = 0;
+    uint64_t created;
+    const char *p = head + 5;
+    if (n < 5 || memcmp(head, "RHC1 ", 5) || !field(&p, ' ', &created) || created > (uint64_t)INT64_MAX) return -1;
+    return (int64_t)created;
+}
+
+/* Whether a sweep is due; marks it done (the stamp's mtime) when it is. */
+static bool sweep_due(const char *dir, int64_t now_ms, bool force)
+{
+    char stamp[4096 + 16];
+    struct stat st;
+    snprintf(stamp, sizeof stamp, "%s/.pruned", dir);
+    if (!force && stat(stamp, &st) == 0 && now_ms - mtime_ms(&st) < PRUNE_EVERY_MS && mtime_ms(&st) <= now_ms)
+        return false;
+    int fd = open(stamp, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        struct timeval tv[2] = {{(time_t)(now_ms / 1000), 0}, {(time_t)(now_ms / 1000), 0}};
+        futimes(fd, tv);
+        close(fd);
+    }
+    return true;
+}
+
+int route_cache_prune(const char *dir, int64_t now_ms, int64_t max_age_ms, bool force, size_t *removed, char *err,
+                      size_t errlen)
+{
+    if (removed) *removed = 0;
+    if (!dir) return route_fail(err, errlen, ROUTE_ERR_ARG, "route_cache_prune: missing folder");
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? ROUTE_OK : route_fail(err, errlen, ROUTE_ERR_IO, "%s: %s", dir, strerror(errno));
+    if (!sweep_due(dir, now_ms, force)) {
+        closedir(d);
+        return ROUTE_OK;
+    }
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *dot = strstr(e->d_name, ".ans");
+        if (e->d_name[0] == '.' || !dot) continue;
+        char path[4096 + 300];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        bool temp = dot[4] != 0;
+        int64_t created = temp ? mtime_ms(&st) : entry_created(path);
+        bool stale = temp ? now_ms - created > TEMP_STALE_MS : created < 0 || now_ms - created >= max_age_ms;
+        /* A fresh entry renamed over a stale one just now is lost too: only a cache miss. */
+        if (stale && unlink(path) == 0 && removed) (*removed)++;
+    }
+    closedir(d);
+    return ROUTE_OK;
 }

@@ -500,6 +500,13 @@ int route_rate_take(const char *dir, const char *provider, long per_minute, int6
 int route_slot_take(const char *dir, const char *provider, long max, int *fd, char *err, size_t errlen);
 void route_slot_release(int fd);
 
+/* Sweep dir: delete entries written max_age_ms or more before now_ms (or
+ * unreadable), and temporary files a crashed writer left more than 10
+ * minutes ago. At most once an hour (a stamp file in dir records the last
+ * sweep) unless force; *removed (may be NULL) counts the files deleted. */
+int route_cache_prune(const char *dir, int64_t now_ms, int64_t max_age_ms, bool force, size_t *removed, char *err,
+                      size_t errlen);
+
 typedef struct route_side_metrics {
     uint64_t requests, successes, failures, cache_hits, cache_misses;
     uint64_t in_tokens, out_tokens;

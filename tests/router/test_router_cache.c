@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -190,6 +193,65 @@ static void test_concurrent_writers(void **state)
     assert_int_equal(files, 1);
 }
 
+/* Writers killed with SIGKILL at any point leave the entry whole (old or
+ * new) or absent, never a part; their temporary files are never read. */
+static void test_kill9_writers(void **state)
+{
+    static char big[200000];
+    memset(big, 'x', sizeof big - 1);
+    for (int round = 0; round < 8; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            for (;;) {
+                big[0] = (char)('a' + round);
+                route_cache_store(dir, "crash", big, 1000, NULL, 0);
+            }
+        }
+        usleep(2000 + round * 1500);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        char *t = load("crash", 1000, 60000);
+        if (t) {
+            assert_int_equal(strlen(t), sizeof big - 1);
+            assert_true(t[0] >= 'a' && t[0] <= 'a' + round);
+            for (size_t i = 1; i < sizeof big - 1; i++) assert_int_equal(t[i], 'x');
+            free(t);
+        }
+    }
+}
+
+static void test_prune(void **state)
+{
+    size_t removed = 99;
+    assert_int_equal(route_cache_prune(dir, 0, 1, true, &removed, err, sizeof err), ROUTE_OK); /* no folder yet */
+    assert_int_equal(removed, 0);
+    assert_int_equal(route_cache_store(dir, "old", "a", 1000, err, sizeof err), ROUTE_OK);
+    assert_int_equal(route_cache_store(dir, "new", "b", 50000, err, sizeof err), ROUTE_OK);
+    char path[512];
+    snprintf(path, sizeof path, "%s/0123456789abcdef.ans", dir);
+    write_file(path, "junk", 4);
+    snprintf(path, sizeof path, "%s/0123456789abcdef.ans.AbCdEf", dir); /* a crashed writer's, long ago */
+    write_file(path, "RHC1 1", 6);
+    struct timeval old[2] = {{0, 0}, {0, 0}};
+    assert_int_equal(utimes(path, old), 0);
+    snprintf(path, sizeof path, "%s/fedcba9876543210.ans.XyZ123", dir); /* a live writer's */
+    write_file(path, "RHC1 1", 6);
+    int64_t now = (int64_t)time(NULL) * 1000;
+    assert_int_equal(route_cache_prune(dir, now, now - 10000, true, &removed, err, sizeof err), ROUTE_OK);
+    assert_int_equal(removed, 3);
+    char *t = load("new", 50000, 60000);
+    assert_string_equal(t, "b");
+    free(t);
+    assert_null(load("old", 1000, 60000));
+    assert_int_equal(access(path, F_OK), 0);
+    /* Within the hour nothing is swept again unless forced. */
+    assert_int_equal(route_cache_prune(dir, now + 1000, 1, false, &removed, err, sizeof err), ROUTE_OK);
+    assert_int_equal(removed, 0);
+    assert_int_equal(route_cache_prune(dir, now + 3600 * 1000 + 1, 1, false, &removed, err, sizeof err), ROUTE_OK);
+    assert_int_equal(removed, 2); /* "new" is past the age given, the temporary file stale */
+}
+
 static void test_folder_beside_config(void **state)
 {
     static const char y[] = "ai_service: {}\n";
@@ -220,6 +282,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trip_and_ttl, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_damaged_files_are_misses, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_kill9_writers, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_prune, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_folder_beside_config, make_dir, remove_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
