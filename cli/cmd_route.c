@@ -235,16 +235,15 @@ static int64_t longest_ttl_ms(const route_config *cfg)
  * shared by later runs (the model file
  * $RHEMA_MODEL names is part of the key: a default model has no path). */
 static int execute(const route_config *cfg, const route_request *rq, const route_decision *d, const char *ledger,
-                   const task_opts *o)
+                   const char *limits_dir, const task_opts *o)
 {
     route_backends b;
     cli_ai_backend_state st;
-    route_runtime rt = {.ledger_path = ledger, .cache_salt = getenv("RHEMA_MODEL")};
+    route_runtime rt = {.ledger_path = ledger, .limits_dir = limits_dir, .cache_salt = getenv("RHEMA_MODEL")};
     route_result res;
-    char err[1024], cache_dir[4096], limits_dir[4096];
+    char err[1024], cache_dir[4096];
     bool json = o->json;
     if (!o->no_cache && !route_cache_dir(cfg, cache_dir, sizeof cache_dir, err, sizeof err)) rt.cache_dir = cache_dir;
-    if (!route_limits_dir(cfg, limits_dir, sizeof limits_dir, err, sizeof err)) rt.limits_dir = limits_dir;
     cli_ai_backends_init(&b, &st);
     int rc = route_execute(cfg, rq, d, &b, &rt, &res, err, sizeof err);
     cli_ai_backends_free(&st);
@@ -336,13 +335,18 @@ static int run_route(const cli_cmd *cmd, int argc, char **argv)
         rc = CLI_EXIT_FAIL;
         goto done;
     }
+    /* The providers' local limits, shared with other runs: said in the reasons. */
+    char limits[4096];
+    const char *limits_dir = route_limits_dir(cfg, limits, sizeof limits, err, sizeof err) ? NULL : limits;
+    if (limits_dir && route_limits_explain(cfg, limits_dir, (int64_t)time(NULL) * 1000, 0, &d, err, sizeof err))
+        fprintf(stderr, "rhema: warning: %s\n", err);
     if (!o.dry_run) {
         if (o.explain && !o.json) {
             print_decision(&d, cfg);
             printf("answer:\n");
             fflush(stdout);
         }
-        rc = execute(cfg, &p.rq, &d, ledger, &o);
+        rc = execute(cfg, &p.rq, &d, ledger, limits_dir, &o);
     } else if (o.json) {
         net_buf out;
         net_jw w;

@@ -115,10 +115,11 @@ static int write_state(int fd, const char *old, const char *provider, double tok
     return rc;
 }
 
-int route_rate_take(const char *dir, const char *provider, long per_minute, int64_t now_ms, int64_t *wait_ms,
-                    char *err, size_t errlen)
+/* The bucket refilled to now_ms; take one from it when take and one is there. */
+static int bucket(const char *dir, const char *provider, long per_minute, int64_t now_ms, bool take, int64_t *wait_ms,
+                  char *err, size_t errlen)
 {
-    if (!dir || !provider || !wait_ms) return route_fail(err, errlen, ROUTE_ERR_ARG, "route_rate_take: missing argument");
+    if (!dir || !provider || !wait_ms) return route_fail(err, errlen, ROUTE_ERR_ARG, "rate limit: missing argument");
     *wait_ms = 0;
     if (per_minute <= 0) return ROUTE_OK;
     if (!safe_name(provider)) return route_fail(err, errlen, ROUTE_ERR_ARG, "provider name '%s' cannot name a limit", provider);
@@ -137,14 +138,26 @@ int route_rate_take(const char *dir, const char *provider, long per_minute, int6
         if (now_ms > last) tokens += (double)(now_ms - last) * per_ms;
         if (tokens > cap || tokens < 0) tokens = tokens < 0 ? 0 : cap;
     }
-    if (tokens >= 1) tokens -= 1;
+    if (tokens >= 1) tokens -= take ? 1 : 0;
     else *wait_ms = (int64_t)ceil((1 - tokens) / per_ms);
-    if (!state || write_state(fd, state, provider, tokens, now_ms) != 0)
+    if (take && (!state || write_state(fd, state, provider, tokens, now_ms) != 0))
         rc = route_fail(err, errlen, ROUTE_ERR_IO, "%s/rate: cannot update", dir);
     free(state);
     lock_fd(fd, LOCK_UN);
     close(fd);
     return rc;
+}
+
+int route_rate_take(const char *dir, const char *provider, long per_minute, int64_t now_ms, int64_t *wait_ms,
+                    char *err, size_t errlen)
+{
+    return bucket(dir, provider, per_minute, now_ms, true, wait_ms, err, errlen);
+}
+
+int route_rate_peek(const char *dir, const char *provider, long per_minute, int64_t now_ms, int64_t *wait_ms,
+                    char *err, size_t errlen)
+{
+    return bucket(dir, provider, per_minute, now_ms, false, wait_ms, err, errlen);
 }
 
 int route_slot_take(const char *dir, const char *provider, long max, int *fd, char *err, size_t errlen)
@@ -171,4 +184,42 @@ int route_slot_take(const char *dir, const char *provider, long max, int *fd, ch
 void route_slot_release(int fd)
 {
     if (fd >= 0) close(fd); /* closing drops the flock */
+}
+
+static void add_why(route_decision *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_why(route_decision *d, const char *fmt, ...)
+{
+    if (d->n_why == ROUTE_MAX_REASONS) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->why[d->n_why++], sizeof d->why[0], fmt, ap);
+    va_end(ap);
+}
+
+int route_limits_explain(const route_config *cfg, const char *dir, int64_t now_ms, long max_wait_ms, route_decision *d,
+                         char *err, size_t errlen)
+{
+    if (!cfg || !dir || !d) return route_fail(err, errlen, ROUTE_ERR_ARG, "route_limits_explain: missing argument");
+    if (d->target == ROUTE_TO_EMBEDDED || d->is_private || d->budget_local) return ROUTE_OK;
+    const route_provider *p = NULL;
+    for (size_t i = 0; i < cfg->n_providers && !p; i++)
+        if (!strcmp(cfg->providers[i].name, d->provider)) p = &cfg->providers[i];
+    struct stat st;
+    /* No folder yet: no process has used a limit, nothing is busy (and a dry run creates nothing). */
+    if (!p || !p->enable_rate_limiting || !safe_name(p->name) || stat(dir, &st) != 0) return ROUTE_OK;
+    double bound = (double)(max_wait_ms > 0 ? max_wait_ms : ROUTE_MAX_WAIT_MS) / 1000;
+    int64_t wait;
+    int rc = route_rate_peek(dir, p->name, p->rate_limit_per_minute, now_ms, &wait, err, errlen);
+    if (rc) return rc;
+    if (wait > 0)
+        add_why(d, "local limit: %s is at its %ld requests a minute (rate_limit_per_minute) for %.1f s more -> %s",
+                p->name, p->rate_limit_per_minute, (double)wait / 1000,
+                (double)wait / 1000 <= bound ? "the request waits for it" : "the request goes to the fallback");
+    int slot;
+    if ((rc = route_slot_take(dir, p->name, p->max_concurrent_requests, &slot, err, errlen))) return rc;
+    if (slot < 0)
+        add_why(d, "local limit: all %ld concurrent requests to %s (max_concurrent_requests) are busy -> the request "
+                "waits up to %.1f s for one, then goes to the fallback", p->max_concurrent_requests, p->name, bound);
+    route_slot_release(slot);
+    return ROUTE_OK;
 }

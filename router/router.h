@@ -494,6 +494,15 @@ int route_limits_dir(const route_config *cfg, char *out, size_t outlen, char *er
 int route_rate_take(const char *dir, const char *provider, long per_minute, int64_t now_ms, int64_t *wait_ms,
                     char *err, size_t errlen);
 
+/* How long until route_rate_take would succeed (0: now), taking nothing. */
+int route_rate_peek(const char *dir, const char *provider, long per_minute, int64_t now_ms, int64_t *wait_ms,
+                    char *err, size_t errlen);
+
+/* Add to d's reasons when its external provider is at a local limit now
+ * (and whether the request will wait or go to the fallback). */
+int route_limits_explain(const route_config *cfg, const char *dir, int64_t now_ms, long max_wait_ms, route_decision *d,
+                         char *err, size_t errlen);
+
 /* Hold one of provider's max concurrent slots (a flock on one of the files
  * dir/PROVIDER.N.slot, released by the kernel if the process dies): *fd is
  * the held slot, or -1 when all are busy. */

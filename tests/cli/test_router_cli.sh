@@ -196,6 +196,8 @@ if [ -n "$fx" ] && [ -f "$fx/models/stories260K.gguf" ]; then
         rhema ai tasks route --prompt "hi" --max-tokens 4 --no-cache
     expect 0 '"served_by":"embedded"' rhema ai tasks route --prompt "hi" --max-tokens 4 --no-cache --json
     expect 0 '"error":"local limit: at most 1 requests a minute' rhema ai tasks route --prompt "hi" --max-tokens 4 --no-cache --json
+    expect 0 "local limit: nowhere is at its 1 requests a minute (rate_limit_per_minute) for" rhema ai tasks route --prompt "hi" --dry-run
+    expect 0 "s more -> the request goes to the fallback" rhema ai tasks route --prompt "hi" --dry-run --json
     unset RHEMA_MODEL
     cd .. || exit 1
 fi

@@ -142,6 +142,34 @@ static void test_slots(void **state)
     route_slot_release(c);
 }
 
+static void test_explain(void **state)
+{
+    static const char yaml[] = "ai_service:\n  external:\n    base_url: https://api.openai.com\n    models: [gpt-4o]\n"
+                               "    rate_limit_per_minute: 1\n    max_concurrent_requests: 1\n"
+                               "  routing: {routing_strategy: external_only}\n";
+    route_config *cfg;
+    assert_int_equal(route_config_load_mem(yaml, sizeof yaml - 1, "t.yaml", &cfg, err, sizeof err), ROUTE_OK);
+    route_request rq = {.prompt = "hi"};
+    route_decision d;
+    assert_int_equal(route_decide(cfg, &rq, NULL, &d, err, sizeof err), ROUTE_OK);
+    size_t n = d.n_why;
+    assert_int_equal(route_limits_explain(cfg, dir, 1000, 0, &d, err, sizeof err), ROUTE_OK);
+    assert_int_equal(d.n_why, n); /* nothing used yet: no folder is even created */
+    assert_int_equal(access(dir, F_OK), -1);
+    assert_int_equal(take("openai", 1, 1000), 0);
+    int slot;
+    assert_int_equal(route_slot_take(dir, "openai", 1, &slot, err, sizeof err), ROUTE_OK);
+    assert_int_equal(route_limits_explain(cfg, dir, 58000, 0, &d, err, sizeof err), ROUTE_OK);
+    assert_int_equal(d.n_why, n + 2);
+    assert_string_equal(d.why[n], "local limit: openai is at its 1 requests a minute (rate_limit_per_minute) for 3.0 s "
+                                  "more -> the request waits for it");
+    assert_string_equal(d.why[n + 1], "local limit: all 1 concurrent requests to openai (max_concurrent_requests) are "
+                                      "busy -> the request waits up to 5.0 s for one, then goes to the fallback");
+    route_slot_release(slot);
+    assert_int_equal(take("openai", 1, 58000), 3000); /* the peek took nothing */
+    route_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -149,6 +177,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_state, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_processes_share_the_bucket, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_slots, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_explain, make_dir, remove_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
