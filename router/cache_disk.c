@@ -48,13 +48,7 @@ static int entry_path(const char *dir, const char *key, char *out, size_t outlen
 
 int route_cache_dir(const route_config *cfg, char *out, size_t outlen, char *err, size_t errlen)
 {
-    char ledger[4096], dir[4096];
-    int rc = route_ledger_path(cfg, ledger, sizeof ledger, err, errlen);
-    if (rc) return rc;
-    route_dirname(ledger, dir, sizeof dir);
-    int n = snprintf(out, outlen, "%s/cache", dir);
-    if (n < 0 || (size_t)n >= outlen) return route_fail(err, errlen, ROUTE_ERR_ARG, "cache path too long");
-    return ROUTE_OK;
+    return route_ai_dir(cfg, "cache", out, outlen, err, errlen);
 }
 
 /* A decimal field followed by sep; false when malformed. */

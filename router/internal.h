@@ -36,6 +36,14 @@ int route_write_all(int fd, const void *buf, size_t len);
  * bytes is an error. */
 int route_read_file(const char *path, size_t limit, char **text, size_t *len, char *err, size_t errlen);
 
+/* DIR/.rhema/ai/SUB beside the configuration, where the ledger lives. */
+int route_ai_dir(const route_config *cfg, const char *sub, char *out, size_t outlen, char *err, size_t errlen);
+
+/* printf one more line into lines[*n] (each width bytes, at most max),
+ * dropping it when full. */
+void route_line_add(char *lines, size_t width, size_t max, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /* Compile a rule condition. On error *errcol is the 0-based column in text. */
 int route_expr_compile(const char *text, route_expr **out, size_t *errcol, char *err, size_t errlen);
 void route_expr_free(route_expr *e);

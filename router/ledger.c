@@ -59,6 +59,17 @@ int route_ledger_path(const route_config *cfg, char *out, size_t outlen, char *e
     return ROUTE_OK;
 }
 
+int route_ai_dir(const route_config *cfg, const char *sub, char *out, size_t outlen, char *err, size_t errlen)
+{
+    char ledger[4096], dir[4096];
+    int rc = route_ledger_path(cfg, ledger, sizeof ledger, err, errlen);
+    if (rc) return rc;
+    route_dirname(ledger, dir, sizeof dir);
+    int n = snprintf(out, outlen, "%s/%s", dir, sub);
+    if (n < 0 || (size_t)n >= outlen) return route_fail(err, errlen, ROUTE_ERR_ARG, "%s path too long", sub);
+    return ROUTE_OK;
+}
+
 static int format_record(const route_usage *u, char *line, size_t len)
 {
     char prov[sizeof u->provider], model[sizeof u->model], cost[32];

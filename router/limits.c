@@ -24,13 +24,7 @@ enum { MAX_STATE = 1 << 20 };
 
 int route_limits_dir(const route_config *cfg, char *out, size_t outlen, char *err, size_t errlen)
 {
-    char ledger[4096], dir[4096];
-    int rc = route_ledger_path(cfg, ledger, sizeof ledger, err, errlen);
-    if (rc) return rc;
-    route_dirname(ledger, dir, sizeof dir);
-    int n = snprintf(out, outlen, "%s/limits", dir);
-    if (n < 0 || (size_t)n >= outlen) return route_fail(err, errlen, ROUTE_ERR_ARG, "limits path too long");
-    return ROUTE_OK;
+    return route_ai_dir(cfg, "limits", out, outlen, err, errlen);
 }
 
 static int lock_fd(int fd, int op)
@@ -186,16 +180,6 @@ void route_slot_release(int fd)
     if (fd >= 0) close(fd); /* closing drops the flock */
 }
 
-static void add_why(route_decision *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_why(route_decision *d, const char *fmt, ...)
-{
-    if (d->n_why == ROUTE_MAX_REASONS) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(d->why[d->n_why++], sizeof d->why[0], fmt, ap);
-    va_end(ap);
-}
-
 int route_limits_explain(const route_config *cfg, const char *dir, int64_t now_ms, long max_wait_ms, route_decision *d,
                          char *err, size_t errlen)
 {
@@ -212,13 +196,13 @@ int route_limits_explain(const route_config *cfg, const char *dir, int64_t now_m
     int rc = route_rate_peek(dir, p->name, p->rate_limit_per_minute, now_ms, &wait, err, errlen);
     if (rc) return rc;
     if (wait > 0)
-        add_why(d, "local limit: %s is at its %ld requests a minute (rate_limit_per_minute) for %.1f s more -> %s",
+        route_line_add(d->why[0], sizeof d->why[0], ROUTE_MAX_REASONS, &d->n_why, "local limit: %s is at its %ld requests a minute (rate_limit_per_minute) for %.1f s more -> %s",
                 p->name, p->rate_limit_per_minute, (double)wait / 1000,
                 (double)wait / 1000 <= bound ? "the request waits for it" : "the request goes to the fallback");
     int slot;
     if ((rc = route_slot_take(dir, p->name, p->max_concurrent_requests, &slot, err, errlen))) return rc;
     if (slot < 0)
-        add_why(d, "local limit: all %ld concurrent requests to %s (max_concurrent_requests) are busy -> the request "
+        route_line_add(d->why[0], sizeof d->why[0], ROUTE_MAX_REASONS, &d->n_why, "local limit: all %ld concurrent requests to %s (max_concurrent_requests) are busy -> the request "
                 "waits up to %.1f s for one, then goes to the fallback", p->max_concurrent_requests, p->name, bound);
     route_slot_release(slot);
     return ROUTE_OK;

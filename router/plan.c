@@ -174,15 +174,7 @@ static double costliest_day(const ext_req *v, size_t n)
     return best;
 }
 
-static void why(route_optimize_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void why(route_optimize_plan *p, const char *fmt, ...)
-{
-    if (p->n_why == sizeof p->why / sizeof p->why[0]) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(p->why[p->n_why++], sizeof p->why[0], fmt, ap);
-    va_end(ap);
-}
+#define WHY(p, ...) route_line_add((p)->why[0], sizeof (p)->why[0], sizeof (p)->why / sizeof (p)->why[0], &(p)->n_why, __VA_ARGS__)
 
 static void recommend(const route_config *cfg, collect *c, route_optimize_plan *p)
 {
@@ -194,18 +186,18 @@ static void recommend(const route_config *cfg, collect *c, route_optimize_plan *
     qsort(v, n, sizeof *v, by_tokens);
     long tok = (long)v[rank(n, hybrid ? 0.5 : 0.75)].in_tokens;
     p->rec_simple_max_tokens = tok > p->simple_max_tokens ? (tok < cap ? tok : cap) : p->simple_max_tokens;
-    why(p, "simple_max_tokens %ld -> %ld: the %s prompt size of %zu external requests (%ld tokens), within the "
+    WHY(p, "simple_max_tokens %ld -> %ld: the %s prompt size of %zu external requests (%ld tokens), within the "
         "local model's %ld-token context", p->simple_max_tokens, p->rec_simple_max_tokens, hybrid ? "median" : "third-quartile",
         n, tok, ctx);
     qsort(v, n, sizeof *v, by_cost);
     double q = v[rank(n, hybrid ? 0.95 : 0.5)].cost;
     p->rec_max_cost_per_request = p->max_cost_per_request > 0 && p->max_cost_per_request < q ? p->max_cost_per_request : q;
-    why(p, "max_cost_per_request %.6f -> %.6f: the %s cost of an external request; dearer ones run locally",
+    WHY(p, "max_cost_per_request %.6f -> %.6f: the %s cost of an external request; dearer ones run locally",
         p->max_cost_per_request, p->rec_max_cost_per_request, hybrid ? "95th-percentile" : "median");
     qsort(v, n, sizeof *v, by_time);
     double day = costliest_day(v, n);
     p->rec_max_daily_cost = ceil(day * 1.2 * 100) / 100;
-    why(p, "max_daily_cost %.2f -> %.2f: 20 %% above the costliest day ($%.4f)", p->max_daily_cost, p->rec_max_daily_cost, day);
+    WHY(p, "max_daily_cost %.2f -> %.2f: 20 %% above the costliest day ($%.4f)", p->max_daily_cost, p->rec_max_daily_cost, day);
     for (size_t i = 0; i < n; i++) {
         bool by_size = (long)v[i].in_tokens > p->simple_max_tokens && (long)v[i].in_tokens <= p->rec_simple_max_tokens;
         if (by_size || v[i].cost > p->rec_max_cost_per_request) {
@@ -240,7 +232,7 @@ int route_costs_optimize(const route_config *cfg, const char *ledger, int64_t si
     out->external_requests = c.n;
     for (size_t i = 0; i < c.n; i++) out->external_usd += c.v[i].cost;
     if (!c.n) {
-        why(out, "no priced external requests in the ledger for this period: nothing to tune");
+        WHY(out, "no priced external requests in the ledger for this period: nothing to tune");
     } else {
         double span = (double)(c.last - c.first) / DAY;
         out->days = span > 1 ? span : 1;

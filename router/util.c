@@ -176,3 +176,13 @@ int route_read_file(const char *path, size_t limit, char **text, size_t *len, ch
     *len = n;
     return ROUTE_OK;
 }
+
+void route_line_add(char *lines, size_t width, size_t max, size_t *n, const char *fmt, ...)
+{
+    if (*n >= max) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(lines + *n * width, width, fmt, ap);
+    va_end(ap);
+    (*n)++;
+}
