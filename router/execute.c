@@ -302,6 +302,11 @@ static int64_t call_once(run *r, const cand *c, route_backend_fn fn, const char 
     return delay;
 }
 
+static bool confident(const run *r, double confidence)
+{
+    return confidence < 0 || confidence >= r->cfg->fallback_threshold;
+}
+
 /* One candidate, answered from the cache or by its backend (retried after
  * transient failures); on success *text is a malloc'd answer and
  * *confidence set. */
@@ -351,19 +356,16 @@ static int attempt(run *r, const cand *c, const char *prompt, char **text, doubl
         a->cost_known = route_price_lookup(r->cfg, c->prov->name, c->model, &pin, &pout);
         if (a->cost_known) a->cost = route_cost(pin, pout, reply.in_tokens, reply.out_tokens);
     }
-    /* A cache that cannot be written only costs the next caller a call. */
-    if (key && r->rt->cache) route_cache_put(r->rt->cache, key, reply.text, now_ms(r->rt), ttl);
-    if (key && r->rt->cache_dir) route_cache_store(r->rt->cache_dir, key, reply.text, wall_ms(), NULL, 0);
+    /* A cache that cannot be written only costs the next caller a call; a
+     * low-confidence answer is not kept, or it would skip the escalation next time. */
+    bool keep = key && confident(r, reply.confidence);
+    if (keep && r->rt->cache) route_cache_put(r->rt->cache, key, reply.text, now_ms(r->rt), ttl);
+    if (keep && r->rt->cache_dir) route_cache_store(r->rt->cache_dir, key, reply.text, wall_ms(), NULL, 0);
     free(key);
     record(r, a);
     *text = reply.text;
     *confidence = reply.confidence;
     return ROUTE_OK;
-}
-
-static bool confident(const run *r, double confidence)
-{
-    return confidence < 0 || confidence >= r->cfg->fallback_threshold;
 }
 
 static void serve(run *r, const cand *c, char *text)

@@ -319,6 +319,18 @@ static void test_shared_cache(void **state)
     assert_false(res.cached);
     route_result_free(&res);
     assert_int_equal(f.emb_calls, 3);
+    f.emb_conf = 0.1; /* below fallback_threshold: not cached */
+    rq.max_output_tokens = 10;
+    route_runtime r4 = {.cache_dir = dir};
+    assert_int_equal(route_execute(cfg, &rq, &d, &backends, &r4, &res, err, sizeof err), ROUTE_OK);
+    route_result_free(&res);
+    assert_int_equal(route_execute(cfg, &rq, &d, &backends, &r4, &res, err, sizeof err), ROUTE_OK);
+    assert_int_equal(res.attempts[0].target, ROUTE_TO_EMBEDDED);
+    assert_false(res.attempts[0].cached); /* asked again, so it escalates again */
+    assert_true(res.attempts[0].low_confidence);
+    route_result_free(&res);
+    assert_int_equal(f.emb_calls, 5);
+    f.emb_conf = -1;
     cfg->models[0].enable_caching = false; /* off: neither read nor written */
     assert_int_equal(route_execute(cfg, &rq, &d, &backends, &r3, &res, err, sizeof err), ROUTE_OK);
     assert_false(res.cached);
@@ -329,7 +341,7 @@ static void test_shared_cache(void **state)
     assert_false(res.cached);
     route_result_free(&res);
     cfg->models[0].cache_ttl_seconds = 3600;
-    assert_int_equal(f.emb_calls, 5);
+    assert_int_equal(f.emb_calls, 7);
 }
 
 /* Transient failures are retried on the same provider with doubling,
