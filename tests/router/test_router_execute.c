@@ -92,6 +92,15 @@ static fake f;
 static route_backends backends = {fake_embedded, fake_external, &f};
 static route_runtime rt;
 static char ledger[256];
+static char tmpdir[64];
+
+/* The test's folder: ledger, cache and limits. */
+static int cleanup(void **state)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
 
 static int setup(void **state)
 {
@@ -112,9 +121,9 @@ static int reset(void **state)
 {
     f = (fake){.emb_conf = -1, .clock = 1000000};
     rt = (route_runtime){.now_ms = fake_clock, .sleep_ms = fake_sleep, .clock_user = &f};
-    char dir[] = "/tmp/rhema-exec-XXXXXX";
-    if (!mkdtemp(dir)) return -1;
-    snprintf(ledger, sizeof ledger, "%s/usage.log", dir);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/rhema-exec-XXXXXX");
+    if (!mkdtemp(tmpdir)) return -1;
+    snprintf(ledger, sizeof ledger, "%s/usage.log", tmpdir);
     rt.ledger_path = ledger;
     return 0;
 }
@@ -479,17 +488,17 @@ static void test_attempt_limit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_external_then_fallback, reset),
-        cmocka_unit_test_setup(test_private_never_leaves, reset),
-        cmocka_unit_test_setup(test_hybrid, reset),
-        cmocka_unit_test_setup(test_low_confidence_escalates, reset),
-        cmocka_unit_test_setup(test_bench_and_recover, reset),
-        cmocka_unit_test_setup(test_caller_timeout_does_not_bench, reset),
-        cmocka_unit_test_setup(test_exact_cache, reset),
-        cmocka_unit_test_setup(test_shared_cache, reset),
-        cmocka_unit_test_setup(test_retries, reset),
-        cmocka_unit_test_setup(test_local_limits, reset),
-        cmocka_unit_test_setup(test_attempt_limit, reset),
+        cmocka_unit_test_setup_teardown(test_external_then_fallback, reset, cleanup),
+        cmocka_unit_test_setup_teardown(test_private_never_leaves, reset, cleanup),
+        cmocka_unit_test_setup_teardown(test_hybrid, reset, cleanup),
+        cmocka_unit_test_setup_teardown(test_low_confidence_escalates, reset, cleanup),
+        cmocka_unit_test_setup_teardown(test_bench_and_recover, reset, cleanup),
+        cmocka_unit_test_setup_teardown(test_caller_timeout_does_not_bench, reset, cleanup),
+        cmocka_unit_test_setup_teardown(test_exact_cache, reset, cleanup),
+        cmocka_unit_test_setup_teardown(test_shared_cache, reset, cleanup),
+        cmocka_unit_test_setup_teardown(test_retries, reset, cleanup),
+        cmocka_unit_test_setup_teardown(test_local_limits, reset, cleanup),
+        cmocka_unit_test_setup_teardown(test_attempt_limit, reset, cleanup),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
