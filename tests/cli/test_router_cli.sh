@@ -69,8 +69,8 @@ expect 0 "routing_strategy" rhema ai service config --config .rhema/ai-config.ya
 
 # Search order: $RHEMA_AI_CONFIG wins over ./.rhema, --config over both.
 printf 'ai_service:\n  routing: {routing_strategy: local_only}\n' > env.yaml
-expect 0 "config:     env.yaml" env RHEMA_AI_CONFIG=env.yaml "$rhema_bin" ai tasks route --prompt "x" --dry-run
-expect 0 "= hybrid  [.rhema/ai-config.yaml:43:23]" env RHEMA_AI_CONFIG=env.yaml "$rhema_bin" ai service config --config .rhema/ai-config.yaml
+expect 0 "config:     env.yaml" env RHEMA_AI_CONFIG=env.yaml "${wrapper[@]}" "$rhema_bin" ai tasks route --prompt "x" --dry-run
+expect 0 "= hybrid  [.rhema/ai-config.yaml:43:23]" env RHEMA_AI_CONFIG=env.yaml "${wrapper[@]}" "$rhema_bin" ai service config --config .rhema/ai-config.yaml
 expect 1 "nope.yaml: no such configuration file" rhema ai service config --config nope.yaml
 
 # Costs from an empty ledger; bad periods are usage errors.

@@ -148,13 +148,13 @@ for provider in openai anthropic; do
     run rhema ai chat "${last[@]}"
     want "$provider" full "no key" 1 "" "$provider: auth (HTTP 401): missing or wrong"
     last=(--provider "$provider" --model ok --base-url "https://localhost:$port/v2" --ca-file "$ca" "hi")
-    run env OPENAI_API_KEY=$KEY ANTHROPIC_API_KEY=$KEY "$rhema_bin" ai chat "${last[@]}"
+    run env OPENAI_API_KEY=$KEY ANTHROPIC_API_KEY=$KEY "${wrapper[@]}" "$rhema_bin" ai chat "${last[@]}"
     want "$provider" full "wrong path" 1 "" "$provider: bad-request (HTTP 404)"
     last=(--provider "$provider" --model ok --base-url "https://localhost:$port/v1" "hi")
-    run env OPENAI_API_KEY=$KEY ANTHROPIC_API_KEY=$KEY "$rhema_bin" ai chat "${last[@]}"
+    run env OPENAI_API_KEY=$KEY ANTHROPIC_API_KEY=$KEY "${wrapper[@]}" "$rhema_bin" ai chat "${last[@]}"
     want "$provider" full "system CAs" 1 "" "$provider: tls: "
     last=(--provider "$provider" --model ok --base-url "https://localhost:$dead/v1" --ca-file "$ca" "hi")
-    run env OPENAI_API_KEY=$KEY ANTHROPIC_API_KEY=$KEY "$rhema_bin" ai chat "${last[@]}"
+    run env OPENAI_API_KEY=$KEY ANTHROPIC_API_KEY=$KEY "${wrapper[@]}" "$rhema_bin" ai chat "${last[@]}"
     want "$provider" full offline 1 "" "$provider: offline: "
 done
 echo "ai chat: $(($(date +%s) - t0)) s"

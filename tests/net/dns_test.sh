@@ -3,6 +3,8 @@
 # for example.test, plus hosts-file, literal, search-list and timeout cases.
 set -u
 probe="$1"
+# Under a cross build meson names the emulator in MESON_EXE_WRAPPER.
+read -r -a wrapper <<<"${MESON_EXE_WRAPPER:-}"
 if ! command -v dnsmasq >/dev/null; then echo "SKIP: dnsmasq is not installed"; exit 77; fi
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP: binding port 53 needs root"; exit 77; fi
 tmp=$(mktemp -d)
@@ -17,7 +19,7 @@ for _ in $(seq 50); do grep -q "started" "$tmp/log" && break; sleep 0.1; done
 printf 'nameserver 127.0.0.2\nsearch nowhere.test example.test\n' >"$tmp/resolv.conf"
 printf '127.0.0.9 fromhosts.test alias2\n::9 fromhosts.test\n' >"$tmp/hosts"
 export RHEMA_RESOLV_CONF="$tmp/resolv.conf" RHEMA_HOSTS_FILE="$tmp/hosts"
-out=$("$probe" api.example.test alias.example.test v6only.example.test missing.example.test \
+out=$("${wrapper[@]}" "$probe" api.example.test alias.example.test v6only.example.test missing.example.test \
       api fromhosts.test ALIAS2 localhost 192.0.2.1 "[2001:db8::1]" "bad..name" 2>&1)
 pass=0 failed=0
 check() {
@@ -38,7 +40,7 @@ check "localhost: 127.0.0.1 ::1"
 # A server that never answers: the caller's timeout bounds the wait.
 printf 'nameserver 127.0.0.3\n' >"$tmp/resolv.conf"
 start=$(date +%s%N)
-out=$(DNS_TIMEOUT_MS=300 "$probe" api.example.test)
+out=$(DNS_TIMEOUT_MS=300 "${wrapper[@]}" "$probe" api.example.test)
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "api.example.test: error: cannot resolve host api.example.test: no answer from the name server"
 if [ "$ms" -lt 2000 ]; then pass=$((pass + 1)); else failed=$((failed + 1)); echo "FAIL: timeout took $ms ms"; fi

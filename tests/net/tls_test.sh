@@ -5,6 +5,8 @@
 # refuse each bad one with the right words. Loopback only.
 # Usage: tls_test.sh PATH/TO/tls_probe
 probe="$1"
+# Under a cross build meson names the emulator in MESON_EXE_WRAPPER.
+read -r -a wrapper <<<"${MESON_EXE_WRAPPER:-}"
 if ! command -v openssl >/dev/null 2>&1; then
     echo "SKIP: openssl not found (Debian package: openssl); TLS tests skipped"
     exit 77
@@ -80,7 +82,7 @@ failures=0
 # expect NAME PATTERN: the probe's output must contain PATTERN.
 expect() {
     name=$1 pattern=$2; shift 2
-    out=$("$probe" "$@" 2>>probe.log)
+    out=$("${wrapper[@]}" "$probe" "$@" 2>>probe.log)
     case "$out" in
         *"$pattern"*) echo "ok   $name: $out" ;;
         *) echo "FAIL $name: got '$out', want '$pattern'"; failures=$((failures + 1)) ;;
