@@ -27,12 +27,12 @@ static void attn_f16_portable(const float *q, const uint16_t *k, const uint16_t 
         s *= scale;
         float ms = 1.0f, vs = 1.0f;
         if (s > mx) {
-            ms = expf(mx - s);
+            ms = kern_expf_softmax(mx - s);
             mx = s;
             for (size_t i = 0; i < hd; i++)
                 acc[i] = f16_round(acc[i] * ms);
         } else {
-            vs = expf(s - mx);
+            vs = kern_expf_softmax(s - mx);
         }
         for (size_t i = 0; i < hd; i++)
             acc[i] = f16_round(acc[i] + kern_f16_to_f32(vp[i]) * vs);

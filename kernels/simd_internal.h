@@ -2,6 +2,7 @@
 #ifndef RHEMA_SIMD_INTERNAL_H
 #define RHEMA_SIMD_INTERNAL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,13 @@ struct kern_ops {
     void (*attn_f16)(const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                      size_t n_kv, size_t hd, float scale, float *out);
 };
+
+/* expf for softmax weights: below -104 the result rounds to 0 anyway, and
+ * the library's underflow path is slow. */
+static inline float kern_expf_softmax(float x)
+{
+    return x < -104.0f ? 0.0f : expf(x);
+}
 
 extern const struct kern_ops kern_ops_avx2;
 extern const struct kern_ops kern_ops_avx512;

@@ -783,7 +783,7 @@ static void attn_f16(const float *q, const uint16_t *k, const uint16_t *v, size_
         s *= scale;
         float ms = 1.0f, vs = 1.0f;
         if (s > mx) {
-            ms = expf(mx - s);
+            ms = kern_expf_softmax(mx - s);
             mx = s;
             __m256 m = _mm256_set1_ps(ms);
             for (size_t i = 0; i < h8; i += 8)
@@ -791,7 +791,7 @@ static void attn_f16(const float *q, const uint16_t *k, const uint16_t *v, size_
             for (size_t i = h8; i < hd; i++)
                 acc[i] = round1_f16(acc[i] * ms);
         } else {
-            vs = expf(s - mx);
+            vs = kern_expf_softmax(s - mx);
         }
         /* multiply, then add: the same two roundings as the portable loop */
         __m256 w = _mm256_set1_ps(vs);
