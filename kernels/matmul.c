@@ -33,6 +33,7 @@ size_t kern_matmul_scratch_size(uint32_t wtype, size_t n_in, size_t n_tokens)
 
 typedef struct mm_job {
     kern_gemm_fn gemm;
+    void (*quant_q8_0)(const float *x, uint8_t *row, size_t n);
     uint32_t type;
     const uint8_t *w;
     size_t ws;
@@ -50,6 +51,10 @@ static void quant_rows(void *arg, size_t begin, size_t end, unsigned tid)
     size_t nb = j->n_in / 32;
     for (size_t t = begin; t < end; t++) {
         uint8_t *row = (uint8_t *)j->a + t * j->as;
+        if (vt == GGUF_T_Q8_0 && j->quant_q8_0) {
+            j->quant_q8_0(j->x + t * j->n_in, row, j->n_in);
+            continue;
+        }
         kern_quantize_row(vt, j->x + t * j->n_in, row, j->n_in);
         if (vt != GGUF_T_Q8_0)
             continue;
@@ -97,8 +102,10 @@ void kern_matmul(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const voi
     j.n_tok = n_tokens;
     j.x = x;
     j.y = y;
-    if (cpu && cpu->ops && wtype < KERN_OPS_NTYPES)
+    if (cpu && cpu->ops && wtype < KERN_OPS_NTYPES) {
         j.gemm = cpu->ops->gemm[wtype];
+        j.quant_q8_0 = cpu->ops->quant_q8_0;
+    }
     if (kern_vec_dot_type(wtype) == GGUF_T_F32) {
         j.a = (const uint8_t *)x;
         j.as = n_in * sizeof(float);

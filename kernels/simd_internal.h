@@ -27,6 +27,10 @@ struct kern_ops {
     const char *name;
     /* NULL entries fall back to the reference kern_vec_dot */
     kern_gemm_fn gemm[KERN_OPS_NTYPES];
+    /* n values into kern_matmul's Q8_0 activation row: the blocks exactly
+     * as kern_quantize_row writes them, then the side scales and sums;
+     * NULL: the reference quantizer */
+    void (*quant_q8_0)(const float *x, uint8_t *row, size_t n);
     /* kern_attn_f16 without the cpu argument; NULL: the portable loop */
     void (*attn_f16)(const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                      size_t n_kv, size_t hd, float scale, float *out);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "gguf/gguf.h"
+#include "kernels/kernels.h"
 
 #if defined(KERN_X86_AVX512)
 #define OPS_NAME kern_ops_avx512
@@ -739,6 +740,43 @@ AI void float_tile(const int kind, const int R, const int C, const uint8_t *w, s
     }
 }
 
+/* ---- activation quantization ---- */
+
+/* Q8_0 the way the reference quantizer computes it (amax / 127 as the
+ * scale, quants rounded to nearest even from x * (127 / amax)), plus
+ * kern_matmul's side scales and sums. */
+static void quant_q8_0(const float *x, uint8_t *row, size_t n)
+{
+    const size_t nb = n / 32;
+    float *dside = (float *)(row + KERN_Q8_0_SIDE(nb));
+    int32_t *sums = (int32_t *)(dside + nb);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (size_t b = 0; b < nb; b++, x += 32) {
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int i = 0; i < 4; i++) {
+            v[i] = _mm256_loadu_ps(x + 8 * i);
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[i]));
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float amax = _mm_cvtss_f32(m4);
+        float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        __m256i q[4];
+        for (int i = 0; i < 4; i++)
+            q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], _mm256_set1_ps(id)));
+        /* the packs interleave 128-bit lanes; the permute restores order */
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        uint8_t *blk = row + 34 * b;
+        uint16_t h = kern_f32_to_f16(d);
+        memcpy(blk, &h, 2);
+        _mm256_storeu_si256((__m256i *)(blk + 2), p);
+        dside[b] = kern_f16_to_f32(h);
+        sums[b] = hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+    }
+}
+
 /* ---- attention over an F16 cache (see kern_attn_f16) ---- */
 
 AI __m256 round_f16(__m256 x)
@@ -870,5 +908,6 @@ const struct kern_ops OPS_NAME = {
         [GGUF_T_Q5_K] = gemm_q5_k, [GGUF_T_Q6_K] = gemm_q6_k, [GGUF_T_Q2_K] = gemm_q2_k,
         [GGUF_T_Q3_K] = gemm_q3_k,
     },
+    .quant_q8_0 = quant_q8_0,
     .attn_f16 = attn_f16,
 };

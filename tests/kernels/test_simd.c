@@ -14,6 +14,7 @@
 
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
+#include "kernels/simd_internal.h"
 
 static const uint32_t types[] = {
     GGUF_T_F32, GGUF_T_F16, GGUF_T_BF16, GGUF_T_Q4_0, GGUF_T_Q4_1, GGUF_T_Q5_0, GGUF_T_Q5_1,
@@ -307,6 +308,27 @@ static void test_attn(void **state)
     }
 }
 
+/* A kernel set's Q8_0 activation quantizer writes the reference's bytes. */
+static void test_quant_q8_0(void **state)
+{
+    static const kern_isa isas[] = {KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON};
+    for (size_t ii = 0; ii < 3; ii++) {
+        kern_cpu cpu;
+        if (kern_cpu_select(&cpu, isas[ii], NULL, 0) != KERN_OK || !cpu.ops->quant_q8_0)
+            continue;
+        for (int rep = 0; rep < 200; rep++) {
+            size_t n = 32 * (1 + (size_t)rep % 9), nb = n / 32;
+            float x[288];
+            for (size_t i = 0; i < n; i++)
+                x[i] = rep % 7 == 0 && i < 64 ? 0.0f : frnd() * (float)(1 + rep % 5) * 10.0f;
+            uint8_t want[9 * 34], got[9 * 34 + 9 * 8 + 4];
+            kern_quantize_row(GGUF_T_Q8_0, x, want, n);
+            cpu.ops->quant_q8_0(x, got, n);
+            assert_memory_equal(want, got, nb * 34);
+        }
+    }
+}
+
 static void test_bandwidth(void **state)
 {
     kern_pool *pool;
@@ -327,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_neon),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_attn),
+        cmocka_unit_test(test_quant_q8_0),
         cmocka_unit_test(test_bandwidth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
