@@ -195,13 +195,29 @@ static void json_decision(net_jw *w, const route_decision *d, const route_config
 
 static void json_result(net_jw *w, const route_result *r)
 {
-    cli_ai_json_text(w, "answer", r->text);
+    cli_ai_json_text(w, "content", r->text);
     cli_ai_json_kv(w, "served_by", r->text ? route_target_name(r->served_by) : NULL);
     cli_ai_json_kv(w, "served_model", r->text ? r->model : NULL);
     net_jw_key(w, "cached");
     net_jw_bool(w, r->cached);
     net_jw_key(w, "cost_usd");
     r->cost_known ? net_jw_double(w, r->total_cost) : net_jw_null(w);
+    /* Latency and tokens of the whole request, every attempt included. */
+    double ms = 0;
+    uint64_t in = 0, out = 0;
+    for (size_t i = 0; i < r->n_attempts; i++) {
+        ms += r->attempts[i].ms;
+        in += r->attempts[i].in_tokens;
+        out += r->attempts[i].out_tokens;
+    }
+    cli_ai_json_kd(w, "latency_ms", ms);
+    net_jw_key(w, "usage");
+    net_jw_obj_begin(w);
+    net_jw_key(w, "input_tokens");
+    net_jw_int(w, (int64_t)in);
+    net_jw_key(w, "output_tokens");
+    net_jw_int(w, (int64_t)out);
+    net_jw_obj_end(w);
     net_jw_key(w, "attempts");
     net_jw_arr_begin(w);
     for (size_t i = 0; i < r->n_attempts; i++) {
@@ -213,6 +229,8 @@ static void json_result(net_jw *w, const route_result *r)
         cli_ai_json_kv(w, "error", a->status ? a->error : NULL);
         net_jw_key(w, "cached");
         net_jw_bool(w, a->cached);
+        net_jw_key(w, "low_confidence");
+        net_jw_bool(w, a->low_confidence);
         cli_ai_json_kd(w, "ms", a->ms);
         net_jw_obj_end(w);
     }

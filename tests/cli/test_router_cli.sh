@@ -154,11 +154,13 @@ if [ -n "$fx" ] && [ -f "$fx/models/stories260K.gguf" ]; then
     printf 'ai_service:\n  embedded:\n    model_type: tiny\n    max_context_length: 256\n    cache_ttl_seconds: 3\n' \
         > .rhema/ai-config.yaml
     ask() { rhema ai tasks route --prompt "Once upon a time" --max-tokens 8 --json "$@" 2>&1; }
-    answer() { grep -o '"answer":"[^"]*"' <<<"$1"; }
+    answer() { grep -o '"content":"[^"]*"' <<<"$1"; }
     records() { wc -l < .rhema/ai/usage.log; }
     first=$(ask)
     second=$(ask)
     if grep -qF '"served_model":"tiny","cached":false' <<<"$first"; then ok; else bad "first run: $first"; fi
+    if grep -qE '"content":"[^"]+".*"latency_ms":[0-9]+,"usage":\{"input_tokens":[0-9]+,"output_tokens":8\}' <<<"$first"
+    then ok; else bad "content, latency_ms or usage missing: $first"; fi
     if grep -qF '"served_model":"tiny","cached":true,"cost_usd":0' <<<"$second"; then ok; else bad "second run not cached: $second"; fi
     if [ -n "$(answer "$first")" ] && [ "$(answer "$first")" = "$(answer "$second")" ]; then ok; else bad "cached answer differs"; fi
     if [ "$(records)" -eq 2 ] && tail -1 .rhema/ai/usage.log | grep -q ' 0.000000000 0 c [0-9a-f]*$'; then ok
