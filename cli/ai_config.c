@@ -75,6 +75,18 @@ void cli_ai_json_kd(net_jw *w, const char *key, double value)
     net_jw_double(w, value);
 }
 
+void cli_ai_json_ki(net_jw *w, const char *key, int64_t value)
+{
+    net_jw_key(w, key);
+    net_jw_int(w, value);
+}
+
+void cli_ai_json_kb(net_jw *w, const char *key, bool value)
+{
+    net_jw_key(w, key);
+    net_jw_bool(w, value);
+}
+
 /* Length of the valid UTF-8 sequence at s (1..4), or 0. */
 static size_t utf8_seq(const unsigned char *s, size_t n)
 {

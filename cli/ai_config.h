@@ -30,6 +30,8 @@ int cli_ai_json_print(net_jw *w, net_buf *out);
 /* "key": "value" / "key": number, for the JSON printers. */
 void cli_ai_json_kv(net_jw *w, const char *key, const char *value);
 void cli_ai_json_kd(net_jw *w, const char *key, double value);
+void cli_ai_json_ki(net_jw *w, const char *key, int64_t value);
+void cli_ai_json_kb(net_jw *w, const char *key, bool value);
 
 /* "key": text with invalid UTF-8 replaced (NULL: null). */
 void cli_ai_json_text(net_jw *w, const char *key, const char *text);

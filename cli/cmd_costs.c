@@ -10,24 +10,18 @@ static void json_report(net_jw *w, const route_cost_report *r, const char *perio
 {
     net_jw_obj_begin(w);
     cli_ai_json_kv(w, "period", period);
-    net_jw_key(w, "since");
-    net_jw_int(w, r->since);
-    net_jw_key(w, "until");
-    net_jw_int(w, r->until);
+    cli_ai_json_ki(w, "since", r->since);
+    cli_ai_json_ki(w, "until", r->until);
     cli_ai_json_kv(w, "ledger", ledger);
     cli_ai_json_kd(w, "total_cost_usd", r->total_cost);
-    net_jw_key(w, "local_requests");
-    net_jw_int(w, (int64_t)r->local_requests);
+    cli_ai_json_ki(w, "local_requests", (int64_t)r->local_requests);
     net_jw_key(w, "local_savings_usd");
     r->savings_known ? net_jw_double(w, r->local_savings) : net_jw_null(w);
-    net_jw_key(w, "cached_requests");
-    net_jw_int(w, (int64_t)r->cached_requests);
+    cli_ai_json_ki(w, "cached_requests", (int64_t)r->cached_requests);
     net_jw_key(w, "cached_savings_usd");
     r->cached_savings_known ? net_jw_double(w, r->cached_savings) : net_jw_null(w);
-    net_jw_key(w, "failed_requests");
-    net_jw_int(w, (int64_t)r->failed_requests);
-    net_jw_key(w, "damaged_records");
-    net_jw_int(w, (int64_t)r->bad_lines);
+    cli_ai_json_ki(w, "failed_requests", (int64_t)r->failed_requests);
+    cli_ai_json_ki(w, "damaged_records", (int64_t)r->bad_lines);
     net_jw_key(w, "rows");
     net_jw_arr_begin(w);
     for (size_t i = 0; i < r->n_rows; i++) {
@@ -36,19 +30,13 @@ static void json_report(net_jw *w, const route_cost_report *r, const char *perio
         cli_ai_json_kv(w, "route", route_target_name(row->target));
         cli_ai_json_kv(w, "provider", row->provider[0] ? row->provider : NULL);
         cli_ai_json_kv(w, "model", row->model);
-        net_jw_key(w, "requests");
-        net_jw_int(w, (int64_t)row->requests);
-        net_jw_key(w, "input_tokens");
-        net_jw_int(w, (int64_t)row->in_tokens);
-        net_jw_key(w, "output_tokens");
-        net_jw_int(w, (int64_t)row->out_tokens);
+        cli_ai_json_ki(w, "requests", (int64_t)row->requests);
+        cli_ai_json_ki(w, "input_tokens", (int64_t)row->in_tokens);
+        cli_ai_json_ki(w, "output_tokens", (int64_t)row->out_tokens);
         cli_ai_json_kd(w, "cost_usd", row->cost);
-        net_jw_key(w, "unpriced_requests");
-        net_jw_int(w, (int64_t)row->unpriced);
-        net_jw_key(w, "cached_requests");
-        net_jw_int(w, (int64_t)row->cached);
-        net_jw_key(w, "failed_requests");
-        net_jw_int(w, (int64_t)row->failed);
+        cli_ai_json_ki(w, "unpriced_requests", (int64_t)row->unpriced);
+        cli_ai_json_ki(w, "cached_requests", (int64_t)row->cached);
+        cli_ai_json_ki(w, "failed_requests", (int64_t)row->failed);
         net_jw_obj_end(w);
     }
     net_jw_arr_end(w);

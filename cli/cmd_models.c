@@ -1,4 +1,5 @@
 /* rhema ai models inspect | validate */
+#include "cli/ai_config.h"
 #include "cli/cli.h"
 #include "engine/engine.h"
 #include "gguf/gguf.h"
@@ -271,12 +272,6 @@ static void jw_array(net_jw *w, const gguf_kv *kv)
     net_jw_obj_end(w);
 }
 
-static void jw_keyint(net_jw *w, const char *key, uint64_t v)
-{
-    net_jw_key(w, key);
-    net_jw_int(w, (int64_t)v);
-}
-
 static int print_json(const gguf_file *f)
 {
     summary m;
@@ -289,13 +284,13 @@ static int print_json(const gguf_file *f)
     net_jw_obj_begin(&w);
     net_jw_key(&w, "file");
     net_jw_str(&w, f->name);
-    jw_keyint(&w, "size", f->size);
-    jw_keyint(&w, "version", f->version);
-    jw_keyint(&w, "alignment", f->alignment);
-    jw_keyint(&w, "data_offset", f->data_offset);
+    cli_ai_json_ki(&w, "size", (int64_t)(f->size));
+    cli_ai_json_ki(&w, "version", (int64_t)(f->version));
+    cli_ai_json_ki(&w, "alignment", (int64_t)(f->alignment));
+    cli_ai_json_ki(&w, "data_offset", (int64_t)(f->data_offset));
     net_jw_key(&w, "architecture");
     m.arch.len ? jw_lossy(&w, m.arch) : (void)net_jw_null(&w);
-    jw_keyint(&w, "parameters", m.params);
+    cli_ai_json_ki(&w, "parameters", (int64_t)(m.params));
     net_jw_key(&w, "context_length");
     m.ctx ? jw_scalar(&w, m.ctx) : (void)net_jw_null(&w);
     net_jw_key(&w, "tokenizer");
@@ -308,8 +303,8 @@ static int print_json(const gguf_file *f)
         net_jw_obj_begin(&w);
         net_jw_key(&w, "type");
         net_jw_str(&w, gguf_type_info(t)->name);
-        jw_keyint(&w, "tensors", m.type_n[t]);
-        jw_keyint(&w, "bytes", m.type_b[t]);
+        cli_ai_json_ki(&w, "tensors", (int64_t)(m.type_n[t]));
+        cli_ai_json_ki(&w, "bytes", (int64_t)(m.type_b[t]));
         net_jw_obj_end(&w);
     }
     net_jw_arr_end(&w);
@@ -340,8 +335,8 @@ static int print_json(const gguf_file *f)
         for (uint32_t d = 0; d < t->n_dims; d++)
             net_jw_int(&w, (int64_t)t->ne[d]);
         net_jw_arr_end(&w);
-        jw_keyint(&w, "offset", f->data_offset + t->offset);
-        jw_keyint(&w, "bytes", t->nbytes);
+        cli_ai_json_ki(&w, "offset", (int64_t)(f->data_offset + t->offset));
+        cli_ai_json_ki(&w, "bytes", (int64_t)(t->nbytes));
         net_jw_obj_end(&w);
     }
     net_jw_arr_end(&w);

@@ -32,14 +32,10 @@ static void json_rows(net_jw *w, const route_cost_report *r, bool embedded, bool
         cli_ai_json_kv(w, "route", route_target_name(row->target));
         cli_ai_json_kv(w, "provider", row->provider[0] ? row->provider : NULL);
         cli_ai_json_kv(w, "model", row->model);
-        net_jw_key(w, "requests");
-        net_jw_int(w, (int64_t)row->requests);
-        net_jw_key(w, "failed_requests");
-        net_jw_int(w, (int64_t)row->failed);
-        net_jw_key(w, "cached_requests");
-        net_jw_int(w, (int64_t)row->cached);
-        net_jw_key(w, "timed_requests");
-        net_jw_int(w, (int64_t)row->timed);
+        cli_ai_json_ki(w, "requests", (int64_t)row->requests);
+        cli_ai_json_ki(w, "failed_requests", (int64_t)row->failed);
+        cli_ai_json_ki(w, "cached_requests", (int64_t)row->cached);
+        cli_ai_json_ki(w, "timed_requests", (int64_t)row->timed);
         net_jw_key(w, "average_ms");
         row->timed ? net_jw_double(w, avg_ms(row)) : net_jw_null(w);
         net_jw_key(w, "output_tokens_per_second");

@@ -94,12 +94,9 @@ static void json_class(net_jw *w, const route_class *c)
     cli_ai_json_kd(w, "score", c->score);
     net_jw_key(w, "tokens");
     net_jw_obj_begin(w);
-    net_jw_key(w, "prompt");
-    net_jw_int(w, (int64_t)c->prompt_tokens);
-    net_jw_key(w, "context");
-    net_jw_int(w, (int64_t)c->context_tokens);
-    net_jw_key(w, "total");
-    net_jw_int(w, (int64_t)c->tokens);
+    cli_ai_json_ki(w, "prompt", (int64_t)c->prompt_tokens);
+    cli_ai_json_ki(w, "context", (int64_t)c->context_tokens);
+    cli_ai_json_ki(w, "total", (int64_t)c->tokens);
     net_jw_obj_end(w);
 }
 
@@ -167,10 +164,8 @@ static void json_decision(net_jw *w, const route_decision *d, const route_config
     cli_ai_json_kv(w, "provider", d->provider[0] ? d->provider : NULL);
     cli_ai_json_kv(w, "embedded_model", d->embedded_model[0] ? d->embedded_model : NULL);
     cli_ai_json_kv(w, "rule", d->rule[0] ? d->rule : NULL);
-    net_jw_key(w, "private");
-    net_jw_bool(w, d->is_private);
-    net_jw_key(w, "budget_local");
-    net_jw_bool(w, d->budget_local);
+    cli_ai_json_kb(w, "private", d->is_private);
+    cli_ai_json_kb(w, "budget_local", d->budget_local);
     net_jw_key(w, "estimated_cost_usd");
     d->cost_known ? net_jw_double(w, d->est_cost) : net_jw_null(w);
     net_jw_key(w, "fallback");
@@ -189,8 +184,7 @@ static void json_decision(net_jw *w, const route_decision *d, const route_config
     net_jw_arr_end(w);
     json_signals(w, &d->cls);
     cli_ai_json_kv(w, "config", cfg->path);
-    net_jw_key(w, "dry_run");
-    net_jw_bool(w, dry_run);
+    cli_ai_json_kb(w, "dry_run", dry_run);
 }
 
 static void json_result(net_jw *w, const route_result *r)
@@ -198,8 +192,7 @@ static void json_result(net_jw *w, const route_result *r)
     cli_ai_json_text(w, "content", r->text);
     cli_ai_json_kv(w, "served_by", r->text ? route_target_name(r->served_by) : NULL);
     cli_ai_json_kv(w, "served_model", r->text ? r->model : NULL);
-    net_jw_key(w, "cached");
-    net_jw_bool(w, r->cached);
+    cli_ai_json_kb(w, "cached", r->cached);
     net_jw_key(w, "cost_usd");
     r->cost_known ? net_jw_double(w, r->total_cost) : net_jw_null(w);
     /* Latency and tokens of the whole request, every attempt included. */
@@ -213,10 +206,8 @@ static void json_result(net_jw *w, const route_result *r)
     cli_ai_json_kd(w, "latency_ms", ms);
     net_jw_key(w, "usage");
     net_jw_obj_begin(w);
-    net_jw_key(w, "input_tokens");
-    net_jw_int(w, (int64_t)in);
-    net_jw_key(w, "output_tokens");
-    net_jw_int(w, (int64_t)out);
+    cli_ai_json_ki(w, "input_tokens", (int64_t)in);
+    cli_ai_json_ki(w, "output_tokens", (int64_t)out);
     net_jw_obj_end(w);
     net_jw_key(w, "attempts");
     net_jw_arr_begin(w);
@@ -227,10 +218,8 @@ static void json_result(net_jw *w, const route_result *r)
         cli_ai_json_kv(w, "provider", a->provider[0] ? a->provider : NULL);
         cli_ai_json_kv(w, "model", a->model);
         cli_ai_json_kv(w, "error", a->status ? a->error : NULL);
-        net_jw_key(w, "cached");
-        net_jw_bool(w, a->cached);
-        net_jw_key(w, "low_confidence");
-        net_jw_bool(w, a->low_confidence);
+        cli_ai_json_kb(w, "cached", a->cached);
+        cli_ai_json_kb(w, "low_confidence", a->low_confidence);
         cli_ai_json_kd(w, "ms", a->ms);
         net_jw_obj_end(w);
     }

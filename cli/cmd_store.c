@@ -106,8 +106,7 @@ static void json_entry(net_jw *w, const route_store *s, const route_catalog_entr
     char path[4096];
     net_jw_obj_begin(w);
     cli_ai_json_kv(w, "name", e ? e->name : m->name);
-    net_jw_key(w, "default");
-    net_jw_bool(w, e && !strcmp(e->name, dflt));
+    cli_ai_json_kb(w, "default", e && !strcmp(e->name, dflt));
     if (e) {
         cli_ai_json_kv(w, "description", e->description);
         cli_ai_json_kv(w, "architecture", e->architecture);
@@ -117,12 +116,9 @@ static void json_entry(net_jw *w, const route_store *s, const route_catalog_entr
         cli_ai_json_kv(w, "version", e->version);
         cli_ai_json_kv(w, "url", e->url);
         cli_ai_json_kv(w, "sha256", e->sha256[0] ? e->sha256 : NULL);
-        net_jw_key(w, "size");
-        net_jw_int(w, (int64_t)e->size);
-        net_jw_key(w, "context_length");
-        net_jw_int(w, e->context_length);
-        net_jw_key(w, "from_registry");
-        net_jw_bool(w, e->user);
+        cli_ai_json_ki(w, "size", (int64_t)e->size);
+        cli_ai_json_ki(w, "context_length", e->context_length);
+        cli_ai_json_kb(w, "from_registry", e->user);
     }
     net_jw_key(w, "installed");
     if (!m) {
@@ -135,14 +131,10 @@ static void json_entry(net_jw *w, const route_store *s, const route_catalog_entr
         cli_ai_json_kv(w, "sha256", m->sha256);
         cli_ai_json_kv(w, "verified_by", m->verified);
         cli_ai_json_kv(w, "source", m->source);
-        net_jw_key(w, "size");
-        net_jw_int(w, (int64_t)m->size);
-        net_jw_key(w, "installed_at");
-        net_jw_int(w, m->installed_at);
-        net_jw_key(w, "present");
-        net_jw_bool(w, m->present);
-        net_jw_key(w, "update_available");
-        net_jw_bool(w, e && strcmp(e->version, m->version) != 0);
+        cli_ai_json_ki(w, "size", (int64_t)m->size);
+        cli_ai_json_ki(w, "installed_at", m->installed_at);
+        cli_ai_json_kb(w, "present", m->present);
+        cli_ai_json_kb(w, "update_available", e && strcmp(e->version, m->version) != 0);
         net_jw_obj_end(w);
     }
     net_jw_obj_end(w);
