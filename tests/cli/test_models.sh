@@ -1,26 +1,11 @@
 #!/usr/bin/env bash
 # rhema ai models inspect/validate and the command dispatcher, run as a user would.
 set -u
-# Under a cross build meson names the emulator in MESON_EXE_WRAPPER.
-read -r -a wrapper <<<"${MESON_EXE_WRAPPER:-}"
 rhema_bin="$1"
-rhema() { "${wrapper[@]}" "$rhema_bin" "$@"; }
+. "$(dirname "$0")/../testlib.sh"
 fx="${RHEMA_FIXTURES:-}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 failed=0
-
-ok() { pass=$((pass + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-# expect CODE PATTERN CMD...: exit code and a pattern in stdout+stderr.
-expect() {
-    local code="$1" pat="$2"; shift 2
-    local out rc
-    out=$("$@" 2>&1); rc=$?
-    if [ "$rc" != "$code" ]; then bad "$* -> exit $rc, want $code: $(echo "$out" | head -3)"; return; fi
-    if ! grep -qF -- "$pat" <<<"$out"; then bad "$* -> output lacks '$pat': $(echo "$out" | head -3)"; return; fi
-    ok
-}
 
 expect 0 "rhema ai models inspect" rhema --help
 expect 0 "rhema 0.1.0" rhema --version
@@ -68,5 +53,4 @@ PY
     head -c 700000 "$fx/models/stories260K.gguf" >"$tmp/cut.gguf"
     expect 1 "runs past end of file (700000 bytes)" rhema ai models validate --model "$tmp/cut.gguf"
 fi
-echo "$pass passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

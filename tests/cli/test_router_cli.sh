@@ -2,28 +2,16 @@
 # rhema ai tasks classify/route, ai service config and ai costs analyze,
 # run as a user would in a scratch project.
 set -u
-read -r -a wrapper <<<"${MESON_EXE_WRAPPER:-}"
 rhema_bin=$(realpath "$1")
 data=$(realpath "$(dirname "$0")/../router/data")
-rhema() { "${wrapper[@]}" "$rhema_bin" "$@"; }
+. "$(dirname "$0")/../testlib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
 export HOME="$tmp/home"
 unset RHEMA_AI_CONFIG OPENAI_API_KEY ANTHROPIC_API_KEY RHEMA_MODEL
 export RHEMA_HOME="$tmp/rhema-home"
-pass=0 failed=0
-ok() { pass=$((pass + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-# expect CODE PATTERN CMD...: exit code and a fixed string in stdout+stderr.
-expect() {
-    local code="$1" pat="$2"; shift 2
-    local out rc
-    out=$("$@" 2>&1); rc=$?
-    if [ "$rc" != "$code" ]; then bad "$* -> exit $rc, want $code: $(echo "$out" | head -3)"; return; fi
-    if ! grep -qF -- "$pat" <<<"$out"; then bad "$* -> output lacks '$pat': $(echo "$out" | head -5)"; return; fi
-    ok
-}
+
 # refuse PATTERN CMD...: the output must not contain the string.
 refuse() {
     local pat="$1"; shift
@@ -204,5 +192,4 @@ if [ -n "$fx" ] && [ -f "$fx/models/stories260K.gguf" ]; then
     cd .. || exit 1
 fi
 
-echo "router cli: $pass passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -11,10 +11,9 @@
 # ../shared/fixtures beside the source tree; skipped with a message without).
 # Usage: ai_tls_test.sh PATH/TO/rhema
 set -u
-# Under a cross build meson names the emulator in MESON_EXE_WRAPPER.
-read -r -a wrapper <<<"${MESON_EXE_WRAPPER:-}"
 rhema_bin="$1"
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../testlib.sh"
 for tool in openssl python3; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "SKIP: $tool not found; AI upstream TLS tests skipped"
@@ -34,16 +33,7 @@ unset HTTPS_PROXY https_proxy RHEMA_MODEL RHEMA_AI_CONFIG OPENAI_API_KEY ANTHROP
 export HOME="$dir/home" RHEMA_HOME="$dir/home/.rhema"
 mkdir -p "$HOME" "$dir/srv" "$dir/work"
 cd "$dir/srv" || exit 1
-quiet() { "$@" >>setup.log 2>&1 || { echo "FAIL: $*"; cat setup.log; exit 1; }; }
-
-quiet openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
-    -days 30 -subj "/CN=rhema ai test CA" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
-quiet openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key -out srv.csr \
-    -subj "/CN=localhost"
-printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost\n' >srv.ext
-quiet openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -sha256 \
-    -extfile srv.ext -out srv.pem
+make_test_ca "$dir/srv"
 
 KEY=sk-test-SECRET-1234
 python3 "$here/ai_upstream.py" srv.pem srv.key port server.log "$KEY" >>setup.log 2>&1 &
@@ -56,10 +46,6 @@ ca="$dir/srv/ca.pem"
 dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cd "$dir/work" || exit 1
 
-pass=0 failed=0
-ok() { pass=$((pass + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-rhema() { "${wrapper[@]}" "$rhema_bin" "$@"; }
 # Every output is kept in transcript for the key check at the end.
 # run CMD...: sets rc, out (stdout) and err (stderr).
 run() {

@@ -7,10 +7,9 @@
 # also needs `unshare -rm` (util-linux) to mount a small tmpfs, else it is
 # skipped with a message. Usage: test_store_https.sh PATH/TO/rhema
 set -u
-# Under a cross build meson names the emulator in MESON_EXE_WRAPPER.
-read -r -a wrapper <<<"${MESON_EXE_WRAPPER:-}"
 rhema_bin="$1"
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../testlib.sh"
 fx="${RHEMA_FIXTURES:-}"
 for tool in openssl python3; do
     if ! command -v "$tool" >/dev/null 2>&1; then
@@ -33,16 +32,7 @@ trap cleanup EXIT INT TERM
 unset HTTPS_PROXY https_proxy RHEMA_MODEL RHEMA_AI_CONFIG
 export RHEMA_HOME="$dir/home" HOME="$dir"  # no user config decides what remove refuses
 cd "$dir" || exit 1
-quiet() { "$@" >>setup.log 2>&1 || { echo "FAIL: $*"; cat setup.log; exit 1; }; }
-
-quiet openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
-    -days 30 -subj "/CN=rhema store test CA" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
-quiet openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key -out srv.csr \
-    -subj "/CN=localhost"
-printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost\n' >srv.ext
-quiet openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -sha256 \
-    -extfile srv.ext -out srv.pem
+make_test_ca "$dir"
 
 mkdir www
 cp "$fx/models/stories260K.gguf" "$fx/models/llama-tiny-q4_0.gguf" www/
@@ -54,19 +44,6 @@ for _ in $(seq 50); do [ -s port ] && break; sleep 0.1; done
 [ -s port ] || { echo "FAIL: the test server did not start"; cat setup.log; exit 1; }
 base="https://localhost:$(cat port)"
 
-pass=0 failed=0
-ok() { pass=$((pass + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-# expect CODE PATTERN CMD...: exit code and a pattern in stdout+stderr.
-expect() {
-    local code="$1" pat="$2"; shift 2
-    local out rc
-    out=$("$@" 2>&1); rc=$?
-    if [ "$rc" != "$code" ]; then bad "$* -> exit $rc, want $code: $(echo "$out" | tail -3)"; return; fi
-    if ! grep -qF -- "$pat" <<<"$out"; then bad "$* -> output lacks '$pat': $(echo "$out" | tail -3)"; return; fi
-    ok
-}
-rhema() { "${wrapper[@]}" "$rhema_bin" "$@"; }
 ca=(--ca-file "$dir/ca.pem")
 models="$RHEMA_HOME/models"
 # no_leftovers: no model file or .part besides the installed ones named.
@@ -130,5 +107,4 @@ else
     echo "SKIP: unshare -rm is not permitted here: full-disk case skipped (the C test covers the free-space check)"
 fi
 
-echo "$pass passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
