@@ -2,7 +2,7 @@
  * (kern_ops_avx2) and with AVX-512 BW/VL + VNNI (kern_ops_avx512: 256-bit
  * VNNI dot products and the 32 vector registers for taller tiles).
  *
- * Every product is a tile of up to RM weight rows by CMAX activation rows:
+ * Every product is a tile of up to RM weight rows by CM activation rows:
  * a weight block is unpacked once and used against several tokens, which
  * is what makes prompt processing compute-bound rather than memory-bound.
  * Quantized types take integer dot products of the weight's small integers
@@ -35,7 +35,6 @@
 #endif
 #define RM_FLOAT RM_LEGACY
 #define CM_FLOAT CM_LEGACY
-#define CMAX 8
 
 #define AI static inline __attribute__((always_inline))
 
@@ -148,7 +147,7 @@ AI void legacy_tile(const int kind, const int R, const int C, const uint8_t *w, 
     const int aff = legacy_affine(kind), off = legacy_offset(kind), sgn = kind == L_Q8_0;
     const size_t wb = legacy_bytes(kind), ab = aff ? 36 : 34, aq = aff ? 4 : 2;
     const __m256i zero = _mm256_setzero_si256();
-    __m256 acc[RM_LEGACY][CMAX];
+    __m256 acc[RM_LEGACY][CM_LEGACY];
 #pragma GCC unroll 16
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 16
@@ -469,7 +468,7 @@ AI void q45k_tile(const int five, const int R, const int C, const uint8_t *w, si
                   const uint8_t *a, size_t as, size_t n, float *y, size_t ldy)
 {
     const size_t wb = five ? 176 : 144, qlo = five ? 48 : 16;
-    __m256 acc[RM_KQ][CMAX];
+    __m256 acc[RM_KQ][CM_KQ];
 #pragma GCC unroll 16
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 16
@@ -478,7 +477,7 @@ AI void q45k_tile(const int five, const int R, const int C, const uint8_t *w, si
     for (size_t b = 0; b < n / 256; b++) {
         uint8_t sc[RM_KQ][8], mn[RM_KQ][8];
         /* a lone token splits its integer sums over two chains (exact) */
-        __m256i mins[RM_KQ], ia[RM_KQ][CMAX], ib[RM_KQ];
+        __m256i mins[RM_KQ], ia[RM_KQ][CM_KQ], ib[RM_KQ];
 #pragma GCC unroll 16
         for (int r = 0; r < R; r++) {
             const uint8_t *blk = w + r * ws + b * wb;
@@ -610,14 +609,14 @@ AI void k16_tile(const int kind, const int R, const int C, const uint8_t *w, siz
 {
     const size_t wb = k16_bytes(kind);
     const int shift = kind == K_Q6 ? 5 : 2; /* offsets 32 and 4 */
-    __m256 acc[RM_KQ][CMAX];
+    __m256 acc[RM_KQ][CM_KQ];
 #pragma GCC unroll 16
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 16
         for (int c = 0; c < C; c++)
             acc[r][c] = _mm256_setzero_ps();
     for (size_t b = 0; b < n / 256; b++) {
-        __m256i ia[RM_KQ][CMAX], ib[RM_KQ], sc16[RM_KQ], mn16[RM_KQ];
+        __m256i ia[RM_KQ][CM_KQ], ib[RM_KQ], sc16[RM_KQ], mn16[RM_KQ];
         int8_t sc[RM_KQ][16];
         uint8_t mn[RM_KQ][16];
         float d[RM_KQ];
@@ -708,7 +707,7 @@ AI void float_tile(const int kind, const int R, const int C, const uint8_t *w, s
                    const uint8_t *a, size_t as, size_t n, float *y, size_t ldy)
 {
     const size_t es = kind == F_F32 ? 4 : 2;
-    __m256 acc[RM_FLOAT][CMAX];
+    __m256 acc[RM_FLOAT][CM_FLOAT];
 #pragma GCC unroll 16
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 16
@@ -848,7 +847,7 @@ static void attn_f16(const float *q, const uint16_t *k, const uint16_t *v, size_
         out[i] = acc[i] * (1.0f / sum);
 }
 
-/* ---- drivers: walk the rows RM at a time and the tokens CMAX at a time,
+/* ---- drivers: walk the rows RM at a time and the tokens CM at a time,
  * with the tile's shape known at compile time ---- */
 
 #define TILE(T, K, R, C) \
