@@ -1,6 +1,7 @@
 /* Option parsing shared by every command, with "did you mean" hints. */
 #include "cli/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,7 +41,8 @@ int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...)
 
 static void print_help(const cli_cmd *cmd, const cli_opt *opts, size_t nopts)
 {
-    printf("usage: rhema %s %s\n\n%s\n", cmd->path, cmd->args, cmd->summary);
+    printf("usage: rhema %s %s\n\n%c%s\n", cmd->path, cmd->args, toupper((unsigned char)cmd->summary[0]),
+           cmd->summary[0] ? cmd->summary + 1 : "");
     printf("\noptions:\n");
     for (size_t i = 0; i < nopts; i++) {
         char left[96];

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "kernels/kernels.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +43,12 @@ static bool is_group(const char *path, int nwords, char **argv)
 
 static void list_commands(FILE *out, int nwords, char **argv)
 {
-    for (size_t i = 0; i < cli_n_commands; i++)
+    for (size_t i = 0; i < cli_n_commands; i++) {
+        const char *sum = cli_commands[i]->summary;
         if (nwords == 0 || is_group(cli_commands[i]->path, nwords, argv))
-            fprintf(out, "  rhema %-26s %s\n", cli_commands[i]->path, cli_commands[i]->summary);
+            fprintf(out, "  rhema %-26s %c%s\n", cli_commands[i]->path, toupper((unsigned char)sum[0]),
+                    sum[0] ? sum + 1 : "");
+    }
 }
 
 static void usage(FILE *out)
