@@ -224,7 +224,10 @@ int net_jw_double(net_jw *w, double v)
         return jw_fail(w, NET_E_RANGE, "JSON writer: %s has no JSON form", isnan(v) ? "NaN" : "infinity");
     char t[40];
     size_t n = 0;
-    /* The shortest precision that reads back exactly. */
+    /* Whole numbers as integers ("10", not the shorter-precision "1e+01"). */
+    if (v == floor(v) && fabs(v) < 9007199254740992.0)
+        return jw_scalar(w, "a number", t, (size_t)snprintf(t, sizeof t, "%.0f", v));
+    /* Otherwise the shortest precision that reads back exactly. */
     for (int prec = 1; prec <= 17; prec++) {
         n = fmt_double(t, sizeof t, prec, v);
         if (net_strtod_c(t) == v)

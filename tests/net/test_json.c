@@ -305,6 +305,9 @@ static void fill_escapes(net_jw *w)
     net_jw_double(w, 0.1);
     net_jw_double(w, 1e300);
     net_jw_double(w, -0.0);
+    net_jw_double(w, 10.0);
+    net_jw_double(w, -250.0);
+    net_jw_double(w, 1e16);
     net_jw_num_text(w, "12345678901234567890123");
     net_jw_bool(w, false);
     net_jw_null(w);
@@ -354,7 +357,7 @@ static void test_writer(void **state)
     assert_int_equal(rc, NET_OK);
     assert_string_equal(s,
         "{\"s\\\"\":\"q\\\"b\\\\s/\\b\\f\\n\\r\\t\\u0001\\u001f\x7f \xC3\xA9\xF0\x9F\x98\x80\\u0000z\","
-        "\"n\":[-9223372036854775808,0.1,1e+300,-0,12345678901234567890123,false,null],\"e\":{}}");
+        "\"n\":[-9223372036854775808,0.1,1e+300,-0,10,-250,1e+16,12345678901234567890123,false,null],\"e\":{}}");
     /* And it parses back to the same string. */
     net_json_doc *doc;
     assert_int_equal(net_json_parse_doc(s, strlen(s), &doc, err, sizeof err), NET_OK);
