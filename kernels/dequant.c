@@ -174,18 +174,6 @@ static void deq_q3_k(const uint8_t *b, float *y)
     }
 }
 
-/* Six-bit scale and min j (0..7) of a Q4_K/Q5_K block's 12 scale bytes. */
-static void k4_scale_min(const uint8_t *s, int j, int *sc, int *mn)
-{
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *mn = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 0xf) | ((s[j - 4] >> 6) << 4);
-        *mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
-
 /* Q4_K and Q5_K share scales; qh is NULL for Q4_K. */
 static void deq_q45_k(const uint8_t *b, const uint8_t *qh, const uint8_t *ql, float *y)
 {
@@ -195,9 +183,9 @@ static void deq_q45_k(const uint8_t *b, const uint8_t *qh, const uint8_t *ql, fl
     int is = 0;
     for (int j = 0; j < 256; j += 64) {
         int sc, mn;
-        k4_scale_min(scales, is, &sc, &mn);
+        kern_k4_scale_min(scales, is, &sc, &mn);
         float d1 = d * (float)sc, m1 = dmin * (float)mn;
-        k4_scale_min(scales, is + 1, &sc, &mn);
+        kern_k4_scale_min(scales, is + 1, &sc, &mn);
         float d2 = d * (float)sc, m2 = dmin * (float)mn;
         for (int l = 0; l < 32; l++) {
             int h = qh ? ((qh[l] >> is) & 1) << 4 : 0;

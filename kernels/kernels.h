@@ -124,6 +124,18 @@ void kern_matmul(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const voi
                  size_t n_in, size_t n_out, const float *x, size_t n_tokens, float *y,
                  void *scratch);
 
+/* Packed weights: a matrix rearranged once (at load) into the layout the
+ * chosen kernel set reads fastest, sixteen rows together. Bytes
+ * needed for n_out rows of n_in, or 0 when this set has no packed form for
+ * the type or shape (then use kern_matmul on the weights as stored). */
+size_t kern_pack_size(const kern_cpu *cpu, uint32_t wtype, size_t n_in, size_t n_out);
+/* Pack w (n_out rows as stored) into dst (kern_pack_size bytes). */
+void kern_pack(const kern_cpu *cpu, uint32_t wtype, const void *w, size_t n_in, size_t n_out, void *dst);
+/* kern_matmul over weights packed by kern_pack for the same cpu. */
+void kern_matmul_packed(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const void *packed,
+                        size_t n_in, size_t n_out, const float *x, size_t n_tokens, float *y,
+                        void *scratch);
+
 /* Attention of one query over n_kv cached key and value rows in F16 (row p
  * of k and v at k + p * stride), the way the reference engine's flash
  * attention rounds: the query is rounded to F16, the weighted sum of values

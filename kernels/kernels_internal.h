@@ -22,6 +22,18 @@ static inline void kern_wr16(uint8_t *p, uint16_t v)
     p[1] = (uint8_t)(v >> 8);
 }
 
+/* Six-bit scale and min j (0..7) of a Q4_K/Q5_K block's 12 scale bytes. */
+static inline void kern_k4_scale_min(const uint8_t *s, int j, int *sc, int *mn)
+{
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *mn = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0xf) | ((s[j - 4] >> 6) << 4);
+        *mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
 /* Dequantize one block of a supported type into y (blck values). */
 void kern_dequant_block(uint32_t type, const uint8_t *b, float *y);
 

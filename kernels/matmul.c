@@ -10,9 +10,11 @@
 #include <time.h>
 
 #include "gguf/gguf.h"
+#include "kernels/kernels_internal.h"
 
-/* Rows per chunk: enough to amortize a chunk, few enough to balance. */
-#define ROW_GRAIN 16
+/* Rows per chunk: enough to amortize a chunk, few enough to balance; a
+ * whole group of packed rows. */
+#define ROW_GRAIN KERN_PACK_ROWS
 
 static size_t act_row_bytes(uint32_t wtype, size_t n_in)
 {
@@ -20,6 +22,8 @@ static size_t act_row_bytes(uint32_t wtype, size_t n_in)
     size_t bytes = (size_t)gguf_row_size(vt, n_in);
     if (vt == GGUF_T_Q8_0)
         bytes = KERN_Q8_0_SIDE(n_in / 32) + 8 * (n_in / 32);
+    if (vt == GGUF_T_Q8_K)
+        bytes = KERN_Q8_K_SIDE(n_in / 256) + 16 * (n_in / 256);
     /* round up to keep every activation row 64-byte aligned */
     return (bytes + 63) & ~(size_t)63;
 }
@@ -42,7 +46,20 @@ typedef struct mm_job {
     size_t n_in, n_out, n_tok;
     const float *x;
     float *y;
+    bool packed;      /* w is kern_pack's layout, ws bytes per group of rows */
 } mm_job;
+
+/* Each Q8_K block's eight 32-element sums, from its sixteen 16-element
+ * sums, after the blocks. */
+static void q8_k_side(uint8_t *row, size_t nb)
+{
+    int16_t *side = (int16_t *)(row + KERN_Q8_K_SIDE(nb));
+    for (size_t b = 0; b < nb; b++) {
+        const uint8_t *bs = row + b * 292 + 260;
+        for (int j = 0; j < 8; j++)
+            side[8 * b + j] = (int16_t)((int16_t)kern_rd16(bs + 4 * j) + (int16_t)kern_rd16(bs + 4 * j + 2));
+    }
+}
 
 static void quant_rows(void *arg, size_t begin, size_t end, unsigned tid)
 {
@@ -56,6 +73,10 @@ static void quant_rows(void *arg, size_t begin, size_t end, unsigned tid)
             continue;
         }
         kern_quantize_row(vt, j->x + t * j->n_in, row, j->n_in);
+        if (vt == GGUF_T_Q8_K) {
+            q8_k_side(row, j->n_in / 256);
+            continue;
+        }
         if (vt != GGUF_T_Q8_0)
             continue;
         /* each block's scale as f32 and the sum of its quants */
@@ -82,11 +103,29 @@ static void ref_gemm(const mm_job *j, size_t r0, size_t r1)
 static void mm_rows(void *arg, size_t begin, size_t end, unsigned tid)
 {
     const mm_job *j = arg;
-    if (j->gemm)
+    if (j->packed)
+        j->gemm(j->w + begin / KERN_PACK_ROWS * j->ws, j->ws, end - begin, j->a, j->as, j->n_tok, j->n_in,
+                j->y + begin, j->n_out);
+    else if (j->gemm)
         j->gemm(j->w + begin * j->ws, j->ws, end - begin, j->a, j->as, j->n_tok, j->n_in,
                 j->y + begin, j->n_out);
     else
         ref_gemm(j, begin, end);
+}
+
+/* Quantize the activations when the type wants it, then the rows. */
+static void run_job(mm_job *j, kern_pool *pool, void *scratch)
+{
+    if (kern_vec_dot_type(j->type) == GGUF_T_F32) {
+        j->a = (const uint8_t *)j->x;
+        j->as = j->n_in * sizeof(float);
+    } else {
+        uintptr_t p = ((uintptr_t)scratch + 63) & ~(uintptr_t)63;
+        j->a = (const uint8_t *)p;
+        j->as = act_row_bytes(j->type, j->n_in);
+        kern_pool_for(j->n_tok > 1 ? pool : NULL, j->n_tok, 1, quant_rows, j);
+    }
+    kern_pool_for(pool, j->n_out, ROW_GRAIN, mm_rows, j);
 }
 
 void kern_matmul(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const void *w,
@@ -106,16 +145,38 @@ void kern_matmul(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const voi
         j.gemm = cpu->ops->gemm[wtype];
         j.quant_q8_0 = cpu->ops->quant_q8_0;
     }
-    if (kern_vec_dot_type(wtype) == GGUF_T_F32) {
-        j.a = (const uint8_t *)x;
-        j.as = n_in * sizeof(float);
-    } else {
-        uintptr_t p = ((uintptr_t)scratch + 63) & ~(uintptr_t)63;
-        j.a = (const uint8_t *)p;
-        j.as = act_row_bytes(wtype, n_in);
-        kern_pool_for(n_tokens > 1 ? pool : NULL, n_tokens, 1, quant_rows, &j);
-    }
-    kern_pool_for(pool, n_out, ROW_GRAIN, mm_rows, &j);
+    run_job(&j, pool, scratch);
+}
+
+size_t kern_pack_size(const kern_cpu *cpu, uint32_t wtype, size_t n_in, size_t n_out)
+{
+    if (!cpu || !cpu->ops || !cpu->ops->pack_size)
+        return 0;
+    return cpu->ops->pack_size(wtype, n_in, n_out);
+}
+
+void kern_pack(const kern_cpu *cpu, uint32_t wtype, const void *w, size_t n_in, size_t n_out, void *dst)
+{
+    cpu->ops->pack(wtype, w, n_in, n_out, dst);
+}
+
+void kern_matmul_packed(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const void *packed,
+                        size_t n_in, size_t n_out, const float *x, size_t n_tokens, float *y,
+                        void *scratch)
+{
+    mm_job j = {0};
+    j.type = wtype;
+    j.w = packed;
+    j.ws = kern_pack_size(cpu, wtype, n_in, n_out) / (n_out / KERN_PACK_ROWS);
+    j.packed = true;
+    j.gemm = cpu->ops->packed_gemm(wtype);
+    j.quant_q8_0 = cpu->ops->quant_q8_0;
+    j.n_in = n_in;
+    j.n_out = n_out;
+    j.n_tok = n_tokens;
+    j.x = x;
+    j.y = y;
+    run_job(&j, pool, scratch);
 }
 
 typedef struct bw_job {

@@ -20,6 +20,13 @@ typedef void (*kern_gemm_fn)(const uint8_t *w, size_t ws, size_t nr, const uint8
  * quants as int32. */
 #define KERN_Q8_0_SIDE(nb) (((nb) * 34 + 3) & ~(size_t)3)
 
+/* Q8_K activation rows (kern_matmul's own) carry, after the nb blocks,
+ * each block's eight 32-element sums as int16. */
+#define KERN_Q8_K_SIDE(nb) ((nb) * (size_t)292)
+
+/* Rows per group of packed weights (see pack_avx512.c). */
+#define KERN_PACK_ROWS 16
+
 /* Number of ggml type ids a table covers (BF16 = 30 is the largest). */
 #define KERN_OPS_NTYPES 31
 
@@ -31,6 +38,13 @@ struct kern_ops {
      * as kern_quantize_row writes them, then the side scales and sums;
      * NULL: the reference quantizer */
     void (*quant_q8_0)(const float *x, uint8_t *row, size_t n);
+    /* Packed weights (kern_pack): bytes for a matrix, 0 when the type or
+     * shape has no packed form; the packing; the product over groups of
+     * KERN_PACK_ROWS rows (w: the first group, ws: bytes per group).
+     * NULL: this set reads weights as stored. */
+    size_t (*pack_size)(uint32_t type, size_t n_in, size_t n_out);
+    void (*pack)(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst);
+    kern_gemm_fn (*packed_gemm)(uint32_t type);
     /* kern_attn_f16 without the cpu argument; NULL: the portable loop */
     void (*attn_f16)(const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                      size_t n_kv, size_t hd, float scale, float *out);
@@ -42,6 +56,10 @@ static inline float kern_expf_softmax(float x)
 {
     return x < -104.0f ? 0.0f : expf(x);
 }
+
+size_t kern_pack_size_avx512(uint32_t type, size_t n_in, size_t n_out);
+void kern_pack_avx512(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst);
+kern_gemm_fn kern_packed_gemm_avx512(uint32_t type);
 
 extern const struct kern_ops kern_ops_avx2;
 extern const struct kern_ops kern_ops_avx512;

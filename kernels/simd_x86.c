@@ -908,5 +908,10 @@ const struct kern_ops OPS_NAME = {
         [GGUF_T_Q3_K] = gemm_q3_k,
     },
     .quant_q8_0 = quant_q8_0,
+#if VNNI
+    .pack_size = kern_pack_size_avx512,
+    .pack = kern_pack_avx512,
+    .packed_gemm = kern_packed_gemm_avx512,
+#endif
     .attn_f16 = attn_f16,
 };

@@ -84,10 +84,27 @@ static uint8_t *random_rows(uint32_t type, size_t n, size_t rows)
     return w;
 }
 
+/* One product, through the weights as stored or packed for cpu. */
+static void product(const kern_cpu *cpu, kern_pool *pool, bool packed, uint32_t type, const uint8_t *w,
+                    size_t n, size_t n_out, const float *x, size_t n_tok, float *y, void *scratch)
+{
+    if (!packed) {
+        kern_matmul(cpu, pool, type, w, n, n_out, x, n_tok, y, scratch);
+        return;
+    }
+    size_t bytes = kern_pack_size(cpu, type, n, n_out);
+    assert_true(bytes > 0);
+    void *pw = malloc(bytes);
+    assert_non_null(pw);
+    kern_pack(cpu, type, w, n, n_out, pw);
+    kern_matmul_packed(cpu, pool, type, pw, n, n_out, x, n_tok, y, scratch);
+    free(pw);
+}
+
 /* Compare one product against kern_vec_dot row by row. The tolerance is
  * relative to sum |w_i * a_i|, the scale of any summation-order error. */
-static void check_product(const kern_cpu *cpu, kern_pool *pool, uint32_t type, size_t n,
-                          size_t n_out, size_t n_tok)
+static void check_product_as(const kern_cpu *cpu, kern_pool *pool, bool packed, uint32_t type, size_t n,
+                             size_t n_out, size_t n_tok)
 {
     uint32_t vt = kern_vec_dot_type(type);
     size_t rs = gguf_row_size(type, n), as = gguf_row_size(vt, n);
@@ -102,7 +119,7 @@ static void check_product(const kern_cpu *cpu, kern_pool *pool, uint32_t type, s
         x[i] = frnd() * (i % 97 == 0 ? 8.0f : 1.0f);
     for (size_t t = 0; t < n_tok; t++)
         assert_int_equal(kern_quantize_row(vt, x + t * n, act + t * as, n), KERN_OK);
-    kern_matmul(cpu, pool, type, w, n, n_out, x, n_tok, y, scratch + 1);
+    product(cpu, pool, packed, type, w, n, n_out, x, n_tok, y, scratch + 1);
     for (size_t o = 0; o < n_out; o++) {
         kern_dequant_row(type, w + o * rs, wd, n);
         for (size_t t = 0; t < n_tok; t++) {
@@ -114,8 +131,8 @@ static void check_product(const kern_cpu *cpu, kern_pool *pool, uint32_t type, s
             float got = y[t * n_out + o];
             double tol = 2e-5 * mag + 1e-6;
             if (!(fabs((double)got - ref) <= tol))
-                fail_msg("%s type %u n %zu rows %zu tokens %zu: row %zu token %zu got %.7g want %.7g",
-                         kern_cpu_name(cpu), type, n, n_out, n_tok, o, t, got, ref);
+                fail_msg("%s%s type %u n %zu rows %zu tokens %zu: row %zu token %zu got %.7g want %.7g",
+                         kern_cpu_name(cpu), packed ? " packed" : "", type, n, n_out, n_tok, o, t, got, ref);
         }
     }
     free(w);
@@ -125,6 +142,12 @@ static void check_product(const kern_cpu *cpu, kern_pool *pool, uint32_t type, s
     free(wd);
     free(ad);
     free(scratch);
+}
+
+static void check_product(const kern_cpu *cpu, kern_pool *pool, uint32_t type, size_t n, size_t n_out,
+                          size_t n_tok)
+{
+    check_product_as(cpu, pool, false, type, n, n_out, n_tok);
 }
 
 static void check_isa(kern_isa isa, kern_pool *pool)
@@ -177,7 +200,7 @@ static void test_neon(void **state)
 
 /* Each set with a pool: rows split over threads give the same bits as one
  * thread, and a token alone the same bits as in a batch. */
-static void threads_isa(kern_isa isa)
+static void threads_isa(kern_isa isa, bool packed)
 {
     kern_cpu cpu;
     if (kern_cpu_select(&cpu, isa, NULL, 0) != KERN_OK)
@@ -187,20 +210,22 @@ static void threads_isa(kern_isa isa)
     assert_int_equal(kern_pool_threads(pool), 3);
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         uint32_t type = types[ti];
-        size_t n = gguf_type_info(type)->blck == 1 ? 96 : 512, n_out = 301, n_tok = 6;
-        check_product(&cpu, pool, type, n, n_out, n_tok);
+        size_t n = gguf_type_info(type)->blck == 1 ? 96 : 512, n_out = packed ? 304 : 301, n_tok = 11;
+        if (packed && !kern_pack_size(&cpu, type, n, n_out))
+            continue;
+        check_product_as(&cpu, pool, packed, type, n, n_out, n_tok);
         uint8_t *w = random_rows(type, n, n_out);
         float *x = malloc(n * n_tok * sizeof(float));
         float *y1 = malloc(n_out * n_tok * sizeof(float)), *y3 = malloc(n_out * n_tok * sizeof(float));
         void *scratch = malloc(kern_matmul_scratch_size(type, n, n_tok));
         for (size_t i = 0; i < n * n_tok; i++)
             x[i] = frnd();
-        kern_matmul(&cpu, NULL, type, w, n, n_out, x, n_tok, y1, scratch);
-        kern_matmul(&cpu, pool, type, w, n, n_out, x, n_tok, y3, scratch);
+        product(&cpu, NULL, packed, type, w, n, n_out, x, n_tok, y1, scratch);
+        product(&cpu, pool, packed, type, w, n, n_out, x, n_tok, y3, scratch);
         assert_memory_equal(y1, y3, n_out * n_tok * sizeof(float));
         /* a token alone gives the bits it gets within a batch */
         for (size_t t = 0; t < n_tok; t++) {
-            kern_matmul(&cpu, pool, type, w, n, n_out, x + t * n, 1, y3, scratch);
+            product(&cpu, pool, packed, type, w, n, n_out, x + t * n, 1, y3, scratch);
             assert_memory_equal(y1 + t * n_out, y3, n_out * sizeof(float));
         }
         free(w);
@@ -216,7 +241,42 @@ static void test_threads(void **state)
 {
     static const kern_isa isas[] = {KERN_ISA_PORTABLE, KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON};
     for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
-        threads_isa(isas[i]);
+        threads_isa(isas[i], false);
+}
+
+/* Every set that packs weights: packed products against the reference
+ * over whole groups of 16 rows, tiles of tokens with tails, and the
+ * same bits over threads and for a token alone; shapes it cannot pack
+ * say so. */
+static void test_packed(void **state)
+{
+    static const kern_isa isas[] = {KERN_ISA_PORTABLE, KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON};
+    static const uint32_t ptypes[] = {GGUF_T_Q4_0, GGUF_T_Q8_0, GGUF_T_Q4_K};
+    static const size_t outs[] = {16, 48};
+    static const size_t toks[] = {1, 2, 3, 7, 8, 9, 17};
+    int sets = 0;
+    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
+        kern_cpu cpu;
+        if (kern_cpu_select(&cpu, isas[i], NULL, 0) != KERN_OK)
+            continue;
+        for (size_t ti = 0; ti < sizeof ptypes / sizeof ptypes[0]; ti++) {
+            uint32_t type = ptypes[ti];
+            size_t blck = gguf_type_info(type)->blck;
+            if (!kern_pack_size(&cpu, type, blck, 16))
+                continue;
+            sets++;
+            assert_int_equal(kern_pack_size(&cpu, type, blck, 18), 0);
+            assert_int_equal(kern_pack_size(&cpu, GGUF_T_Q5_1, 32, 16), 0);
+            size_t ns[3] = {blck, 3 * blck, 5 * blck};
+            for (size_t ni = 0; ni < 3; ni++)
+                for (size_t oi = 0; oi < sizeof outs / sizeof outs[0]; oi++)
+                    for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++)
+                        check_product_as(&cpu, NULL, true, type, ns[ni], outs[oi], toks[k]);
+        }
+        threads_isa(isas[i], true);
+    }
+    if (!sets)
+        skip();
 }
 
 typedef struct count_job {
@@ -348,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_avx512),
         cmocka_unit_test(test_neon),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_packed),
         cmocka_unit_test(test_attn),
         cmocka_unit_test(test_quant_q8_0),
         cmocka_unit_test(test_bandwidth),

@@ -1,0 +1,279 @@
+/* AVX-512 VNNI products over weights packed sixteen rows at a time.
+ *
+ * A 512-bit vector holds four bytes of each of sixteen rows, so one
+ * vpdpbusd with a broadcast group of four activation bytes advances all
+ * sixteen rows, and one conversion and multiply-add per block scales them.
+ * Packing once at load moves the transposition (and, for Q4_K, the six-bit
+ * scale unpacking) out of every product: decoding becomes a single linear
+ * read of the weights at memory speed and prompt processing a dense run of
+ * dot instructions.
+ *
+ * Layout of one group of 16 rows, block after block (each block's part is
+ * PACK_*_BYTES long, so a group is nb of them):
+ *   Q4_0  codes[4][16][4] (row i's quant bytes 4k..4k+3 at [k][i]), f16 d[16]
+ *   Q8_0  codes[8][16][4] (quants + 128, unsigned), f16 d[16]
+ *   Q4_K  per super-block: codes[4][8][16][4] (pair p of sub-blocks, bytes
+ *         32p+4k.. of row i: low nibbles sub-block 2p, high 2p+1),
+ *         sc[8][16], mins[4][16][2] (sub-blocks 2m and 2m+1 of row i),
+ *         f16 d[16], f16 dmin[16]
+ * The byte counts equal the stored blocks' except Q4_K (+64 bytes a group).
+ *
+ * Each token's arithmetic is the same whatever the number of tokens, so a
+ * token decoded alone gives the bits it gets in a batch. */
+#include "kernels/simd_internal.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "gguf/gguf.h"
+#include "kernels/kernels.h"
+#include "kernels/kernels_internal.h"
+
+#define AI static inline __attribute__((always_inline))
+
+enum {
+    G = KERN_PACK_ROWS,
+    PACK_Q4_0_BYTES = 4 * 64 + 32,
+    PACK_Q8_0_BYTES = 8 * 64 + 32,
+    PACK_Q4_K_BYTES = 4 * 8 * 64 + 128 + 128 + 64,
+    Q8K_BYTES = 292,
+};
+
+/* Tokens per tile: 8 accumulators (16 for the legacy types) plus the codes
+ * of one block fit the 32 vector registers. */
+#define CM_LEG 8
+#define CM_Q4K 8
+
+static size_t block_bytes(uint32_t type, size_t *blck)
+{
+    switch (type) {
+    case GGUF_T_Q4_0: *blck = 32; return PACK_Q4_0_BYTES;
+    case GGUF_T_Q8_0: *blck = 32; return PACK_Q8_0_BYTES;
+    case GGUF_T_Q4_K: *blck = 256; return PACK_Q4_K_BYTES;
+    default: return 0;
+    }
+}
+
+size_t kern_pack_size_avx512(uint32_t type, size_t n_in, size_t n_out)
+{
+    size_t blck = 0, bb = block_bytes(type, &blck);
+    if (!bb || n_out % G || n_in % blck)
+        return 0;
+    return n_out / G * (n_in / blck) * bb;
+}
+
+/* Four bytes of each of the 16 rows at byte `off` of their blocks, as one
+ * vector's worth (64 bytes), optionally with every byte + 128. */
+static void gather4(const uint8_t *w, size_t ws, size_t off, uint8_t flip, uint8_t *dst)
+{
+    for (int i = 0; i < G; i++)
+        for (int j = 0; j < 4; j++)
+            dst[4 * i + j] = (uint8_t)(w[i * ws + off + j] ^ flip);
+}
+
+static void pack_legacy(uint32_t type, const uint8_t *w, size_t ws, size_t nb, uint8_t *dst)
+{
+    const int q8 = type == GGUF_T_Q8_0;
+    const size_t sb = q8 ? 34 : 18, ncode = q8 ? 8 : 4;
+    for (size_t b = 0; b < nb; b++) {
+        for (size_t k = 0; k < ncode; k++)
+            gather4(w, ws, b * sb + 2 + 4 * k, q8 ? 0x80 : 0, dst + 64 * k);
+        for (int i = 0; i < G; i++)
+            memcpy(dst + 64 * ncode + 2 * i, w + i * ws + b * sb, 2);
+        dst += q8 ? PACK_Q8_0_BYTES : PACK_Q4_0_BYTES;
+    }
+}
+
+static void pack_q4_k(const uint8_t *w, size_t ws, size_t nb, uint8_t *dst)
+{
+    for (size_t b = 0; b < nb; b++, dst += PACK_Q4_K_BYTES) {
+        for (size_t p = 0; p < 4; p++)
+            for (size_t k = 0; k < 8; k++)
+                gather4(w, ws, b * 144 + 16 + 32 * p + 4 * k, 0, dst + 512 * p + 64 * k);
+        uint8_t *sc = dst + 2048, *mn = sc + 128, *d = mn + 128;
+        for (int i = 0; i < G; i++) {
+            const uint8_t *blk = w + i * ws + b * 144;
+            for (int j = 0; j < 8; j++) {
+                int s, m;
+                kern_k4_scale_min(blk + 4, j, &s, &m);
+                sc[16 * j + i] = (uint8_t)s;
+                mn[32 * (j / 2) + 2 * i + j % 2] = (uint8_t)m;
+            }
+            memcpy(d + 2 * i, blk, 2);
+            memcpy(d + 32 + 2 * i, blk + 2, 2);
+        }
+    }
+}
+
+void kern_pack_avx512(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst)
+{
+    size_t blck = 0, bb = block_bytes(type, &blck);
+    size_t nb = n_in / blck, ws = (size_t)gguf_row_size(type, n_in);
+    for (size_t g = 0; g < n_out / G; g++) {
+        const uint8_t *rows = w + g * G * ws;
+        uint8_t *out = dst + g * nb * bb;
+        if (type == GGUF_T_Q4_K)
+            pack_q4_k(rows, ws, nb, out);
+        else
+            pack_legacy(type, rows, ws, nb, out);
+    }
+}
+
+AI __m512i bcast4(const uint8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+/* s + the products of eight code vectors with the eight groups of four
+ * activation bytes at q; a lone token splits the chain in two (the sum is
+ * exact either way). */
+AI __m512i dot8(const int C, const __m512i *W, const uint8_t *q, __m512i s)
+{
+    if (C == 1) {
+        __m512i t = _mm512_setzero_si512();
+        for (int k = 0; k < 8; k += 2) {
+            s = _mm512_dpbusd_epi32(s, W[k], bcast4(q + 4 * k));
+            t = _mm512_dpbusd_epi32(t, W[k + 1], bcast4(q + 4 * k + 4));
+        }
+        return _mm512_add_epi32(s, t);
+    }
+    for (int k = 0; k < 8; k++)
+        s = _mm512_dpbusd_epi32(s, W[k], bcast4(q + 4 * k));
+    return s;
+}
+
+/* ---- Q4_0 and Q8_0 against kern_matmul's Q8_0 rows (side scales and
+ * sums after the blocks): the codes are unsigned (Q4_0 as stored, Q8_0 +
+ * 128) and offset * (sum of the activation block) comes off up front. */
+
+AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t nb, const uint8_t *a,
+                    size_t as, float *y, size_t ldy)
+{
+    const size_t bb = q8 ? PACK_Q8_0_BYTES : PACK_Q4_0_BYTES, ncode = q8 ? 8 : 4;
+    const int off = q8 ? 128 : 8;
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    __m512 acc[CM_LEG];
+#pragma GCC unroll 16
+    for (int c = 0; c < C; c++)
+        acc[c] = _mm512_setzero_ps();
+    for (size_t b = 0; b < nb; b++, w += bb) {
+        __m512i W[8];
+        if (q8) {
+            for (int k = 0; k < 8; k++)
+                W[k] = _mm512_loadu_si512(w + 64 * k);
+        } else {
+            for (int k = 0; k < 4; k++) {
+                __m512i v = _mm512_loadu_si512(w + 64 * k);
+                W[k] = _mm512_and_si512(v, m4);
+                W[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+            }
+        }
+        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + 64 * ncode)));
+#pragma GCC unroll 16
+        for (int c = 0; c < C; c++) {
+            const uint8_t *row = a + c * as;
+            const float *da = (const float *)(row + KERN_Q8_0_SIDE(nb));
+            const int32_t *sa = (const int32_t *)(da + nb);
+            __m512i s = dot8(C, W, row + 34 * b + 2, _mm512_set1_epi32(-off * sa[b]));
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(da[b])), acc[c]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int c = 0; c < C; c++)
+        _mm512_storeu_ps(y + c * ldy, acc[c]);
+}
+
+/* ---- Q4_K against kern_matmul's Q8_K rows (after the blocks, each
+ * block's eight 32-element sums as int16): per super-block the integer
+ * sum of scale * (codes . quants) and of min * (sums of the quants),
+ * scaled by d and dmin in f32, as the reference does. */
+
+AI void q4k_tile(const int C, const uint8_t *w, size_t nb, const uint8_t *a, size_t as, float *y,
+                 size_t ldy)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    __m512 acc[CM_Q4K];
+#pragma GCC unroll 16
+    for (int c = 0; c < C; c++)
+        acc[c] = _mm512_setzero_ps();
+    for (size_t b = 0; b < nb; b++, w += PACK_Q4_K_BYTES) {
+        __m512i isum[CM_Q4K];
+#pragma GCC unroll 16
+        for (int c = 0; c < C; c++)
+            isum[c] = _mm512_setzero_si512();
+        for (int j = 0; j < 8; j++) {
+            /* sub-block j: the low (even j) or high nibbles of pair j / 2 */
+            const uint8_t *p = w + 512 * (j / 2);
+            __m512i W[8];
+            for (int k = 0; k < 8; k++) {
+                __m512i v = _mm512_loadu_si512(p + 64 * k);
+                W[k] = _mm512_and_si512(j % 2 ? _mm512_srli_epi16(v, 4) : v, m4);
+            }
+            __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w + 2048 + 16 * j)));
+#pragma GCC unroll 16
+            for (int c = 0; c < C; c++) {
+                const uint8_t *q = a + c * as + b * Q8K_BYTES + 4 + 32 * j;
+                __m512i s = dot8(C, W, q, _mm512_setzero_si512());
+                isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(s, sc));
+            }
+        }
+        __m512i mn[4];
+        for (int m = 0; m < 4; m++)
+            mn[m] = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(w + 2176 + 32 * m)));
+        __m512 dd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + 2304)));
+        __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + 2336)));
+#pragma GCC unroll 16
+        for (int c = 0; c < C; c++) {
+            const uint8_t *row = a + c * as;
+            const uint8_t *side = row + KERN_Q8_K_SIDE(nb) + 16 * b;
+            float da;
+            memcpy(&da, row + b * Q8K_BYTES, 4);
+            __m512i ms = _mm512_setzero_si512();
+            for (int m = 0; m < 4; m++)
+                ms = _mm512_dpwssd_epi32(ms, mn[m], bcast4(side + 4 * m));
+            __m512 vda = _mm512_set1_ps(da);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dd, vda), acc[c]);
+            acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(ms), _mm512_mul_ps(dm, vda), acc[c]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int c = 0; c < C; c++)
+        _mm512_storeu_ps(y + c * ldy, acc[c]);
+}
+
+#define CASE_LEG(Q8, C) case C: legacy_tile(Q8, C, wg, nb, at, as, yt, ldy); break;
+#define CASE_Q4K(C) case C: q4k_tile(C, wg, nb, at, as, yt, ldy); break;
+#define CASES_8(M, ...) M(__VA_ARGS__ 1) M(__VA_ARGS__ 2) M(__VA_ARGS__ 3) M(__VA_ARGS__ 4) \
+    M(__VA_ARGS__ 5) M(__VA_ARGS__ 6) M(__VA_ARGS__ 7) M(__VA_ARGS__ 8)
+
+/* w: the first of nr / 16 packed groups, ws bytes apart. */
+#define DEFINE_PACKED(fname, CM, BLCK, CASES) \
+    static void fname(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc, \
+                      size_t n, float *y, size_t ldy) \
+    { \
+        const size_t nb = n / BLCK; \
+        for (size_t r = 0; r < nr; r += G) { \
+            const uint8_t *wg = w + r / G * ws; \
+            for (size_t c = 0; c < nc; c += CM) { \
+                const uint8_t *at = a + c * as; \
+                float *yt = y + c * ldy + r; \
+                switch (nc - c < CM ? nc - c : CM) { CASES default: break; } \
+            } \
+        } \
+    }
+
+DEFINE_PACKED(packed_q4_0, CM_LEG, 32, CASES_8(CASE_LEG, 0, ))
+DEFINE_PACKED(packed_q8_0, CM_LEG, 32, CASES_8(CASE_LEG, 1, ))
+DEFINE_PACKED(packed_q4_k, CM_Q4K, 256, CASES_8(CASE_Q4K, ))
+
+kern_gemm_fn kern_packed_gemm_avx512(uint32_t type)
+{
+    switch (type) {
+    case GGUF_T_Q4_0: return packed_q4_0;
+    case GGUF_T_Q8_0: return packed_q8_0;
+    case GGUF_T_Q4_K: return packed_q4_k;
+    default: return NULL;
+    }
+}
