@@ -176,7 +176,7 @@ static int run_generate(const cli_cmd *cmd, int argc, char **argv)
             stops[n_stops++] = eng_chat_end_of_turn(tmpl);
         if (stop && *stop)
             stops[n_stops++] = stop;
-        eng_gen_params gp = {(uint32_t)n_predict, stops, n_stops, true};
+        eng_gen_params gp = {(uint32_t)n_predict, stops, n_stops, true, NULL};
         if (n_predict == 0) {
             rc = CLI_EXIT_OK;
         } else if (eng_generate(c, s, v, ids, n, &gp, print_text, NULL, NULL, err, sizeof err) != ENG_OK) {

@@ -139,18 +139,42 @@ int32_t eng_sample(eng_sampler *s, const float *logits);
  * return nonzero to stop. */
 typedef int (*eng_token_fn)(void *ud, int32_t token, const char *text, size_t len);
 
+/* Why a generation ended. */
+typedef enum eng_stop_reason {
+    ENG_STOP_EOG,        /* an end-of-generation token */
+    ENG_STOP_STRING,     /* a stop string */
+    ENG_STOP_MAX_TOKENS, /* max_tokens were generated */
+    ENG_STOP_CONTEXT,    /* the context is full */
+    ENG_STOP_CALLER,     /* the callback returned nonzero */
+} eng_stop_reason;
+
+/* What a generation measured, for callers that judge its output. */
+typedef struct eng_gen_stats {
+    eng_stop_reason stop;
+    double sum_logprob; /* eng_logprob of each generated token, summed */
+    size_t n_tokens;    /* the generated tokens (as *n_out) */
+} eng_gen_stats;
+
 typedef struct eng_gen_params {
     uint32_t max_tokens;               /* 0: until the context is full */
     const char *const *stop_strings;   /* generation stops before these */
     size_t n_stop_strings;
     bool stop_at_eog;                  /* stop at end-of-generation tokens */
+    eng_gen_stats *stats;              /* filled when not NULL */
 } eng_gen_params;
+
+/* log p(token) in nats under the softmax of n_vocab logits at temperature
+ * 1: how likely the model itself found the token, whatever the sampler's
+ * settings. NAN for a token outside the vocabulary. */
+double eng_logprob(const float *logits, uint32_t n_vocab, int32_t token);
 
 /* Evaluate the prompt, then sample, report and evaluate tokens until an
  * end-of-generation token, a stop string, max_tokens or the end of the
  * context. vocab turns tokens into text (stop strings need it). Text that
  * might begin a stop string is held back until it is known not to. The
- * number of generated tokens goes to *n_out (may be NULL). */
+ * number of generated tokens goes to *n_out (may be NULL); gp->stats, when
+ * set, gets why it stopped and the tokens' log-probabilities (the end-of-
+ * generation token that stops it is not counted, like in *n_out). */
 int eng_generate(eng_ctx *c, eng_sampler *s, const tok_vocab *vocab, const int32_t *prompt,
                  size_t n_prompt, const eng_gen_params *gp, eng_token_fn fn, void *ud,
                  size_t *n_out, char *err, size_t errlen);

@@ -1,7 +1,8 @@
 /* Generation loop: prompt, then sample / report / evaluate until a stop
  * condition, with stop strings matched on the decoded text. */
-#include "engine/engine_internal.h"
+#include "engine/forward_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,23 @@ static void held_drop(held *h, size_t n)
     h->len -= n;
 }
 
+double eng_logprob(const float *logits, uint32_t n_vocab, int32_t token)
+{
+    if (!logits || token < 0 || (uint32_t)token >= n_vocab)
+        return NAN;
+    float mx = logits[0];
+    for (uint32_t i = 1; i < n_vocab; i++)
+        if (logits[i] > mx)
+            mx = logits[i];
+    if (!isfinite(mx))
+        return NAN;
+    /* log-sum-exp shifted by the largest logit, so nothing overflows */
+    double sum = 0.0;
+    for (uint32_t i = 0; i < n_vocab; i++)
+        sum += expf(logits[i] - mx);
+    return (double)(logits[token] - mx) - log(sum);
+}
+
 int eng_generate(eng_ctx *c, eng_sampler *s, const tok_vocab *vocab, const int32_t *prompt,
                  size_t n_prompt, const eng_gen_params *gp, eng_token_fn fn, void *ud,
                  size_t *n_out, char *err, size_t errlen)
@@ -93,12 +111,17 @@ int eng_generate(eng_ctx *c, eng_sampler *s, const tok_vocab *vocab, const int32
         return eng_fail(err, errlen, ENG_ENOMEM, "out of memory for token text");
     size_t n = 0;
     bool stop = false;
+    eng_gen_stats stats = {ENG_STOP_MAX_TOKENS, 0.0, 0};
     while (!stop && (gp->max_tokens == 0 || n < gp->max_tokens)) {
         int32_t tok = eng_sample(s, eng_logits(c, 0));
         eng_sampler_accept(s, tok);
-        if (gp->stop_at_eog && vocab && tok_is_eog(vocab, tok))
+        if (gp->stop_at_eog && vocab && tok_is_eog(vocab, tok)) {
+            stats.stop = ENG_STOP_EOG;
             break;
+        }
         n++;
+        if (gp->stats)
+            stats.sum_logprob += eng_logprob(eng_logits(c, 0), c->m->hp.n_vocab, tok);
         size_t plen = 0;
         if (vocab && tok_stream_feed(&ts, vocab, tok, piece, piece_cap, &plen) != TOK_OK)
             plen = 0;
@@ -110,13 +133,18 @@ int eng_generate(eng_ctx *c, eng_sampler *s, const tok_vocab *vocab, const int32
         if (cut < h.len) {
             h.len = cut; /* the stop string and what follows are dropped */
             stop = true;
+            stats.stop = ENG_STOP_STRING;
         }
         size_t rel = stop ? h.len : releasable(&h, gp);
-        if (fn && fn(ud, tok, h.buf ? h.buf : "", rel))
+        if (fn && fn(ud, tok, h.buf ? h.buf : "", rel) && !stop) {
             stop = true;
+            stats.stop = ENG_STOP_CALLER;
+        }
         held_drop(&h, rel);
-        if (!stop && eng_ctx_n_past(c) >= eng_ctx_n_ctx(c))
+        if (!stop && eng_ctx_n_past(c) >= eng_ctx_n_ctx(c)) {
+            stats.stop = ENG_STOP_CONTEXT;
             break;
+        }
         if (!stop && (gp->max_tokens == 0 || n < gp->max_tokens)) {
             st = eng_eval(c, &tok, 1, false, err, errlen);
             if (st != ENG_OK)
@@ -133,5 +161,9 @@ int eng_generate(eng_ctx *c, eng_sampler *s, const tok_vocab *vocab, const int32
     free(h.buf);
     if (n_out)
         *n_out = n;
+    if (gp->stats) {
+        stats.n_tokens = n;
+        *gp->stats = stats;
+    }
     return st;
 }

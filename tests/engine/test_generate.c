@@ -210,6 +210,7 @@ typedef struct run_opts {
     eng_sampler_params sp;
     uint32_t threads, max_tokens;
     const char *stop;
+    eng_gen_stats *stats;
 } run_opts;
 
 static void run(const char *fx, const run_opts *o, collected *out)
@@ -229,7 +230,7 @@ static void run(const char *fx, const run_opts *o, collected *out)
     size_t n = 0;
     assert_int_equal(tok_encode(v, o->prompt, strlen(o->prompt), true, false, &ids, &n, err, sizeof err), TOK_OK);
     const char *stops[1] = {o->stop};
-    eng_gen_params gp = {o->max_tokens, stops, o->stop ? 1 : 0, true};
+    eng_gen_params gp = {o->max_tokens, stops, o->stop ? 1 : 0, true, o->stats};
     memset(out, 0, sizeof *out);
     size_t n_gen = 0;
     int st = eng_generate(c, s, v, ids, n, &gp, collect, out, &n_gen, err, sizeof err);
@@ -266,7 +267,7 @@ static void test_greedy_stories(void **state)
     const char *prefix = " Once upon a time";
     assert_memory_equal(want, prefix, strlen(prefix));
     collected out;
-    run_opts o = {"models/stories260K.gguf", "Once upon a time", greedy(), 1, 48, NULL};
+    run_opts o = {"models/stories260K.gguf", "Once upon a time", greedy(), 1, 48, NULL, NULL};
     run(fx, &o, &out);
     assert_int_equal(out.n_tokens, 48);
     assert_string_equal(out.text, want + strlen(prefix));
@@ -289,7 +290,7 @@ static void test_seeded_reproducible(void **state)
     p.temp = 1.0f;
     p.repeat_penalty = 1.1f;
     collected a, b, c;
-    run_opts o = {"models/llama-tiny-f32.gguf", "abc", p, 1, 40, NULL};
+    run_opts o = {"models/llama-tiny-f32.gguf", "abc", p, 1, 40, NULL, NULL};
     run(fx, &o, &a);
     run(fx, &o, &b);
     o.threads = 2;
@@ -301,6 +302,111 @@ static void test_seeded_reproducible(void **state)
     o.sp.seed = 4321;
     run(fx, &o, &b);
     assert_memory_not_equal(a.tokens, b.tokens, sizeof a.tokens);
+}
+
+static void test_logprob(void **state)
+{
+    (void)state;
+    float logits[3] = {0.0f, logf(3.0f), -30.0f};
+    assert_true(fabs(eng_logprob(logits, 3, 1) - log(0.75)) < 1e-6);
+    assert_true(fabs(eng_logprob(logits, 3, 0) - log(0.25)) < 1e-6);
+    assert_true(fabs(eng_logprob(logits, 3, 2) - (-30.0 + log(0.25))) < 1e-4);
+    float big[2] = {1000.0f, 1000.0f}; /* no overflow */
+    assert_true(fabs(eng_logprob(big, 2, 1) - log(0.5)) < 1e-6);
+    assert_true(isnan(eng_logprob(logits, 3, 3)));
+    assert_true(isnan(eng_logprob(logits, 3, -1)));
+    float bad[2] = {NAN, 1.0f};
+    assert_true(isnan(eng_logprob(bad, 2, 1)));
+}
+
+/* The log-probability of each generated token under the model's own
+ * distribution: the same as scoring the text afterwards in one batch. */
+static double rescore(const char *fx, const char *prompt, const collected *out)
+{
+    char path[1024], err[256];
+    tu_path(path, sizeof path, fx, "models/stories260K.gguf");
+    eng_model *m = NULL;
+    assert_int_equal(eng_model_open(&m, path, err, sizeof err), ENG_OK);
+    tok_vocab *v = NULL;
+    assert_int_equal(tok_vocab_load(&v, eng_model_file(m), err, sizeof err), TOK_OK);
+    eng_ctx_params cp = eng_ctx_default_params();
+    eng_ctx *c = NULL;
+    assert_int_equal(eng_ctx_new(&c, m, &cp, err, sizeof err), ENG_OK);
+    int32_t *ids = NULL, all[512];
+    size_t n = 0;
+    assert_int_equal(tok_encode(v, prompt, strlen(prompt), true, false, &ids, &n, err, sizeof err), TOK_OK);
+    assert_true(n + out->n_tokens <= 512);
+    memcpy(all, ids, n * sizeof *ids);
+    memcpy(all + n, out->tokens, out->n_tokens * sizeof *ids);
+    assert_int_equal(eng_eval(c, all, n + out->n_tokens, true, err, sizeof err), ENG_OK);
+    double sum = 0.0;
+    for (size_t i = 0; i < out->n_tokens; i++)
+        sum += eng_logprob(eng_logits(c, n - 1 + i), eng_model_hparams(m)->n_vocab, out->tokens[i]);
+    free(ids);
+    eng_ctx_free(c);
+    tok_vocab_free(v);
+    eng_model_free(m);
+    return sum;
+}
+
+static int stop_after_three(void *ud, int32_t token, const char *text, size_t len)
+{
+    (void)text;
+    (void)len;
+    return token >= 0 && ++*(int *)ud == 3;
+}
+
+static void test_gen_stats(void **state)
+{
+    (void)state;
+    const char *fx = tu_fixtures();
+    if (!fx)
+        skip();
+    eng_gen_stats st;
+    collected out;
+    run_opts o = {"models/stories260K.gguf", "Once upon a time", greedy(), 1, 48, NULL, &st};
+    run(fx, &o, &out);
+    assert_int_equal(st.stop, ENG_STOP_MAX_TOKENS);
+    assert_int_equal(st.n_tokens, 48);
+    assert_true(isfinite(st.sum_logprob) && st.sum_logprob < 0.0);
+    assert_true(fabs(st.sum_logprob - rescore(fx, o.prompt, &out)) < 1e-3 * 48);
+
+    /* Sampled hot: still the model's own probabilities at temperature 1. */
+    o.sp = eng_sampler_default_params();
+    o.sp.temp = 1.8f;
+    o.sp.top_k = 0;
+    o.sp.seed = 7;
+    eng_gen_stats hot;
+    o.stats = &hot;
+    run(fx, &o, &out);
+    assert_true(fabs(hot.sum_logprob - rescore(fx, o.prompt, &out)) < 1e-3 * 48);
+    assert_true(hot.sum_logprob < st.sum_logprob); /* greedy text is the likelier one */
+
+    o.sp = greedy();
+    o.stats = &st;
+    o.stop = "Lily";
+    run(fx, &o, &out);
+    assert_int_equal(st.stop, ENG_STOP_STRING);
+    assert_int_equal(st.n_tokens, out.n_tokens);
+
+    /* The callback asks to stop. */
+    char path[1024], err[256];
+    tu_path(path, sizeof path, fx, "models/stories260K.gguf");
+    eng_model *m = NULL;
+    assert_int_equal(eng_model_open(&m, path, err, sizeof err), ENG_OK);
+    eng_ctx_params cp = eng_ctx_default_params();
+    eng_ctx *c = NULL;
+    assert_int_equal(eng_ctx_new(&c, m, &cp, err, sizeof err), ENG_OK);
+    eng_sampler *s = sampler(greedy(), eng_model_hparams(m)->n_vocab);
+    int32_t ids[2] = {1, 400};
+    int seen = 0;
+    eng_gen_params gp = {.max_tokens = 10, .stats = &st};
+    assert_int_equal(eng_generate(c, s, NULL, ids, 2, &gp, stop_after_three, &seen, NULL, err, sizeof err), ENG_OK);
+    assert_int_equal(st.stop, ENG_STOP_CALLER);
+    assert_int_equal(st.n_tokens, 3);
+    eng_sampler_free(s);
+    eng_ctx_free(c);
+    eng_model_free(m);
 }
 
 static void test_prompt_too_long(void **state)
@@ -323,8 +429,12 @@ static void test_prompt_too_long(void **state)
     assert_non_null(strstr(err, "context of 4"));
     /* generation stops at the end of the context */
     size_t n = 0;
-    assert_int_equal(eng_generate(c, s, NULL, ids, 2, NULL, NULL, NULL, &n, err, sizeof err), ENG_OK);
+    eng_gen_stats st;
+    eng_gen_params gp = {.stats = &st};
+    assert_int_equal(eng_generate(c, s, NULL, ids, 2, &gp, NULL, NULL, &n, err, sizeof err), ENG_OK);
     assert_int_equal(n, 3);
+    assert_int_equal(st.stop, ENG_STOP_CONTEXT);
+    assert_int_equal(st.n_tokens, 3);
     eng_sampler_free(s);
     eng_ctx_free(c);
     eng_model_free(m);
@@ -339,6 +449,8 @@ int main(void)
         cmocka_unit_test(test_chat_detect),
         cmocka_unit_test(test_greedy_stories),
         cmocka_unit_test(test_seeded_reproducible),
+        cmocka_unit_test(test_logprob),
+        cmocka_unit_test(test_gen_stats),
         cmocka_unit_test(test_prompt_too_long),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
