@@ -1,10 +1,12 @@
 /* engine: run GGUF language models on the CPU.
  *
  * Architectures: llama (and mistral-style files that use it), qwen2, phi2,
- * phi3, gemma. Weights stay in the gguf_file's mapping (no copies); any mix
- * of the block types kernels/ supports. A model is read-only after loading
- * and may be shared by several contexts; a context (KV cache, scratch) is
- * used by one thread at a time. No global state.
+ * phi3, gemma. Weights stay in the gguf_file's mapping, any mix of the
+ * block types kernels/ supports; where the CPU's kernels have a packed form
+ * for a matrix (kern_pack), it is packed once at load and its mapped pages
+ * handed back, so memory stays about the file's size. A model is read-only
+ * after loading and may be shared by several contexts; a context (KV
+ * cache, scratch) is used by one thread at a time. No global state.
  *
  * Errors: functions return ENG_OK (0) or a negative eng_status and write a
  * human message naming the file, tensor or value into (err, errlen); err may

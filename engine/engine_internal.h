@@ -3,6 +3,7 @@
 #define RHEMA_ENGINE_INTERNAL_H
 
 #include "engine/engine.h"
+#include "kernels/kernels.h"
 
 /* Tensors of one block; NULL where the architecture has none. */
 typedef struct eng_layer {
@@ -23,7 +24,17 @@ struct eng_model {
     const gguf_tensor *tok_embd, *out_norm, *out_norm_b, *output, *output_b;
     const gguf_tensor *rope_freqs; /* optional per-pair frequency divisors */
     eng_layer *layers;
+    kern_cpu pack_cpu;         /* the kernels the packed weights are for */
+    void **packed;             /* per tensor of f: kern_pack's copy, or NULL */
 };
+
+/* t's weights packed for cpu's kernels, or NULL (use t->data). */
+static inline const void *eng_packed(const eng_model *m, const kern_cpu *cpu, const gguf_tensor *t)
+{
+    if (!m->packed || cpu->ops != m->pack_cpu.ops)
+        return NULL;
+    return m->packed[t - m->f->tensors];
+}
 
 /* Write a message into err (when not NULL) and return status. */
 int eng_fail(char *err, size_t errlen, int status, const char *fmt, ...)

@@ -83,6 +83,9 @@ static void matmul(eng_ctx *c, const gguf_tensor *w, const gguf_tensor *bias, co
         if (w->type == GGUF_T_F32 && b >= BLAS_MIN_TOKENS)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)n_out, (int)n_in, 1.0f, x,
                         (int)n_in, w->data, (int)n_in, 0.0f, y, (int)n_out);
+        else if (eng_packed(c->m, &c->cpu, w))
+            kern_matmul_packed(&c->cpu, c->pool, w->type, eng_packed(c->m, &c->cpu, w), n_in, n_out, x, b, y,
+                               c->kscratch);
         else
             kern_matmul(&c->cpu, c->pool, w->type, w->data, n_in, n_out, x, b, y, c->kscratch);
         for (size_t t = 0; bv && t < b; t++)
@@ -224,10 +227,11 @@ static float f16_round(float x)
     return kern_f16_to_f32(kern_f32_to_f16(x));
 }
 
-/* One item = one (token, query head) pair. Single-pass softmax: the
- * running maximum rescales the accumulated values. With an F16 cache the
- * query is rounded to F16 and the accumulator kept in F16, as the
- * reference engine's flash attention does, so its numerics carry over. */
+/* One item = one (token, KV head) pair: the query heads that share the KV
+ * head. Single-pass softmax: the running maximum rescales the accumulated
+ * values. With an F16 cache the query is rounded to F16 and the accumulator
+ * kept in F16, as the reference engine's flash attention does, so its
+ * numerics carry over. */
 static void attn_items(void *arg, size_t begin, size_t end, unsigned tid)
 {
     (void)tid;
@@ -238,17 +242,20 @@ static void attn_items(void *arg, size_t begin, size_t end, unsigned tid)
     bool half = c->kv_type == ENG_KV_F16;
     float scale = 1.0f / sqrtf((float)hd);
     float qv[4096], acc[4096], row[4096];
-    for (size_t it = begin; it < end; it++) {
+    size_t group = hp->n_head / hp->n_head_kv;
+    for (size_t it = begin * group; it < end * group; it++) {
         size_t t = it / hp->n_head, h = it % hp->n_head;
-        size_t g = h / (hp->n_head / hp->n_head_kv);
+        size_t g = h / group;
         size_t n_kv = c->n_past + t + 1;
         const float *q = c->q + t * nq + h * hd;
         if (half && !c->reference && hd <= KERN_ATTN_MAX_HD) {
-            /* the same numerics, vectorized by the kernel set */
+            /* the same numerics, vectorized by the kernel set, for the
+             * whole group at once */
             size_t lay = (size_t)j->layer * c->kv_bytes_layer;
             const uint16_t *kc = (const uint16_t *)((const char *)c->k_cache + lay) + g * hd;
             const uint16_t *vc = (const uint16_t *)((const char *)c->v_cache + lay) + g * hd;
-            kern_attn_f16(&c->cpu, q, kc, vc, c->kv_dim, n_kv, hd, scale, c->att + t * nq + h * hd);
+            kern_attn_f16(&c->cpu, group, q, kc, vc, c->kv_dim, n_kv, hd, scale, c->att + t * nq + h * hd);
+            it += group - 1;
             continue;
         }
         for (size_t i = 0; i < hd; i++) {
@@ -295,7 +302,7 @@ static void attention(eng_ctx *c, uint32_t layer, size_t b)
     store_kv(c, layer, b);
     attn_job j = {c, layer};
     size_t work = b * hp->n_head * (c->n_past + b) * hp->head_dim * 2;
-    parallel_for(c, b * hp->n_head, work, attn_items, &j);
+    parallel_for(c, b * hp->n_head_kv, work, attn_items, &j);
 }
 
 /* q, k, v projections of h (fused or separate). */
@@ -321,6 +328,10 @@ static void qkv(eng_ctx *c, const eng_layer *L, size_t b)
 
 static float silu(float x)
 {
+    /* below this expf(-x) overflows to inf and x / inf is -0 anyway; the
+     * library's overflow path is slow */
+    if (x < -88.75f)
+        return -0.0f;
     return x / (1.0f + expf(-x));
 }
 

@@ -1,5 +1,6 @@
 /* Model loading: hyper-parameters from metadata, weights bound to the
- * mapped tensors, and the checks behind `rhema ai models validate`. */
+ * mapped tensors (and packed for the CPU's kernels where they have a packed
+ * form), and the checks behind `rhema ai models validate`. */
 #include "engine/engine_internal.h"
 
 #include <stdarg.h>
@@ -328,6 +329,46 @@ int eng_check(const gguf_file *f, void (*fn)(void *ud, const char *problem), voi
     return st < 0 ? st : r.count;
 }
 
+/* Pack one matrix for this CPU's kernels when they have a form for it.
+ * The stored copy's pages are handed back to the OS, so memory stays about
+ * the file's size, unless the tensor is also read as stored (embeddings). */
+static int pack_tensor(eng_model *m, const gguf_tensor *t, bool keep_stored)
+{
+    size_t idx = (size_t)(t - m->f->tensors);
+    if (m->packed[idx])
+        return ENG_OK;
+    size_t bytes = kern_pack_size(&m->pack_cpu, t->type, t->ne[0], t->ne[1]);
+    if (!bytes)
+        return ENG_OK;
+    void *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (!p)
+        return ENG_ENOMEM;
+    kern_pack(&m->pack_cpu, t->type, t->data, t->ne[0], t->ne[1], p);
+    m->packed[idx] = p;
+    if (!keep_stored)
+        gguf_drop_pages(m->f, t->data, t->nbytes);
+    return ENG_OK;
+}
+
+static int pack_weights(eng_model *m, char *err, size_t errlen)
+{
+    kern_cpu_detect(&m->pack_cpu);
+    if (!kern_pack_size(&m->pack_cpu, GGUF_T_Q4_0, 32, 16) && !kern_pack_size(&m->pack_cpu, GGUF_T_Q4_K, 256, 16))
+        return ENG_OK;
+    m->packed = calloc(m->f->n_tensors ? m->f->n_tensors : 1, sizeof *m->packed);
+    int st = m->packed ? pack_tensor(m, m->output, m->output == m->tok_embd) : ENG_ENOMEM;
+    for (uint32_t l = 0; l < m->hp.n_layer && st == ENG_OK; l++) {
+        const eng_layer *L = &m->layers[l];
+        const gguf_tensor *mats[] = {L->wq, L->wk, L->wv, L->wqkv, L->wo, L->w_gate, L->w_up, L->w_down};
+        for (size_t i = 0; i < sizeof mats / sizeof mats[0] && st == ENG_OK; i++)
+            if (mats[i])
+                st = pack_tensor(m, mats[i], false);
+    }
+    if (st != ENG_OK)
+        return eng_fail(err, errlen, st, "%s: out of memory packing the weights", m->f->name);
+    return ENG_OK;
+}
+
 int eng_model_load(eng_model **out, const gguf_file *f, char *err, size_t errlen)
 {
     *out = NULL;
@@ -348,6 +389,11 @@ int eng_model_load(eng_model **out, const gguf_file *f, char *err, size_t errlen
     m->layer_norm = a == ENG_ARCH_PHI2;
     if (!m->output)
         m->output = m->tok_embd; /* tied embedding */
+    st = pack_weights(m, err, errlen);
+    if (st != ENG_OK) {
+        eng_model_free(m);
+        return st;
+    }
     *out = m;
     return ENG_OK;
 }
@@ -376,6 +422,9 @@ void eng_model_free(eng_model *m)
 {
     if (!m)
         return;
+    for (uint64_t i = 0; m->packed && i < m->f->n_tensors; i++)
+        free(m->packed[i]);
+    free(m->packed);
     free(m->layers);
     if (m->owned) {
         gguf_close(m->owned);

@@ -622,6 +622,17 @@ void gguf_close(gguf_file *f)
     memset(f, 0, sizeof *f);
 }
 
+void gguf_drop_pages(const gguf_file *f, const void *p, uint64_t n)
+{
+    if (!f->mapped || n == 0)
+        return;
+    /* only whole pages inside the range: neighbours may still be in use */
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + n) & ~(page - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 /* ---- Lookups ---- */
 
 const gguf_kv *gguf_find(const gguf_file *f, const char *key)

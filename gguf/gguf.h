@@ -120,6 +120,10 @@ int gguf_open(gguf_file *f, const char *path, char *err, size_t errlen);
 int gguf_open_mem(gguf_file *f, const void *data, size_t size, const char *name,
                   char *err, size_t errlen);
 void gguf_close(gguf_file *f);
+/* The caller will not read bytes [p, p + n) of f's data for a while (it
+ * copied them): a mapped file lets the OS reclaim their pages, which read
+ * back from the file if touched again. Nothing for files in memory. */
+void gguf_drop_pages(const gguf_file *f, const void *p, uint64_t n);
 
 /* Metadata lookup. */
 const gguf_kv *gguf_find(const gguf_file *f, const char *key);

@@ -136,14 +136,16 @@ void kern_matmul_packed(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, co
                         size_t n_in, size_t n_out, const float *x, size_t n_tokens, float *y,
                         void *scratch);
 
-/* Attention of one query over n_kv cached key and value rows in F16 (row p
- * of k and v at k + p * stride), the way the reference engine's flash
- * attention rounds: the query is rounded to F16, the weighted sum of values
- * is kept in F16 through a single-pass softmax (a new maximum rescales it),
- * and out[0..hd) = that sum / the softmax denominator. Scores are
- * scale * dot(q, k_p). hd <= KERN_ATTN_MAX_HD. */
+/* Attention of nq queries (rows of hd values one after another in q, and
+ * likewise in out: e.g. the heads that share one KV head) over the same
+ * n_kv cached key and value rows in F16 (row p of k and v at
+ * k + p * stride), the way the reference engine's flash attention rounds:
+ * each query is rounded to F16, its weighted sum of values kept in F16
+ * through a single-pass softmax (a new maximum rescales it), and its output
+ * row = that sum / the softmax denominator. Scores are scale * dot(q, k_p).
+ * A query's result does not depend on nq. hd <= KERN_ATTN_MAX_HD. */
 #define KERN_ATTN_MAX_HD 1024
-void kern_attn_f16(const kern_cpu *cpu, const float *q, const uint16_t *k, const uint16_t *v,
+void kern_attn_f16(const kern_cpu *cpu, size_t nq, const float *q, const uint16_t *k, const uint16_t *v,
                    size_t stride, size_t n_kv, size_t hd, float scale, float *out);
 
 /* Streaming read bandwidth of main memory in bytes/s, measured over a

@@ -37,7 +37,7 @@ size_t kern_matmul_scratch_size(uint32_t wtype, size_t n_in, size_t n_tokens)
 
 typedef struct mm_job {
     kern_gemm_fn gemm;
-    void (*quant_q8_0)(const float *x, uint8_t *row, size_t n);
+    const struct kern_ops *ops; /* NULL: the reference quantizers */
     uint32_t type;
     const uint8_t *w;
     size_t ws;
@@ -68,11 +68,14 @@ static void quant_rows(void *arg, size_t begin, size_t end, unsigned tid)
     size_t nb = j->n_in / 32;
     for (size_t t = begin; t < end; t++) {
         uint8_t *row = (uint8_t *)j->a + t * j->as;
-        if (vt == GGUF_T_Q8_0 && j->quant_q8_0) {
-            j->quant_q8_0(j->x + t * j->n_in, row, j->n_in);
+        if (vt == GGUF_T_Q8_0 && j->ops && j->ops->quant_q8_0) {
+            j->ops->quant_q8_0(j->x + t * j->n_in, row, j->n_in);
             continue;
         }
-        kern_quantize_row(vt, j->x + t * j->n_in, row, j->n_in);
+        if (vt == GGUF_T_Q8_K && j->ops && j->ops->quant_q8_k)
+            j->ops->quant_q8_k(j->x + t * j->n_in, row, j->n_in);
+        else
+            kern_quantize_row(vt, j->x + t * j->n_in, row, j->n_in);
         if (vt == GGUF_T_Q8_K) {
             q8_k_side(row, j->n_in / 256);
             continue;
@@ -143,7 +146,7 @@ void kern_matmul(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const voi
     j.y = y;
     if (cpu && cpu->ops && wtype < KERN_OPS_NTYPES) {
         j.gemm = cpu->ops->gemm[wtype];
-        j.quant_q8_0 = cpu->ops->quant_q8_0;
+        j.ops = cpu->ops;
     }
     run_job(&j, pool, scratch);
 }
@@ -170,7 +173,7 @@ void kern_matmul_packed(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, co
     j.ws = kern_pack_size(cpu, wtype, n_in, n_out) / (n_out / KERN_PACK_ROWS);
     j.packed = true;
     j.gemm = cpu->ops->packed_gemm(wtype);
-    j.quant_q8_0 = cpu->ops->quant_q8_0;
+    j.ops = cpu->ops;
     j.n_in = n_in;
     j.n_out = n_out;
     j.n_tok = n_tokens;

@@ -3,6 +3,7 @@
 #define RHEMA_SIMD_INTERNAL_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,9 @@ struct kern_ops {
      * as kern_quantize_row writes them, then the side scales and sums;
      * NULL: the reference quantizer */
     void (*quant_q8_0)(const float *x, uint8_t *row, size_t n);
+    /* n values into Q8_K blocks exactly as kern_quantize_row writes them;
+     * NULL: the reference quantizer */
+    void (*quant_q8_k)(const float *x, uint8_t *row, size_t n);
     /* Packed weights (kern_pack): bytes for a matrix, 0 when the type or
      * shape has no packed form; the packing; the product over groups of
      * KERN_PACK_ROWS rows (w: the first group, ws: bytes per group).
@@ -45,7 +49,11 @@ struct kern_ops {
     size_t (*pack_size)(uint32_t type, size_t n_in, size_t n_out);
     void (*pack)(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst);
     kern_gemm_fn (*packed_gemm)(uint32_t type);
-    /* kern_attn_f16 without the cpu argument; NULL: the portable loop */
+    /* kern_attn_f16 for all nq queries at once; false when it does not
+     * handle hd (then attn_f16 runs query by query); NULL: never */
+    bool (*attn_f16_multi)(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
+                           size_t n_kv, size_t hd, float scale, float *out);
+    /* kern_attn_f16 for one query; NULL: the portable loop */
     void (*attn_f16)(const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                      size_t n_kv, size_t hd, float scale, float *out);
 };
@@ -60,6 +68,8 @@ static inline float kern_expf_softmax(float x)
 size_t kern_pack_size_avx512(uint32_t type, size_t n_in, size_t n_out);
 void kern_pack_avx512(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst);
 kern_gemm_fn kern_packed_gemm_avx512(uint32_t type);
+bool kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
+                          size_t n_kv, size_t hd, float scale, float *out);
 
 extern const struct kern_ops kern_ops_avx2;
 extern const struct kern_ops kern_ops_avx512;

@@ -776,6 +776,45 @@ static void quant_q8_0(const float *x, uint8_t *row, size_t n)
     }
 }
 
+/* Q8_K the way the reference quantizer computes it: the value of largest
+ * magnitude (the first of equals) maps to -127, quants rounded to nearest
+ * even from x * (-127 / that value), the scale its inverse, and the sums
+ * of each 16 quants. */
+static void quant_q8_k(const float *x, uint8_t *row, size_t n)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (uint8_t *blk = row; blk < row + n / 256 * 292; blk += 292, x += 256) {
+        __m256 m = _mm256_setzero_ps();
+        for (int i = 0; i < 256; i += 8)
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float amax = _mm_cvtss_f32(m4), max = 0.0f;
+        for (int i = 0; i < 256 && amax != 0.0f; i += 8) {
+            __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i));
+            int hit = _mm256_movemask_ps(_mm256_cmp_ps(a, _mm256_set1_ps(amax), _CMP_EQ_OQ));
+            if (hit) {
+                max = x[i + __builtin_ctz((unsigned)hit)];
+                break;
+            }
+        }
+        float iscale = max != 0.0f ? -127.0f / max : 0.0f, d = max != 0.0f ? 1.0f / iscale : 0.0f;
+        memcpy(blk, &d, 4);
+        for (int g = 0; g < 16; g++) {
+            __m256i q0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16 * g), _mm256_set1_ps(iscale)));
+            __m256i q1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16 * g + 8), _mm256_set1_ps(iscale)));
+            /* saturation caps at 127 like the reference; nothing is below -127 */
+            __m256i p16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q0, q1), 0xd8);
+            __m128i p8 = _mm_packs_epi16(_mm256_castsi256_si128(p16), _mm256_extracti128_si256(p16, 1));
+            _mm_storeu_si128((__m128i *)(blk + 4 + 16 * g), p8);
+            int16_t sum = (int16_t)hsum_i32(_mm256_cvtepi8_epi32(p8)) +
+                          (int16_t)hsum_i32(_mm256_cvtepi8_epi32(_mm_srli_si128(p8, 8)));
+            memcpy(blk + 260 + 2 * g, &sum, 2);
+        }
+    }
+}
+
 /* ---- attention over an F16 cache (see kern_attn_f16) ---- */
 
 AI __m256 round_f16(__m256 x)
@@ -908,10 +947,12 @@ const struct kern_ops OPS_NAME = {
         [GGUF_T_Q3_K] = gemm_q3_k,
     },
     .quant_q8_0 = quant_q8_0,
+    .quant_q8_k = quant_q8_k,
 #if VNNI
     .pack_size = kern_pack_size_avx512,
     .pack = kern_pack_avx512,
     .packed_gemm = kern_packed_gemm_avx512,
+    .attn_f16_multi = kern_attn_f16_avx512,
 #endif
     .attn_f16 = attn_f16,
 };

@@ -334,33 +334,40 @@ static void test_detect(void **state)
 
 /* Every kernel set's attention against the portable loop: scores summed
  * in another order may move the F16 accumulator by an F16 step. */
+/* Each set's attention against the portable loop, and a query's result the
+ * same whether alone or among others over the same cache. */
 static void test_attn(void **state)
 {
     static const size_t hds[] = {13, 64, 80, 128};
-    static const size_t nkvs[] = {1, 2, 9, 100};
+    static const size_t nkvs[] = {1, 2, 9, 16, 17, 100};
     static const kern_isa isas[] = {KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON};
+    enum { NQ = 7 };
     for (size_t ii = 0; ii < 3; ii++) {
         kern_cpu cpu, ref;
         if (kern_cpu_select(&cpu, isas[ii], NULL, 0) != KERN_OK)
             continue;
         kern_cpu_select(&ref, KERN_ISA_PORTABLE, NULL, 0);
         for (size_t hi = 0; hi < 4; hi++) {
-            for (size_t ni = 0; ni < 4; ni++) {
+            for (size_t ni = 0; ni < 6; ni++) {
                 size_t hd = hds[hi], n_kv = nkvs[ni], stride = hd + 3;
                 uint16_t *k = malloc(n_kv * stride * 2), *v = malloc(n_kv * stride * 2);
-                float q[128], a[128], b[128];
+                float q[NQ * 128], a[NQ * 128], b[128], one[128];
                 for (size_t i = 0; i < n_kv * stride; i++) {
                     k[i] = kern_f32_to_f16(frnd() * 2.0f);
                     v[i] = kern_f32_to_f16(frnd());
                 }
-                for (size_t i = 0; i < hd; i++)
+                for (size_t i = 0; i < NQ * hd; i++)
                     q[i] = frnd() * 2.0f;
-                kern_attn_f16(&cpu, q, k, v, stride, n_kv, hd, 0.125f, a);
-                kern_attn_f16(&ref, q, k, v, stride, n_kv, hd, 0.125f, b);
-                for (size_t i = 0; i < hd; i++)
-                    if (!(fabsf(a[i] - b[i]) <= 4e-3f))
-                        fail_msg("%s attention hd %zu n_kv %zu: [%zu] %g vs %g", kern_cpu_name(&cpu),
-                                 hd, n_kv, i, a[i], b[i]);
+                kern_attn_f16(&cpu, NQ, q, k, v, stride, n_kv, hd, 0.125f, a);
+                for (size_t r = 0; r < NQ; r++) {
+                    kern_attn_f16(&ref, 1, q + r * hd, k, v, stride, n_kv, hd, 0.125f, b);
+                    kern_attn_f16(&cpu, 1, q + r * hd, k, v, stride, n_kv, hd, 0.125f, one);
+                    assert_memory_equal(one, a + r * hd, hd * sizeof(float));
+                    for (size_t i = 0; i < hd; i++)
+                        if (!(fabsf(a[r * hd + i] - b[i]) <= 4e-3f))
+                            fail_msg("%s attention hd %zu n_kv %zu query %zu: [%zu] %g vs %g",
+                                     kern_cpu_name(&cpu), hd, n_kv, r, i, a[r * hd + i], b[i]);
+                }
                 free(k);
                 free(v);
             }
@@ -389,6 +396,36 @@ static void test_quant_q8_0(void **state)
     }
 }
 
+/* And its Q8_K quantizer too: ties, zeros, saturation. */
+static void test_quant_q8_k(void **state)
+{
+    static const kern_isa isas[] = {KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON};
+    int sets = 0;
+    for (size_t ii = 0; ii < 3; ii++) {
+        kern_cpu cpu;
+        if (kern_cpu_select(&cpu, isas[ii], NULL, 0) != KERN_OK || !cpu.ops->quant_q8_k)
+            continue;
+        sets++;
+        for (int rep = 0; rep < 100; rep++) {
+            size_t n = 256 * (1 + (size_t)rep % 3);
+            float x[768];
+            for (size_t i = 0; i < n; i++)
+                x[i] = rep % 7 == 0 && i < 256 ? 0.0f : frnd() * (float)(1 + rep % 5) * 10.0f;
+            if (rep % 5 == 1) {
+                /* equal magnitudes of both signs: the first decides */
+                x[3] = 60.0f;
+                x[200] = -60.0f;
+            }
+            uint8_t want[3 * 292], got[3 * 292];
+            kern_quantize_row(GGUF_T_Q8_K, x, want, n);
+            cpu.ops->quant_q8_k(x, got, n);
+            assert_memory_equal(want, got, n / 256 * 292);
+        }
+    }
+    if (!sets)
+        skip();
+}
+
 static void test_bandwidth(void **state)
 {
     kern_pool *pool;
@@ -411,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_packed),
         cmocka_unit_test(test_attn),
         cmocka_unit_test(test_quant_q8_0),
+        cmocka_unit_test(test_quant_q8_k),
         cmocka_unit_test(test_bandwidth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,136 @@
+/* AVX-512 attention over an F16 cache for head sizes 64 and 128: the
+ * numerics of kern_attn_f16 (query rounded to F16, values accumulated in
+ * F16 through a single-pass softmax), with the accumulators held in
+ * registers. Keys go sixteen at a time: their scores first, then the
+ * running maximum in order, then the sixteen exponentials in one vector,
+ * and only the value updates stay one key after another. */
+#include "kernels/simd_internal.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdbool.h>
+
+#define AI static inline __attribute__((always_inline))
+
+AI __m512 round_f16(__m512 x)
+{
+    return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+AI __m512 ld_h16(const uint16_t *p)
+{
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+
+/* e^x for x <= 0 within about one ulp; below -104 the result is 0, as
+ * kern_expf_softmax gives. x = n ln2 + r with |r| <= ln2 / 2, e^r from its
+ * Taylor series to the 7th power (the first omitted term is < 5e-9). */
+AI __m512 exp_neg(__m512 x)
+{
+    const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
+    __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-104.0f), _CMP_GE_OQ);
+    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, ln2_lo, _mm512_fnmadd_ps(n, ln2_hi, x));
+    static const float c[] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f};
+    __m512 p = _mm512_set1_ps(c[0]);
+    for (int i = 1; i < 8; i++)
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c[i]));
+    return _mm512_maskz_mov_ps(keep, _mm512_scalef_ps(p, n));
+}
+
+/* QB queries (rows of 16 * NV values in q and out) over the same keys
+ * and values. Each query's arithmetic is the single-query loop's; running
+ * them side by side keeps the F16 rounding chains of the value updates,
+ * one key after another, from waiting on each other. */
+AI void attn_group(const int NV, const int QB, const float *q, const uint16_t *k, const uint16_t *v,
+                   size_t stride, size_t n_kv, float scale, float *out)
+{
+    const size_t hd = 16 * (size_t)NV;
+    __m512 acc[4][8];
+    float mx[4], sum[4];
+    for (int b = 0; b < QB; b++) {
+        mx[b] = -INFINITY;
+        sum[b] = 0.0f;
+        for (int i = 0; i < NV; i++)
+            acc[b][i] = _mm512_setzero_ps();
+    }
+    for (size_t p0 = 0; p0 < n_kv; p0 += 16) {
+        size_t nk = n_kv - p0 < 16 ? n_kv - p0 : 16;
+        float arg[4][16] = {{0}}, e[4][16];
+        unsigned newmax[4] = {0};
+        for (int b = 0; b < QB; b++) {
+            __m512 qv[8];
+            for (int i = 0; i < NV; i++)
+                qv[i] = round_f16(_mm512_loadu_ps(q + b * hd + 16 * i));
+            for (size_t j = 0; j < nk; j++) {
+                const uint16_t *kp = k + (p0 + j) * stride;
+                __m512 d = _mm512_mul_ps(qv[0], ld_h16(kp));
+                for (int i = 1; i < NV; i++)
+                    d = _mm512_fmadd_ps(qv[i], ld_h16(kp + 16 * i), d);
+                float s = _mm512_reduce_add_ps(d) * scale;
+                if (s > mx[b]) {
+                    arg[b][j] = mx[b] - s;
+                    newmax[b] |= 1u << j;
+                    mx[b] = s;
+                } else {
+                    arg[b][j] = s - mx[b];
+                }
+            }
+            _mm512_storeu_ps(e[b], exp_neg(_mm512_loadu_ps(arg[b])));
+        }
+        for (size_t j = 0; j < nk; j++) {
+            const uint16_t *vp = v + (p0 + j) * stride;
+            __m512 vv[8];
+            for (int i = 0; i < NV; i++)
+                vv[i] = ld_h16(vp + 16 * i);
+            for (int b = 0; b < QB; b++) {
+                float ms = 1.0f, vs = e[b][j];
+                if (newmax[b] >> j & 1) {
+                    ms = e[b][j];
+                    vs = 1.0f;
+                    for (int i = 0; i < NV; i++)
+                        acc[b][i] = round_f16(_mm512_mul_ps(acc[b][i], _mm512_set1_ps(ms)));
+                }
+                /* multiply, then add: the same two roundings as the portable loop */
+                __m512 w = _mm512_set1_ps(vs);
+                for (int i = 0; i < NV; i++)
+                    acc[b][i] = round_f16(_mm512_add_ps(acc[b][i], _mm512_mul_ps(vv[i], w)));
+                sum[b] = sum[b] * ms + vs;
+            }
+        }
+    }
+    for (int b = 0; b < QB; b++) {
+        __m512 inv = _mm512_set1_ps(1.0f / sum[b]);
+        for (int i = 0; i < NV; i++)
+            _mm512_storeu_ps(out + b * hd + 16 * i, _mm512_mul_ps(acc[b][i], inv));
+    }
+}
+
+#define GROUP(NV, QB) attn_group(NV, QB, q + r * hd, k, v, stride, n_kv, scale, out + r * hd)
+
+bool kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
+                          size_t n_kv, size_t hd, float scale, float *out)
+{
+    if (hd != 64 && hd != 128)
+        return false;
+    /* as many queries at once as leave the accumulators in registers */
+    const size_t qb = hd == 64 ? 4 : 2;
+    for (size_t r = 0; r < nq;) {
+        size_t n = nq - r < qb ? nq - r : qb;
+        if (hd == 64)
+            switch (n) {
+            case 4: GROUP(4, 4); break;
+            case 3: GROUP(4, 3); break;
+            case 2: GROUP(4, 2); break;
+            default: GROUP(4, 1); break;
+            }
+        else if (n == 2)
+            GROUP(8, 2);
+        else
+            GROUP(8, 1);
+        r += n;
+    }
+    return true;
+}
