@@ -7,6 +7,7 @@
 #include "engine/engine.h"
 #include "tokenizer/tokenizer.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ static int run_engine(const route_call *call, eng_model *m, route_reply *reply, 
     int32_t *ids = NULL;
     size_t n = 0, n_out = 0;
     eng_chat_tmpl tmpl = ENG_CHAT_CHATML;
+    eng_gen_stats stats = {0};
     text_sink sink = {0};
     net_buf_init(&sink.buf);
     eng_ctx_params cp = eng_ctx_default_params();
@@ -64,13 +66,19 @@ static int run_engine(const route_call *call, eng_model *m, route_reply *reply, 
     if (!rc) {
         const char *stops[1] = {eng_chat_end_of_turn(tmpl)};
         long max = call->max_output_tokens > 0 ? call->max_output_tokens : DEFAULT_MAX_OUTPUT;
-        eng_gen_params gp = {(uint32_t)max, stops, stops[0] ? 1 : 0, true};
+        eng_gen_params gp = {(uint32_t)max, stops, stops[0] ? 1 : 0, true, &stats};
         rc = eng_generate(c, s, v, ids, n, &gp, collect, &sink, &n_out, err, errlen) != ENG_OK || sink.failed;
     }
     if (!rc) {
         reply->text = strndup(sink.buf.data ? sink.buf.data : "", sink.buf.len);
         reply->in_tokens = n;
         reply->out_tokens = n_out;
+        /* What the router judges a draft by: the model's own certainty
+         * (temperature 1, whatever the sampler did) and whether the answer
+         * was cut off rather than ended. */
+        reply->has_logprob = stats.n_tokens > 0 && isfinite(stats.sum_logprob);
+        reply->mean_logprob = reply->has_logprob ? stats.sum_logprob / (double)stats.n_tokens : 0.0;
+        reply->truncated = stats.stop == ENG_STOP_MAX_TOKENS || stats.stop == ENG_STOP_CONTEXT;
         rc = !reply->text;
     }
     net_buf_free(&sink.buf);

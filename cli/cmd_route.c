@@ -187,6 +187,50 @@ static void json_decision(net_jw *w, const route_decision *d, const route_config
     cli_ai_json_kb(w, "dry_run", dry_run);
 }
 
+/* A measured number, or null when it was not measured. */
+static void json_measured(net_jw *w, const char *key, bool known, double v)
+{
+    net_jw_key(w, key);
+    known ? net_jw_double(w, v) : net_jw_null(w);
+}
+
+/* Hybrid: the draft with its signals, and what became of the enhancement. */
+static void json_hybrid(net_jw *w, const route_result *r)
+{
+    const route_draft *dr = &r->draft;
+    net_jw_key(w, "draft");
+    if (!dr->ran) {
+        net_jw_null(w);
+        net_jw_key(w, "enhancement");
+        net_jw_null(w);
+        return;
+    }
+    net_jw_obj_begin(w);
+    cli_ai_json_text(w, "content", dr->text);
+    cli_ai_json_ki(w, "tokens", (int64_t)dr->tokens);
+    cli_ai_json_kb(w, "cached", dr->cached);
+    json_measured(w, "mean_logprob", dr->judged.has_logprob, dr->judged.mean_logprob);
+    json_measured(w, "confidence", dr->judged.confidence >= 0, dr->judged.confidence);
+    cli_ai_json_kd(w, "threshold", dr->judged.threshold);
+    cli_ai_json_kb(w, "truncated", dr->judged.truncated);
+    cli_ai_json_kb(w, "refused", dr->judged.refused);
+    cli_ai_json_kb(w, "empty", dr->judged.empty);
+    cli_ai_json_kb(w, "needs_enhancement", dr->needs_enhancement);
+    net_jw_obj_end(w);
+    const route_attempt *ext = NULL;
+    for (size_t i = 0; i < r->n_attempts && !ext; i++)
+        if (r->attempts[i].target == ROUTE_TO_EXTERNAL) ext = &r->attempts[i];
+    net_jw_key(w, "enhancement");
+    net_jw_obj_begin(w);
+    cli_ai_json_kb(w, "ran", ext != NULL);
+    cli_ai_json_kb(w, "answered", r->enhanced);
+    cli_ai_json_kv(w, "provider", ext ? ext->provider : NULL);
+    cli_ai_json_kv(w, "model", ext ? ext->model : NULL);
+    cli_ai_json_text(w, "content", r->enhanced ? r->text : NULL);
+    cli_ai_json_kv(w, "reason", dr->why);
+    net_jw_obj_end(w);
+}
+
 static void json_result(net_jw *w, const route_result *r)
 {
     cli_ai_json_text(w, "content", r->text);
@@ -220,10 +264,15 @@ static void json_result(net_jw *w, const route_result *r)
         cli_ai_json_kv(w, "error", a->status ? a->error : NULL);
         cli_ai_json_kb(w, "cached", a->cached);
         cli_ai_json_kb(w, "low_confidence", a->low_confidence);
+        json_measured(w, "confidence", a->judged.confidence >= 0, a->judged.confidence);
+        json_measured(w, "mean_logprob", a->judged.has_logprob, a->judged.mean_logprob);
+        cli_ai_json_kb(w, "truncated", a->judged.truncated);
+        cli_ai_json_kb(w, "refused", a->judged.refused);
         cli_ai_json_kd(w, "ms", a->ms);
         net_jw_obj_end(w);
     }
     net_jw_arr_end(w);
+    json_hybrid(w, r);
 }
 
 /* The longest answer lifetime configured: older cache entries serve no one. */
@@ -271,10 +320,18 @@ static int execute(const route_config *cfg, const route_request *rq, const route
         return rc ? CLI_EXIT_FAIL : prc;
     }
     /* Why earlier candidates were passed over: limits, retries, failures. */
-    for (size_t i = 0; i < res.n_attempts; i++)
-        if (res.attempts[i].status)
-            fprintf(stderr, "rhema: %s %s%s%s: %s\n", route_target_name(res.attempts[i].target), res.attempts[i].provider,
-                    res.attempts[i].provider[0] ? "/" : "", res.attempts[i].model, res.attempts[i].error);
+    for (size_t i = 0; i < res.n_attempts; i++) {
+        const route_attempt *a = &res.attempts[i];
+        char why[240];
+        if (a->status)
+            snprintf(why, sizeof why, "%s", a->error);
+        else if (a->low_confidence && !res.draft.ran) /* hybrid says it in its own line */
+            route_judgement_describe(&a->judged, why, sizeof why);
+        else
+            continue;
+        fprintf(stderr, "rhema: %s %s%s%s: %s%s\n", route_target_name(a->target), a->provider, a->provider[0] ? "/" : "",
+                a->model, a->status ? "" : "a weak answer: ", why);
+    }
     if (rc) {
         fprintf(stderr, "rhema: %s\n", err);
     } else {
@@ -283,6 +340,7 @@ static int execute(const route_config *cfg, const route_request *rq, const route
         fprintf(stderr, "[%s %s%s%s, %zu attempt%s%s, $%.6f%s]\n", route_target_name(res.served_by), res.provider,
                 res.provider[0] ? "/" : "", res.model, res.n_attempts, res.n_attempts == 1 ? "" : "s",
                 res.cached ? ", cached" : "", res.total_cost, res.cost_known ? "" : " + unpriced");
+        if (res.draft.ran) fprintf(stderr, "[hybrid: %s]\n", res.draft.why);
     }
     route_result_free(&res);
     return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;

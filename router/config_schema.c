@@ -46,6 +46,7 @@ static const key_spec model_specs[] = {
     INT(route_model, priority, "priority", 0, 1000),
     INT(route_model, cache_ttl_seconds, "cache_ttl_seconds", 0, 31536000),
     BOOL(route_model, enable_caching, "enable_caching"),
+    FLT(route_model, confidence_threshold, "confidence_threshold", 0, 1),
 };
 
 static int init_str(char **f, const char *v)
@@ -77,7 +78,7 @@ static int new_model(route_config *cfg, const char *name, route_model **out)
     cfg->models = nm;
     route_model *m = &nm[cfg->n_models++];
     *m = (route_model){.max_context_length = 4096, .priority = (long)cfg->n_models, .enable_gpu = true,
-                       .cache_ttl_seconds = 3600, .enable_caching = true};
+                       .cache_ttl_seconds = 3600, .enable_caching = true, .confidence_threshold = -1};
     *out = m;
     if (init_str(&m->name, name) || init_str(&m->model_path, "") || init_str(&m->quantization, "auto") ||
         init_str(&m->inference_engine, "rhema") || init_str(&m->use_case, "general"))
@@ -105,6 +106,16 @@ static int set_sub_setting(cfg_ctx *c, const char *key, const char *value, const
     size_t old = route_cfg_push(c, "%s%s", key);
     int rc = route_cfg_set_setting(c, value, origin);
     c->path[old] = 0;
+    return rc;
+}
+
+/* A model without its own confidence_threshold follows fallback_threshold
+ * (read later in the walk): say so in `config --show`, not "-1". */
+static int walk_model(cfg_ctx *c, const yaml_node_t *map, const key_spec *specs, size_t n, route_model *m)
+{
+    int rc = route_cfg_walk(c, map, specs, n, m);
+    if (!rc && m->confidence_threshold < 0)
+        rc = set_sub_setting(c, "confidence_threshold", "fallback_threshold", "default");
     return rc;
 }
 
@@ -255,7 +266,7 @@ static int models_sub(cfg_ctx *c, const yaml_node_t *v, void *base)
         int rc = new_model(c->cfg, name, &m);
         size_t old = route_cfg_push(c, "%s%s", name);
         const yaml_node_t *mv = route_cfg_node_at(c, pr->value);
-        if (!rc) rc = route_cfg_walk(c, mv, model_specs + 1, NSPECS(model_specs) - 1, m);
+        if (!rc) rc = walk_model(c, mv, model_specs + 1, NSPECS(model_specs) - 1, m);
         if (!rc) rc = finish_model(c, mv, m);
         c->path[old] = 0;
         if (rc) return rc;
@@ -274,7 +285,7 @@ static int embedded_sub(cfg_ctx *c, const yaml_node_t *v, void *base)
         bool from_env = env && *env;
         if ((rc = new_model(c->cfg, from_env ? "" : "default", &m)) ||
             (from_env && (rc = replace_str(&m->model_path, env))) || (from_env && (rc = finish_model(c, v, m))) ||
-            (rc = route_cfg_walk(c, NULL, model_specs, NSPECS(model_specs), m)))
+            (rc = walk_model(c, NULL, model_specs, NSPECS(model_specs), m)))
             return rc;
         return from_env ? set_sub_setting(c, "model_path", env, "$RHEMA_MODEL") : ROUTE_OK;
     }
@@ -288,7 +299,7 @@ static int embedded_sub(cfg_ctx *c, const yaml_node_t *v, void *base)
         return ROUTE_OK;
     }
     if ((rc = new_model(c->cfg, "", &m))) return rc;
-    if ((rc = route_cfg_walk(c, v, model_specs, NSPECS(model_specs), m))) return rc;
+    if ((rc = walk_model(c, v, model_specs, NSPECS(model_specs), m))) return rc;
     return finish_model(c, v, m);
 }
 

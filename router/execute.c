@@ -27,6 +27,7 @@ typedef struct run {
     long max_output;
     uint64_t rng; /* backoff jitter */
     char last_err[320];
+    bool can_escalate; /* a weak local answer would go to an external model */
 } run;
 
 static int64_t now_ms(const route_runtime *rt)
@@ -110,16 +111,19 @@ static size_t plan(run *r, bool may_leave, cand *list, size_t max)
 }
 
 /* Everything that picks the answer: route, provider and where it lives,
- * model and its file, the answer length, the caller's salt, the prompt. */
+ * model and its file, the answer length, the caller's salt, the prompt.
+ * A local answer to a request that cannot escalate is marked (F): it may
+ * be stored though weak, so it must not serve a request that could. */
 static char *cache_key(const run *r, const cand *c, const char *prompt)
 {
     const char *prov = c->prov ? c->prov->name : "", *where = c->prov ? c->prov->base_url : c->mcfg->model_path;
     const char *salt = r->rt->cache_salt ? r->rt->cache_salt : "";
+    const char *final = c->target == ROUTE_TO_EMBEDDED && !r->can_escalate ? "F" : "";
     size_t len = strlen(prov) + strlen(where) + strlen(c->model) + strlen(salt) + strlen(prompt) + 48;
     char *key = malloc(len);
     if (key)
-        snprintf(key, len, "K1\x1f%d\x1f%s\x1f%s\x1f%s\x1f%ld\x1f%s\x1f%s", (int)c->target, prov, where, c->model,
-                 r->max_output, salt, prompt);
+        snprintf(key, len, "K1\x1f%d%s\x1f%s\x1f%s\x1f%s\x1f%ld\x1f%s\x1f%s", (int)c->target, final, prov, where,
+                 c->model, r->max_output, salt, prompt);
     return key;
 }
 
@@ -196,7 +200,7 @@ static void update_health(run *r, const cand *c, int status, bool caller_timeout
 static route_attempt *new_attempt(run *r, const cand *c)
 {
     route_attempt *a = &r->out->attempts[r->out->n_attempts++];
-    *a = (route_attempt){.target = c->target, .cost_known = true};
+    *a = (route_attempt){.target = c->target, .cost_known = true, .judged.confidence = -1};
     route_copy(a->provider, sizeof a->provider, c->prov ? c->prov->name : "");
     route_copy(a->model, sizeof a->model, c->model);
     return a;
@@ -302,21 +306,15 @@ static int64_t call_once(run *r, const cand *c, route_backend_fn fn, const char 
     return delay;
 }
 
-static bool confident(const run *r, double confidence)
-{
-    return confidence < 0 || confidence >= r->cfg->fallback_threshold;
-}
-
 /* One candidate, answered from the cache or by its backend (retried after
- * transient failures); on success *text is a malloc'd answer and
- * *confidence set. */
-static int attempt(run *r, const cand *c, const char *prompt, char **text, double *confidence)
+ * transient failures); on success *text is a malloc'd answer and *ap its
+ * attempt, judged. A hybrid draft (draft) of unknown confidence is weak too. */
+static int attempt(run *r, const cand *c, const char *prompt, bool draft, char **text, route_attempt **ap)
 {
     route_result *out = r->out;
     *text = NULL;
-    *confidence = -1;
     if (out->n_attempts == ROUTE_MAX_ATTEMPTS) return ROUTE_ERR_BACKEND;
-    route_attempt *a = new_attempt(r, c);
+    route_attempt *a = *ap = new_attempt(r, c);
     route_backend_fn fn = c->target == ROUTE_TO_EMBEDDED ? r->b->embedded : r->b->external;
     if (!fn) {
         a->status = ROUTE_ERR_BACKEND;
@@ -329,6 +327,7 @@ static int attempt(run *r, const cand *c, const char *prompt, char **text, doubl
     char *hit = key ? cache_lookup(r, key, ttl, now_ms(r->rt)) : NULL;
     if (hit) {
         a->cached = true;
+        a->judged.threshold = c->mcfg ? route_model_threshold(r->cfg, c->mcfg) : r->cfg->fallback_threshold;
         a->in_tokens = route_estimate_tokens(prompt, strlen(prompt));
         a->out_tokens = route_estimate_tokens(hit, strlen(hit));
         *text = hit;
@@ -347,7 +346,7 @@ static int attempt(run *r, const cand *c, const char *prompt, char **text, doubl
             return a->status;
         }
         pause_ms(r, delay);
-        a = new_attempt(r, c);
+        a = *ap = new_attempt(r, c);
     }
     a->in_tokens = reply.in_tokens;
     a->out_tokens = reply.out_tokens;
@@ -356,15 +355,19 @@ static int attempt(run *r, const cand *c, const char *prompt, char **text, doubl
         a->cost_known = route_price_lookup(r->cfg, c->prov->name, c->model, &pin, &pout);
         if (a->cost_known) a->cost = route_cost(pin, pout, reply.in_tokens, reply.out_tokens);
     }
+    bool local = c->target == ROUTE_TO_EMBEDDED;
+    route_judge(reply.text, &reply, local ? route_model_threshold(r->cfg, c->mcfg) : r->cfg->fallback_threshold, local,
+                &a->judged);
+    a->low_confidence = a->judged.weak || (draft && a->judged.confidence < 0);
     /* A cache that cannot be written only costs the next caller a call; a
-     * low-confidence answer is not kept, or it would skip the escalation next time. */
-    bool keep = key && confident(r, reply.confidence);
+     * weak answer is not kept, or it would skip the escalation next time,
+     * unless the request could not escalate anyway: then it is the answer. */
+    bool keep = key && (!a->low_confidence || (local && !r->can_escalate));
     if (keep && r->rt->cache) route_cache_put(r->rt->cache, key, reply.text, now_ms(r->rt), ttl);
     if (keep && r->rt->cache_dir) route_cache_store(r->rt->cache_dir, key, reply.text, wall_ms(), NULL, 0);
     free(key);
     record(r, a);
     *text = reply.text;
-    *confidence = reply.confidence;
     return ROUTE_OK;
 }
 
@@ -387,27 +390,57 @@ static char *join_prompt(const char *fmt, const char *a, const char *b)
     return p;
 }
 
-/* Hybrid: a local draft, enhanced externally unless it is confident.
+/* Why a request that needs a better answer cannot get one from outside. */
+static const char *kept_home(const run *r)
+{
+    if (r->d->is_private) return "the request is private";
+    if (r->d->budget_local) return "a budget keeps it local";
+    if (r->cfg->strategy == ROUTE_STRAT_LOCAL_ONLY) return "routing_strategy is local_only";
+    return "it may not leave this machine";
+}
+
+/* Hybrid: a local draft, enhanced externally when it is weak (or its
+ * confidence unknown); the draft, its signals and why go to out->draft.
  * Returns true when it produced the answer. */
 static bool run_hybrid(run *r, const char *prompt, bool may_leave)
 {
     const route_decision *d = r->d;
+    route_draft *dr = &r->out->draft;
     cand local = {ROUTE_TO_EMBEDDED, NULL, route_model_named(r->cfg, d->embedded_model), d->embedded_model};
-    char *draft;
-    double conf;
-    if (!local.mcfg || attempt(r, &local, prompt, &draft, &conf)) return false;
+    char *draft, signals[240];
+    route_attempt *a;
+    if (!local.mcfg || attempt(r, &local, prompt, true, &draft, &a)) return false;
+    *dr = (route_draft){.ran = true, .text = strdup(draft), .tokens = a->out_tokens, .cached = a->cached,
+                        .judged = a->judged, .needs_enhancement = !a->cached && a->low_confidence};
     serve(r, &local, draft);
-    if (confident(r, conf) && conf >= 0) return true;
+    route_judgement_describe(&a->judged, signals, sizeof signals);
+    if (a->cached) {
+        snprintf(dr->why, sizeof dr->why, "draft kept: from the answer cache, which holds only drafts that needed no "
+                 "enhancement");
+        return true;
+    }
+    if (!dr->needs_enhancement) {
+        snprintf(dr->why, sizeof dr->why, "draft kept: %s", signals);
+        return true;
+    }
     cand remote = {ROUTE_TO_EXTERNAL, provider_named(r->cfg, d->provider), NULL, d->model};
-    if (!may_leave || !remote.prov) return true;
+    if (!may_leave || !remote.prov) {
+        snprintf(dr->why, sizeof dr->why, "draft needs enhancement (%s), but %s: the draft stands", signals,
+                 may_leave ? "no external provider is configured" : kept_home(r));
+        return true;
+    }
     char *ask = join_prompt("Improve this draft answer to the task: keep what is right, fix what is wrong, "
-                            "and answer the task fully.\n\nTask:\n%s\n\nDraft answer:\n%s", prompt, draft);
+                            "and answer the task fully.\n\nTask:\n%s\n\nDraft answer:\n%s", prompt, dr->text ? dr->text : "");
     char *better;
-    if (ask && !attempt(r, &remote, ask, &better, &conf)) {
+    if (ask && !attempt(r, &remote, ask, false, &better, &a)) {
         serve(r, &remote, better);
         r->out->enhanced = true;
+        snprintf(dr->why, sizeof dr->why, "enhanced by %s/%s: the draft needed it (%s)", remote.prov->name, remote.model,
+                 signals);
     } else {
         r->out->fell_back = true; /* the external step failed: the draft stands */
+        snprintf(dr->why, sizeof dr->why, "draft needs enhancement (%s), but %s/%s failed: the draft stands", signals,
+                 remote.prov->name, remote.model);
     }
     free(ask);
     return true;
@@ -419,22 +452,23 @@ int route_execute(const route_config *cfg, const route_request *req, const route
     if (!cfg || !req || !req->prompt || !d || !b || !rt || !out)
         return route_fail(err, errlen, ROUTE_ERR_ARG, "route_execute: missing argument");
     memset(out, 0, sizeof *out);
-    run r = {cfg, d, b, rt, out, req->max_output_tokens, ((uint64_t)wall_ms() ^ (uint64_t)getpid() << 32) * 2654435761u | 1, ""};
     bool may_leave = !d->is_private && !d->budget_local && cfg->strategy != ROUTE_STRAT_LOCAL_ONLY;
+    bool can_escalate = may_leave && b->external && cfg->n_providers && (d->target == ROUTE_TO_HYBRID || cfg->enable_fallback);
+    run r = {cfg, d, b, rt, out, req->max_output_tokens, ((uint64_t)wall_ms() ^ (uint64_t)getpid() << 32) * 2654435761u | 1, "",
+             can_escalate};
     char *prompt = req->context ? join_prompt("Context:\n%s\n\nTask:\n%s", req->context, req->prompt) : strdup(req->prompt);
     if (!prompt) return route_fail(err, errlen, ROUTE_ERR_NOMEM, "out of memory");
     if (d->target == ROUTE_TO_HYBRID && run_hybrid(&r, prompt, may_leave)) goto done;
     cand list[ROUTE_MAX_ATTEMPTS];
     size_t n = plan(&r, may_leave, list, ROUTE_MAX_ATTEMPTS);
-    char *kept = NULL; /* a low-confidence local answer, served if nothing better comes */
+    char *kept = NULL; /* a weak local answer, served if nothing better comes */
     cand kept_c = {0};
     for (size_t i = 0; i < n && !out->text; i++) {
         if (list[i].target == ROUTE_TO_EXTERNAL && !may_leave) continue;
         char *text;
-        double conf;
-        if (attempt(&r, &list[i], prompt, &text, &conf)) continue;
-        if (!confident(&r, conf) && i + 1 < n && !kept) {
-            out->attempts[out->n_attempts - 1].low_confidence = true;
+        route_attempt *a;
+        if (attempt(&r, &list[i], prompt, false, &text, &a)) continue;
+        if (a->low_confidence && i + 1 < n && !kept) {
             kept = text;
             kept_c = list[i];
             continue;
@@ -468,5 +502,6 @@ void route_result_free(route_result *r)
 {
     if (!r) return;
     free(r->text);
-    r->text = NULL;
+    free(r->draft.text);
+    r->text = r->draft.text = NULL;
 }

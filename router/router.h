@@ -61,6 +61,8 @@ typedef struct route_model {
     bool enable_gpu;
     long cache_ttl_seconds; /* how long its answers are served again */
     bool enable_caching;
+    double confidence_threshold; /* an answer less sure than this needs a better one;
+                                  * -1: fallback_threshold (see route_model_threshold) */
 } route_model;
 
 /* A rule action: which side runs, and optionally the provider and model
@@ -446,7 +448,11 @@ typedef struct route_call {
 typedef struct route_reply {
     char *text;              /* malloc'd by the backend; the router frees it */
     uint64_t in_tokens, out_tokens;
-    double confidence;       /* [0,1], or -1 when the backend cannot tell */
+    double confidence;       /* [0,1], or -1 when the backend cannot tell (then
+                              * exp(mean_logprob) when has_logprob) */
+    bool has_logprob;        /* mean_logprob was measured */
+    double mean_logprob;     /* mean log-probability of the answer's tokens, nats/token */
+    bool truncated;          /* stopped at the token or context limit, not at its end */
     bool caller_timeout;     /* failed on the caller's own deadline: not the backend's fault */
     bool transient;          /* failed on a rate limit, an overload or a timeout: worth retrying */
     long retry_after_ms;     /* the provider's Retry-After; 0 = none */
@@ -556,6 +562,31 @@ enum { ROUTE_MAX_RETRIES = 2, ROUTE_BACKOFF_MS = 500, ROUTE_MAX_WAIT_MS = 5000 }
 
 enum { ROUTE_MAX_ATTEMPTS = 8 };
 
+/* What the router measured of a local answer (a hybrid draft or an
+ * embedded route's answer) to decide whether it needs a better one. */
+typedef struct route_judgement {
+    double confidence;   /* [0,1]: exp(mean_logprob) or the backend's own; -1 unknown */
+    bool has_logprob;
+    double mean_logprob; /* nats per output token, when has_logprob */
+    double threshold;    /* the model's confidence_threshold, else fallback_threshold */
+    bool truncated;      /* cut at the token or context limit */
+    bool refused;        /* opens like a refusal ("I'm sorry", "As an AI", ...) */
+    bool empty;          /* nothing but white space */
+    bool weak;           /* truncated, refused, empty or confidence < threshold */
+    char refusal[24];    /* the opening that matched */
+} route_judgement;
+
+/* Judge text with what its backend reported; local answers are judged on
+ * every signal, external ones on their reported confidence only. */
+void route_judge(const char *text, const route_reply *reply, double threshold, bool local, route_judgement *out);
+
+/* The signals of j in one line: "confidence 0.12 (mean log-probability
+ * -2.118 nats/token) below the threshold 0.70; cut at the length limit". */
+void route_judgement_describe(const route_judgement *j, char *buf, size_t n);
+
+/* The confidence threshold that applies to model m. */
+double route_model_threshold(const route_config *cfg, const route_model *m);
+
 typedef struct route_attempt {
     route_target target;   /* EMBEDDED or EXTERNAL */
     char provider[32];
@@ -563,18 +594,31 @@ typedef struct route_attempt {
     int status;            /* 0 ok */
     char error[160];
     bool cached;
-    bool low_confidence;   /* answered, but below fallback_threshold */
+    bool low_confidence;   /* answered, but judged to need a better answer */
+    route_judgement judged; /* answered calls (confidence -1 when unknown, e.g. cached) */
     uint64_t in_tokens, out_tokens;
     double cost, ms;
     bool cost_known;
 } route_attempt;
+
+/* Hybrid's local draft and why it was enhanced or kept. */
+typedef struct route_draft {
+    bool ran;               /* a draft answered (else the other fields are empty) */
+    char *text;             /* the draft itself, malloc'd, even when an enhancement replaced it */
+    uint64_t tokens;        /* its output tokens */
+    bool cached;            /* from the answer cache: judged when it was stored */
+    route_judgement judged;
+    bool needs_enhancement; /* weak, or confidence unknown (never for a cached draft) */
+    char why[400];          /* why the enhancement ran or not, and how it went */
+} route_draft;
 
 typedef struct route_result {
     char *text;            /* the answer, malloc'd */
     route_target served_by;
     char provider[32];
     char model[96];
-    bool cached, fell_back, enhanced; /* enhanced: hybrid's external step ran */
+    bool cached, fell_back, enhanced; /* enhanced: hybrid's external step answered */
+    route_draft draft;     /* hybrid only */
     route_attempt attempts[ROUTE_MAX_ATTEMPTS];
     size_t n_attempts;
     double total_cost;
@@ -582,7 +626,7 @@ typedef struct route_result {
 } route_result;
 
 /* Run a decision: hybrid = local draft then external enhancement (skipped
- * when the draft is confident); a failure or a low-confidence local answer
+ * when the draft is judged good: route_judge); a failure or a weak local answer
  * moves on to the fallback and then other candidates, up to
  * 1 + max_fallback_attempts calls; private requests never reach the
  * external backend. Records usage in rt->ledger_path. */

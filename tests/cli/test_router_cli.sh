@@ -109,17 +109,26 @@ expect 2 "--period must be day, week or month, not 'year'" rhema ai service stat
 cd .. || exit 1
 
 # A real run on a fixture model: the unreachable provider falls back to
-# the local model, and the ledger then holds both requests.
+# the local model, and the ledger then holds both requests. The random
+# tiny model's answers are weak (a measured mean log-probability far below
+# the threshold, cut at 8 tokens), so the simple request also tries the
+# fallback before its local answer stands; with enable_fallback off it
+# answers in one attempt.
 fx="${RHEMA_FIXTURES:-}"
 if [ -n "$fx" ] && [ -f "$fx/models/llama-tiny-q8_0.gguf" ]; then
     mkdir -p run/.rhema && cd run || exit 1
     printf 'ai_service:\n  external:\n    provider: nowhere\n    base_url: http://127.0.0.1:9/v1\n    models: [m1]\n    timeout_seconds: 2\n  embedded:\n    model_path: %s\n    max_context_length: 256\n' \
         "$fx/models/llama-tiny-q8_0.gguf" > .rhema/ai-config.yaml
-    expect 0 "[embedded llama-tiny-q8_0, 1 attempt" rhema ai tasks route --prompt "what is a cat" --max-tokens 8
+    expect 0 "rhema: embedded llama-tiny-q8_0: a weak answer: confidence 0.0" rhema ai tasks route --prompt "what is a cat" --max-tokens 8
     expect 0 '"served_by":"embedded"' rhema ai tasks route --prompt "Prove step by step and compare the designs" --max-tokens 8 --json
     expect 0 "embedded  -            llama-tiny-q8_0                      2" rhema ai costs analyze --period day
     expect 0 '"model":"llama-tiny-q8_0","requests":2,"failed_requests":0,"cached_requests":0,"timed_requests":2' rhema ai performance metrics --embedded --json
-    expect 0 '"provider":"nowhere","model":"m1","requests":0,"failed_requests":1' rhema ai performance metrics --external --json
+    expect 0 '"provider":"nowhere","model":"m1","requests":0,"failed_requests":2' rhema ai performance metrics --external --json
+    out=$(rhema ai tasks route --prompt "what is a dog" --max-tokens 8 --json 2>&1)
+    if grep -qE '"attempts":\[\{"route":"embedded",[^}]*"low_confidence":true,"confidence":0\.[0-9e-]+,"mean_logprob":-[0-9.e-]+,"truncated":true' <<<"$out" &&
+        grep -qF '{"route":"external","provider":"nowhere"' <<<"$out"; then ok; else bad "weak local answer did not try the fallback: $out"; fi
+    printf '  fallback: {enable_fallback: false}\n' >> .rhema/ai-config.yaml
+    expect 0 "[embedded llama-tiny-q8_0, 1 attempt" rhema ai tasks route --prompt "what is a cat" --max-tokens 8
     cd .. || exit 1
     # No configuration: $RHEMA_MODEL is the built-in embedded model.
     mkdir bare && cd bare || exit 1
@@ -150,6 +159,10 @@ if [ -n "$fx" ] && [ -f "$fx/models/stories260K.gguf" ]; then
     if grep -qE '"content":"[^"]+".*"latency_ms":[0-9]+,"usage":\{"input_tokens":[0-9]+,"output_tokens":8\}' <<<"$first"
     then ok; else bad "content, latency_ms or usage missing: $first"; fi
     if grep -qF '"served_model":"tiny","cached":true,"cost_usd":0' <<<"$second"; then ok; else bad "second run not cached: $second"; fi
+    # Weak by its measured signals, yet cached: with no provider configured
+    # there is nowhere to escalate, so it is the answer.
+    if grep -qE '"low_confidence":true,"confidence":0\.[0-9e-]+,"mean_logprob":-[0-9.e-]+,"truncated":true' <<<"$first"
+    then ok; else bad "the first answer's signals are not recorded: $first"; fi
     if [ -n "$(answer "$first")" ] && [ "$(answer "$first")" = "$(answer "$second")" ]; then ok; else bad "cached answer differs"; fi
     if [ "$(records)" -eq 2 ] && tail -1 .rhema/ai/usage.log | grep -q ' 0.000000000 0 c [0-9a-f]*$'; then ok
     else bad "the cached answer is not in the ledger as cached at no cost"; fi

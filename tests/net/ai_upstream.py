@@ -21,6 +21,8 @@ model name picks the answer:
   huge       a 200 larger than the client accepts (17 MiB; streams: one
              2 MiB event)
   filtered   the provider's content filter / refusal
+  echo       the answer "Improved: " and the last user message, so a test
+             sees what was asked (hybrid: the draft sent for enhancement)
 Each request goes to LOG as "METHOD PATH model=M stream=S" (never the key).
 """
 import json
@@ -278,6 +280,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ev = self.events(api, body, ["x" * (2 << 20)], "stop")
             return self.stream_events(ev)
         self.send(200, self.answer(api, body, "x" * (17 << 20), "stop"))
+
+    def s_echo(self, api, stream, body):
+        self.reply_ok(api, stream, body, "Improved: " + body["messages"][-1]["content"])
 
     def s_filtered(self, api, stream, body):
         if api == "anthropic":

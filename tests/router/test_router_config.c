@@ -162,6 +162,27 @@ static void test_defaults(void **state)
     for (size_t i = 0; i < cfg->n_settings; i++) assert_string_equal(cfg->settings[i].origin, "default");
     assert_int_equal(cfg->n_providers, 0);
     assert_string_equal(setting(cfg, "ai_service.routing.routing_strategy")->value, "hybrid");
+    /* No threshold of its own: the model follows fallback_threshold. */
+    assert_string_equal(setting(cfg, "ai_service.embedded.confidence_threshold")->value, "fallback_threshold");
+    assert_true(route_model_threshold(cfg, &cfg->models[0]) == 0.7);
+    route_config_free(cfg);
+}
+
+/* confidence_threshold per embedded model, in both shapes; fallback_threshold
+ * stays the default for the others. */
+static void test_confidence_threshold(void **state)
+{
+    route_config *cfg = load_text("ai_service:\n  embedded:\n    model_path: m.gguf\n    confidence_threshold: 0.25\n"
+                                  "  fallback: {fallback_threshold: 0.6}\n");
+    assert_true(route_model_threshold(cfg, &cfg->models[0]) == 0.25);
+    assert_string_equal(setting(cfg, "ai_service.embedded.confidence_threshold")->value, "0.25");
+    assert_string_equal(setting(cfg, "ai_service.embedded.confidence_threshold")->origin, "t.yaml:4:27");
+    route_config_free(cfg);
+    cfg = load_text("ai_service:\n  embedded:\n    models:\n      a: {model_path: a.gguf, confidence_threshold: 0}\n"
+                    "      b: {model_path: b.gguf}\n  fallback: {fallback_threshold: 0.6}\n");
+    assert_true(route_model_threshold(cfg, &cfg->models[0]) == 0);
+    assert_true(route_model_threshold(cfg, &cfg->models[1]) == 0.6);
+    assert_string_equal(setting(cfg, "ai_service.embedded.models.b.confidence_threshold")->value, "fallback_threshold");
     route_config_free(cfg);
 }
 
@@ -275,7 +296,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic_example), cmocka_unit_test(test_advanced_example),
-        cmocka_unit_test(test_broken_configs), cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_broken_configs), cmocka_unit_test(test_defaults), cmocka_unit_test(test_confidence_threshold),
         cmocka_unit_test(test_env_expansion), cmocka_unit_test(test_shapes_mix),
         cmocka_unit_test(test_update_atomic), cmocka_unit_test(test_find_order),
     };

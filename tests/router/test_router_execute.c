@@ -3,6 +3,7 @@
  * attempt limit, metrics and the ledger. */
 #include "router/router.h"
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +24,10 @@ typedef struct fake {
     int64_t slept[8];
     int n_sleeps;
     double emb_conf;
+    const char *emb_text;  /* the local answer, else "local answer from MODEL" */
+    bool emb_truncated;
+    bool emb_logprob;      /* report emb_mean as the mean token log-probability */
+    double emb_mean;
     char last_ext_prompt[1024];
     int64_t clock;
 } fake;
@@ -41,10 +46,13 @@ static int fake_embedded(void *user, const route_call *call, route_reply *reply,
     if (call_side(&f->emb_fail)) return snprintf(e, n, "model crashed"), 1;
     char text[128];
     snprintf(text, sizeof text, "local answer from %s", call->model);
-    reply->text = strdup(text);
+    reply->text = strdup(f->emb_text ? f->emb_text : text);
     reply->in_tokens = 10;
     reply->out_tokens = 5;
     reply->confidence = f->emb_conf;
+    reply->truncated = f->emb_truncated;
+    reply->has_logprob = f->emb_logprob;
+    reply->mean_logprob = f->emb_mean;
     return 0;
 }
 
@@ -213,6 +221,159 @@ static void test_hybrid(void **state)
     assert_string_equal(res.text, "local answer from small");
     assert_true(res.fell_back);
     route_result_free(&res);
+}
+
+/* The signals one by one: refusal openings (any case, typographic
+ * apostrophe, after white space or a quote), emptiness, truncation, the
+ * confidence from the mean log-probability or the backend's own. */
+static void test_judge(void **state)
+{
+    route_judgement j;
+    route_reply rp = {.confidence = -1};
+    static const char *const refusals[] = {"I'm sorry, but I can't help with that.", "  \"As an AI language model, I",
+                                           "i cannot do that", "I\xe2\x80\x99m unable to answer", "SORRY, no."};
+    for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+        route_judge(refusals[i], &rp, 0.7, true, &j);
+        assert_true(j.refused && j.weak);
+    }
+    route_judge("I'm sorry", &rp, 0.7, false, &j); /* external answers: their confidence only */
+    assert_false(j.refused || j.weak);
+    route_judge("Sorry to hear that; here is how", &rp, 0.7, true, &j);
+    assert_false(j.refused || j.weak);
+    route_judge(" \n\t", &rp, 0.7, true, &j);
+    assert_true(j.empty && j.weak && !j.refused);
+    route_judge("fine", &rp, 0.7, true, &j);
+    assert_false(j.weak);
+    assert_true(j.confidence == -1);
+    rp.has_logprob = true;
+    rp.mean_logprob = log(0.5);
+    route_judge("fine", &rp, 0.7, true, &j);
+    assert_true(fabs(j.confidence - 0.5) < 1e-12 && j.weak);
+    route_judge("fine", &rp, 0.4, true, &j);
+    assert_false(j.weak);
+    char line[240];
+    route_judgement_describe(&j, line, sizeof line);
+    assert_string_equal(line, "confidence 0.50 (mean log-probability -0.693 nats/token) at or above the threshold 0.40");
+    rp.truncated = true;
+    route_judge("fine", &rp, 0.4, true, &j);
+    assert_true(j.truncated && j.weak);
+    route_judgement_describe(&j, line, sizeof line);
+    assert_non_null(strstr(line, "; cut at the length limit"));
+    rp = (route_reply){.confidence = 0.9, .has_logprob = true, .mean_logprob = -5}; /* the backend's own wins */
+    route_judge("fine", &rp, 0.7, true, &j);
+    assert_true(j.confidence == 0.9 && !j.weak);
+    rp = (route_reply){.confidence = -1, .has_logprob = true, .mean_logprob = NAN}; /* not a measurement */
+    route_judge("fine", &rp, 0.7, true, &j);
+    assert_true(j.confidence == -1 && !j.has_logprob);
+}
+
+/* Hybrid judges its draft: a confident one is kept (and cached), a weak
+ * one (low mean log-probability, cut off, a refusal, empty) goes out for
+ * enhancement with the draft in the request; the result says why. */
+static void test_hybrid_draft_signals(void **state)
+{
+    rt.cache = route_cache_new(8);
+    route_result res;
+    f.emb_logprob = true;
+    f.emb_mean = -0.05; /* confidence 0.95 */
+    assert_int_equal(exec("mix: a sure thing", false, &res), ROUTE_OK);
+    assert_true(res.draft.ran);
+    assert_false(res.draft.needs_enhancement || res.enhanced);
+    assert_true(fabs(res.draft.judged.confidence - exp(-0.05)) < 1e-12);
+    assert_true(res.draft.judged.mean_logprob == -0.05);
+    assert_true(res.attempts[0].judged.confidence == res.draft.judged.confidence);
+    assert_string_equal(res.draft.text, "local answer from small");
+    assert_int_equal(res.served_by, ROUTE_TO_EMBEDDED);
+    assert_non_null(strstr(res.draft.why, "draft kept: confidence 0.95"));
+    route_result_free(&res);
+    assert_int_equal(exec("mix: a sure thing", false, &res), ROUTE_OK); /* kept, so cached */
+    assert_true(res.cached && res.draft.cached && !res.draft.needs_enhancement);
+    assert_int_equal(f.emb_calls, 1);
+    assert_non_null(strstr(res.draft.why, "from the answer cache"));
+    route_result_free(&res);
+    assert_int_equal(f.ext_calls, 0);
+
+    f.emb_mean = -2.0; /* confidence 0.14 */
+    assert_int_equal(exec("mix: a guess", false, &res), ROUTE_OK);
+    assert_true(res.draft.needs_enhancement && res.enhanced);
+    assert_int_equal(res.served_by, ROUTE_TO_EXTERNAL);
+    assert_string_equal(res.text, "remote answer from openai/gpt-4o");
+    assert_string_equal(res.draft.text, "local answer from small");
+    assert_non_null(strstr(f.last_ext_prompt, "Draft answer:\nlocal answer from small"));
+    assert_non_null(strstr(res.draft.why, "enhanced by openai/gpt-4o: the draft needed it (confidence 0.14 "
+                                          "(mean log-probability -2.000 nats/token) below the threshold 0.70)"));
+    assert_true(res.attempts[0].low_confidence);
+    route_result_free(&res);
+    /* The weak draft was not cached: drafted again; the same draft's
+     * enhancement is the same request, answered from the cache. */
+    assert_int_equal(exec("mix: a guess", false, &res), ROUTE_OK);
+    assert_false(res.attempts[0].cached);
+    assert_true(res.enhanced && res.attempts[1].cached);
+    route_result_free(&res);
+    assert_int_equal(f.emb_calls, 3);
+    assert_int_equal(f.ext_calls, 1);
+
+    f.emb_mean = -0.01;
+    f.emb_truncated = true; /* sure, but cut off */
+    assert_int_equal(exec("mix: a long story", false, &res), ROUTE_OK);
+    assert_true(res.enhanced && res.draft.judged.truncated);
+    assert_non_null(strstr(res.draft.why, "; cut at the length limit"));
+    route_result_free(&res);
+    f.emb_truncated = false;
+    f.emb_text = "I\xe2\x80\x99m sorry, I cannot help with that."; /* sure, but a refusal */
+    assert_int_equal(exec("mix: something", false, &res), ROUTE_OK);
+    assert_true(res.enhanced && res.draft.judged.refused);
+    assert_non_null(strstr(res.draft.why, "opens like a refusal ('i'm sorry')"));
+    route_result_free(&res);
+    f.emb_text = "";
+    assert_int_equal(exec("mix: nothing", false, &res), ROUTE_OK);
+    assert_true(res.enhanced && res.draft.judged.empty);
+    route_result_free(&res);
+    f.emb_text = NULL;
+
+    /* A per-model threshold: 0.14 is enough for a model calibrated lower. */
+    f.emb_mean = -2.0;
+    cfg->models[0].confidence_threshold = 0.1;
+    assert_int_equal(exec("mix: calibrated", false, &res), ROUTE_OK);
+    assert_false(res.enhanced);
+    assert_true(res.draft.judged.threshold == 0.1);
+    route_result_free(&res);
+    cfg->models[0].confidence_threshold = -1;
+    route_cache_free(rt.cache);
+}
+
+/* A weak draft that may not leave stands and says why; a weak local answer
+ * that could not escalate is cached as the answer, but never served to a
+ * request that could escalate. */
+static void test_weak_but_local(void **state)
+{
+    rt.cache = route_cache_new(8);
+    f.emb_logprob = true;
+    f.emb_mean = -3.0;
+    route_request rq = {.prompt = "mix: a secret plan"};
+    route_decision d;
+    route_result res;
+    assert_int_equal(route_decide(cfg, &rq, NULL, &d, err, sizeof err), ROUTE_OK);
+    assert_int_equal(d.target, ROUTE_TO_HYBRID);
+    d.is_private = true;
+    assert_int_equal(route_execute(cfg, &rq, &d, &backends, &rt, &res, err, sizeof err), ROUTE_OK);
+    assert_false(res.enhanced);
+    assert_int_equal(f.ext_calls, 0);
+    assert_non_null(strstr(res.draft.why, "but the request is private: the draft stands"));
+    route_result_free(&res);
+
+    assert_int_equal(exec("local: what is this", true, &res), ROUTE_OK);
+    assert_true(res.attempts[0].low_confidence);
+    route_result_free(&res);
+    assert_int_equal(exec("local: what is this", true, &res), ROUTE_OK);
+    assert_true(res.cached); /* nowhere to escalate: the answer stands */
+    route_result_free(&res);
+    assert_int_equal(exec("local: what is this", false, &res), ROUTE_OK);
+    assert_false(res.attempts[0].cached); /* this one may escalate, and does */
+    assert_int_equal(res.served_by, ROUTE_TO_EXTERNAL);
+    route_result_free(&res);
+    assert_int_equal(f.emb_calls, 3);
+    route_cache_free(rt.cache);
 }
 
 static void test_low_confidence_escalates(void **state)
@@ -491,6 +652,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_external_then_fallback, reset, cleanup),
         cmocka_unit_test_setup_teardown(test_private_never_leaves, reset, cleanup),
         cmocka_unit_test_setup_teardown(test_hybrid, reset, cleanup),
+        cmocka_unit_test_setup_teardown(test_judge, reset, cleanup),
+        cmocka_unit_test_setup_teardown(test_hybrid_draft_signals, reset, cleanup),
+        cmocka_unit_test_setup_teardown(test_weak_but_local, reset, cleanup),
         cmocka_unit_test_setup_teardown(test_low_confidence_escalates, reset, cleanup),
         cmocka_unit_test_setup_teardown(test_bench_and_recover, reset, cleanup),
         cmocka_unit_test_setup_teardown(test_caller_timeout_does_not_bench, reset, cleanup),
