@@ -173,11 +173,17 @@ static void record(run *r, const route_attempt *a)
     if (!r->rt->ledger_path) return;
     route_usage u = {.time = (int64_t)time(NULL), .target = a->target, .in_tokens = a->in_tokens,
                      .out_tokens = a->out_tokens, .cost = a->cost, .cost_known = a->cost_known, .ms = a->ms,
-                     .cached = a->cached, .failed = a->status != 0};
+                     .cached = a->cached, .failed = a->status != 0, .load_ms = a->load_ms, .peak_rss = a->peak_rss,
+                     .model_bytes = a->model_bytes, .kv_bytes = a->kv_bytes};
     route_copy(u.provider, sizeof u.provider, a->provider);
     route_copy(u.model, sizeof u.model, a->model);
-    /* The answer is already here: a ledger problem must not lose it. */
-    route_ledger_append(r->rt->ledger_path, &u, NULL, 0);
+    /* The answer is already here: a ledger problem must not lose it. An
+     * external answer's record replaces what its reservation held. */
+    route_reservation *held = r->rt->reservation;
+    if (held && held->held && a->target == ROUTE_TO_EXTERNAL && !a->status)
+        route_budget_settle(r->rt->ledger_path, held, &u, NULL, 0);
+    else
+        route_ledger_append(r->rt->ledger_path, &u, NULL, 0);
 }
 
 /* Bench a provider after repeated failures; a success clears the count.
@@ -257,6 +263,25 @@ static int gate(run *r, const cand *c, int *slot, char *msg, size_t n)
     }
 }
 
+/* An external call first holds its cost against max_daily_cost, shared
+ * with other processes: it renews the reservation the decision took, or
+ * takes one for a fallback the decision did not plan. */
+static int hold_budget(run *r, const cand *c, const char *prompt, char *msg, size_t n)
+{
+    route_reservation *res = r->rt->reservation;
+    if (!res || !r->rt->ledger_path || c->target != ROUTE_TO_EXTERNAL || r->cfg->max_daily_cost <= 0) return ROUTE_OK;
+    double pin, pout, usd = 0;
+    if (!res->held) {
+        if (!route_price_lookup(r->cfg, c->prov->name, c->model, &pin, &pout)) {
+            snprintf(msg, n, "budget: no price known for %s/%s, so max_daily_cost cannot be checked", c->prov->name, c->model);
+            return ROUTE_ERR_BUDGET;
+        }
+        usd = route_cost(pin, pout, route_estimate_tokens(prompt, strlen(prompt)),
+                         r->max_output > 0 ? (uint64_t)r->max_output : ROUTE_EST_OUTPUT_TOKENS);
+    }
+    return route_budget_hold(r->cfg, r->rt->ledger_path, wall_ms(), res, usd, msg, n);
+}
+
 /* Exponential backoff with jitter (half to all of the doubled delay), so
  * processes that failed together do not retry together. */
 static int64_t backoff_ms(run *r, int retry)
@@ -278,8 +303,8 @@ static int64_t call_once(run *r, const cand *c, route_backend_fn fn, const char 
     int slot;
     int64_t start = now_ms(r->rt), delay = -1;
     *reply = (route_reply){.confidence = -1};
-    if (gate(r, c, &slot, err, sizeof err)) {
-        a->status = ROUTE_ERR_BACKEND; /* a local limit: not the provider's fault */
+    if (hold_budget(r, c, prompt, err, sizeof err) || gate(r, c, &slot, err, sizeof err)) {
+        a->status = ROUTE_ERR_BACKEND; /* a budget or a local limit: not the provider's fault */
     } else {
         a->status = fn(r->b->user, &call, reply, err, sizeof err) ? ROUTE_ERR_BACKEND : ROUTE_OK;
         route_slot_release(slot);
@@ -350,6 +375,10 @@ static int attempt(run *r, const cand *c, const char *prompt, bool draft, char *
     }
     a->in_tokens = reply.in_tokens;
     a->out_tokens = reply.out_tokens;
+    a->load_ms = reply.load_ms;
+    a->peak_rss = reply.peak_rss;
+    a->model_bytes = reply.model_bytes;
+    a->kv_bytes = reply.kv_bytes;
     if (c->target == ROUTE_TO_EXTERNAL) {
         double pin, pout;
         a->cost_known = route_price_lookup(r->cfg, c->prov->name, c->model, &pin, &pout);
@@ -486,6 +515,8 @@ int route_execute(const route_config *cfg, const route_request *req, const route
     }
     free(kept);
 done:
+    /* Held for a call that never settled it: it failed, or never went out. */
+    if (rt->reservation && rt->ledger_path) route_budget_release(rt->ledger_path, rt->reservation, NULL, 0);
     free(prompt);
     out->cost_known = true;
     for (size_t i = 0; i < out->n_attempts; i++) {

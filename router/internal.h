@@ -6,6 +6,9 @@
 
 #include <stdarg.h>
 
+/* Output tokens a cost estimate assumes when the caller sets no limit. */
+enum { ROUTE_EST_OUTPUT_TOKENS = 512 };
+
 /* printf into err (when err is non-NULL) and return status. */
 int route_fail(char *err, size_t errlen, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -39,10 +42,43 @@ int route_read_file(const char *path, size_t limit, char **text, size_t *len, ch
 /* DIR/.rhema/ai/SUB beside the configuration, where the ledger lives. */
 int route_ai_dir(const route_config *cfg, const char *sub, char *out, size_t outlen, char *err, size_t errlen);
 
+/* The ledger under an exclusive flock (created with its folder): *fd. */
+int route_ledger_lock(const char *path, int *fd, char *err, size_t errlen);
+void route_ledger_unlock(int fd);
+/* Append to, or read, a ledger this process holds locked as fd. */
+int route_ledger_append_fd(int fd, const char *path, const route_usage *u, char *err, size_t errlen);
+int route_ledger_read_fd(int fd, const char *path, int64_t since, int (*fn)(void *user, const route_usage *u), void *user,
+                         size_t *bad, char *err, size_t errlen);
+/* External spend since the start of now's UTC day, from a locked ledger. */
+int route_ledger_spent_fd(int fd, const char *path, int64_t now, double *spent, char *err, size_t errlen);
+/* The start of now's UTC day (unix seconds). */
+int64_t route_day_start(int64_t now);
+
+/* Why a daily budget has no room: spent today, held by n_held requests in
+ * flight, the estimate, the budget. */
+void route_budget_why(char *out, size_t n, double spent, double held, size_t n_held, double est, double max);
+/* Turn a decision to the local model because a budget has no room. */
+void route_decision_local(const route_config *cfg, route_decision *d, const char *reason);
+
 /* printf one more line into lines[*n] (each width bytes, at most max),
  * dropping it when full. */
 void route_line_add(char *lines, size_t width, size_t max, size_t *n, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/* A growing list of measurements (latencies, load times) and their
+ * nearest-rank quantiles. Zero it to start. */
+typedef struct route_samples {
+    double *v;
+    size_t n, cap;
+} route_samples;
+
+int route_samples_push(route_samples *s, double x);
+void route_samples_sort(route_samples *s);
+/* The q-quantile (0..1) of sorted samples by nearest rank; 0 when empty. */
+double route_samples_at(const route_samples *s, double q);
+void route_samples_free(route_samples *s);
+/* Index of the nearest-rank q-quantile among n sorted values. */
+size_t route_rank(size_t n, double q);
 
 /* Compile a rule condition. On error *errcol is the 0-based column in text. */
 int route_expr_compile(const char *text, route_expr **out, size_t *errcol, char *err, size_t errlen);

@@ -1,8 +1,12 @@
 /* The usage ledger: one text line per request,
  *   R3 TIME TARGET PROVIDER MODEL IN OUT COST MS FLAGS CHECK
  * FLAGS: "-", "c" (answered from the cache) or "f" (failed). (R2 lines,
- * without FLAGS, and R1 lines, without MS, are still read.)
- * appended under flock with a single write and fsync. COST is "-" when no
+ * without FLAGS, and R1 lines, without MS, are still read.) An embedded
+ * call the backend measured is followed, in the same write, by
+ *   M1 RCHECK LOAD_MS|- PEAK_RSS MODEL_BYTES KV_BYTES CHECK
+ * where RCHECK is the record's own CHECK: older readers skip the M1 line as
+ * one they cannot read and keep every figure of the record.
+ * Appended under flock with a single write and fsync. COST is "-" when no
  * price was known; CHECK is an FNV-1a hash of the rest of the line, so a
  * record torn by a crash (or by a full disk) is recognised and skipped, and
  * a writer that finds the file not ending in a newline ends the torn line
@@ -70,6 +74,12 @@ int route_ai_dir(const route_config *cfg, const char *sub, char *out, size_t out
     return ROUTE_OK;
 }
 
+static bool has_metrics(const route_usage *u)
+{
+    return (isfinite(u->load_ms) && u->load_ms > 0) || u->peak_rss || u->model_bytes || u->kv_bytes;
+}
+
+/* The record's line, and its M1 line when the call was measured. */
 static int format_record(const route_usage *u, char *line, size_t len)
 {
     char prov[sizeof u->provider], model[sizeof u->model], cost[32];
@@ -81,9 +91,17 @@ static int format_record(const route_usage *u, char *line, size_t len)
     int n = snprintf(line, len, "R3 %" PRId64 " %s %s %s %" PRIu64 " %" PRIu64 " %s %.0f %s", u->time,
                      route_target_name(u->target), prov, model, u->in_tokens, u->out_tokens, cost, ms,
                      u->failed ? "f" : u->cached ? "c" : "-");
-    if (n < 0 || (size_t)n + 12 >= len) return -1;
-    n += snprintf(line + n, len - (size_t)n, " %08" PRIx32 "\n", fnv1a(line, (size_t)n));
-    return n;
+    if (n < 0 || (size_t)n + 10 > MAX_LINE || (size_t)n + 12 >= len) return -1; /* readers take MAX_LINE */
+    uint32_t check = fnv1a(line, (size_t)n);
+    n += snprintf(line + n, len - (size_t)n, " %08" PRIx32 "\n", check);
+    if (!has_metrics(u)) return n;
+    char load[32] = "-", *m = line + n;
+    if (isfinite(u->load_ms) && u->load_ms > 0 && u->load_ms < 1e12) snprintf(load, sizeof load, "%.1f", u->load_ms);
+    int k = snprintf(m, len - (size_t)n, "M1 %08" PRIx32 " %s %" PRIu64 " %" PRIu64 " %" PRIu64, check, load, u->peak_rss,
+                     u->model_bytes, u->kv_bytes);
+    if (k < 0 || (size_t)(n + k) + 12 >= len) return -1;
+    k += snprintf(m + k, len - (size_t)(n + k), " %08" PRIx32 "\n", fnv1a(m, (size_t)k));
+    return n + k;
 }
 
 static int lock(int fd, int op)
@@ -93,23 +111,35 @@ static int lock(int fd, int op)
     return rc;
 }
 
-int route_ledger_append(const char *path, const route_usage *u, char *err, size_t errlen)
+int route_ledger_lock(const char *path, int *fd, char *err, size_t errlen)
 {
-    if (!path || !u) return route_fail(err, errlen, ROUTE_ERR_ARG, "route_ledger_append: missing path or record");
-    char line[MAX_LINE + 2];
-    int n = format_record(u, line + 1, sizeof line - 1);
-    if (n < 0) return route_fail(err, errlen, ROUTE_ERR_ARG, "ledger record too long");
     char dir[4096];
     route_dirname(path, dir, sizeof dir);
     int rc = route_mkdir_p(dir, err, errlen);
     if (rc) return rc;
-    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) return route_fail(err, errlen, ROUTE_ERR_IO, "%s: %s", path, strerror(errno));
-    if (lock(fd, LOCK_EX) != 0) {
+    *fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (*fd < 0) return route_fail(err, errlen, ROUTE_ERR_IO, "%s: %s", path, strerror(errno));
+    if (lock(*fd, LOCK_EX) != 0) {
         rc = route_fail(err, errlen, ROUTE_ERR_LEDGER, "%s: cannot lock: %s", path, strerror(errno));
-        close(fd);
-        return rc;
+        close(*fd);
+        *fd = -1;
     }
+    return rc;
+}
+
+void route_ledger_unlock(int fd)
+{
+    if (fd < 0) return;
+    lock(fd, LOCK_UN);
+    close(fd);
+}
+
+int route_ledger_append_fd(int fd, const char *path, const route_usage *u, char *err, size_t errlen)
+{
+    char line[2 * MAX_LINE + 2];
+    int n = format_record(u, line + 1, sizeof line - 1);
+    if (n < 0) return route_fail(err, errlen, ROUTE_ERR_ARG, "ledger record too long");
+    int rc = ROUTE_OK;
     struct stat st;
     char last = '\n';
     if (fstat(fd, &st) == 0 && st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1) last = '\n';
@@ -119,8 +149,16 @@ int route_ledger_append(const char *path, const route_usage *u, char *err, size_
     size_t len = (size_t)n + (last == '\n' ? 0 : 1);
     if (route_write_all(fd, rec, len) != 0 || fsync(fd) != 0)
         rc = route_fail(err, errlen, ROUTE_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    lock(fd, LOCK_UN);
-    close(fd);
+    return rc;
+}
+
+int route_ledger_append(const char *path, const route_usage *u, char *err, size_t errlen)
+{
+    if (!path || !u) return route_fail(err, errlen, ROUTE_ERR_ARG, "route_ledger_append: missing path or record");
+    int fd, rc = route_ledger_lock(path, &fd, err, errlen);
+    if (rc) return rc;
+    rc = route_ledger_append_fd(fd, path, u, err, errlen);
+    route_ledger_unlock(fd);
     return rc;
 }
 
@@ -143,22 +181,33 @@ static route_target target_of(const char *s, bool *ok)
     return ROUTE_TO_EMBEDDED;
 }
 
-/* One line (without its newline) into u; false when damaged. */
-static bool parse_record(char *line, size_t len, route_usage *u)
+/* Split a checked line (without its newline) into at most max fields;
+ * *check is its CHECK. Returns the number of fields, 0 when damaged. */
+static size_t split_checked(char *line, size_t len, char **f, size_t max, uint32_t *check)
 {
-    if (len < 12 || len > MAX_LINE) return false;
+    if (len < 12 || len > MAX_LINE || strlen(line) != len) return 0;
     char *sp = strrchr(line, ' ');
-    if (!sp || strlen(sp + 1) != 8) return false;
+    if (!sp || strlen(sp + 1) != 8) return 0;
     char *end;
-    unsigned long check = strtoul(sp + 1, &end, 16);
-    if (*end || check != fnv1a(line, (size_t)(sp - line))) return false;
+    unsigned long c = strtoul(sp + 1, &end, 16);
+    if (*end || c != fnv1a(line, (size_t)(sp - line))) return 0;
+    *check = (uint32_t)c;
     *sp = 0;
-    char *f[10], *save = NULL;
+    char *save = NULL;
     size_t n = 0;
     for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
-        if (n == 10) return false;
+        if (n == max) return 0;
         f[n++] = t;
     }
+    return n;
+}
+
+/* One record line into u (metrics cleared); false when damaged. */
+static bool parse_record(char *line, size_t len, route_usage *u, uint32_t *check)
+{
+    char *f[10];
+    size_t n = split_checked(line, len, f, 10, check);
+    char *end;
     uint64_t time, ms = 0;
     const char *flags = n == 10 ? f[9] : "-";
     bool ok = ((n == 8 && !strcmp(f[0], "R1")) || (n == 9 && !strcmp(f[0], "R2") && parse_u64(f[8], &ms)) ||
@@ -180,41 +229,108 @@ static bool parse_record(char *line, size_t len, route_usage *u)
         u->cost = strtod(f[7], &end);
         ok = ok && !*end && isfinite(u->cost) && u->cost >= 0;
     }
+    u->load_ms = 0;
+    u->peak_rss = u->model_bytes = u->kv_bytes = 0;
     return ok;
+}
+
+/* An M1 line into m's metrics; *owner is the CHECK of the record it
+ * belongs to. False when damaged. */
+static bool parse_metrics(char *line, size_t len, uint32_t *owner, route_usage *m)
+{
+    char *f[6], *end;
+    uint32_t check;
+    if (split_checked(line, len, f, 6, &check) != 6 || strcmp(f[0], "M1") || strlen(f[1]) != 8) return false;
+    *owner = (uint32_t)strtoul(f[1], &end, 16);
+    if (*end) return false;
+    m->load_ms = 0;
+    if (strcmp(f[2], "-")) {
+        m->load_ms = strtod(f[2], &end);
+        if (*end || !isfinite(m->load_ms) || m->load_ms < 0) return false;
+    }
+    return parse_u64(f[3], &m->peak_rss) && parse_u64(f[4], &m->model_bytes) && parse_u64(f[5], &m->kv_bytes);
+}
+
+static bool is_metrics_line(const char *line) { return !strncmp(line, "M1 ", 3); }
+
+/* A record waits for the line after it, which may hold its metrics. */
+typedef struct pending {
+    route_usage u;
+    uint32_t check;
+    bool has;
+} pending;
+
+static int deliver(pending *p, int64_t since, int (*fn)(void *user, const route_usage *u), void *user)
+{
+    bool has = p->has;
+    p->has = false;
+    return has && p->u.time >= since && fn ? fn(user, &p->u) : 0;
+}
+
+int route_ledger_read_fd(int fd, const char *path, int64_t since, int (*fn)(void *user, const route_usage *u), void *user,
+                         size_t *bad, char *err, size_t errlen)
+{
+    if (bad) *bad = 0;
+    int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    FILE *f = dup_fd >= 0 ? fdopen(dup_fd, "r") : NULL;
+    if (!f) {
+        if (dup_fd >= 0) close(dup_fd);
+        return route_fail(err, errlen, ROUTE_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    rewind(f);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = ROUTE_OK, stop = 0;
+    pending p = {.has = false};
+    while (!stop && (n = getline(&line, &cap, f)) > 0) {
+        bool complete = line[n - 1] == '\n';
+        if (complete) line[--n] = 0;
+        route_usage u;
+        uint32_t check;
+        if (complete && is_metrics_line(line)) {
+            uint32_t owner;
+            if (!parse_metrics(line, (size_t)n, &owner, &u)) {
+                if (bad) (*bad)++;
+            } else if (p.has && owner == p.check) {
+                /* One whose record was damaged has nothing to attach to. */
+                p.u.load_ms = u.load_ms;
+                p.u.peak_rss = u.peak_rss;
+                p.u.model_bytes = u.model_bytes;
+                p.u.kv_bytes = u.kv_bytes;
+            }
+            continue;
+        }
+        if (!complete || !parse_record(line, (size_t)n, &u, &check)) {
+            if (bad && n > 0) (*bad)++;
+            continue;
+        }
+        stop = deliver(&p, since, fn, user);
+        p = (pending){u, check, true};
+    }
+    if (!stop) deliver(&p, since, fn, user);
+    if (ferror(f)) rc = route_fail(err, errlen, ROUTE_ERR_IO, "%s: read error", path);
+    free(line);
+    fclose(f);
+    return rc;
 }
 
 int route_ledger_read(const char *path, int64_t since, int (*fn)(void *user, const route_usage *u), void *user,
                       size_t *bad, char *err, size_t errlen)
 {
     if (bad) *bad = 0;
-    FILE *f = fopen(path, "re");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         if (errno == ENOENT) return ROUTE_OK;
         return route_fail(err, errlen, ROUTE_ERR_IO, "%s: %s", path, strerror(errno));
     }
     /* A shared lock: never read a record while it is being written. */
-    if (lock(fileno(f), LOCK_SH) != 0) {
-        fclose(f);
+    if (lock(fd, LOCK_SH) != 0) {
+        close(fd);
         return route_fail(err, errlen, ROUTE_ERR_LEDGER, "%s: cannot lock: %s", path, strerror(errno));
     }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int rc = ROUTE_OK;
-    while ((n = getline(&line, &cap, f)) > 0) {
-        bool complete = line[n - 1] == '\n';
-        if (complete) line[--n] = 0;
-        route_usage u;
-        if (!complete || !parse_record(line, (size_t)n, &u)) {
-            if (bad && n > 0) (*bad)++;
-            continue;
-        }
-        if (u.time >= since && fn && fn(user, &u)) break;
-    }
-    if (ferror(f)) rc = route_fail(err, errlen, ROUTE_ERR_IO, "%s: read error", path);
-    free(line);
-    lock(fileno(f), LOCK_UN);
-    fclose(f);
+    int rc = route_ledger_read_fd(fd, path, since, fn, user, bad, err, errlen);
+    route_ledger_unlock(fd);
     return rc;
 }
 
@@ -224,11 +340,18 @@ static int add_cost(void *user, const route_usage *u)
     return 0;
 }
 
+int64_t route_day_start(int64_t now) { return now - ((now % 86400) + 86400) % 86400; }
+
+int route_ledger_spent_fd(int fd, const char *path, int64_t now, double *spent, char *err, size_t errlen)
+{
+    *spent = 0;
+    return route_ledger_read_fd(fd, path, route_day_start(now), add_cost, spent, NULL, err, errlen);
+}
+
 int route_ledger_spent_today(const char *path, int64_t now, double *spent, char *err, size_t errlen)
 {
     *spent = 0;
-    int64_t day = now - ((now % 86400) + 86400) % 86400;
-    return route_ledger_read(path, day, add_cost, spent, NULL, err, errlen);
+    return route_ledger_read(path, route_day_start(now), add_cost, spent, NULL, err, errlen);
 }
 
 typedef struct latency {
@@ -254,135 +377,9 @@ int route_ledger_state(const char *path, int64_t now, route_state *st, char *err
     memset(st, 0, sizeof *st);
     st->embedded_accuracy = accuracy;
     int rc = route_ledger_spent_today(path, now, &st->spent_today, err, errlen);
+    if (!rc) rc = route_budget_held(path, now * 1000, &st->reserved_today, &st->reservations, err, errlen);
     if (!rc) rc = route_ledger_read(path, now - 86400, add_latency, &l, NULL, err, errlen);
     if (l.n[0]) st->embedded_ms = l.sum[0] / (double)l.n[0];
     if (l.n[1]) st->external_ms = l.sum[1] / (double)l.n[1];
     return rc;
-}
-
-/* ------------------------------------------------------------- analysis */
-
-typedef struct agg {
-    const route_config *cfg;
-    route_cost_report *r;
-    size_t cap;
-    int64_t until;
-    double ref_in, ref_out; /* price of the default external model */
-    bool ref_known;
-    int status;
-} agg;
-
-static route_cost_row *row_for(agg *a, const route_usage *u)
-{
-    route_cost_report *r = a->r;
-    for (size_t i = 0; i < r->n_rows; i++) {
-        route_cost_row *row = &r->rows[i];
-        if (row->target == u->target && !strcmp(row->provider, u->provider) && !strcmp(row->model, u->model)) return row;
-    }
-    if (r->n_rows == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 16;
-        route_cost_row *nr = realloc(r->rows, cap * sizeof *nr);
-        if (!nr) return NULL;
-        r->rows = nr;
-        a->cap = cap;
-    }
-    route_cost_row *row = &r->rows[r->n_rows++];
-    *row = (route_cost_row){.target = u->target};
-    route_copy(row->provider, sizeof row->provider, u->provider);
-    route_copy(row->model, sizeof row->model, u->model);
-    return row;
-}
-
-/* A cached answer saved what its own model would have charged (the
- * default external model's price for a local one). */
-static void add_cached(agg *a, route_cost_row *row, const route_usage *u)
-{
-    row->cached++;
-    row->cached_in_tokens += u->in_tokens;
-    row->cached_out_tokens += u->out_tokens;
-    a->r->cached_requests++;
-    double pin = a->ref_in, pout = a->ref_out;
-    bool known = u->target == ROUTE_TO_EMBEDDED ? a->ref_known : route_price_lookup(a->cfg, u->provider, u->model, &pin, &pout);
-    if (known) a->r->cached_savings += route_cost(pin, pout, u->in_tokens, u->out_tokens);
-    else a->r->cached_savings_known = false;
-}
-
-static int add_row(void *user, const route_usage *u)
-{
-    agg *a = user;
-    if (u->time > a->until) return 0;
-    route_cost_row *row = row_for(a, u);
-    if (!row) {
-        a->status = ROUTE_ERR_NOMEM;
-        return 1;
-    }
-    if (u->failed) {
-        row->failed++;
-        a->r->failed_requests++;
-        return 0;
-    }
-    row->requests++;
-    if (u->cached) {
-        add_cached(a, row, u);
-        return 0;
-    }
-    row->in_tokens += u->in_tokens;
-    row->out_tokens += u->out_tokens;
-    if (u->ms > 0) {
-        row->timed++;
-        row->total_ms += u->ms;
-        row->timed_out_tokens += u->out_tokens;
-    }
-    if (u->target == ROUTE_TO_EMBEDDED) {
-        a->r->local_requests++;
-        if (a->ref_known) a->r->local_savings += route_cost(a->ref_in, a->ref_out, u->in_tokens, u->out_tokens);
-    } else if (u->cost_known) {
-        row->cost += u->cost;
-        a->r->total_cost += u->cost;
-    } else {
-        row->unpriced++;
-    }
-    return 0;
-}
-
-static int row_order(const void *x, const void *y)
-{
-    const route_cost_row *a = x, *b = y;
-    if ((a->target == ROUTE_TO_EMBEDDED) != (b->target == ROUTE_TO_EMBEDDED)) return a->target == ROUTE_TO_EMBEDDED ? 1 : -1;
-    if (a->cost != b->cost) return a->cost < b->cost ? 1 : -1;
-    return a->requests < b->requests ? 1 : a->requests > b->requests ? -1 : 0;
-}
-
-int route_costs_analyze(const route_config *cfg, const char *ledger, int64_t since, int64_t until,
-                        route_cost_report *out, char *err, size_t errlen)
-{
-    if (!ledger || !out) return route_fail(err, errlen, ROUTE_ERR_ARG, "route_costs_analyze: missing ledger or report");
-    memset(out, 0, sizeof *out);
-    out->since = since;
-    out->until = until;
-    agg a = {.cfg = cfg, .r = out, .until = until};
-    const route_provider *p = route_default_provider(cfg);
-    if (p) {
-        a.ref_known = route_price_lookup(cfg, p->name, p->models[0], &a.ref_in, &a.ref_out);
-        route_copy(out->ref_provider, sizeof out->ref_provider, p->name);
-        route_copy(out->ref_model, sizeof out->ref_model, p->models[0]);
-    }
-    out->savings_known = a.ref_known;
-    out->cached_savings_known = true;
-    int rc = route_ledger_read(ledger, since, add_row, &a, &out->bad_lines, err, errlen);
-    if (!rc && a.status) rc = route_fail(err, errlen, a.status, "out of memory");
-    if (rc) {
-        route_cost_report_free(out);
-        return rc;
-    }
-    if (out->n_rows) qsort(out->rows, out->n_rows, sizeof *out->rows, row_order);
-    return ROUTE_OK;
-}
-
-void route_cost_report_free(route_cost_report *r)
-{
-    if (!r) return;
-    free(r->rows);
-    r->rows = NULL;
-    r->n_rows = 0;
 }

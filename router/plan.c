@@ -152,13 +152,6 @@ static int by_time(const void *x, const void *y)
     return a->time < b->time ? -1 : a->time > b->time;
 }
 
-/* Nearest-rank quantile index of n sorted values. */
-static size_t rank(size_t n, double q)
-{
-    size_t k = (size_t)ceil(q * (double)n);
-    return k ? k - 1 : 0;
-}
-
 /* The costliest UTC day's spend (v sorted by time). */
 static double costliest_day(const ext_req *v, size_t n)
 {
@@ -184,13 +177,13 @@ static void recommend(const route_config *cfg, collect *c, route_optimize_plan *
     long ctx = route_default_model(cfg, &(route_class){0})->max_context_length;
     long cap = ctx > 2 * ANSWER_ROOM ? ctx - ANSWER_ROOM : ctx / 2;
     qsort(v, n, sizeof *v, by_tokens);
-    long tok = (long)v[rank(n, hybrid ? 0.5 : 0.75)].in_tokens;
+    long tok = (long)v[route_rank(n, hybrid ? 0.5 : 0.75)].in_tokens;
     p->rec_simple_max_tokens = tok > p->simple_max_tokens ? (tok < cap ? tok : cap) : p->simple_max_tokens;
     WHY(p, "simple_max_tokens %ld -> %ld: the %s prompt size of %zu external requests (%ld tokens), within the "
         "local model's %ld-token context", p->simple_max_tokens, p->rec_simple_max_tokens, hybrid ? "median" : "third-quartile",
         n, tok, ctx);
     qsort(v, n, sizeof *v, by_cost);
-    double q = v[rank(n, hybrid ? 0.95 : 0.5)].cost;
+    double q = v[route_rank(n, hybrid ? 0.95 : 0.5)].cost;
     p->rec_max_cost_per_request = p->max_cost_per_request > 0 && p->max_cost_per_request < q ? p->max_cost_per_request : q;
     WHY(p, "max_cost_per_request %.6f -> %.6f: the %s cost of an external request; dearer ones run locally",
         p->max_cost_per_request, p->rec_max_cost_per_request, hybrid ? "95th-percentile" : "median");

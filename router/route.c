@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { DEFAULT_OUTPUT_TOKENS = 512 };
-
 static void why(route_decision *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void why(route_decision *d, const char *fmt, ...)
@@ -160,7 +158,7 @@ static void estimate_cost(const route_config *cfg, const route_request *req, rou
     d->cost_known = true;
     if (d->target == ROUTE_TO_EMBEDDED) return;
     double in, out;
-    uint64_t out_tokens = req->max_output_tokens > 0 ? (uint64_t)req->max_output_tokens : DEFAULT_OUTPUT_TOKENS;
+    uint64_t out_tokens = req->max_output_tokens > 0 ? (uint64_t)req->max_output_tokens : ROUTE_EST_OUTPUT_TOKENS;
     /* Hybrid sends the prompt plus the local draft (about one answer long). */
     uint64_t in_tokens = (uint64_t)d->cls.tokens + (d->target == ROUTE_TO_HYBRID ? out_tokens : 0);
     d->cost_known = route_price_lookup(cfg, d->provider, d->model, &in, &out);
@@ -181,19 +179,27 @@ static void check_budget(const route_config *cfg, const route_request *req, cons
     bool budgets = cfg->max_cost_per_request > 0 || cfg->max_daily_cost > 0;
     if (d->cost_known) why(d, "estimated cost $%.6f on %s/%s", d->est_cost, d->provider, d->model);
     char reason[320] = "";
-    double spent = state ? state->spent_today : 0;
+    double spent = state ? state->spent_today : 0, held = state ? state->reserved_today : 0;
+    size_t n_held = state ? state->reservations : 0;
     if (!d->cost_known && budgets)
         snprintf(reason, sizeof reason, "no price known for %s/%s, so the budget cannot be checked (add it under ai_service.pricing)", d->provider, d->model);
     else if (cfg->max_cost_per_request > 0 && d->est_cost > cfg->max_cost_per_request)
         snprintf(reason, sizeof reason, "estimate $%.6f exceeds max_cost_per_request $%.4f", d->est_cost, cfg->max_cost_per_request);
-    else if (cfg->max_daily_cost > 0 && spent + d->est_cost > cfg->max_daily_cost)
-        snprintf(reason, sizeof reason, "today's spend $%.4f + estimate $%.6f exceeds max_daily_cost $%.4f", spent, d->est_cost, cfg->max_daily_cost);
-    if (!reason[0]) return;
+    else if (cfg->max_daily_cost > 0 && spent + held + d->est_cost > cfg->max_daily_cost)
+        route_budget_why(reason, sizeof reason, spent, held, n_held, d->est_cost, cfg->max_daily_cost);
+    if (reason[0]) route_decision_local(cfg, d, reason);
+}
+
+void route_decision_local(const route_config *cfg, route_decision *d, const char *reason)
+{
     why(d, "budget: %s -> embedded", reason);
     d->budget_local = true;
     set_embedded(cfg, d, NULL);
     d->est_cost = 0;
     d->cost_known = true;
+    /* Decided before: a fallback may no longer leave the machine either. */
+    d->has_fallback = false;
+    d->fb_provider[0] = d->fb_model[0] = 0;
 }
 
 

@@ -20,6 +20,7 @@ typedef enum route_status {
     ROUTE_ERR_NOMEM = -6,
     ROUTE_ERR_BACKEND = -7, /* every backend attempt failed */
     ROUTE_ERR_LEDGER = -8,  /* the usage ledger could not be locked or read */
+    ROUTE_ERR_BUDGET = -9,  /* max_daily_cost has no room for the call */
 } route_status;
 
 const char *route_status_str(int status);
@@ -239,6 +240,8 @@ void route_task_free(route_task *t);
  * performance_routing compares with its thresholds. 0 = unknown. */
 typedef struct route_state {
     double spent_today;
+    double reserved_today;  /* held by requests in flight (route_budget_reserve) */
+    size_t reservations;    /* how many hold it */
     double embedded_ms, external_ms; /* average answer time over the last day */
     double embedded_accuracy;        /* caller-measured share of good local answers */
 } route_state;
@@ -291,6 +294,11 @@ typedef struct route_usage {
     double ms; /* time to answer; 0 = not measured */
     bool cached; /* answered from the answer cache: no call, no cost; tokens estimated */
     bool failed; /* the call failed (or a local limit passed it over): no answer */
+    /* Embedded calls, as the backend measured them (0 = not measured): */
+    double load_ms;       /* the model was loaded for this call, taking this long */
+    uint64_t peak_rss;    /* bytes: the process's peak resident set after the call */
+    uint64_t model_bytes; /* bytes of the model file mapped */
+    uint64_t kv_bytes;    /* bytes of the KV cache */
 } route_usage;
 
 /* The ledger beside the configuration: DIR/.rhema/ai/usage.log where the
@@ -311,8 +319,55 @@ int route_ledger_read(const char *path, int64_t since, int (*fn)(void *user, con
 /* Sum of external cost since the start of the current UTC day. */
 int route_ledger_spent_today(const char *path, int64_t now, double *spent, char *err, size_t errlen);
 
-/* Today's spend and the last day's average latencies into st. */
+/* Today's spend, what requests in flight hold, and the last day's average
+ * latencies into st. */
 int route_ledger_state(const char *path, int64_t now, route_state *st, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------- budget
+ * max_daily_cost held across processes: before an external call its
+ * estimated maximum cost is reserved under the ledger's lock, in the file
+ * `reservations` beside the ledger (never in the ledger itself, so reports
+ * and older binaries never count it as spend). The call's ledger record
+ * settles the reservation; a failed request releases it. A reservation
+ * whose process is gone (checked by pid, its start time and the boot id)
+ * or that outlived its bound no longer counts. */
+
+typedef struct route_reservation {
+    bool held;
+    uint32_t seq;       /* with this process's pid and start time, names it in the file */
+    double usd;         /* the amount held */
+    int64_t expires_ms; /* wall clock; the holder renews it before each external call */
+    bool lost;          /* it expired and the budget no longer had room for it */
+} route_reservation;
+
+/* Hold d's estimated cost (an external or hybrid decision under a
+ * max_daily_cost) until the call settles it: under the ledger's lock,
+ * today's spend plus what live reservations hold plus the estimate must
+ * fit, else d is turned to the embedded model with the reason in its
+ * reasons (budget_local). Nothing is held for local decisions or without a
+ * daily budget. now_ms: wall clock. */
+int route_budget_reserve(const route_config *cfg, const char *ledger, int64_t now_ms, route_decision *d,
+                         route_reservation *r, char *err, size_t errlen);
+
+/* Before an external call: renew r (held) or hold usd (not held) against
+ * max_daily_cost. ROUTE_ERR_BUDGET when it does not fit; msg says why. */
+int route_budget_hold(const route_config *cfg, const char *ledger, int64_t now_ms, route_reservation *r, double usd,
+                      char *msg, size_t msglen);
+
+/* Append u to the ledger and drop r in one locked step, so the spend is
+ * never counted twice or not at all. */
+int route_budget_settle(const char *ledger, route_reservation *r, const route_usage *u, char *err, size_t errlen);
+
+/* Drop r (the request failed or went local). */
+int route_budget_release(const char *ledger, route_reservation *r, char *err, size_t errlen);
+
+/* What live reservations hold now (dead or expired ones are not counted). */
+int route_budget_held(const char *ledger, int64_t now_ms, double *usd, size_t *n, char *err, size_t errlen);
+
+/* How long a reservation lasts without renewal: every try of one call
+ * (timeout_seconds of the slowest provider, retries and their waits) plus
+ * a minute. */
+int64_t route_budget_bound_ms(const route_config *cfg);
 
 typedef struct route_cost_row {
     route_target target;
@@ -327,6 +382,10 @@ typedef struct route_cost_row {
     uint64_t cached;   /* answers from the cache (counted in requests, not in tokens or cost) */
     uint64_t cached_in_tokens, cached_out_tokens; /* their estimated tokens */
     uint64_t failed;   /* failed calls (not counted in requests) */
+    double p50_ms;     /* median latency of the timed records */
+    uint64_t loads;    /* embedded: answered calls that loaded the model */
+    double load_p50_ms, load_max_ms;
+    uint64_t peak_rss, model_bytes, kv_bytes; /* embedded: the largest measured, bytes; 0 unknown */
 } route_cost_row;
 
 typedef struct route_cost_report {
@@ -433,6 +492,50 @@ typedef struct route_optimize_plan {
 int route_costs_optimize(const route_config *cfg, const char *ledger, int64_t since, int64_t until,
                          route_strategy strategy, route_optimize_plan *out, char *err, size_t errlen);
 
+/* One recommendation of `ai performance optimize`, with the numbers
+ * behind it. */
+typedef enum route_advice_status {
+    ROUTE_ADVICE_OK,     /* measured, and nothing to change */
+    ROUTE_ADVICE_CHANGE, /* measured, and something to change */
+    ROUTE_ADVICE_THIN,   /* too few records to say; why says what is missing */
+} route_advice_status;
+
+typedef struct route_advice {
+    char topic[24];     /* latency_threshold, simple_max_tokens, medium_max_tokens, slow_model, cache,
+                         * fallback_order, model_load, memory */
+    char subject[96];   /* the side, model or provider it is about; "" for the configuration */
+    route_advice_status status;
+    char setting[64];   /* the configuration key to change; "" when none */
+    char current[32], recommended[32]; /* its values as text; "" when none */
+    uint64_t samples;   /* the ledger records it rests on */
+    char why[480];
+} route_advice;
+
+enum { ROUTE_MAX_ADVICE = 32 };
+
+typedef struct route_perf_plan {
+    int64_t since, until;
+    uint64_t answered;          /* answered calls in the period, cached ones excluded */
+    uint64_t embedded_timed, external_timed;
+    long target_ms;             /* the latency target the advice measures against */
+    const char *target_key;     /* the setting it comes from */
+    bool enough_data;           /* some advice rests on enough records */
+    route_advice advice[ROUTE_MAX_ADVICE];
+    size_t n_advice;
+} route_perf_plan;
+
+/* Performance advice from the ledger over [since, until], measured
+ * against the latency target (performance_routing's response_time_ms when
+ * it is on, else max_response_time_ms): response_time_ms from each side's
+ * 95th-percentile latency; simple_max_tokens and medium_max_tokens from a
+ * least-squares fit of local answer time on prompt size; models whose
+ * median is past the target; a low cache hit rate; a provider that fails
+ * often; long model loads and memory past memory_limit_mb. Each check
+ * needs a minimum of records and says so when it lacks them
+ * (router/README.md, "Performance tuning"). */
+int route_perf_optimize(const route_config *cfg, const char *ledger, int64_t since, int64_t until,
+                        route_perf_plan *out, char *err, size_t errlen);
+
 /* -------------------------------------------------------------- execution */
 
 /* One call to a backend. The prompt already holds any attached context. */
@@ -456,6 +559,11 @@ typedef struct route_reply {
     bool caller_timeout;     /* failed on the caller's own deadline: not the backend's fault */
     bool transient;          /* failed on a rate limit, an overload or a timeout: worth retrying */
     long retry_after_ms;     /* the provider's Retry-After; 0 = none */
+    /* Embedded backends may measure (0 = not measured): */
+    double load_ms;          /* the model was loaded for this call, taking this long */
+    uint64_t peak_rss;       /* bytes: the process's peak resident set after the call */
+    uint64_t model_bytes;    /* bytes of the model file mapped */
+    uint64_t kv_bytes;       /* bytes of the KV cache */
 } route_reply;
 
 /* Returns 0 with reply filled, or non-zero with a message in err. */
@@ -550,6 +658,8 @@ typedef struct route_runtime {
     const char *ledger_path;  /* NULL: usage not recorded */
     const char *limits_dir;   /* NULL: no local rate or concurrency limits (route_limits_dir) */
     long max_wait_ms;         /* longest single wait for a limit or a retry; 0: ROUTE_MAX_WAIT_MS */
+    route_reservation *reservation; /* NULL: max_daily_cost not held across processes; else external
+                               * calls hold their cost (route_budget_hold) and settle it in the ledger */
     int64_t (*now_ms)(void *user); /* NULL: the monotonic clock */
     void (*sleep_ms)(void *user, int64_t ms); /* NULL: nanosleep */
     void *clock_user;
@@ -599,6 +709,8 @@ typedef struct route_attempt {
     uint64_t in_tokens, out_tokens;
     double cost, ms;
     bool cost_known;
+    double load_ms;        /* embedded: what the backend measured (route_reply) */
+    uint64_t peak_rss, model_bytes, kv_bytes;
 } route_attempt;
 
 /* Hybrid's local draft and why it was enhanced or kept. */

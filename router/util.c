@@ -2,6 +2,7 @@
 #include "router/internal.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -92,6 +93,7 @@ const char *route_status_str(int status)
     case ROUTE_ERR_NOMEM: return "out of memory";
     case ROUTE_ERR_BACKEND: return "backend failed";
     case ROUTE_ERR_LEDGER: return "ledger error";
+    case ROUTE_ERR_BUDGET: return "over budget";
     default: return "unknown error";
     }
 }
@@ -185,4 +187,45 @@ void route_line_add(char *lines, size_t width, size_t max, size_t *n, const char
     vsnprintf(lines + *n * width, width, fmt, ap);
     va_end(ap);
     (*n)++;
+}
+
+int route_samples_push(route_samples *s, double x)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        double *v = realloc(s->v, cap * sizeof *v);
+        if (!v) return ROUTE_ERR_NOMEM;
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = x;
+    return ROUTE_OK;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+void route_samples_sort(route_samples *s)
+{
+    if (s->n) qsort(s->v, s->n, sizeof *s->v, cmp_double);
+}
+
+size_t route_rank(size_t n, double q)
+{
+    size_t k = (size_t)ceil(q * (double)n);
+    return k ? (k > n ? n - 1 : k - 1) : 0;
+}
+
+double route_samples_at(const route_samples *s, double q)
+{
+    return s->n ? s->v[route_rank(s->n, q)] : 0;
+}
+
+void route_samples_free(route_samples *s)
+{
+    free(s->v);
+    *s = (route_samples){0};
 }

@@ -6,6 +6,8 @@
 #                          stdout+stderr must contain TEXT
 #   make_test_ca DIR       a CA (ca.pem) and a localhost server certificate
 #                          (srv.pem, srv.key) signed by it, in DIR
+#   ledger_line FIELDS...  a usage ledger line with its FNV-1a check, as the
+#                          router writes it (router/ledger.c)
 #   finish                 print the tally; exit status 1 on any failure
 read -r -a wrapper <<<"${MESON_EXE_WRAPPER:-}"
 pass=0 failed=0
@@ -36,6 +38,12 @@ make_test_ca() {
         openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -sha256 \
             -extfile srv.ext -out srv.pem
     ) >>"$d/setup.log" 2>&1 || { echo "FAIL: could not make the test CA"; cat "$d/setup.log"; exit 1; }
+}
+
+ledger_line() {
+    local s="$*" h=2166136261 i c
+    for ((i = 0; i < ${#s}; i++)); do printf -v c '%d' "'${s:i:1}"; h=$(( ((h ^ c) * 16777619) & 0xffffffff )); done
+    printf '%s %08x\n' "$s" "$h"
 }
 
 finish() {

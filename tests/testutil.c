@@ -25,6 +25,13 @@ char *tu_path(char *buf, size_t n, const char *dir, const char *name)
     return buf;
 }
 
+char *tu_temp_file(char *buf, size_t n, const char *prefix, const char *name)
+{
+    char dir[256];
+    snprintf(dir, sizeof dir, "/tmp/%s-XXXXXX", prefix);
+    return mkdtemp(dir) ? tu_path(buf, n, dir, name) : NULL;
+}
+
 uint8_t *tu_read_file(const char *path, size_t *size)
 {
     FILE *fp = fopen(path, "rb");

@@ -13,6 +13,10 @@ const char *tu_fixtures(void);
 /* path = dir/name into buf; returns buf. */
 char *tu_path(char *buf, size_t n, const char *dir, const char *name);
 
+/* name inside a new empty folder /tmp/PREFIX-XXXXXX, into buf; NULL when
+ * the folder cannot be made. */
+char *tu_temp_file(char *buf, size_t n, const char *prefix, const char *name);
+
 /* Whole file into a malloc'd buffer (NUL-terminated beyond *size); NULL on error. */
 uint8_t *tu_read_file(const char *path, size_t *size);
 

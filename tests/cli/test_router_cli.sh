@@ -69,12 +69,6 @@ expect 2 "--period must be day, week or month" rhema ai costs analyze --period y
 # Savings, projection and optimisation from a ledger written here.
 mkdir -p plan/.rhema/ai && cd plan || exit 1
 printf 'ai_service:\n  external:\n    base_url: https://api.openai.com\n    models: [gpt-4o]\n' > .rhema/ai-config.yaml
-# ledger_line FIELDS...: a record with its FNV-1a check, as the router writes it.
-ledger_line() {
-    local s="$*" h=2166136261 i c
-    for ((i = 0; i < ${#s}; i++)); do printf -v c '%d' "'${s:i:1}"; h=$(( ((h ^ c) * 16777619) & 0xffffffff )); done
-    printf '%s %08x\n' "$s" "$h"
-}
 now=$(date +%s)
 {
     ledger_line R3 $((now - 50)) external openai gpt-4o 1000 100 0.003500000 900 -
@@ -152,7 +146,7 @@ if [ -n "$fx" ] && [ -f "$fx/models/stories260K.gguf" ]; then
         > .rhema/ai-config.yaml
     ask() { rhema ai tasks route --prompt "Once upon a time" --max-tokens 8 --json "$@" 2>&1; }
     answer() { grep -o '"content":"[^"]*"' <<<"$1"; }
-    records() { wc -l < .rhema/ai/usage.log; }
+    records() { grep -c '^R' .rhema/ai/usage.log; }  # M1 lines carry a record's measurements
     first=$(ask)
     second=$(ask)
     if grep -qF '"served_model":"tiny","cached":false' <<<"$first"; then ok; else bad "first run: $first"; fi

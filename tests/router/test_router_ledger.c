@@ -2,6 +2,7 @@
  * skipped and never damage the next one, writers killed with SIGKILL leave
  * a readable file, and the cost analysis adds up. */
 #include "router/router.h"
+#include "tests/testutil.h"
 
 #include <setjmp.h>
 #include <signal.h>
@@ -20,9 +21,9 @@ static char err[1024];
 
 static void ledger_path(char *out, size_t n, const char *tag)
 {
-    char dir[] = "/tmp/rhema-ledger-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    snprintf(out, n, "%s/.rhema/ai/%s.log", dir, tag);
+    char name[64];
+    snprintf(name, sizeof name, ".rhema/ai/%s.log", tag);
+    assert_non_null(tu_temp_file(out, n, "rhema-ledger", name));
 }
 
 static route_usage usage(int64_t t, route_target target, const char *provider, const char *model, uint64_t in,
@@ -410,6 +411,125 @@ static void test_service_stats(void **state)
     assert_int_equal(st.embedded.requests + st.external.requests, 0);
 }
 
+typedef struct metrics_seen {
+    size_t n, measured;
+    double load_ms;
+    uint64_t peak_rss;
+} metrics_seen;
+
+static int see_metrics(void *user, const route_usage *u)
+{
+    metrics_seen *m = user;
+    m->n++;
+    if (u->peak_rss || u->load_ms > 0) {
+        m->measured++;
+        m->load_ms += u->load_ms;
+        m->peak_rss = u->peak_rss;
+    }
+    return 0;
+}
+
+static void first_line(const char *path, char *out, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(out, (int)n, f));
+    fclose(f);
+}
+
+/* An embedded call's load time and memory ride on an M1 line after its
+ * record: the record line itself is what older readers know, a damaged M1
+ * line loses only the measurements, and the analysis reports per model. */
+static void test_metrics(void **state)
+{
+    char path[256], plain[256], line[600], line2[600];
+    ledger_path(path, sizeof path, "metrics");
+    ledger_path(plain, sizeof plain, "plain");
+    route_usage u = usage(100, ROUTE_TO_EMBEDDED, "", "phi-2", 10, 20, 0);
+    u.ms = 900;
+    assert_int_equal(route_ledger_append(plain, &u, err, sizeof err), ROUTE_OK);
+    u.load_ms = 250.5;
+    u.peak_rss = 3u << 20;
+    u.model_bytes = 2u << 20;
+    u.kv_bytes = 1u << 18;
+    assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
+    first_line(plain, line, sizeof line);
+    first_line(path, line2, sizeof line2);
+    assert_string_equal(line, line2);
+    u.load_ms = 0; /* the model was open already: memory only */
+    u.peak_rss = 4u << 20;
+    u.ms = 100;
+    assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
+    u.load_ms = 749.5;
+    u.ms = 2000;
+    assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
+    route_usage x = usage(110, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 10, 20, 0.01);
+    assert_int_equal(route_ledger_append(path, &x, err, sizeof err), ROUTE_OK);
+    char *text;
+    size_t len;
+    FILE *f = fopen(path, "r");
+    text = calloc(1, 4096);
+    len = fread(text, 1, 4095, f);
+    fclose(f);
+    assert_true(len > 0);
+    char check[9];
+    memcpy(check, strchr(line, '\n') - 8, 8);
+    check[8] = 0;
+    char want[64];
+    snprintf(want, sizeof want, "\nM1 %s 250.5 3145728 2097152 262144 ", check);
+    char *mline = strstr(text, want);
+    assert_non_null(mline);
+    char orphan[200];
+    snprintf(orphan, sizeof orphan, "%.*s", (int)(strchr(mline + 1, '\n') - mline), mline + 1); /* without its newline */
+    assert_non_null(strstr(text, " 2097152 262144 ")); /* the second one, with "-" for no load */
+    free(text);
+
+    metrics_seen m = {0};
+    size_t bad = 9;
+    assert_int_equal(route_ledger_read(path, 0, see_metrics, &m, &bad, err, sizeof err), ROUTE_OK);
+    assert_int_equal(m.n, 4);
+    assert_int_equal(m.measured, 3);
+    assert_true(m.load_ms == 1000);
+    assert_int_equal(bad, 0);
+
+    static const char yaml[] = "ai_service:\n  embedded: {model_type: phi-2}\n";
+    route_config *cfg;
+    assert_int_equal(route_config_load_mem(yaml, sizeof yaml - 1, "t.yaml", &cfg, err, sizeof err), ROUTE_OK);
+    route_cost_report r;
+    assert_int_equal(route_costs_analyze(cfg, path, 0, 1000, &r, err, sizeof err), ROUTE_OK);
+    const route_cost_row *e = NULL;
+    for (size_t i = 0; i < r.n_rows; i++)
+        if (r.rows[i].target == ROUTE_TO_EMBEDDED) e = &r.rows[i];
+    assert_non_null(e);
+    assert_int_equal(e->loads, 2);
+    assert_true(e->load_p50_ms == 250.5 && e->load_max_ms == 749.5);
+    assert_true(e->peak_rss == 4u << 20 && e->model_bytes == 2u << 20 && e->kv_bytes == 1u << 18);
+    assert_true(e->p50_ms == 900);
+    route_cost_report_free(&r);
+    route_config_free(cfg);
+
+    /* A flipped byte in an M1 line: the record stays, unmeasured; a sound
+     * M1 line after a damaged record (another record's) is ignored. */
+    ledger_path(path, sizeof path, "metrics-bad");
+    u.load_ms = 10;
+    assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
+    f = fopen(path, "r+");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof line, f));
+    long at = ftell(f);
+    fseek(f, at + 3, SEEK_SET);
+    fputc('X', f);
+    fclose(f);
+    f = fopen(path, "a");
+    fprintf(f, "R3 120 embedded - phi-2 1 1 0.000000000 5 - 00000000\n%s\n", orphan);
+    fclose(f);
+    m = (metrics_seen){0};
+    assert_int_equal(route_ledger_read(path, 0, see_metrics, &m, &bad, err, sizeof err), ROUTE_OK);
+    assert_int_equal(m.n, 1);
+    assert_int_equal(m.measured, 0);
+    assert_int_equal(bad, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -417,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_writers), cmocka_unit_test(test_kill9_loop),
         cmocka_unit_test(test_costs_analyze), cmocka_unit_test(test_state), cmocka_unit_test(test_cached_and_failed),
         cmocka_unit_test(test_project), cmocka_unit_test(test_optimize), cmocka_unit_test(test_service_stats),
+        cmocka_unit_test(test_metrics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
