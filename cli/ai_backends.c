@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,20 +118,47 @@ static int model_file(const route_model *mc, char *out, size_t n, char *err, siz
     return 1;
 }
 
+static double mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* What the ledger keeps of a local call: the load it needed (0: the model
+ * was open already), the process's peak resident memory after it, the
+ * mapped model file and the KV cache run_engine allocated for it. */
+static void measure(const route_call *call, const eng_model *m, double load_ms, route_reply *reply)
+{
+    const eng_hparams *hp = eng_model_hparams(m);
+    uint64_t el = eng_ctx_default_params().kv_type == ENG_KV_F16 ? 2 : 4;
+    struct rusage ru;
+    reply->load_ms = load_ms;
+    reply->model_bytes = eng_model_file(m)->size;
+    reply->kv_bytes = 2 * (uint64_t)hp->n_layer * (uint64_t)call->model_cfg->max_context_length * hp->n_head_kv * hp->head_dim * el;
+    if (getrusage(RUSAGE_SELF, &ru) == 0 && ru.ru_maxrss > 0) reply->peak_rss = (uint64_t)ru.ru_maxrss * 1024;
+}
+
 static int embedded_call(void *user, const route_call *call, route_reply *reply, char *err, size_t errlen)
 {
     cli_ai_backend_state *st = user;
     char path[sizeof st->model_path];
+    double load_ms = 0;
     if (model_file(call->model_cfg, path, sizeof path, err, errlen))
         return 1;
     /* Keep the model open for a second call in the same run (hybrid, fallback). */
     if (!st->model || strcmp(st->model_path, path)) {
         eng_model_free(st->model);
         st->model = NULL;
+        double t0 = mono_ms();
         if (eng_model_open(&st->model, path, err, errlen) != ENG_OK) return 1;
+        load_ms = mono_ms() - t0;
+        if (load_ms < 0.1) load_ms = 0.1; /* a load, however fast, is not "already open" */
         snprintf(st->model_path, sizeof st->model_path, "%s", path);
     }
-    return run_engine(call, st->model, reply, err, errlen);
+    int rc = run_engine(call, st->model, reply, err, errlen);
+    if (!rc) measure(call, st->model, load_ms, reply);
+    return rc;
 }
 
 static int external_call(void *user, const route_call *call, route_reply *reply, char *err, size_t errlen)

@@ -1,12 +1,13 @@
 /* rhema ai performance metrics [--embedded | --external]: latency and
- * throughput per model from the usage ledger; performance compare and
- * service status: both sides' counts, latency percentiles, tokens and
- * cost. */
+ * throughput per model from the usage ledger, and the embedded models'
+ * load times and memory; performance compare and service status: both
+ * sides' counts, latency percentiles, tokens and cost. */
 #include "cli/ai_config.h"
 #include "cli/cli.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static bool wanted(const route_cost_row *row, bool embedded, bool external)
 {
@@ -19,6 +20,52 @@ static double avg_ms(const route_cost_row *row) { return row->timed ? row->total
 static double tokens_per_s(const route_cost_row *row)
 {
     return row->total_ms > 0 ? (double)row->timed_out_tokens * 1000.0 / row->total_ms : 0;
+}
+
+static double mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
+
+static void json_bytes(net_jw *w, const char *key, uint64_t v)
+{
+    net_jw_key(w, key);
+    v ? net_jw_int(w, (int64_t)v) : net_jw_null(w);
+}
+
+/* Load time and memory of a model (null where not measured). */
+static void json_load_fields(net_jw *w, const route_cost_row *row)
+{
+    cli_ai_json_ki(w, "loads", (int64_t)row->loads);
+    net_jw_key(w, "load_p50_ms");
+    row->loads ? net_jw_double(w, row->load_p50_ms) : net_jw_null(w);
+    net_jw_key(w, "load_max_ms");
+    row->loads ? net_jw_double(w, row->load_max_ms) : net_jw_null(w);
+    json_bytes(w, "peak_rss_bytes", row->peak_rss);
+    json_bytes(w, "model_bytes", row->model_bytes);
+    json_bytes(w, "kv_cache_bytes", row->kv_bytes);
+}
+
+static bool measured(const route_cost_row *row)
+{
+    return row->target == ROUTE_TO_EMBEDDED && (row->loads || row->peak_rss || row->model_bytes || row->kv_bytes);
+}
+
+/* The embedded models' load times and memory, as a table. */
+static void print_loads(const route_cost_report *r)
+{
+    size_t shown = 0;
+    for (size_t i = 0; i < r->n_rows; i++) {
+        const route_cost_row *row = &r->rows[i];
+        if (!measured(row)) continue;
+        if (!shown++)
+            printf("\n%-28s %6s %12s %12s %13s %10s %10s\n", "embedded model", "loads", "load p50 ms", "load max ms",
+                   "peak RSS MiB", "model MiB", "KV MiB");
+        char p50[32] = "-", max[32] = "-";
+        if (row->loads) {
+            snprintf(p50, sizeof p50, "%.1f", row->load_p50_ms);
+            snprintf(max, sizeof max, "%.1f", row->load_max_ms);
+        }
+        printf("%-28s %6llu %12s %12s %13.1f %10.1f %10.1f\n", row->model, (unsigned long long)row->loads, p50, max,
+               mib(row->peak_rss), mib(row->model_bytes), mib(row->kv_bytes));
+    }
 }
 
 static void json_rows(net_jw *w, const route_cost_report *r, bool embedded, bool external)
@@ -40,6 +87,9 @@ static void json_rows(net_jw *w, const route_cost_report *r, bool embedded, bool
         row->timed ? net_jw_double(w, avg_ms(row)) : net_jw_null(w);
         net_jw_key(w, "output_tokens_per_second");
         row->total_ms > 0 ? net_jw_double(w, tokens_per_s(row)) : net_jw_null(w);
+        net_jw_key(w, "p50_ms");
+        row->timed ? net_jw_double(w, row->p50_ms) : net_jw_null(w);
+        json_load_fields(w, row);
         net_jw_obj_end(w);
     }
     net_jw_arr_end(w);
@@ -86,22 +136,41 @@ static int run_metrics(const cli_cmd *cmd, int argc, char **argv)
                    tokens_per_s(row));
         }
         if (!shown) printf("(no requests recorded in this period)\n");
+        if (!external) print_loads(&r);
     }
     route_cost_report_free(&r);
     route_config_free(cfg);
     return rc;
 }
 
-/* The configuration and the ledger's statistics over --period. */
+/* The configuration and the ledger's statistics over --period; per model
+ * too when models is not NULL. */
 static int load_stats(const cli_cmd *cmd, const char *config, const char *period, route_config **cfg,
-                      route_service_stats *st, char *ledger, size_t ledgerlen)
+                      route_service_stats *st, route_cost_report *models, char *ledger, size_t ledgerlen)
 {
     int64_t since = 0, now = 0;
     char err[1024];
     int rc = cli_ai_ledger_open(cmd, config, period, cfg, ledger, ledgerlen, &since, &now);
     if (rc) return rc;
-    if (route_service_stats_read(ledger, since, now, st, err, sizeof err)) return cli_ai_ledger_failed(cfg, err);
+    if (route_service_stats_read(ledger, since, now, st, err, sizeof err) ||
+        (models && route_costs_analyze(*cfg, ledger, since, now, models, err, sizeof err)))
+        return cli_ai_ledger_failed(cfg, err);
     return CLI_EXIT_OK;
+}
+
+/* The embedded models' load times and memory, for service status. */
+static void json_models(net_jw *w, const route_cost_report *r)
+{
+    net_jw_key(w, "models");
+    net_jw_arr_begin(w);
+    for (size_t i = 0; i < r->n_rows; i++) {
+        if (!measured(&r->rows[i])) continue;
+        net_jw_obj_begin(w);
+        cli_ai_json_kv(w, "model", r->rows[i].model);
+        json_load_fields(w, &r->rows[i]);
+        net_jw_obj_end(w);
+    }
+    net_jw_arr_end(w);
 }
 
 static void json_u64(net_jw *w, const char *key, uint64_t v)
@@ -162,8 +231,14 @@ static int run_status(const cli_cmd *cmd, int argc, char **argv)
     if (rc) return rc;
     route_config *cfg;
     route_service_stats st;
-    char ledger[4096];
-    if ((rc = load_stats(cmd, config, period, &cfg, &st, ledger, sizeof ledger))) return rc;
+    route_cost_report models;
+    char ledger[4096], err[1024];
+    if ((rc = load_stats(cmd, config, period, &cfg, &st, &models, ledger, sizeof ledger))) return rc;
+    /* Held by requests in flight against max_daily_cost: not spend. */
+    double held = 0;
+    size_t n_held = 0;
+    if (route_budget_held(ledger, (int64_t)time(NULL) * 1000, &held, &n_held, err, sizeof err))
+        fprintf(stderr, "rhema: warning: %s\n", err);
     route_side_stats total = {
         .requests = st.embedded.requests + st.external.requests,
         .successes = st.embedded.successes + st.external.successes,
@@ -187,6 +262,9 @@ static int run_status(const cli_cmd *cmd, int argc, char **argv)
         json_side(&w, "embedded", &st.embedded);
         json_side(&w, "external", &st.external);
         json_side(&w, "total", &total);
+        json_models(&w, &models);
+        json_u64(&w, "reserved_requests", n_held);
+        cli_ai_json_kd(&w, "reserved_usd", held);
         json_u64(&w, "damaged_records", st.bad_lines);
         net_jw_obj_end(&w);
         rc = cli_ai_json_print(&w, &out);
@@ -197,8 +275,13 @@ static int run_status(const cli_cmd *cmd, int argc, char **argv)
         print_side("embedded", &st.embedded);
         print_side("external", &st.external);
         print_side("total", &total);
+        print_loads(&models);
+        if (n_held)
+            printf("\nin flight: %zu request%s hold%s $%.4f against max_daily_cost $%.4f (not spent)\n", n_held,
+                   n_held == 1 ? "" : "s", n_held == 1 ? "s" : "", held, cfg->max_daily_cost);
         if (st.bad_lines) printf("warning: %zu damaged ledger lines skipped\n", st.bad_lines);
     }
+    route_cost_report_free(&models);
     route_config_free(cfg);
     return rc;
 }
@@ -217,7 +300,7 @@ static int run_compare(const cli_cmd *cmd, int argc, char **argv)
     route_config *cfg;
     route_service_stats st;
     char ledger[4096];
-    if ((rc = load_stats(cmd, config, period, &cfg, &st, ledger, sizeof ledger))) return rc;
+    if ((rc = load_stats(cmd, config, period, &cfg, &st, NULL, ledger, sizeof ledger))) return rc;
     const route_side_stats *e = &st.embedded, *x = &st.external;
     bool speed = e->timed && x->timed && e->p50_ms > 0;
     uint64_t answered = x->cache_misses - x->failures;
@@ -260,5 +343,5 @@ const cli_cmd cli_cmd_service_status = {"ai service status", "[--period day|week
                                         "requests, failures, cache hits, latency p50/p95/p99, tokens and cost from the ledger",
                                         run_status};
 const cli_cmd cli_cmd_perf_metrics = {"ai performance metrics", "[--embedded | --external] [--period day|week|month] [--json]",
-                                      "average latency and output tokens per second per model, from the usage ledger",
+                                      "average latency, output tokens per second, load time and memory per model, from the ledger",
                                       run_metrics};

@@ -291,11 +291,12 @@ static int64_t longest_ttl_ms(const route_config *cfg)
  * shared by later runs (the model file
  * $RHEMA_MODEL names is part of the key: a default model has no path). */
 static int execute(const route_config *cfg, const route_request *rq, const route_decision *d, const char *ledger,
-                   const char *limits_dir, const task_opts *o)
+                   const char *limits_dir, route_reservation *held, const task_opts *o)
 {
     route_backends b;
     cli_ai_backend_state st;
-    route_runtime rt = {.ledger_path = ledger, .limits_dir = limits_dir, .cache_salt = getenv("RHEMA_MODEL")};
+    route_runtime rt = {.ledger_path = ledger, .limits_dir = limits_dir, .cache_salt = getenv("RHEMA_MODEL"),
+                        .reservation = held};
     route_result res;
     char err[1024], cache_dir[4096];
     bool json = o->json;
@@ -405,13 +406,18 @@ static int run_route(const cli_cmd *cmd, int argc, char **argv)
     const char *limits_dir = route_limits_dir(cfg, limits, sizeof limits, err, sizeof err) ? NULL : limits;
     if (limits_dir && route_limits_explain(cfg, limits_dir, (int64_t)time(NULL) * 1000, 0, &d, err, sizeof err))
         fprintf(stderr, "rhema: warning: %s\n", err);
+    /* The daily budget, held against other runs until the call settles it;
+     * with no room the request goes local and the reasons say why. */
+    route_reservation held = {0};
+    if (!o.dry_run && route_budget_reserve(cfg, ledger, (int64_t)time(NULL) * 1000, &d, &held, err, sizeof err))
+        fprintf(stderr, "rhema: warning: %s\n", err);
     if (!o.dry_run) {
         if (o.explain && !o.json) {
             print_decision(&d, cfg);
             printf("answer:\n");
             fflush(stdout);
         }
-        rc = execute(cfg, &p.rq, &d, ledger, limits_dir, &o);
+        rc = execute(cfg, &p.rq, &d, ledger, limits_dir, cfg->max_daily_cost > 0 ? &held : NULL, &o);
     } else if (o.json) {
         net_buf out;
         net_jw w;

@@ -20,6 +20,7 @@ extern const cli_cmd cli_cmd_costs_project;
 extern const cli_cmd cli_cmd_costs_optimize;
 extern const cli_cmd cli_cmd_perf_metrics;
 extern const cli_cmd cli_cmd_perf_compare;
+extern const cli_cmd cli_cmd_perf_optimize;
 extern const cli_cmd cli_cmd_service_status;
 extern const cli_cmd cli_cmd_ai_chat;
 
@@ -43,6 +44,7 @@ const cli_cmd *const cli_commands[] = {
     &cli_cmd_costs_optimize,
     &cli_cmd_perf_metrics,
     &cli_cmd_perf_compare,
+    &cli_cmd_perf_optimize,
     &cli_cmd_service_status,
     &cli_cmd_ai_chat,
 };

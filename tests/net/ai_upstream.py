@@ -17,6 +17,9 @@ model name picks the answer:
   cut        closes the connection half-way through the body
   slow       waits SLOW_S seconds (before the answer; streams: after the
              first piece)
+  gated      waits until a file named "release" exists in the working
+             folder (at most GATE_S seconds), then answers as ok: a test
+             holds requests in flight as long as it needs, untimed
   badjson    a 200 whose JSON is broken
   huge       a 200 larger than the client accepts (17 MiB; streams: one
              2 MiB event)
@@ -35,6 +38,7 @@ import http.server
 
 cert, key, portfile, logfile, api_key = sys.argv[1:6]
 SLOW_S = 4
+GATE_S = 60
 lock = threading.Lock()
 
 
@@ -266,6 +270,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.stream_events(self.events(api, body, ["Hello ", "slowly"], "stop"), pause_after=first)
         time.sleep(SLOW_S)
         self.send(200, self.answer(api, body, "too late", "stop"))
+
+    def s_gated(self, api, stream, body):
+        for _ in range(GATE_S * 20):
+            if os.path.exists("release"):
+                break
+            time.sleep(0.05)
+        self.s_ok(api, stream, body)
 
     def s_badjson(self, api, stream, body):
         if stream:
