@@ -269,8 +269,10 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t nb, size_t b0, size_t b1,
                 const size_t k1 = nb - k0 < KB ? nb : k0 + KB; \
                 const uint8_t *wk = w + r / G * ws + k0 * bb; \
                 for (size_t c = 0; c < nc; c += CM) { \
-                    /* the first tile of a chunk fetches the next chunk */ \
-                    const size_t pf = c == 0 && k1 < nb ? KB * bb : 0; \
+                    /* with several tokens the first tile of a chunk \
+                     * fetches the next chunk; a lone token's single \
+                     * stream is faster left to the hardware */ \
+                    const size_t pf = c == 0 && nc > 1 && k1 < nb ? KB * bb : 0; \
                     const uint8_t *at = a + c * as; \
                     float *yt = y + c * ldy + r; \
                     switch (nc - c < CM ? nc - c : CM) { CASES default: break; } \

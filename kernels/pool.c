@@ -215,7 +215,7 @@ void kern_pool_for(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, void *
         return;
     }
     /* a few chunks per thread balance cores that other processes share */
-    size_t chunk = n / ((size_t)p->n * 4);
+    size_t chunk = n / ((size_t)p->n * 8);
     chunk = chunk < grain ? grain : (chunk + grain - 1) / grain * grain;
     if (n / chunk >= 0xffffffffu) {
         fn(arg, 0, n, 0);
