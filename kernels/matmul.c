@@ -128,7 +128,14 @@ static void run_job(mm_job *j, kern_pool *pool, void *scratch)
         j->as = act_row_bytes(j->type, j->n_in);
         kern_pool_for(j->n_tok > 1 ? pool : NULL, j->n_tok, 1, quant_rows, j);
     }
-    kern_pool_for(pool, j->n_out, ROW_GRAIN, mm_rows, j);
+    /* a lone token streams the weights: one long stretch per thread reads
+     * faster than many short ones; batches balance in smaller chunks */
+    size_t grain = ROW_GRAIN;
+    if (j->n_tok == 1) {
+        size_t per = (j->n_out + kern_pool_threads(pool) - 1) / kern_pool_threads(pool);
+        grain = (per + ROW_GRAIN - 1) / ROW_GRAIN * ROW_GRAIN;
+    }
+    kern_pool_for(pool, j->n_out, grain, mm_rows, j);
 }
 
 void kern_matmul(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const void *w,

@@ -148,10 +148,8 @@ AI __m512i dot8(const int C, const __m512i *W, const uint8_t *q, __m512i s)
  * sums after the blocks): the codes are unsigned (Q4_0 as stored, Q8_0 +
  * 128) and offset * (sum of the activation block) comes off up front. */
 
-/* Blocks [b0, b1) of a group (w: its block b0) against C tokens, added to
- * the sums in y (started at 0 when b0 is 0). */
-AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t nb, size_t b0, size_t b1,
-                    const uint8_t *a, size_t as, float *y, size_t ldy, size_t pf)
+AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t nb, const uint8_t *a,
+                    size_t as, float *y, size_t ldy)
 {
     const size_t bb = q8 ? PACK_Q8_0_BYTES : PACK_Q4_0_BYTES, ncode = q8 ? 8 : 4;
     const int off = q8 ? 128 : 8;
@@ -159,11 +157,8 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t nb, size
     __m512 acc[CM_LEG];
 #pragma GCC unroll 16
     for (int c = 0; c < C; c++)
-        acc[c] = b0 ? _mm512_loadu_ps(y + c * ldy) : _mm512_setzero_ps();
-    for (size_t b = b0; b < b1; b++, w += bb) {
-        /* the next chunk's weights, pf bytes on, while this one computes */
-        for (size_t i = 0; pf && i < bb; i += 64)
-            _mm_prefetch((const char *)w + pf + i, _MM_HINT_T0);
+        acc[c] = _mm512_setzero_ps();
+    for (size_t b = 0; b < nb; b++, w += bb) {
         __m512i W[8];
         if (q8) {
             for (int k = 0; k < 8; k++)
@@ -195,17 +190,15 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t nb, size
  * sum of scale * (codes . quants) and of min * (sums of the quants),
  * scaled by d and dmin in f32, as the reference does. */
 
-AI void q4k_tile(const int C, const uint8_t *w, size_t nb, size_t b0, size_t b1, const uint8_t *a, size_t as,
-                 float *y, size_t ldy, size_t pf)
+AI void q4k_tile(const int C, const uint8_t *w, size_t nb, const uint8_t *a, size_t as, float *y,
+                 size_t ldy)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     __m512 acc[CM_Q4K];
 #pragma GCC unroll 16
     for (int c = 0; c < C; c++)
-        acc[c] = b0 ? _mm512_loadu_ps(y + c * ldy) : _mm512_setzero_ps();
-    for (size_t b = b0; b < b1; b++, w += PACK_Q4_K_BYTES) {
-        for (size_t i = 0; pf && i < PACK_Q4_K_BYTES; i += 64)
-            _mm_prefetch((const char *)w + pf + i, _MM_HINT_T0);
+        acc[c] = _mm512_setzero_ps();
+    for (size_t b = 0; b < nb; b++, w += PACK_Q4_K_BYTES) {
         __m512i isum[CM_Q4K];
 #pragma GCC unroll 16
         for (int c = 0; c < C; c++)
@@ -250,39 +243,30 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t nb, size_t b0, size_t b1,
         _mm512_storeu_ps(y + c * ldy, acc[c]);
 }
 
-#define CASE_LEG(Q8, C) case C: legacy_tile(Q8, C, wk, nb, k0, k1, at, as, yt, ldy, pf); break;
-#define CASE_Q4K(C) case C: q4k_tile(C, wk, nb, k0, k1, at, as, yt, ldy, pf); break;
+#define CASE_LEG(Q8, C) case C: legacy_tile(Q8, C, wg, nb, at, as, yt, ldy); break;
+#define CASE_Q4K(C) case C: q4k_tile(C, wg, nb, at, as, yt, ldy); break;
 #define CASES_8(M, ...) M(__VA_ARGS__ 1) M(__VA_ARGS__ 2) M(__VA_ARGS__ 3) M(__VA_ARGS__ 4) \
     M(__VA_ARGS__ 5) M(__VA_ARGS__ 6) M(__VA_ARGS__ 7) M(__VA_ARGS__ 8)
 
-/* w: the first of nr / 16 packed groups, ws bytes apart. The blocks go
- * KB at a time over all the tokens, so that a group's share of the weights
- * and the tokens' share of the activations stay in the first-level cache;
- * each token still adds its blocks in order, the same sums as alone. */
-#define DEFINE_PACKED(fname, CM, BLCK, KB, CASES) \
+/* w: the first of nr / 16 packed groups, ws bytes apart. */
+#define DEFINE_PACKED(fname, CM, BLCK, CASES) \
     static void fname(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc, \
                       size_t n, float *y, size_t ldy) \
     { \
-        const size_t nb = n / BLCK, bb = ws / nb; \
-        for (size_t r = 0; r < nr; r += G) \
-            for (size_t k0 = 0; k0 < nb; k0 += KB) { \
-                const size_t k1 = nb - k0 < KB ? nb : k0 + KB; \
-                const uint8_t *wk = w + r / G * ws + k0 * bb; \
-                for (size_t c = 0; c < nc; c += CM) { \
-                    /* with several tokens the first tile of a chunk \
-                     * fetches the next chunk; a lone token's single \
-                     * stream is faster left to the hardware */ \
-                    const size_t pf = c == 0 && nc > 1 && k1 < nb ? KB * bb : 0; \
-                    const uint8_t *at = a + c * as; \
-                    float *yt = y + c * ldy + r; \
-                    switch (nc - c < CM ? nc - c : CM) { CASES default: break; } \
-                } \
+        const size_t nb = n / BLCK; \
+        for (size_t r = 0; r < nr; r += G) { \
+            const uint8_t *wg = w + r / G * ws; \
+            for (size_t c = 0; c < nc; c += CM) { \
+                const uint8_t *at = a + c * as; \
+                float *yt = y + c * ldy + r; \
+                switch (nc - c < CM ? nc - c : CM) { CASES default: break; } \
             } \
+        } \
     }
 
-DEFINE_PACKED(packed_q4_0, CM_LEG, 32, 16, CASES_8(CASE_LEG, 0, ))
-DEFINE_PACKED(packed_q8_0, CM_LEG, 32, 16, CASES_8(CASE_LEG, 1, ))
-DEFINE_PACKED(packed_q4_k, CM_Q4K, 256, 2, CASES_8(CASE_Q4K, ))
+DEFINE_PACKED(packed_q4_0, CM_LEG, 32, CASES_8(CASE_LEG, 0, ))
+DEFINE_PACKED(packed_q8_0, CM_LEG, 32, CASES_8(CASE_LEG, 1, ))
+DEFINE_PACKED(packed_q4_k, CM_Q4K, 256, CASES_8(CASE_Q4K, ))
 
 kern_gemm_fn kern_packed_gemm_avx512(uint32_t type)
 {

@@ -210,7 +210,6 @@ static void threads_isa(kern_isa isa, bool packed)
     assert_int_equal(kern_pool_threads(pool), 3);
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         uint32_t type = types[ti];
-        /* packed: several chunks of blocks and a partial last one */
         size_t n = gguf_type_info(type)->blck == 1 ? 96 : packed ? 1792 : 512, n_out = packed ? 304 : 301;
         size_t n_tok = 11;
         if (packed && !kern_pack_size(&cpu, type, n, n_out))
@@ -269,8 +268,7 @@ static void test_packed(void **state)
             sets++;
             assert_int_equal(kern_pack_size(&cpu, type, blck, 18), 0);
             assert_int_equal(kern_pack_size(&cpu, GGUF_T_Q5_1, 32, 16), 0);
-            /* the products go over blocks in chunks (16 legacy blocks, 2
-             * super-blocks): one, several and a partial last one */
+            /* one block, a few, and rows longer than the first-level cache */
             size_t ns[4] = {blck, 3 * blck, 5 * blck, blck == 32 ? 41 * blck : 7 * blck};
             for (size_t ni = 0; ni < 4; ni++)
                 for (size_t oi = 0; oi < sizeof outs / sizeof outs[0]; oi++)
