@@ -142,15 +142,8 @@ void kern_matmul(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const voi
                  size_t n_in, size_t n_out, const float *x, size_t n_tokens, float *y,
                  void *scratch)
 {
-    mm_job j = {0};
-    j.type = wtype;
-    j.w = w;
-    j.ws = (size_t)gguf_row_size(wtype, n_in);
-    j.n_in = n_in;
-    j.n_out = n_out;
-    j.n_tok = n_tokens;
-    j.x = x;
-    j.y = y;
+    mm_job j = {.type = wtype, .w = w, .ws = (size_t)gguf_row_size(wtype, n_in), .n_in = n_in,
+                .n_out = n_out, .n_tok = n_tokens, .x = x, .y = y};
     if (cpu && cpu->ops && wtype < KERN_OPS_NTYPES) {
         j.gemm = cpu->ops->gemm[wtype];
         j.ops = cpu->ops;
@@ -174,18 +167,10 @@ void kern_matmul_packed(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, co
                         size_t n_in, size_t n_out, const float *x, size_t n_tokens, float *y,
                         void *scratch)
 {
-    mm_job j = {0};
-    j.type = wtype;
-    j.w = packed;
-    j.ws = kern_pack_size(cpu, wtype, n_in, n_out) / (n_out / KERN_PACK_ROWS);
-    j.packed = true;
-    j.gemm = cpu->ops->packed_gemm(wtype);
-    j.ops = cpu->ops;
-    j.n_in = n_in;
-    j.n_out = n_out;
-    j.n_tok = n_tokens;
-    j.x = x;
-    j.y = y;
+    size_t group_bytes = kern_pack_size(cpu, wtype, n_in, n_out) / (n_out / KERN_PACK_ROWS);
+    mm_job j = {.type = wtype, .w = packed, .ws = group_bytes, .packed = true,
+                .gemm = cpu->ops->packed_gemm(wtype), .ops = cpu->ops, .n_in = n_in, .n_out = n_out,
+                .n_tok = n_tokens, .x = x, .y = y};
     run_job(&j, pool, scratch);
 }
 

@@ -15,6 +15,7 @@
 
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
+#include "kernels/kernels_internal.h"
 
 #if defined(KERN_X86_AVX512)
 #define OPS_NAME kern_ops_avx512
@@ -456,11 +457,11 @@ AI float row1_exact(const int kind, const uint8_t *w, const uint8_t *a, size_t n
 /* Q4_K/Q5_K six-bit scales and mins of the 8 sub-blocks. */
 AI void k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn)
 {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = s[j] & 63;
-        mn[j] = s[j + 4] & 63;
-        sc[j + 4] = (uint8_t)((s[j + 8] & 0xf) | ((s[j] >> 6) << 4));
-        mn[j + 4] = (uint8_t)((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
+    for (int j = 0; j < 8; j++) {
+        int a, b;
+        kern_k4_scale_min(s, j, &a, &b);
+        sc[j] = (uint8_t)a;
+        mn[j] = (uint8_t)b;
     }
 }
 

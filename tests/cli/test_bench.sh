@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# rhema ai tasks benchmark: its arguments, and one small run whose JSON
+# carries the speeds, the bandwidth measured around the runs and the limit.
+set -u
+rhema_bin="$1"
+. "$(dirname "$0")/../testlib.sh"
+fx="${RHEMA_FIXTURES:-}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+expect 2 "--model PATH is required" rhema ai tasks benchmark --service embedded
+expect 2 "only the embedded engine can be benchmarked" rhema ai tasks benchmark --service openai --model x
+expect 2 "-p and -n take 1 to 1000000 tokens" rhema ai tasks benchmark --model x -p 0
+expect 2 "-r takes 1 to 1000 repetitions" rhema ai tasks benchmark --model x -r 0
+expect 1 "cannot open: No such file or directory" rhema ai tasks benchmark --model "$tmp/none.gguf"
+
+if [ -z "$fx" ] || [ ! -d "$fx" ]; then
+    echo "SKIP: RHEMA_FIXTURES not set: benchmark run skipped"
+else
+    model="$fx/models/stories260K.gguf"
+    if rhema ai tasks benchmark --service embedded --model "$model" -p 8 -n 4 -r 2 -t 1 --json >"$tmp/b.json"; then
+        ok
+    else
+        bad "benchmark run failed"
+    fi
+    if python3 - "$tmp/b.json" <<'PY'; then ok; else bad "benchmark JSON: $(cat "$tmp/b.json")"; fi
+import json, sys
+b = json.load(open(sys.argv[1]))
+for k in ("pp_tps", "tg_tps", "bandwidth_gbs", "tg_limit_tps", "tg_fraction", "bytes_per_token"):
+    assert b[k] > 0, k
+assert b["pp_tokens"] == 8 and b["tg_tokens"] == 4 and b["reps"] == 2 and b["threads"] == 1
+# the limit is the bandwidth over the bytes a token reads
+assert abs(b["tg_limit_tps"] - b["bandwidth_gbs"] * 1e9 / b["bytes_per_token"]) <= 1e-3 * b["tg_limit_tps"] + 1e-3
+PY
+    expect 0 "generation reaches" rhema ai tasks benchmark --model "$model" -p 4 -n 2 -r 1 -t 2
+fi
+finish
