@@ -13,6 +13,9 @@ typedef struct eng_layer {
     const gguf_tensor *wo, *bo;
     const gguf_tensor *ffn_norm;
     const gguf_tensor *w_gate, *w_up, *w_down, *b_up, *b_down;
+    /* wq, wk, wv and w_gate, w_up packed as one matrix each (rows one
+     * after another), or NULL */
+    const void *pk_qkv, *pk_gate_up;
 } eng_layer;
 
 struct eng_model {
@@ -25,7 +28,9 @@ struct eng_model {
     const gguf_tensor *rope_freqs; /* optional per-pair frequency divisors */
     eng_layer *layers;
     kern_cpu pack_cpu;         /* the kernels the packed weights are for */
-    void **packed;             /* per tensor of f: kern_pack's copy, or NULL */
+    const void **packed;       /* per tensor of f: kern_pack's copy, or NULL */
+    void **pack_bufs;          /* the buffers those point into */
+    size_t n_pack_bufs;
 };
 
 /* t's weights packed for cpu's kernels, or NULL (use t->data). */

@@ -305,25 +305,57 @@ static void attention(eng_ctx *c, uint32_t layer, size_t b)
     parallel_for(c, b * hp->n_head_kv, work, attn_items, &j);
 }
 
-/* q, k, v projections of h (fused or separate). */
-static void qkv(eng_ctx *c, const eng_layer *L, size_t b)
+/* L's q, k, v or gate, up weights packed as one matrix (pk) when c's
+ * kernels read them: one product instead of several. */
+static const void *fused(const eng_ctx *c, const void *pk)
 {
-    const eng_hparams *hp = &c->m->hp;
-    size_t nq = (size_t)hp->n_head * hp->head_dim, kvd = c->kv_dim;
-    if (!L->wqkv) {
-        matmul(c, L->wq, L->bq, c->h, b, c->q);
-        matmul(c, L->wk, L->bk, c->h, b, c->k);
-        matmul(c, L->wv, L->bv, c->h, b, c->v);
-        return;
-    }
-    size_t n = nq + 2 * kvd;
-    matmul(c, L->wqkv, L->bqkv, c->h, b, c->big);
+    return pk && !c->reference && c->cpu.ops == c->m->pack_cpu.ops ? pk : NULL;
+}
+
+/* Rows of c->big holding q, k, v one after another, into c->q, c->k, c->v. */
+static void split_qkv(eng_ctx *c, size_t b, size_t nq)
+{
+    size_t kvd = c->kv_dim, n = nq + 2 * kvd;
     for (size_t t = 0; t < b; t++) {
         const float *r = c->big + t * n;
         memcpy(c->q + t * nq, r, nq * sizeof(float));
         memcpy(c->k + t * kvd, r + nq, kvd * sizeof(float));
         memcpy(c->v + t * kvd, r + nq + kvd, kvd * sizeof(float));
     }
+}
+
+/* y[t][0..n) += bias, for b rows. */
+static void add_bias(eng_ctx *c, const gguf_tensor *bias, float *y, size_t b, size_t n)
+{
+    const float *bv = vec_f32(bias, c->vec1);
+    for (size_t t = 0; bv && t < b; t++)
+        for (size_t i = 0; i < n; i++)
+            y[t * n + i] += bv[i];
+}
+
+/* q, k, v projections of h (fused or separate). */
+static void qkv(eng_ctx *c, const eng_layer *L, size_t b)
+{
+    const eng_hparams *hp = &c->m->hp;
+    size_t nq = (size_t)hp->n_head * hp->head_dim, kvd = c->kv_dim;
+    const void *pk = fused(c, L->pk_qkv);
+    if (pk) {
+        kern_matmul_packed(&c->cpu, c->pool, L->wq->type, pk, hp->n_embd, nq + 2 * kvd, c->h, b, c->big,
+                           c->kscratch);
+        split_qkv(c, b, nq);
+        add_bias(c, L->bq, c->q, b, nq);
+        add_bias(c, L->bk, c->k, b, kvd);
+        add_bias(c, L->bv, c->v, b, kvd);
+        return;
+    }
+    if (!L->wqkv) {
+        matmul(c, L->wq, L->bq, c->h, b, c->q);
+        matmul(c, L->wk, L->bk, c->h, b, c->k);
+        matmul(c, L->wv, L->bv, c->h, b, c->v);
+        return;
+    }
+    matmul(c, L->wqkv, L->bqkv, c->h, b, c->big);
+    split_qkv(c, b, nq);
 }
 
 static float silu(float x)
@@ -368,6 +400,18 @@ static void ffn(eng_ctx *c, const eng_layer *L, size_t b)
                 c->ff[t * nf + i] = silu(c->big[t * 2 * nf + i]) * c->big[t * 2 * nf + nf + i];
         break;
     default:
+        if (fused(c, L->pk_gate_up)) {
+            /* gate and up as one product, as phi3's fused weights */
+            kern_matmul_packed(&c->cpu, c->pool, L->w_gate->type, L->pk_gate_up, hp->n_embd, 2 * nf, c->h, b,
+                               c->big, c->kscratch);
+            for (size_t t = 0; t < b; t++)
+                for (size_t i = 0; i < nf; i++) {
+                    float g = c->big[t * 2 * nf + i];
+                    g = hp->arch == ENG_ARCH_GEMMA ? gelu(g) : silu(g);
+                    c->ff[t * nf + i] = g * c->big[t * 2 * nf + nf + i];
+                }
+            break;
+        }
         matmul(c, L->w_gate, NULL, c->h, b, c->ff);
         matmul(c, L->w_up, NULL, c->h, b, c->big);
         for (size_t i = 0; i < b * nf; i++) {

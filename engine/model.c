@@ -329,43 +329,78 @@ int eng_check(const gguf_file *f, void (*fn)(void *ud, const char *problem), voi
     return st < 0 ? st : r.count;
 }
 
-/* Pack one matrix for this CPU's kernels when they have a form for it.
- * The stored copy's pages are handed back to the OS, so memory stays about
- * the file's size, unless the tensor is also read as stored (embeddings). */
-static int pack_tensor(eng_model *m, const gguf_tensor *t, bool keep_stored)
+/* Bytes of t packed for m's kernels; 0 when absent or without a packed form. */
+static size_t packed_size(const eng_model *m, const gguf_tensor *t)
 {
-    size_t idx = (size_t)(t - m->f->tensors);
-    if (m->packed[idx])
-        return ENG_OK;
-    size_t bytes = kern_pack_size(&m->pack_cpu, t->type, t->ne[0], t->ne[1]);
-    if (!bytes)
-        return ENG_OK;
-    void *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-    if (!p)
-        return ENG_ENOMEM;
-    kern_pack(&m->pack_cpu, t->type, t->data, t->ne[0], t->ne[1], p);
-    m->packed[idx] = p;
-    if (!keep_stored)
-        gguf_drop_pages(m->f, t->data, t->nbytes);
-    return ENG_OK;
+    return t ? kern_pack_size(&m->pack_cpu, t->type, t->ne[0], t->ne[1]) : 0;
 }
 
+/* Whether ts[0..n) can be packed into one matrix: all packable, of one
+ * type and one input size (their rows are then simply one after another). */
+static bool fusable(const eng_model *m, const gguf_tensor *const *ts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!packed_size(m, ts[i]) || ts[i]->type != ts[0]->type || ts[i]->ne[0] != ts[0]->ne[0])
+            return false;
+    return true;
+}
+
+/* Pack ts[0..n) one after another into one new buffer, so that their
+ * products may run as one. The stored copies' pages are handed back to the
+ * OS, so memory stays about the file's size, except the token embeddings'
+ * (their rows are also read as stored). NULL when out of memory. */
+static const void *pack_run(eng_model *m, const gguf_tensor *const *ts, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += packed_size(m, ts[i]);
+    uint8_t *buf = aligned_alloc(64, (total + 63) & ~(size_t)63);
+    if (!buf)
+        return NULL;
+    m->pack_bufs[m->n_pack_bufs++] = buf;
+    uint8_t *p = buf;
+    for (size_t i = 0; i < n; i++) {
+        const gguf_tensor *t = ts[i];
+        kern_pack(&m->pack_cpu, t->type, t->data, t->ne[0], t->ne[1], p);
+        m->packed[t - m->f->tensors] = p;
+        if (t != m->tok_embd)
+            gguf_drop_pages(m->f, t->data, t->nbytes);
+        p += packed_size(m, t);
+    }
+    return buf;
+}
+
+/* Each matrix alone, if it has a packed form and is not packed yet. */
+static bool pack_each(eng_model *m, const gguf_tensor *const *ts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (packed_size(m, ts[i]) && !m->packed[ts[i] - m->f->tensors] && !pack_run(m, &ts[i], 1))
+            return false;
+    return true;
+}
+
+/* Pack every matrix the CPU's kernels have a packed form for; a layer's
+ * q, k and v, and its gate and up, into one matrix each when they can be. */
 static int pack_weights(eng_model *m, char *err, size_t errlen)
 {
     kern_cpu_detect(&m->pack_cpu);
     if (!kern_pack_size(&m->pack_cpu, GGUF_T_Q4_0, 32, 16) && !kern_pack_size(&m->pack_cpu, GGUF_T_Q4_K, 256, 16))
         return ENG_OK;
     m->packed = calloc(m->f->n_tensors ? m->f->n_tensors : 1, sizeof *m->packed);
-    int st = m->packed ? pack_tensor(m, m->output, m->output == m->tok_embd) : ENG_ENOMEM;
-    for (uint32_t l = 0; l < m->hp.n_layer && st == ENG_OK; l++) {
-        const eng_layer *L = &m->layers[l];
+    m->pack_bufs = calloc(8 * (size_t)m->hp.n_layer + 1, sizeof *m->pack_bufs);
+    bool ok = m->packed && m->pack_bufs && pack_each(m, &m->output, 1);
+    for (uint32_t l = 0; l < m->hp.n_layer && ok; l++) {
+        eng_layer *L = &m->layers[l];
+        const gguf_tensor *qkv[] = {L->wq, L->wk, L->wv}, *gu[] = {L->w_gate, L->w_up};
+        if (fusable(m, qkv, 3))
+            ok = (L->pk_qkv = pack_run(m, qkv, 3)) != NULL;
+        if (ok && fusable(m, gu, 2))
+            ok = (L->pk_gate_up = pack_run(m, gu, 2)) != NULL;
         const gguf_tensor *mats[] = {L->wq, L->wk, L->wv, L->wqkv, L->wo, L->w_gate, L->w_up, L->w_down};
-        for (size_t i = 0; i < sizeof mats / sizeof mats[0] && st == ENG_OK; i++)
-            if (mats[i])
-                st = pack_tensor(m, mats[i], false);
+        ok = ok && pack_each(m, mats, sizeof mats / sizeof mats[0]);
     }
-    if (st != ENG_OK)
-        return eng_fail(err, errlen, st, "%s: out of memory packing the weights", m->f->name);
+    if (!ok)
+        return eng_fail(err, errlen, ENG_ENOMEM, "%s: out of memory packing the weights", m->f->name);
     return ENG_OK;
 }
 
@@ -422,8 +457,9 @@ void eng_model_free(eng_model *m)
 {
     if (!m)
         return;
-    for (uint64_t i = 0; m->packed && i < m->f->n_tensors; i++)
-        free(m->packed[i]);
+    for (size_t i = 0; i < m->n_pack_bufs; i++)
+        free(m->pack_bufs[i]);
+    free(m->pack_bufs);
     free(m->packed);
     free(m->layers);
     if (m->owned) {
