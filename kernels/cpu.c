@@ -35,6 +35,14 @@ static bool x86_has(kern_isa isa)
         return false;
     return (b & bit_AVX512F) && (b & bit_AVX512BW) && (b & bit_AVX512VL) && (c & bit_AVX512VNNI);
 }
+
+/* The BF16 dot product (cpuid leaf 7 sub-leaf 1, eax bit 5), on top of
+ * the AVX-512 set. */
+static bool x86_has_bf16(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
+}
 #elif defined(__aarch64__)
 #include <sys/auxv.h>
 
@@ -72,7 +80,7 @@ static const struct kern_ops *ops_of(kern_isa isa)
     switch (isa) {
 #if defined(__x86_64__)
     case KERN_ISA_AVX2: return &kern_ops_avx2;
-    case KERN_ISA_AVX512: return &kern_ops_avx512;
+    case KERN_ISA_AVX512: return x86_has_bf16() ? &kern_ops_avx512_bf16 : &kern_ops_avx512;
 #elif defined(__aarch64__)
     case KERN_ISA_NEON: return arm_has_dotprod() ? &kern_ops_neon_dotprod : &kern_ops_neon;
 #endif

@@ -71,8 +71,13 @@ kern_gemm_fn kern_packed_gemm_avx512(uint32_t type);
 bool kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                           size_t n_kv, size_t hd, float scale, float *out);
 
+/* BF16 products with vdpbf16ps (AVX-512 BF16). */
+void kern_gemm_bf16_avx512(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc,
+                           size_t n, float *y, size_t ldy);
+
 extern const struct kern_ops kern_ops_avx2;
 extern const struct kern_ops kern_ops_avx512;
+extern const struct kern_ops kern_ops_avx512_bf16;
 extern const struct kern_ops kern_ops_neon;
 extern const struct kern_ops kern_ops_neon_dotprod;
 

@@ -938,22 +938,29 @@ DEFINE_GEMM(gemm_f32, RM_FLOAT, CM_FLOAT, float_tile, F_F32)
 DEFINE_GEMM(gemm_f16, RM_FLOAT, CM_FLOAT, float_tile, F_F16)
 DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
 
-const struct kern_ops OPS_NAME = {
-    .name = SET_NAME,
-    .gemm = {
-        [GGUF_T_F32] = gemm_f32, [GGUF_T_F16] = gemm_f16, [GGUF_T_BF16] = gemm_bf16,
-        [GGUF_T_Q4_0] = gemm_q4_0, [GGUF_T_Q4_1] = gemm_q4_1, [GGUF_T_Q5_0] = gemm_q5_0,
-        [GGUF_T_Q5_1] = gemm_q5_1, [GGUF_T_Q8_0] = gemm_q8_0, [GGUF_T_Q4_K] = gemm_q4_k,
-        [GGUF_T_Q5_K] = gemm_q5_k, [GGUF_T_Q6_K] = gemm_q6_k, [GGUF_T_Q2_K] = gemm_q2_k,
-        [GGUF_T_Q3_K] = gemm_q3_k,
-    },
-    .quant_q8_0 = quant_q8_0,
-    .quant_q8_k = quant_q8_k,
+/* The table, with `bf16` as the BF16 product: the AVX-512 set has a
+ * second table for CPUs with the BF16 dot product. */
+#define OPS_TABLE(bf16) \
+    .gemm = { \
+        [GGUF_T_F32] = gemm_f32, [GGUF_T_F16] = gemm_f16, [GGUF_T_BF16] = bf16, \
+        [GGUF_T_Q4_0] = gemm_q4_0, [GGUF_T_Q4_1] = gemm_q4_1, [GGUF_T_Q5_0] = gemm_q5_0, \
+        [GGUF_T_Q5_1] = gemm_q5_1, [GGUF_T_Q8_0] = gemm_q8_0, [GGUF_T_Q4_K] = gemm_q4_k, \
+        [GGUF_T_Q5_K] = gemm_q5_k, [GGUF_T_Q6_K] = gemm_q6_k, [GGUF_T_Q2_K] = gemm_q2_k, \
+        [GGUF_T_Q3_K] = gemm_q3_k, \
+    }, \
+    .quant_q8_0 = quant_q8_0, \
+    .quant_q8_k = quant_q8_k, \
+    PACKED_OPS \
+    .attn_f16 = attn_f16
+
 #if VNNI
-    .pack_size = kern_pack_size_avx512,
-    .pack = kern_pack_avx512,
-    .packed_gemm = kern_packed_gemm_avx512,
-    .attn_f16_multi = kern_attn_f16_avx512,
+#define PACKED_OPS .pack_size = kern_pack_size_avx512, .pack = kern_pack_avx512, \
+    .packed_gemm = kern_packed_gemm_avx512, .attn_f16_multi = kern_attn_f16_avx512,
+#else
+#define PACKED_OPS
 #endif
-    .attn_f16 = attn_f16,
-};
+
+const struct kern_ops OPS_NAME = {.name = SET_NAME, OPS_TABLE(gemm_bf16)};
+#if VNNI
+const struct kern_ops kern_ops_avx512_bf16 = {.name = SET_NAME "-bf16", OPS_TABLE(kern_gemm_bf16_avx512)};
+#endif

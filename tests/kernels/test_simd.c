@@ -150,11 +150,17 @@ static void check_product(const kern_cpu *cpu, kern_pool *pool, uint32_t type, s
     check_product_as(cpu, pool, false, type, n, n_out, n_tok);
 }
 
+static void check_set(const kern_cpu *cpu, kern_pool *pool);
+
 static void check_isa(kern_isa isa, kern_pool *pool)
 {
     kern_cpu cpu;
-    if (kern_cpu_select(&cpu, isa, NULL, 0) != KERN_OK)
-        return;
+    if (kern_cpu_select(&cpu, isa, NULL, 0) == KERN_OK)
+        check_set(&cpu, pool);
+}
+
+static void check_set(const kern_cpu *cpu, kern_pool *pool)
+{
     static const size_t outs[] = {1, 3, 5, 18, 37};
     static const size_t toks[] = {1, 2, 3, 4, 5, 7, 9};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
@@ -168,7 +174,7 @@ static void check_isa(kern_isa isa, kern_pool *pool)
         for (size_t ni = 0; ni < 3; ni++)
             for (size_t oi = 0; oi < sizeof outs / sizeof outs[0]; oi++)
                 for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++)
-                    check_product(&cpu, pool, type, ns[ni], outs[oi], toks[k]);
+                    check_product(cpu, pool, type, ns[ni], outs[oi], toks[k]);
     }
 }
 
@@ -189,6 +195,21 @@ static void test_avx512(void **state)
     if (!kern_cpu_has(KERN_ISA_AVX512))
         skip();
     check_isa(KERN_ISA_AVX512, NULL);
+}
+
+/* On a CPU with the BF16 dot product the AVX-512 set is the -bf16 table;
+ * the plain one (for CPUs without) is checked too. */
+static void test_avx512_plain(void **state)
+{
+#if defined(__x86_64__)
+    kern_cpu cpu;
+    if (kern_cpu_select(&cpu, KERN_ISA_AVX512, NULL, 0) != KERN_OK)
+        skip();
+    cpu.ops = &kern_ops_avx512;
+    check_set(&cpu, NULL);
+#else
+    skip();
+#endif
 }
 
 static void test_neon(void **state)
@@ -445,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_portable),
         cmocka_unit_test(test_avx2),
         cmocka_unit_test(test_avx512),
+        cmocka_unit_test(test_avx512_plain),
         cmocka_unit_test(test_neon),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_packed),
