@@ -73,7 +73,7 @@ float kern_vec_dot(uint32_t type, const void *row, const void *act, size_t n);
 typedef enum kern_isa {
     KERN_ISA_PORTABLE = 0, /* the reference C above */
     KERN_ISA_AVX2 = 1,     /* x86-64 AVX2 + FMA + F16C */
-    KERN_ISA_AVX512 = 2,   /* x86-64 AVX-512 F/BW/VL + VNNI */
+    KERN_ISA_AVX512 = 2,   /* x86-64 AVX-512 F/BW/VL + VNNI (+ BF16 when present) */
     KERN_ISA_NEON = 3,     /* aarch64 Advanced SIMD (+ dotprod when present) */
 } kern_isa;
 
@@ -92,7 +92,7 @@ bool kern_cpu_has(kern_isa isa);
 /* Use isa (tests and benchmarks compare sets); KERN_ETYPE with a message
  * when the binary or the CPU lacks it. */
 int kern_cpu_select(kern_cpu *cpu, kern_isa isa, char *err, size_t errlen);
-/* The active set's name for `--version --verbose`: "avx512-vnni", ... */
+/* The active set's name for `--version --verbose`: "avx512-vnni-bf16", ... */
 const char *kern_cpu_name(const kern_cpu *cpu);
 
 /* A persistent pool of worker threads (the caller's thread is one of
