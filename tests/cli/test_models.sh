@@ -4,8 +4,7 @@ set -u
 rhema_bin="$1"
 . "$(dirname "$0")/../testlib.sh"
 fx="${RHEMA_FIXTURES:-}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+make_temp_dir models
 
 expect 0 "rhema ai models inspect" rhema --help
 expect 0 "rhema 0.1.0" rhema --version
@@ -17,9 +16,9 @@ expect 2 "unknown option '--modle'; did you mean '--model'?" rhema ai models val
 expect 2 "option --model needs a value" rhema ai models validate --model
 expect 2 "expected the path of a GGUF file" rhema ai models inspect
 expect 0 "usage: rhema ai models inspect PATH [--json]" rhema ai models inspect --help
-expect 1 "cannot open: No such file or directory" rhema ai models inspect "$tmp/none.gguf"
-printf 'GGUF\003\000\000\000' >"$tmp/short.gguf"
-expect 1 "short.gguf: header: truncated: needs 8 bytes at offset 8, file has 8" rhema ai models validate --model "$tmp/short.gguf"
+expect 1 "cannot open: No such file or directory" rhema ai models inspect "$dir/none.gguf"
+printf 'GGUF\003\000\000\000' >"$dir/short.gguf"
+expect 1 "short.gguf: header: truncated: needs 8 bytes at offset 8, file has 8" rhema ai models validate --model "$dir/short.gguf"
 
 if [ -z "$fx" ] || [ ! -d "$fx" ]; then
     echo "SKIP: RHEMA_FIXTURES not set: fixture checks skipped"
@@ -37,20 +36,20 @@ print(len(d["tensors"]), len(d["metadata"]), d["architecture"], d["metadata"]["l
       d["metadata"]["tokenizer.ggml.tokens"]["count"], d["parameters"])')
     if [ "$facts" = "48 19 llama 5 8 4 512 292800" ]; then ok; else bad "stories260K facts: $facts"; fi
     # A tensor renamed in place: the architecture check names it.
-    python3 - "$fx/models/stories260K.gguf" "$tmp/renamed.gguf" <<'PY'
+    python3 - "$fx/models/stories260K.gguf" "$dir/renamed.gguf" <<'PY'
 import sys
 data = open(sys.argv[1], "rb").read()
 open(sys.argv[2], "wb").write(data.replace(b"blk.2.ffn_up.weight", b"blk.2.ffn_XX.weight", 1))
 PY
-    expect 1 "tensor blk.2.ffn_up.weight is missing" rhema ai models validate --model "$tmp/renamed.gguf"
+    expect 1 "tensor blk.2.ffn_up.weight is missing" rhema ai models validate --model "$dir/renamed.gguf"
     # --model takes an installed model's name as well as a path.
-    export RHEMA_HOME="$tmp/home"
+    export RHEMA_HOME="$dir/home"
     expect 0 "installed stories" rhema ai models install --model stories --file "$fx/models/stories260K.gguf"
     expect 0 ", there was a little girl named Lily" rhema ai run --model stories --prompt "Once upon a time" -n 10 --temp 0
     expect 0 "1 346 306 414 263 304 341" rhema ai tokenize --model stories "Hello world"
     expect 1 "no file nosuch, and no installed model of that name" rhema ai run --model nosuch --prompt x
     unset RHEMA_HOME
-    head -c 700000 "$fx/models/stories260K.gguf" >"$tmp/cut.gguf"
-    expect 1 "runs past end of file (700000 bytes)" rhema ai models validate --model "$tmp/cut.gguf"
+    head -c 700000 "$fx/models/stories260K.gguf" >"$dir/cut.gguf"
+    expect 1 "runs past end of file (700000 bytes)" rhema ai models validate --model "$dir/cut.gguf"
 fi
 finish

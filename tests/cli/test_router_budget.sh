@@ -14,35 +14,18 @@ set -u
 rhema_bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../testlib.sh"
-for tool in openssl python3; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "SKIP: $tool not found; budget tests against the TLS upstream skipped"
-        exit 77
-    fi
-done
-fx="${RHEMA_FIXTURES:-$here/../../../shared/fixtures}"
+need openssl python3
+fx=$(fixtures)
 if [ ! -f "$fx/models/stories260K.gguf" ]; then
     echo "SKIP: no fixture models at $fx; budget tests skipped"
     exit 77
 fi
-dir=$(mktemp -d "${TMPDIR:-/tmp}/rhema-budget.XXXXXX")
-spid=""
-cleanup() {
-    [ -n "$spid" ] && kill "$spid" 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
+make_temp_dir budget
 unset HTTPS_PROXY https_proxy RHEMA_AI_CONFIG OPENAI_API_KEY ANTHROPIC_API_KEY
 export HOME="$dir/home" RHEMA_HOME="$dir/home/.rhema" RHEMA_MODEL="$fx/models/stories260K.gguf"
 mkdir -p "$HOME" "$dir/srv" "$dir/work/.rhema"
-cd "$dir/srv" || exit 1
-make_test_ca "$dir/srv"
 export OPENAI_API_KEY=sk-test-budget-1234
-python3 "$here/../net/ai_upstream.py" srv.pem srv.key port server.log "$OPENAI_API_KEY" >>setup.log 2>&1 &
-spid=$!
-for _ in $(seq 100); do [ -s port ] && break; sleep 0.1; done
-[ -s port ] || { echo "FAIL: the upstream did not start"; cat setup.log; exit 1; }
-port=$(cat port)
+start_ai_upstream "$dir/srv" "$OPENAI_API_KEY"
 cd "$dir/work" || exit 1
 
 # config BUDGET: every request goes external unless the budget says no; $1

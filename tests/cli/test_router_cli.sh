@@ -5,12 +5,11 @@ set -u
 rhema_bin=$(realpath "$1")
 data=$(realpath "$(dirname "$0")/../router/data")
 . "$(dirname "$0")/../testlib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-export HOME="$tmp/home"
+make_temp_dir router-cli
+cd "$dir" || exit 1
+export HOME="$dir/home"
 unset RHEMA_AI_CONFIG OPENAI_API_KEY ANTHROPIC_API_KEY RHEMA_MODEL
-export RHEMA_HOME="$tmp/rhema-home"
+export RHEMA_HOME="$dir/rhema-home"
 
 # refuse PATTERN CMD...: the output must not contain the string.
 refuse() {

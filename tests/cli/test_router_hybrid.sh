@@ -10,28 +10,14 @@ set -u
 rhema_bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../testlib.sh"
-fx="${RHEMA_FIXTURES:-$here/../../../shared/fixtures}"
-for tool in openssl python3; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not found"; exit 77; }
-done
+fx=$(fixtures)
+need openssl python3
 [ -f "$fx/models/stories260K.gguf" ] || { echo "SKIP: no fixture models at $fx"; exit 77; }
-dir=$(mktemp -d "${TMPDIR:-/tmp}/rhema-hybrid.XXXXXX")
-spid=""
-cleanup() {
-    [ -n "$spid" ] && kill "$spid" 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
+make_temp_dir hybrid
 unset HTTPS_PROXY https_proxy RHEMA_MODEL RHEMA_AI_CONFIG ANTHROPIC_API_KEY
 export HOME="$dir/home" RHEMA_HOME="$dir/home/.rhema" OPENAI_API_KEY=sk-test-hybrid-key
 mkdir -p "$HOME" "$dir/srv" "$dir/work/.rhema"
-make_test_ca "$dir/srv"
-(cd "$dir/srv" && exec python3 "$here/../net/ai_upstream.py" srv.pem srv.key port server.log "$OPENAI_API_KEY") \
-    >>"$dir/srv/setup.log" 2>&1 &
-spid=$!
-for _ in $(seq 50); do [ -s "$dir/srv/port" ] && break; sleep 0.1; done
-[ -s "$dir/srv/port" ] || { echo "FAIL: the upstream did not start"; cat "$dir/srv/setup.log"; exit 1; }
-port=$(cat "$dir/srv/port")
+start_ai_upstream "$dir/srv" "$OPENAI_API_KEY"
 cd "$dir/work" || exit 1
 
 # config [EMBEDDED-EXTRA]: a rule sends prompts with 'draft' to hybrid.

@@ -5,10 +5,9 @@
 set -u
 rhema_bin=$(realpath "$1")
 . "$(dirname "$0")/../testlib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-export HOME="$tmp/home"
+make_temp_dir router-perf
+cd "$dir" || exit 1
+export HOME="$dir/home"
 unset RHEMA_AI_CONFIG OPENAI_API_KEY ANTHROPIC_API_KEY RHEMA_MODEL
 mkdir -p .rhema/ai
 cat >.rhema/ai-config.yaml <<'EOF'

@@ -14,33 +14,16 @@ set -u
 rhema_bin="$1"
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../testlib.sh"
-for tool in openssl python3; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "SKIP: $tool not found; AI upstream TLS tests skipped"
-        exit 77
-    fi
-done
+need openssl python3
 rhema_bin=$(cd "$(dirname "$rhema_bin")" && pwd)/$(basename "$rhema_bin")
-dir=$(mktemp -d "${TMPDIR:-/tmp}/rhema-ai-tls.XXXXXX")
-spid=""
-cleanup() {
-    [ -n "$spid" ] && kill "$spid" 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
+make_temp_dir ai-tls
 unset HTTPS_PROXY https_proxy RHEMA_MODEL RHEMA_AI_CONFIG OPENAI_API_KEY ANTHROPIC_API_KEY
 # Everything rhema writes (ledger, cache, config) lands under this HOME.
 export HOME="$dir/home" RHEMA_HOME="$dir/home/.rhema"
 mkdir -p "$HOME" "$dir/srv" "$dir/work"
-cd "$dir/srv" || exit 1
-make_test_ca "$dir/srv"
 
 KEY=sk-test-SECRET-1234
-python3 "$here/ai_upstream.py" srv.pem srv.key port server.log "$KEY" >>setup.log 2>&1 &
-spid=$!
-for _ in $(seq 50); do [ -s port ] && break; sleep 0.1; done
-[ -s port ] || { echo "FAIL: the upstream did not start"; cat setup.log; exit 1; }
-port=$(cat port)
+start_ai_upstream "$dir/srv" "$KEY"
 ca="$dir/srv/ca.pem"
 # A port nothing listens on: bound, then released.
 dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -146,8 +129,7 @@ done
 echo "ai chat: $(($(date +%s) - t0)) s"
 
 # Routing: the external provider is the upstream (its CA from the config).
-# RHEMA_FIXTURES, else the fixtures beside the source tree (as testutil does).
-fx="${RHEMA_FIXTURES:-$here/../../../shared/fixtures}"
+fx=$(fixtures)
 if [ -n "$fx" ] && [ -f "$fx/models/stories260K.gguf" ]; then
     export RHEMA_MODEL="$fx/models/stories260K.gguf" OPENAI_API_KEY="$KEY" ANTHROPIC_API_KEY="$KEY"
     complex="Prove step by step that the algorithm terminates, then compare the two designs and analyze the trade-offs in depth"

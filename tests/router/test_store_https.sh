@@ -11,24 +11,13 @@ rhema_bin="$1"
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../testlib.sh"
 fx="${RHEMA_FIXTURES:-}"
-for tool in openssl python3; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "SKIP: $tool not found; HTTPS model store tests skipped"
-        exit 77
-    fi
-done
+need openssl python3
 if [ -z "$fx" ] || [ ! -d "$fx/models" ]; then
     echo "SKIP: RHEMA_FIXTURES not set; HTTPS model store tests skipped"
     exit 77
 fi
 rhema_bin=$(cd "$(dirname "$rhema_bin")" && pwd)/$(basename "$rhema_bin")
-dir=$(mktemp -d "${TMPDIR:-/tmp}/rhema-store-https.XXXXXX")
-spid=""
-cleanup() {
-    [ -n "$spid" ] && kill "$spid" 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
+make_temp_dir store-https
 unset HTTPS_PROXY https_proxy RHEMA_MODEL RHEMA_AI_CONFIG
 export RHEMA_HOME="$dir/home" HOME="$dir"  # no user config decides what remove refuses
 cd "$dir" || exit 1
@@ -38,11 +27,8 @@ mkdir www
 cp "$fx/models/stories260K.gguf" "$fx/models/llama-tiny-q4_0.gguf" www/
 cp "$fx/vocab/ggml-vocab-deepseek-coder.gguf" www/vocab-only.gguf
 head -c 12000000 /dev/urandom >www/big.bin
-python3 "$here/model_server.py" www srv.pem srv.key port server.log >>setup.log 2>&1 &
-spid=$!
-for _ in $(seq 50); do [ -s port ] && break; sleep 0.1; done
-[ -s port ] || { echo "FAIL: the test server did not start"; cat setup.log; exit 1; }
-base="https://localhost:$(cat port)"
+start_server "$dir" python3 "$here/model_server.py" www srv.pem srv.key port server.log
+base="https://localhost:$port"
 
 ca=(--ca-file "$dir/ca.pem")
 models="$RHEMA_HOME/models"
