@@ -3,7 +3,7 @@
  * and one whose process is gone (SIGKILLed, a reused pid, another boot)
  * or that outlived its bound stops counting. Reports never count it. */
 #include "router/router.h"
-#include "tests/testutil.h"
+#include "tests/router/routeutil.h"
 
 #include <setjmp.h>
 #include <signal.h>
@@ -34,7 +34,7 @@ static route_config *cfg;
 
 static int setup(void **state)
 {
-    return route_config_load_mem(yaml, sizeof yaml - 1, "t.yaml", &cfg, err, sizeof err) ? -1 : 0;
+    return tu_config(yaml, &cfg);
 }
 
 static int teardown(void **state)
@@ -81,10 +81,8 @@ static void reservations_path(const char *ledger, char *out, size_t n)
 
 static route_usage answered(double cost)
 {
-    route_usage u = {.time = (int64_t)time(NULL), .target = ROUTE_TO_EXTERNAL, .in_tokens = 11, .out_tokens = 5,
-                     .cost = cost, .cost_known = true, .ms = 100};
-    strcpy(u.provider, "openai");
-    strcpy(u.model, "m1");
+    route_usage u = tu_usage((int64_t)time(NULL), ROUTE_TO_EXTERNAL, "openai", "m1", 11, 5, cost);
+    u.ms = 100;
     return u;
 }
 
@@ -93,7 +91,7 @@ static route_usage answered(double cost)
 static void test_reserve_settle(void **state)
 {
     char ledger[256];
-    assert_non_null(tu_temp_file(ledger, sizeof ledger, "rhema-budget", ".rhema/ai/usage.log"));
+    tu_ledger(ledger, sizeof ledger, "rhema-budget");
     int64_t now = wall_ms();
     route_decision d1 = decide(NULL), d2 = decide(NULL);
     assert_int_equal(d1.target, ROUTE_TO_EXTERNAL);
@@ -149,7 +147,7 @@ static void test_reserve_settle(void **state)
 static void test_release_and_nothing_to_hold(void **state)
 {
     char ledger[256];
-    assert_non_null(tu_temp_file(ledger, sizeof ledger, "rhema-budget", ".rhema/ai/usage.log"));
+    tu_ledger(ledger, sizeof ledger, "rhema-budget");
     int64_t now = wall_ms();
     route_decision d = decide(NULL);
     route_reservation r;
@@ -176,7 +174,7 @@ static void test_release_and_nothing_to_hold(void **state)
 static void test_sigkilled_owner(void **state)
 {
     char ledger[256];
-    assert_non_null(tu_temp_file(ledger, sizeof ledger, "rhema-budget", ".rhema/ai/usage.log"));
+    tu_ledger(ledger, sizeof ledger, "rhema-budget");
     int pipefd[2];
     assert_int_equal(pipe(pipefd), 0);
     pid_t kid = fork();
@@ -218,7 +216,7 @@ static void test_sigkilled_owner(void **state)
 static void test_expiry_and_identity(void **state)
 {
     char ledger[256], path[300];
-    assert_non_null(tu_temp_file(ledger, sizeof ledger, "rhema-budget", ".rhema/ai/usage.log"));
+    tu_ledger(ledger, sizeof ledger, "rhema-budget");
     reservations_path(ledger, path, sizeof path);
     int64_t now = wall_ms(), bound = route_budget_bound_ms(cfg);
     assert_true(bound == 3 * (5000 + ROUTE_MAX_WAIT_MS) + 60000);
@@ -312,32 +310,10 @@ static int fake_external(void *user, const route_call *call, route_reply *reply,
     return 0;
 }
 
-typedef struct tally {
-    double cost;
-    size_t records, failed, measured;
-} tally;
-
-static int count(void *user, const route_usage *u)
-{
-    tally *t = user;
-    t->records++;
-    t->cost += u->cost;
-    t->failed += u->failed;
-    t->measured += u->load_ms == 12.5 && u->peak_rss == 4 << 20 && u->model_bytes == 1 << 20 && u->kv_bytes == 1 << 16;
-    return 0;
-}
-
-static tally read_ledger(const char *ledger)
-{
-    tally t = {0};
-    assert_int_equal(route_ledger_read(ledger, 0, count, &t, NULL, err, sizeof err), ROUTE_OK);
-    return t;
-}
-
 static void test_execute(void **state)
 {
     char ledger[256];
-    assert_non_null(tu_temp_file(ledger, sizeof ledger, "rhema-budget", ".rhema/ai/usage.log"));
+    tu_ledger(ledger, sizeof ledger, "rhema-budget");
     fake f = {0};
     route_backends b = {fake_embedded, fake_external, &f};
     route_request rq = {.prompt = "hello there", .max_output_tokens = 8};
@@ -353,8 +329,8 @@ static void test_execute(void **state)
     route_result_free(&res);
     assert_false(r.held);
     assert_true(held_usd(ledger, wall_ms(), NULL) == 0);
-    tally t = read_ledger(ledger);
-    assert_true(t.records == 1 && t.cost == 5);
+    tu_tally t = tu_read(ledger, 0, NULL);
+    assert_true(t.n == 1 && t.cost == 5);
 
     /* No room for another $8: local, and the local record keeps the
      * backend's load time and memory. */
@@ -365,12 +341,13 @@ static void test_execute(void **state)
     assert_int_equal(res.served_by, ROUTE_TO_EMBEDDED);
     route_result_free(&res);
     assert_int_equal(f.ext_calls, 1);
-    t = read_ledger(ledger);
-    assert_true(t.records == 2 && t.cost == 5 && t.measured == 1);
+    t = tu_read(ledger, 0, NULL);
+    assert_true(t.n == 2 && t.cost == 5 && t.measured == 1);
+    assert_true(t.load_ms == 12.5 && t.peak_rss == 4 << 20 && t.model_bytes == 1 << 20 && t.kv_bytes == 1 << 16);
 
     /* A failed call releases its hold; the local model answers. */
     char fresh[256];
-    assert_non_null(tu_temp_file(fresh, sizeof fresh, "rhema-budget", ".rhema/ai/usage.log"));
+    tu_ledger(fresh, sizeof fresh, "rhema-budget");
     rt.ledger_path = fresh;
     f.ext_fail = 1;
     d = decide(NULL);
@@ -381,8 +358,8 @@ static void test_execute(void **state)
     route_result_free(&res);
     assert_false(r.held);
     assert_true(held_usd(fresh, wall_ms(), NULL) == 0);
-    t = read_ledger(fresh);
-    assert_true(t.records == 2 && t.failed == 1 && t.cost == 0);
+    t = tu_read(fresh, 0, NULL);
+    assert_true(t.n == 2 && t.failed == 1 && t.cost == 0);
 
     /* An external call the decision did not hold for (no reservation
      * taken yet) holds its own estimate first; with no room it is passed

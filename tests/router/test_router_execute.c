@@ -2,6 +2,7 @@
  * drafting, low-confidence escalation, benching, the exact cache, the
  * attempt limit, metrics and the ledger. */
 #include "router/router.h"
+#include "tests/router/routeutil.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -112,11 +113,7 @@ static int cleanup(void **state)
 
 static int setup(void **state)
 {
-    if (route_config_load_mem(yaml, sizeof yaml - 1, "t.yaml", &cfg, err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
-        return -1;
-    }
-    return 0;
+    return tu_config(yaml, &cfg);
 }
 
 static int teardown(void **state)

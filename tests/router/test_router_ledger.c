@@ -2,7 +2,7 @@
  * skipped and never damage the next one, writers killed with SIGKILL leave
  * a readable file, and the cost analysis adds up. */
 #include "router/router.h"
-#include "tests/testutil.h"
+#include "tests/router/routeutil.h"
 
 #include <setjmp.h>
 #include <signal.h>
@@ -19,78 +19,44 @@
 
 static char err[1024];
 
-static void ledger_path(char *out, size_t n, const char *tag)
-{
-    char name[64];
-    snprintf(name, sizeof name, ".rhema/ai/%s.log", tag);
-    assert_non_null(tu_temp_file(out, n, "rhema-ledger", name));
-}
-
-static route_usage usage(int64_t t, route_target target, const char *provider, const char *model, uint64_t in,
-                         uint64_t out, double cost)
-{
-    route_usage u = {.time = t, .target = target, .in_tokens = in, .out_tokens = out, .cost = cost, .cost_known = cost >= 0};
-    snprintf(u.provider, sizeof u.provider, "%s", provider);
-    snprintf(u.model, sizeof u.model, "%s", model);
-    return u;
-}
-
-typedef struct tally {
-    size_t n;
-    uint64_t in_sum;
-    double cost;
-} tally;
-
-static int count(void *user, const route_usage *u)
-{
-    tally *t = user;
-    t->n++;
-    t->in_sum += u->in_tokens;
-    t->cost += u->cost;
-    return 0;
-}
-
 static void test_roundtrip(void **state)
 {
     char path[256];
-    ledger_path(path, sizeof path, "rt");
-    route_usage a = usage(1000, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 12, 34, 0.25);
-    route_usage b = usage(2000, ROUTE_TO_EMBEDDED, "", "weird name\twith\nbreaks", 5, 6, 0);
-    route_usage c = usage(3000, ROUTE_TO_HYBRID, "acme", "acme-1", 7, 8, -1);
-    assert_int_equal(route_ledger_append(path, &a, err, sizeof err), ROUTE_OK);
-    assert_int_equal(route_ledger_append(path, &b, err, sizeof err), ROUTE_OK);
-    assert_int_equal(route_ledger_append(path, &c, err, sizeof err), ROUTE_OK);
-    tally t = {0};
+    tu_ledger(path, sizeof path, "rhema-ledger");
+    route_usage a = tu_usage(1000, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 12, 34, 0.25);
+    route_usage b = tu_usage(2000, ROUTE_TO_EMBEDDED, "", "weird name\twith\nbreaks", 5, 6, 0);
+    route_usage c = tu_usage(3000, ROUTE_TO_HYBRID, "acme", "acme-1", 7, 8, -1);
+    tu_append(path, &a);
+    tu_append(path, &b);
+    tu_append(path, &c);
     size_t bad = 9;
-    assert_int_equal(route_ledger_read(path, 1500, count, &t, &bad, err, sizeof err), ROUTE_OK);
+    tu_tally t = tu_read(path, 1500, &bad);
     assert_int_equal(t.n, 2);
-    assert_int_equal(t.in_sum, 12);
+    assert_int_equal(t.in_tokens, 12);
     assert_int_equal(bad, 0);
     char missing[300];
     snprintf(missing, sizeof missing, "%s.none", path);
-    t = (tally){0};
-    assert_int_equal(route_ledger_read(missing, 0, count, &t, NULL, err, sizeof err), ROUTE_OK);
+    t = tu_read(missing, 0, NULL);
     assert_int_equal(t.n, 0);
 }
 
 static void test_torn_record(void **state)
 {
     char path[256];
-    ledger_path(path, sizeof path, "torn");
-    route_usage a = usage(100, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 0.5);
-    assert_int_equal(route_ledger_append(path, &a, err, sizeof err), ROUTE_OK);
+    tu_ledger(path, sizeof path, "rhema-ledger");
+    route_usage a = tu_usage(100, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 0.5);
+    tu_append(path, &a);
     /* A crash in the middle of a record: half a line, no newline. */
     FILE *f = fopen(path, "a");
     fputs("R1 101 external openai gpt-4o 1", f);
     fclose(f);
-    assert_int_equal(route_ledger_append(path, &a, err, sizeof err), ROUTE_OK);
+    tu_append(path, &a);
     /* A flipped byte inside a complete record is caught by the check. */
     f = fopen(path, "a");
     fputs("R1 102 external openai gpt-4o 1 1 9.000000000 00000000\n", f);
     fclose(f);
-    tally t = {0};
     size_t bad = 0;
-    assert_int_equal(route_ledger_read(path, 0, count, &t, &bad, err, sizeof err), ROUTE_OK);
+    tu_tally t = tu_read(path, 0, &bad);
     assert_int_equal(t.n, 2);
     assert_true(t.cost == 1.0);
     assert_int_equal(bad, 2);
@@ -104,14 +70,14 @@ enum { WRITERS = 6, PER_WRITER = 150 };
 static void test_concurrent_writers(void **state)
 {
     char path[256];
-    ledger_path(path, sizeof path, "conc");
+    tu_ledger(path, sizeof path, "rhema-ledger");
     pid_t kids[WRITERS];
     for (int w = 0; w < WRITERS; w++) {
         kids[w] = fork();
         assert_true(kids[w] >= 0);
         if (kids[w] == 0) {
             for (int i = 0; i < PER_WRITER; i++) {
-                route_usage u = usage(5000 + i, ROUTE_TO_EXTERNAL, "openai", "gpt-4o-mini", (uint64_t)w + 1, 1, 0.001);
+                route_usage u = tu_usage(5000 + i, ROUTE_TO_EXTERNAL, "openai", "gpt-4o-mini", (uint64_t)w + 1, 1, 0.001);
                 if (route_ledger_append(path, &u, err, sizeof err)) _exit(1);
             }
             _exit(0);
@@ -122,20 +88,19 @@ static void test_concurrent_writers(void **state)
         assert_int_equal(waitpid(kids[w], &status, 0), kids[w]);
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
-    tally t = {0};
     size_t bad = 0;
-    assert_int_equal(route_ledger_read(path, 0, count, &t, &bad, err, sizeof err), ROUTE_OK);
+    tu_tally t = tu_read(path, 0, &bad);
     assert_int_equal(t.n, WRITERS * PER_WRITER);
     assert_int_equal(bad, 0);
     uint64_t want = 0;
     for (int w = 0; w < WRITERS; w++) want += (uint64_t)(w + 1) * PER_WRITER;
-    assert_int_equal(t.in_sum, want);
+    assert_int_equal(t.in_tokens, want);
 }
 
 static void test_kill9_loop(void **state)
 {
     char path[256];
-    ledger_path(path, sizeof path, "kill");
+    tu_ledger(path, sizeof path, "rhema-ledger");
     size_t acked = 0;
     for (int round = 0; round < 12; round++) {
         int pipefd[2];
@@ -145,7 +110,7 @@ static void test_kill9_loop(void **state)
         if (kid == 0) {
             close(pipefd[0]);
             for (int i = 0;; i++) {
-                route_usage u = usage(7000 + i, ROUTE_TO_EXTERNAL, "anthropic", "claude-3-haiku", 1, 1, 0.0001);
+                route_usage u = tu_usage(7000 + i, ROUTE_TO_EXTERNAL, "anthropic", "claude-3-haiku", 1, 1, 0.0001);
                 if (route_ledger_append(path, &u, err, sizeof err)) _exit(1);
                 /* Acknowledge only after the append returned (fsync'd). */
                 if (write(pipefd[1], "x", 1) != 1) _exit(1);
@@ -161,35 +126,33 @@ static void test_kill9_loop(void **state)
         while ((n = read(pipefd[0], buf, sizeof buf)) > 0) acked += (size_t)n;
         close(pipefd[0]);
     }
-    tally t = {0};
     size_t bad = 0;
-    assert_int_equal(route_ledger_read(path, 0, count, &t, &bad, err, sizeof err), ROUTE_OK);
+    tu_tally t = tu_read(path, 0, &bad);
     /* Every acknowledged record is there; at most one torn line per kill. */
     assert_true(t.n >= acked);
     assert_true(bad <= 12);
-    route_usage u = usage(9999, ROUTE_TO_EMBEDDED, "", "m", 1, 1, 0);
-    assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
-    tally t2 = {0};
-    assert_int_equal(route_ledger_read(path, 9999, count, &t2, NULL, err, sizeof err), ROUTE_OK);
+    route_usage u = tu_usage(9999, ROUTE_TO_EMBEDDED, "", "m", 1, 1, 0);
+    tu_append(path, &u);
+    tu_tally t2 = tu_read(path, 9999, NULL);
     assert_int_equal(t2.n, 1);
 }
 
 static void test_costs_analyze(void **state)
 {
     char path[256];
-    ledger_path(path, sizeof path, "costs");
+    tu_ledger(path, sizeof path, "rhema-ledger");
     static const char yaml[] = "ai_service:\n  external:\n    base_url: https://api.openai.com\n    models: [gpt-4o]\n";
     route_config *cfg;
-    assert_int_equal(route_config_load_mem(yaml, sizeof yaml - 1, "t.yaml", &cfg, err, sizeof err), ROUTE_OK);
+    assert_int_equal(tu_config(yaml, &cfg), 0);
     route_usage rows[] = {
-        usage(10, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1000, 100, 0.0035),
-        usage(20, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1000, 100, 0.0035),
-        usage(30, ROUTE_TO_HYBRID, "openai", "gpt-4o", 500, 50, 0.00175),
-        usage(40, ROUTE_TO_EXTERNAL, "acme", "acme-1", 10, 10, -1),
-        usage(50, ROUTE_TO_EMBEDDED, "", "phi-2", 1000000, 0, 0),
-        usage(5, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 100), /* before the period */
+        tu_usage(10, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1000, 100, 0.0035),
+        tu_usage(20, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1000, 100, 0.0035),
+        tu_usage(30, ROUTE_TO_HYBRID, "openai", "gpt-4o", 500, 50, 0.00175),
+        tu_usage(40, ROUTE_TO_EXTERNAL, "acme", "acme-1", 10, 10, -1),
+        tu_usage(50, ROUTE_TO_EMBEDDED, "", "phi-2", 1000000, 0, 0),
+        tu_usage(5, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 100), /* before the period */
     };
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) assert_int_equal(route_ledger_append(path, &rows[i], err, sizeof err), ROUTE_OK);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) tu_append(path, &rows[i]);
     route_cost_report r;
     assert_int_equal(route_costs_analyze(cfg, path, 10, 100, &r, err, sizeof err), ROUTE_OK);
     assert_int_equal(r.n_rows, 4);
@@ -213,21 +176,21 @@ static void test_costs_analyze(void **state)
 static void test_state(void **state)
 {
     char path[256];
-    ledger_path(path, sizeof path, "state");
+    tu_ledger(path, sizeof path, "rhema-ledger");
     int64_t now = 1700000000; /* 22:13 UTC */
     route_usage rows[] = {
-        usage(now - 100, ROUTE_TO_EMBEDDED, "", "m", 1, 1, 0),
-        usage(now - 200, ROUTE_TO_EMBEDDED, "", "m", 1, 1, 0),
-        usage(now - 300, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 0.5),
-        usage(now - 85000, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 0.25), /* yesterday (UTC) */
-        usage(now - 90000, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 0.25), /* older than a day */
+        tu_usage(now - 100, ROUTE_TO_EMBEDDED, "", "m", 1, 1, 0),
+        tu_usage(now - 200, ROUTE_TO_EMBEDDED, "", "m", 1, 1, 0),
+        tu_usage(now - 300, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 0.5),
+        tu_usage(now - 85000, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 0.25), /* yesterday (UTC) */
+        tu_usage(now - 90000, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 0.25), /* older than a day */
     };
     rows[0].ms = 1000;
     rows[1].ms = 3000;
     rows[2].ms = 700;
     rows[3].ms = 900;
     rows[4].ms = 99999;
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) assert_int_equal(route_ledger_append(path, &rows[i], err, sizeof err), ROUTE_OK);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) tu_append(path, &rows[i]);
     /* An old-format record without a latency still counts its cost. */
     FILE *f = fopen(path, "a");
     fputs("R1 1699999000 external openai gpt-4o 1 1 0.125000000 25d69c2e\n", f);
@@ -245,21 +208,21 @@ static void test_state(void **state)
 static void test_cached_and_failed(void **state)
 {
     char path[256];
-    ledger_path(path, sizeof path, "flags");
+    tu_ledger(path, sizeof path, "rhema-ledger");
     static const char yaml[] = "ai_service:\n  external:\n    base_url: https://api.openai.com\n    models: [gpt-4o]\n";
     route_config *cfg;
-    assert_int_equal(route_config_load_mem(yaml, sizeof yaml - 1, "t.yaml", &cfg, err, sizeof err), ROUTE_OK);
+    assert_int_equal(tu_config(yaml, &cfg), 0);
     route_usage rows[] = {
-        usage(10, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1000, 100, 0.0035),
-        usage(20, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1000, 100, 0),     /* cached */
-        usage(30, ROUTE_TO_EMBEDDED, "", "phi-2", 1000000, 0, 0),           /* cached */
-        usage(40, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 0, 0, 0),          /* failed */
+        tu_usage(10, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1000, 100, 0.0035),
+        tu_usage(20, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1000, 100, 0),     /* cached */
+        tu_usage(30, ROUTE_TO_EMBEDDED, "", "phi-2", 1000000, 0, 0),           /* cached */
+        tu_usage(40, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 0, 0, 0),          /* failed */
     };
     rows[0].ms = 100;
     rows[1].cached = rows[2].cached = true;
     rows[3].failed = true;
     rows[3].ms = 30000;
-    for (size_t i = 0; i < 4; i++) assert_int_equal(route_ledger_append(path, &rows[i], err, sizeof err), ROUTE_OK);
+    for (size_t i = 0; i < 4; i++) tu_append(path, &rows[i]);
     FILE *f = fopen(path, "a");
     fputs("R2 50 embedded - phi-2 10 10 0.000000000 40 7d4f2ad4\n", f); /* a bad checksum: skipped */
     fclose(f);
@@ -291,7 +254,7 @@ static route_config *openai_config(void)
 {
     static const char yaml[] = "ai_service:\n  external:\n    base_url: https://api.openai.com\n    models: [gpt-4o]\n";
     route_config *cfg;
-    assert_int_equal(route_config_load_mem(yaml, sizeof yaml - 1, "t.yaml", &cfg, err, sizeof err), ROUTE_OK);
+    assert_int_equal(tu_config(yaml, &cfg), 0);
     return cfg;
 }
 
@@ -302,7 +265,7 @@ static bool near(double a, double b) { return a > b - 1e-9 && a < b + 1e-9; }
 static void test_project(void **state)
 {
     char path[256];
-    ledger_path(path, sizeof path, "project");
+    tu_ledger(path, sizeof path, "rhema-ledger");
     route_config *cfg = openai_config();
     const route_usage_profile *prof = route_usage_profile_find("medium");
     assert_non_null(prof);
@@ -317,9 +280,9 @@ static void test_project(void **state)
     assert_true(near(pr.routed_usd, 50.25));        /* 15 % external, 35 % hybrid with the draft sent */
     assert_true(near(pr.savings_usd, 39.75));
     for (int i = 0; i < 20; i++) {
-        route_usage u = usage(100 * 86400 - 10 - i, i < 5 ? ROUTE_TO_EXTERNAL : ROUTE_TO_EMBEDDED, i < 5 ? "openai" : "",
+        route_usage u = tu_usage(100 * 86400 - 10 - i, i < 5 ? ROUTE_TO_EXTERNAL : ROUTE_TO_EMBEDDED, i < 5 ? "openai" : "",
                               i < 5 ? "gpt-4o" : "phi-2", 10, 10, i < 5 ? 0.001 : 0);
-        assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
+        tu_append(path, &u);
     }
     assert_int_equal(route_costs_project(cfg, path, 100 * 86400, prof, &pr, err, sizeof err), ROUTE_OK);
     assert_true(pr.share_from_ledger);
@@ -334,7 +297,7 @@ static void test_project(void **state)
 static void test_optimize(void **state)
 {
     char path[256];
-    ledger_path(path, sizeof path, "optimize");
+    tu_ledger(path, sizeof path, "rhema-ledger");
     route_config *cfg = openai_config();
     route_optimize_plan pl;
     assert_int_equal(route_costs_optimize(cfg, path, 0, 10 * 86400, ROUTE_STRAT_HYBRID, &pl, err, sizeof err), ROUTE_OK);
@@ -343,12 +306,12 @@ static void test_optimize(void **state)
     assert_int_equal(pl.rec_simple_max_tokens, pl.simple_max_tokens);
     for (int i = 1; i <= 10; i++) {
         int64_t day = i <= 5 ? 0 : i <= 9 ? 1 : 2;
-        route_usage u = usage(86400 + day * 86400 + i, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", (uint64_t)i * 1000, 10, i * 0.001);
-        assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
+        route_usage u = tu_usage(86400 + day * 86400 + i, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", (uint64_t)i * 1000, 10, i * 0.001);
+        tu_append(path, &u);
     }
-    route_usage cached = usage(86400, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 2500, 10, 0);
+    route_usage cached = tu_usage(86400, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 2500, 10, 0);
     cached.cached = true; /* cost nothing: not a request to move */
-    assert_int_equal(route_ledger_append(path, &cached, err, sizeof err), ROUTE_OK);
+    tu_append(path, &cached);
     assert_int_equal(route_costs_optimize(cfg, path, 0, 10 * 86400, ROUTE_STRAT_HYBRID, &pl, err, sizeof err), ROUTE_OK);
     assert_int_equal(pl.external_requests, 10);
     assert_true(near(pl.external_usd, 0.055));
@@ -372,25 +335,25 @@ static void test_optimize(void **state)
 static void test_service_stats(void **state)
 {
     char path[256];
-    ledger_path(path, sizeof path, "stats");
+    tu_ledger(path, sizeof path, "rhema-ledger");
     for (int i = 1; i <= 100; i++) {
-        route_usage u = usage(1000 + i, ROUTE_TO_EMBEDDED, "", "phi-2", 10, 20, 0);
+        route_usage u = tu_usage(1000 + i, ROUTE_TO_EMBEDDED, "", "phi-2", 10, 20, 0);
         u.ms = i;
-        assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
+        tu_append(path, &u);
     }
     route_usage ext[] = {
-        usage(2000, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 100, 50, 0.01),
-        usage(2001, ROUTE_TO_HYBRID, "openai", "gpt-4o", 100, 50, 0.01),
-        usage(2002, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 100, 50, 0),
-        usage(2003, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 0, 0, 0),
-        usage(9000, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 5), /* after the period */
+        tu_usage(2000, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 100, 50, 0.01),
+        tu_usage(2001, ROUTE_TO_HYBRID, "openai", "gpt-4o", 100, 50, 0.01),
+        tu_usage(2002, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 100, 50, 0),
+        tu_usage(2003, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 0, 0, 0),
+        tu_usage(9000, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 1, 1, 5), /* after the period */
     };
     ext[0].ms = 200;
     ext[1].ms = 400;
     ext[2].cached = true;
     ext[3].failed = true;
     ext[3].ms = 30000;
-    for (size_t i = 0; i < 5; i++) assert_int_equal(route_ledger_append(path, &ext[i], err, sizeof err), ROUTE_OK);
+    for (size_t i = 0; i < 5; i++) tu_append(path, &ext[i]);
     route_service_stats st;
     assert_int_equal(route_service_stats_read(path, 0, 5000, &st, err, sizeof err), ROUTE_OK);
     assert_int_equal(st.embedded.requests, 100);
@@ -411,24 +374,6 @@ static void test_service_stats(void **state)
     assert_int_equal(st.embedded.requests + st.external.requests, 0);
 }
 
-typedef struct metrics_seen {
-    size_t n, measured;
-    double load_ms;
-    uint64_t peak_rss;
-} metrics_seen;
-
-static int see_metrics(void *user, const route_usage *u)
-{
-    metrics_seen *m = user;
-    m->n++;
-    if (u->peak_rss || u->load_ms > 0) {
-        m->measured++;
-        m->load_ms += u->load_ms;
-        m->peak_rss = u->peak_rss;
-    }
-    return 0;
-}
-
 static void first_line(const char *path, char *out, size_t n)
 {
     FILE *f = fopen(path, "r");
@@ -443,28 +388,28 @@ static void first_line(const char *path, char *out, size_t n)
 static void test_metrics(void **state)
 {
     char path[256], plain[256], line[600], line2[600];
-    ledger_path(path, sizeof path, "metrics");
-    ledger_path(plain, sizeof plain, "plain");
-    route_usage u = usage(100, ROUTE_TO_EMBEDDED, "", "phi-2", 10, 20, 0);
+    tu_ledger(path, sizeof path, "rhema-ledger");
+    tu_ledger(plain, sizeof plain, "rhema-ledger");
+    route_usage u = tu_usage(100, ROUTE_TO_EMBEDDED, "", "phi-2", 10, 20, 0);
     u.ms = 900;
-    assert_int_equal(route_ledger_append(plain, &u, err, sizeof err), ROUTE_OK);
+    tu_append(plain, &u);
     u.load_ms = 250.5;
     u.peak_rss = 3u << 20;
     u.model_bytes = 2u << 20;
     u.kv_bytes = 1u << 18;
-    assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
+    tu_append(path, &u);
     first_line(plain, line, sizeof line);
     first_line(path, line2, sizeof line2);
     assert_string_equal(line, line2);
     u.load_ms = 0; /* the model was open already: memory only */
     u.peak_rss = 4u << 20;
     u.ms = 100;
-    assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
+    tu_append(path, &u);
     u.load_ms = 749.5;
     u.ms = 2000;
-    assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
-    route_usage x = usage(110, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 10, 20, 0.01);
-    assert_int_equal(route_ledger_append(path, &x, err, sizeof err), ROUTE_OK);
+    tu_append(path, &u);
+    route_usage x = tu_usage(110, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 10, 20, 0.01);
+    tu_append(path, &x);
     char *text;
     size_t len;
     FILE *f = fopen(path, "r");
@@ -484,9 +429,8 @@ static void test_metrics(void **state)
     assert_non_null(strstr(text, " 2097152 262144 ")); /* the second one, with "-" for no load */
     free(text);
 
-    metrics_seen m = {0};
     size_t bad = 9;
-    assert_int_equal(route_ledger_read(path, 0, see_metrics, &m, &bad, err, sizeof err), ROUTE_OK);
+    tu_tally m = tu_read(path, 0, &bad);
     assert_int_equal(m.n, 4);
     assert_int_equal(m.measured, 3);
     assert_true(m.load_ms == 1000);
@@ -494,7 +438,7 @@ static void test_metrics(void **state)
 
     static const char yaml[] = "ai_service:\n  embedded: {model_type: phi-2}\n";
     route_config *cfg;
-    assert_int_equal(route_config_load_mem(yaml, sizeof yaml - 1, "t.yaml", &cfg, err, sizeof err), ROUTE_OK);
+    assert_int_equal(tu_config(yaml, &cfg), 0);
     route_cost_report r;
     assert_int_equal(route_costs_analyze(cfg, path, 0, 1000, &r, err, sizeof err), ROUTE_OK);
     const route_cost_row *e = NULL;
@@ -510,9 +454,9 @@ static void test_metrics(void **state)
 
     /* A flipped byte in an M1 line: the record stays, unmeasured; a sound
      * M1 line after a damaged record (another record's) is ignored. */
-    ledger_path(path, sizeof path, "metrics-bad");
+    tu_ledger(path, sizeof path, "rhema-ledger");
     u.load_ms = 10;
-    assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
+    tu_append(path, &u);
     f = fopen(path, "r+");
     assert_non_null(f);
     assert_non_null(fgets(line, sizeof line, f));
@@ -523,8 +467,7 @@ static void test_metrics(void **state)
     f = fopen(path, "a");
     fprintf(f, "R3 120 embedded - phi-2 1 1 0.000000000 5 - 00000000\n%s\n", orphan);
     fclose(f);
-    m = (metrics_seen){0};
-    assert_int_equal(route_ledger_read(path, 0, see_metrics, &m, &bad, err, sizeof err), ROUTE_OK);
+    m = tu_read(path, 0, &bad);
     assert_int_equal(m.n, 1);
     assert_int_equal(m.measured, 0);
     assert_int_equal(bad, 2);

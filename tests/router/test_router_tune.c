@@ -1,7 +1,7 @@
 /* route_perf_optimize on ledgers written here: each recommendation with
  * the numbers behind it, and "not enough data" where the ledger is thin. */
 #include "router/router.h"
-#include "tests/testutil.h"
+#include "tests/router/routeutil.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,7 +30,7 @@ static route_config *cfg;
 
 static int setup(void **state)
 {
-    return route_config_load_mem(yaml, sizeof yaml - 1, "t.yaml", &cfg, err, sizeof err) ? -1 : 0;
+    return tu_config(yaml, &cfg);
 }
 
 static int teardown(void **state)
@@ -42,11 +42,11 @@ static int teardown(void **state)
 static void add(const char *path, route_target t, const char *provider, const char *model, uint64_t in, double ms,
                 bool cached, bool failed)
 {
-    route_usage u = {.time = 1000, .target = t, .in_tokens = in, .out_tokens = 50, .cost = 0, .cost_known = true,
-                     .ms = ms, .cached = cached, .failed = failed};
-    snprintf(u.provider, sizeof u.provider, "%s", provider);
-    snprintf(u.model, sizeof u.model, "%s", model);
-    assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
+    route_usage u = tu_usage(1000, t, provider, model, in, 50, 0);
+    u.ms = ms;
+    u.cached = cached;
+    u.failed = failed;
+    tu_append(path, &u);
 }
 
 static const route_advice *find(const route_perf_plan *p, const char *topic, const char *subject)
@@ -79,7 +79,7 @@ static void thin(const route_perf_plan *p, const char *topic, const char *subjec
 static void test_thin(void **state)
 {
     char path[256];
-    assert_non_null(tu_temp_file(path, sizeof path, "rhema-tune", ".rhema/ai/usage.log"));
+    tu_ledger(path, sizeof path, "rhema-tune");
     route_perf_plan p;
     assert_int_equal(route_perf_optimize(cfg, path, 0, 5000, &p, err, sizeof err), ROUTE_OK);
     assert_false(p.enough_data);
@@ -109,14 +109,14 @@ static void test_thin(void **state)
 static void test_advice(void **state)
 {
     char path[256];
-    assert_non_null(tu_temp_file(path, sizeof path, "rhema-tune", ".rhema/ai/usage.log"));
+    tu_ledger(path, sizeof path, "rhema-tune");
     for (int i = 1; i <= 20; i++) {
         route_usage u = {.time = 1000, .target = ROUTE_TO_EMBEDDED, .in_tokens = 100 * (uint64_t)i, .out_tokens = 50,
                          .cost_known = true, .ms = 500 + 200.0 * i, .model_bytes = 1 << 20, .kv_bytes = 2 << 20,
                          .peak_rss = (5 << 20) / 2};
         strcpy(u.model, "small");
         if (i <= 4) u.load_ms = 1500 + 100.0 * i;
-        assert_int_equal(route_ledger_append(path, &u, err, sizeof err), ROUTE_OK);
+        tu_append(path, &u);
     }
     add(path, ROUTE_TO_EMBEDDED, "", "small", 100, 0, true, false);
     for (int i = 1; i <= 10; i++) add(path, ROUTE_TO_EXTERNAL, "openai", "gpt-4o", 100, 900 + 100.0 * i, false, false);
@@ -161,7 +161,7 @@ static void test_advice(void **state)
 static void test_ok_and_slow_base(void **state)
 {
     char path[256];
-    assert_non_null(tu_temp_file(path, sizeof path, "rhema-tune", ".rhema/ai/usage.log"));
+    tu_ledger(path, sizeof path, "rhema-tune");
     for (int i = 1; i <= 10; i++) add(path, ROUTE_TO_EMBEDDED, "", "small", 100 * (uint64_t)i, 3100 + 10.0 * i, false, false);
     route_perf_plan p;
     assert_int_equal(route_perf_optimize(cfg, path, 0, 5000, &p, err, sizeof err), ROUTE_OK);
