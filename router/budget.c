@@ -114,13 +114,9 @@ static int book_path(const char *ledger, const char *name, char *out, size_t n, 
 
 static int book_add(book *b, const held *h)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 16;
-        held *v = realloc(b->v, cap * sizeof *v);
-        if (!v) return ROUTE_ERR_NOMEM;
-        b->v = v;
-        b->cap = cap;
-    }
+    held *v = route_grow(b->v, b->n, &b->cap, sizeof *v, 16);
+    if (!v) return ROUTE_ERR_NOMEM;
+    b->v = v;
     b->v[b->n++] = *h;
     b->dirty = true;
     return ROUTE_OK;

@@ -58,14 +58,10 @@ struct route_catalog {
 
 static const char *keep(route_catalog *c, const char *s, size_t len)
 {
-    if (c->n_strs == c->cap_strs) {
-        size_t cap = c->cap_strs ? c->cap_strs * 2 : 32;
-        char **p = realloc(c->strs, cap * sizeof *p);
-        if (!p)
-            return NULL;
-        c->strs = p;
-        c->cap_strs = cap;
-    }
+    char **p = route_grow(c->strs, c->n_strs, &c->cap_strs, sizeof *p, 32);
+    if (!p)
+        return NULL;
+    c->strs = p;
     char *d = strndup(s, len);
     if (d)
         c->strs[c->n_strs++] = d;

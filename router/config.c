@@ -81,13 +81,9 @@ int route_cfg_set_setting(cfg_ctx *c, const char *value, const char *origin)
     for (size_t i = 0; i < cfg->n_settings; i++)
         if (!strcmp(cfg->settings[i].key, c->path)) s = &cfg->settings[i];
     if (!s) {
-        if (cfg->n_settings == c->settings_cap) {
-            size_t cap = c->settings_cap ? c->settings_cap * 2 : 64;
-            route_setting *ns = realloc(cfg->settings, cap * sizeof *ns);
-            if (!ns) return ROUTE_ERR_NOMEM;
-            cfg->settings = ns;
-            c->settings_cap = cap;
-        }
+        route_setting *ns = route_grow(cfg->settings, cfg->n_settings, &c->settings_cap, sizeof *ns, 64);
+        if (!ns) return ROUTE_ERR_NOMEM;
+        cfg->settings = ns;
         s = &cfg->settings[cfg->n_settings++];
         *s = (route_setting){route_cfg_dupstr(c->path), NULL, NULL};
     }

@@ -65,6 +65,11 @@ void route_decision_local(const route_config *cfg, route_decision *d, const char
 void route_line_add(char *lines, size_t width, size_t max, size_t *n, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* The array v, holding n elements of size bytes in room for *cap, with
+ * room for one more: when full it doubles (from first) and *cap says so.
+ * NULL when out of memory, v then unchanged. */
+void *route_grow(void *v, size_t n, size_t *cap, size_t size, size_t first);
+
 /* A growing list of measurements (latencies, load times) and their
  * nearest-rank quantiles. Zero it to start. */
 typedef struct route_samples {

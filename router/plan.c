@@ -118,16 +118,12 @@ static int add_ext(void *user, const route_usage *u)
 {
     collect *c = user;
     if (u->time > c->until || u->failed || u->cached || u->target == ROUTE_TO_EMBEDDED || !u->cost_known) return 0;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        ext_req *nv = realloc(c->v, cap * sizeof *nv);
-        if (!nv) {
-            c->status = ROUTE_ERR_NOMEM;
-            return 1;
-        }
-        c->v = nv;
-        c->cap = cap;
+    ext_req *nv = route_grow(c->v, c->n, &c->cap, sizeof *nv, 64);
+    if (!nv) {
+        c->status = ROUTE_ERR_NOMEM;
+        return 1;
     }
+    c->v = nv;
     c->v[c->n++] = (ext_req){u->in_tokens, u->cost, u->time};
     if (c->n == 1 || u->time < c->first) c->first = u->time;
     if (c->n == 1 || u->time > c->last) c->last = u->time;

@@ -30,16 +30,12 @@ static int add_point(void *user, const route_usage *u)
 {
     points *p = user;
     if (u->time > p->until || u->target != ROUTE_TO_EMBEDDED || u->failed || u->cached || u->ms <= 0) return 0;
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        point *v = realloc(p->v, cap * sizeof *v);
-        if (!v) {
-            p->status = ROUTE_ERR_NOMEM;
-            return 1;
-        }
-        p->v = v;
-        p->cap = cap;
+    point *v = route_grow(p->v, p->n, &p->cap, sizeof *v, 64);
+    if (!v) {
+        p->status = ROUTE_ERR_NOMEM;
+        return 1;
     }
+    p->v = v;
     p->v[p->n++] = (point){(double)u->in_tokens, (double)u->out_tokens, u->ms};
     return 0;
 }

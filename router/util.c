@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,15 +190,21 @@ void route_line_add(char *lines, size_t width, size_t max, size_t *n, const char
     (*n)++;
 }
 
+void *route_grow(void *v, size_t n, size_t *cap, size_t size, size_t first)
+{
+    if (n < *cap) return v;
+    size_t want = *cap ? *cap * 2 : first;
+    if (want > SIZE_MAX / size) return NULL;
+    void *nv = realloc(v, want * size);
+    if (nv) *cap = want;
+    return nv;
+}
+
 int route_samples_push(route_samples *s, double x)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        double *v = realloc(s->v, cap * sizeof *v);
-        if (!v) return ROUTE_ERR_NOMEM;
-        s->v = v;
-        s->cap = cap;
-    }
+    double *v = route_grow(s->v, s->n, &s->cap, sizeof *v, 64);
+    if (!v) return ROUTE_ERR_NOMEM;
+    s->v = v;
     s->v[s->n++] = x;
     return ROUTE_OK;
 }
