@@ -52,13 +52,20 @@ int cli_ai_ledger_report(const cli_cmd *cmd, const char *config, const char *per
     return CLI_EXIT_OK;
 }
 
-int cli_ai_json_print(net_jw *w, net_buf *out)
+net_jw *cli_ai_json_begin(cli_json *doc)
+{
+    net_buf_init(&doc->out);
+    net_jw_init(&doc->w, &doc->out);
+    return &doc->w;
+}
+
+int cli_ai_json_print(cli_json *doc)
 {
     char err[256];
-    int rc = net_jw_finish(w, err, sizeof err);
-    if (rc == 0) printf("%s\n", out->data);
+    int rc = net_jw_finish(&doc->w, err, sizeof err);
+    if (rc == 0) printf("%s\n", doc->out.data);
     else fprintf(stderr, "rhema: cannot write JSON: %s\n", err);
-    net_buf_free(out);
+    net_buf_free(&doc->out);
     return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 

@@ -24,8 +24,15 @@ int cli_ai_ledger_failed(route_config **cfg, const char *err);
 int cli_ai_ledger_report(const cli_cmd *cmd, const char *config, const char *period, route_config **cfg,
                          route_cost_report *r, char *ledger, size_t ledgerlen);
 
-/* Print the JSON document w wrote into out, or the writer's error. */
-int cli_ai_json_print(net_jw *w, net_buf *out);
+/* A JSON document for stdout: write it through cli_ai_json_begin's writer,
+ * then cli_ai_json_print prints it (or the writer's error) and frees it. */
+typedef struct cli_json {
+    net_buf out;
+    net_jw w;
+} cli_json;
+
+net_jw *cli_ai_json_begin(cli_json *doc);
+int cli_ai_json_print(cli_json *doc);
 
 /* "key": "value" / "key": number, for the JSON printers. */
 void cli_ai_json_kv(net_jw *w, const char *key, const char *value);

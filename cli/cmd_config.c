@@ -8,24 +8,22 @@
 static int show(const route_config *cfg, bool json)
 {
     if (json) {
-        net_buf out;
-        net_jw w;
-        net_buf_init(&out);
-        net_jw_init(&w, &out);
-        net_jw_obj_begin(&w);
-        cli_ai_json_kv(&w, "path", cfg->path);
-        net_jw_key(&w, "settings");
-        net_jw_arr_begin(&w);
+        cli_json doc;
+        net_jw *w = cli_ai_json_begin(&doc);
+        net_jw_obj_begin(w);
+        cli_ai_json_kv(w, "path", cfg->path);
+        net_jw_key(w, "settings");
+        net_jw_arr_begin(w);
         for (size_t i = 0; i < cfg->n_settings; i++) {
-            net_jw_obj_begin(&w);
-            cli_ai_json_kv(&w, "key", cfg->settings[i].key);
-            cli_ai_json_kv(&w, "value", cfg->settings[i].value);
-            cli_ai_json_kv(&w, "origin", cfg->settings[i].origin);
-            net_jw_obj_end(&w);
+            net_jw_obj_begin(w);
+            cli_ai_json_kv(w, "key", cfg->settings[i].key);
+            cli_ai_json_kv(w, "value", cfg->settings[i].value);
+            cli_ai_json_kv(w, "origin", cfg->settings[i].origin);
+            net_jw_obj_end(w);
         }
-        net_jw_arr_end(&w);
-        net_jw_obj_end(&w);
-        return cli_ai_json_print(&w, &out);
+        net_jw_arr_end(w);
+        net_jw_obj_end(w);
+        return cli_ai_json_print(&doc);
     }
     printf("configuration: %s\n", cfg->path ? cfg->path : "(none found: built-in defaults, embedded only)");
     size_t width = 0;

@@ -89,12 +89,10 @@ static int run_analyze(const cli_cmd *cmd, int argc, char **argv)
     char ledger[4096];
     if ((rc = cli_ai_ledger_report(cmd, config, period, &cfg, &r, ledger, sizeof ledger))) return rc;
     if (json) {
-        net_buf out;
-        net_jw w;
-        net_buf_init(&out);
-        net_jw_init(&w, &out);
-        json_report(&w, &r, period, ledger);
-        rc = cli_ai_json_print(&w, &out);
+        cli_json doc;
+        net_jw *w = cli_ai_json_begin(&doc);
+        json_report(w, &r, period, ledger);
+        rc = cli_ai_json_print(&doc);
     } else {
         print_report(&r, period, ledger);
     }

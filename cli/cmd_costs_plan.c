@@ -114,12 +114,10 @@ static int run_savings(const cli_cmd *cmd, int argc, char **argv)
     char ledger[4096];
     if ((rc = cli_ai_ledger_report(cmd, config, period, &cfg, &r, ledger, sizeof ledger))) return rc;
     if (json) {
-        net_buf out;
-        net_jw w;
-        net_buf_init(&out);
-        net_jw_init(&w, &out);
-        json_savings(&w, cfg, &r, period, ledger, show);
-        rc = cli_ai_json_print(&w, &out);
+        cli_json doc;
+        net_jw *w = cli_ai_json_begin(&doc);
+        json_savings(w, cfg, &r, period, ledger, show);
+        rc = cli_ai_json_print(&doc);
     } else {
         print_savings(cfg, &r, period, ledger, show);
     }
@@ -175,12 +173,10 @@ static int run_project(const cli_cmd *cmd, int argc, char **argv)
     if ((rc = cli_ai_ledger_open(cmd, config, "month", &cfg, ledger, sizeof ledger, &since, &now))) return rc;
     if (route_costs_project(cfg, ledger, now, prof, &p, err, sizeof err)) return cli_ai_ledger_failed(&cfg, err);
     if (json) {
-        net_buf out;
-        net_jw w;
-        net_buf_init(&out);
-        net_jw_init(&w, &out);
-        json_projection(&w, &p);
-        rc = cli_ai_json_print(&w, &out);
+        cli_json doc;
+        net_jw *w = cli_ai_json_begin(&doc);
+        json_projection(w, &p);
+        rc = cli_ai_json_print(&doc);
     } else {
         printf("usage %s: %.0f requests a day of %.0f tokens in, %.0f out; tiers %.0f %% simple, %.0f %% medium, "
                "%.0f %% complex\n", prof->name, prof->requests_per_day, prof->in_tokens, prof->out_tokens,
@@ -248,12 +244,10 @@ static int run_optimize(const cli_cmd *cmd, int argc, char **argv)
     if ((rc = cli_ai_ledger_open(cmd, config, period, &cfg, ledger, sizeof ledger, &since, &now))) return rc;
     if (route_costs_optimize(cfg, ledger, since, now, st, &p, err, sizeof err)) return cli_ai_ledger_failed(&cfg, err);
     if (json) {
-        net_buf out;
-        net_jw w;
-        net_buf_init(&out);
-        net_jw_init(&w, &out);
-        json_plan(&w, &p);
-        rc = cli_ai_json_print(&w, &out);
+        cli_json doc;
+        net_jw *w = cli_ai_json_begin(&doc);
+        json_plan(w, &p);
+        rc = cli_ai_json_print(&doc);
     } else {
         printf("strategy %s, from %llu external requests ($%.4f) over %.1f days in %s\n", strategy,
                (unsigned long long)p.external_requests, p.external_usd, p.days, ledger);

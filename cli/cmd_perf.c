@@ -113,16 +113,14 @@ static int run_metrics(const cli_cmd *cmd, int argc, char **argv)
     char ledger[4096];
     if ((rc = cli_ai_ledger_report(cmd, config, period, &cfg, &r, ledger, sizeof ledger))) return rc;
     if (json) {
-        net_buf out;
-        net_jw w;
-        net_buf_init(&out);
-        net_jw_init(&w, &out);
-        net_jw_obj_begin(&w);
-        cli_ai_json_kv(&w, "period", period);
-        cli_ai_json_kv(&w, "ledger", ledger);
-        json_rows(&w, &r, embedded, external);
-        net_jw_obj_end(&w);
-        rc = cli_ai_json_print(&w, &out);
+        cli_json doc;
+        net_jw *w = cli_ai_json_begin(&doc);
+        net_jw_obj_begin(w);
+        cli_ai_json_kv(w, "period", period);
+        cli_ai_json_kv(w, "ledger", ledger);
+        json_rows(w, &r, embedded, external);
+        net_jw_obj_end(w);
+        rc = cli_ai_json_print(&doc);
     } else {
         printf("last %s, from %s\n\n%-9s %-12s %-28s %9s %12s %14s\n", period, ledger, "route", "provider", "model",
                "requests", "average ms", "output tok/s");
@@ -251,23 +249,21 @@ static int run_status(const cli_cmd *cmd, int argc, char **argv)
         .unpriced = st.external.unpriced,
     };
     if (json) {
-        net_buf out;
-        net_jw w;
-        net_buf_init(&out);
-        net_jw_init(&w, &out);
-        net_jw_obj_begin(&w);
-        cli_ai_json_kv(&w, "period", period);
-        cli_ai_json_kv(&w, "config", cfg->path);
-        cli_ai_json_kv(&w, "ledger", ledger);
-        json_side(&w, "embedded", &st.embedded);
-        json_side(&w, "external", &st.external);
-        json_side(&w, "total", &total);
-        json_models(&w, &models);
-        json_u64(&w, "reserved_requests", n_held);
-        cli_ai_json_kd(&w, "reserved_usd", held);
-        json_u64(&w, "damaged_records", st.bad_lines);
-        net_jw_obj_end(&w);
-        rc = cli_ai_json_print(&w, &out);
+        cli_json doc;
+        net_jw *w = cli_ai_json_begin(&doc);
+        net_jw_obj_begin(w);
+        cli_ai_json_kv(w, "period", period);
+        cli_ai_json_kv(w, "config", cfg->path);
+        cli_ai_json_kv(w, "ledger", ledger);
+        json_side(w, "embedded", &st.embedded);
+        json_side(w, "external", &st.external);
+        json_side(w, "total", &total);
+        json_models(w, &models);
+        json_u64(w, "reserved_requests", n_held);
+        cli_ai_json_kd(w, "reserved_usd", held);
+        json_u64(w, "damaged_records", st.bad_lines);
+        net_jw_obj_end(w);
+        rc = cli_ai_json_print(&doc);
     } else {
         printf("config: %s\nledger: %s (last %s)\n\n", cfg->path ? cfg->path : "(built-in defaults)", ledger, period);
         printf("%-9s %9s %9s %8s %13s %8s %8s %8s %10s %10s  %s\n", "side", "requests", "successes", "failures",
@@ -305,21 +301,19 @@ static int run_compare(const cli_cmd *cmd, int argc, char **argv)
     bool speed = e->timed && x->timed && e->p50_ms > 0;
     uint64_t answered = x->cache_misses - x->failures;
     if (json) {
-        net_buf out;
-        net_jw w;
-        net_buf_init(&out);
-        net_jw_init(&w, &out);
-        net_jw_obj_begin(&w);
-        cli_ai_json_kv(&w, "period", period);
-        cli_ai_json_kv(&w, "ledger", ledger);
-        json_side(&w, "embedded", e);
-        json_side(&w, "external", x);
-        net_jw_key(&w, "external_over_embedded_p50");
-        speed ? net_jw_double(&w, x->p50_ms / e->p50_ms) : net_jw_null(&w);
-        net_jw_key(&w, "external_cost_per_answer_usd");
-        answered ? net_jw_double(&w, x->cost / (double)answered) : net_jw_null(&w);
-        net_jw_obj_end(&w);
-        rc = cli_ai_json_print(&w, &out);
+        cli_json doc;
+        net_jw *w = cli_ai_json_begin(&doc);
+        net_jw_obj_begin(w);
+        cli_ai_json_kv(w, "period", period);
+        cli_ai_json_kv(w, "ledger", ledger);
+        json_side(w, "embedded", e);
+        json_side(w, "external", x);
+        net_jw_key(w, "external_over_embedded_p50");
+        speed ? net_jw_double(w, x->p50_ms / e->p50_ms) : net_jw_null(w);
+        net_jw_key(w, "external_cost_per_answer_usd");
+        answered ? net_jw_double(w, x->cost / (double)answered) : net_jw_null(w);
+        net_jw_obj_end(w);
+        rc = cli_ai_json_print(&doc);
     } else {
         printf("last %s, from %s\n\n%-22s %14s %14s\n", period, ledger, "", "embedded", "external");
         printf("%-22s %14llu %14llu\n", "requests", (unsigned long long)e->requests, (unsigned long long)x->requests);

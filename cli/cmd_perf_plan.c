@@ -75,12 +75,10 @@ static int run_optimize(const cli_cmd *cmd, int argc, char **argv)
     if ((rc = cli_ai_ledger_open(cmd, config, period, &cfg, ledger, sizeof ledger, &since, &now))) return rc;
     if (route_perf_optimize(cfg, ledger, since, now, &p, err, sizeof err)) return cli_ai_ledger_failed(&cfg, err);
     if (json) {
-        net_buf out;
-        net_jw w;
-        net_buf_init(&out);
-        net_jw_init(&w, &out);
-        json_plan(&w, &p, period, ledger);
-        rc = cli_ai_json_print(&w, &out);
+        cli_json doc;
+        net_jw *w = cli_ai_json_begin(&doc);
+        json_plan(w, &p, period, ledger);
+        rc = cli_ai_json_print(&doc);
     } else {
         print_plan(&p, period, ledger);
     }

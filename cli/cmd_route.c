@@ -130,23 +130,21 @@ static int run_classify(const cli_cmd *cmd, int argc, char **argv)
         goto done;
     }
     if (o.json) {
-        net_buf out;
-        net_jw w;
-        net_buf_init(&out);
-        net_jw_init(&w, &out);
-        net_jw_obj_begin(&w);
-        json_class(&w, &c);
-        json_signals(&w, &c);
-        net_jw_key(&w, "reasons");
-        net_jw_arr_begin(&w);
+        cli_json doc;
+        net_jw *w = cli_ai_json_begin(&doc);
+        net_jw_obj_begin(w);
+        json_class(w, &c);
+        json_signals(w, &c);
+        net_jw_key(w, "reasons");
+        net_jw_arr_begin(w);
         for (size_t i = 0; i < c.n_reasons; i++) {
             char line[200];
             snprintf(line, sizeof line, "%+.2f %s: %s", c.reasons[i].weight, c.reasons[i].signal, c.reasons[i].detail);
-            net_jw_str(&w, line);
+            net_jw_str(w, line);
         }
-        net_jw_arr_end(&w);
-        net_jw_obj_end(&w);
-        rc = cli_ai_json_print(&w, &out);
+        net_jw_arr_end(w);
+        net_jw_obj_end(w);
+        rc = cli_ai_json_print(&doc);
     } else {
         print_signals(&c);
     }
@@ -307,16 +305,14 @@ static int execute(const route_config *cfg, const route_request *rq, const route
     /* At most hourly; a sweep that fails leaves only stale files behind. */
     if (rt.cache_dir) route_cache_prune(rt.cache_dir, (int64_t)time(NULL) * 1000, longest_ttl_ms(cfg), false, NULL, NULL, 0);
     if (json) {
-        net_buf out;
-        net_jw w;
-        net_buf_init(&out);
-        net_jw_init(&w, &out);
-        net_jw_obj_begin(&w);
-        json_decision(&w, d, cfg, false);
-        json_result(&w, &res);
-        cli_ai_json_kv(&w, "error", rc ? err : NULL);
-        net_jw_obj_end(&w);
-        int prc = cli_ai_json_print(&w, &out);
+        cli_json doc;
+        net_jw *w = cli_ai_json_begin(&doc);
+        net_jw_obj_begin(w);
+        json_decision(w, d, cfg, false);
+        json_result(w, &res);
+        cli_ai_json_kv(w, "error", rc ? err : NULL);
+        net_jw_obj_end(w);
+        int prc = cli_ai_json_print(&doc);
         route_result_free(&res);
         return rc ? CLI_EXIT_FAIL : prc;
     }
@@ -419,14 +415,12 @@ static int run_route(const cli_cmd *cmd, int argc, char **argv)
         }
         rc = execute(cfg, &p.rq, &d, ledger, limits_dir, cfg->max_daily_cost > 0 ? &held : NULL, &o);
     } else if (o.json) {
-        net_buf out;
-        net_jw w;
-        net_buf_init(&out);
-        net_jw_init(&w, &out);
-        net_jw_obj_begin(&w);
-        json_decision(&w, &d, cfg, true);
-        net_jw_obj_end(&w);
-        rc = cli_ai_json_print(&w, &out);
+        cli_json doc;
+        net_jw *w = cli_ai_json_begin(&doc);
+        net_jw_obj_begin(w);
+        json_decision(w, &d, cfg, true);
+        net_jw_obj_end(w);
+        rc = cli_ai_json_print(&doc);
     } else {
         print_decision(&d, cfg);
     }

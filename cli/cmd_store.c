@@ -178,32 +178,30 @@ static int run_list(const cli_cmd *cmd, int argc, char **argv)
     }
     const route_catalog *c = route_store_catalog(s);
     const char *dflt = route_catalog_default(c);
-    net_buf out;
-    net_jw w;
+    cli_json doc;
+    net_jw *w = json ? cli_ai_json_begin(&doc) : NULL;
     if (json) {
-        net_buf_init(&out);
-        net_jw_init(&w, &out);
-        net_jw_obj_begin(&w);
-        cli_ai_json_kv(&w, "models_dir", route_store_models_dir(s));
-        cli_ai_json_kv(&w, "default", dflt);
-        net_jw_key(&w, "models");
-        net_jw_arr_begin(&w);
+        net_jw_obj_begin(w);
+        cli_ai_json_kv(w, "models_dir", route_store_models_dir(s));
+        cli_ai_json_kv(w, "default", dflt);
+        net_jw_key(w, "models");
+        net_jw_arr_begin(w);
     } else {
         printf("%-24s   %-7s %-7s %11s  %-9s %s\n", "NAME", "VERSION", "QUANT", "SIZE", "USE", "STATUS");
     }
     for (size_t i = 0; i < route_catalog_count(c); i++) {
         const route_catalog_entry *e = route_catalog_get(c, i);
         const route_installed *m = find_inst(v, n, e->name);
-        json ? json_entry(&w, s, e, m, dflt) : text_entry(e, m, dflt);
+        json ? json_entry(w, s, e, m, dflt) : text_entry(e, m, dflt);
     }
     for (size_t i = 0; i < n; i++) {
         if (!route_catalog_find(c, v[i].name, NULL))
-            json ? json_entry(&w, s, NULL, &v[i], dflt) : text_entry(NULL, &v[i], dflt);
+            json ? json_entry(w, s, NULL, &v[i], dflt) : text_entry(NULL, &v[i], dflt);
     }
     if (json) {
-        net_jw_arr_end(&w);
-        net_jw_obj_end(&w);
-        rc = cli_ai_json_print(&w, &out);
+        net_jw_arr_end(w);
+        net_jw_obj_end(w);
+        rc = cli_ai_json_print(&doc);
     } else {
         printf("\n* default embedded model; models live in %s\n", route_store_models_dir(s));
     }
