@@ -46,12 +46,18 @@ typedef struct book {
 } book;
 
 /* State and start time of pid from /proc/PID/stat (fields 3 and 22, after
- * the parenthesised command name); false when it cannot be read. */
+ * the parenthesised command name); false when it cannot be read. Opened
+ * relative to /proc: qemu's user-mode emulation answers "/proc/self" and
+ * "/proc/OWN-PID" itself, with a start time others do not see (a forked
+ * child gets its parent's). */
 static bool proc_stat(long pid, char *state, uint64_t *start)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char path[32], buf[1024];
+    snprintf(path, sizeof path, "%ld/stat", pid);
+    int dir = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return false;
+    int fd = openat(dir, path, O_RDONLY | O_CLOEXEC);
+    close(dir);
     if (fd < 0) return false;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);

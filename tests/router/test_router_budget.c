@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -180,6 +181,9 @@ static void test_sigkilled_owner(void **state)
     pid_t kid = fork();
     assert_true(kid >= 0);
     if (kid == 0) {
+        /* never outlive a parent whose checks failed before the kill */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        alarm(120);
         close(pipefd[0]);
         route_decision d = decide(NULL);
         route_reservation r;
