@@ -29,8 +29,8 @@ struct eng_model {
     eng_layer *layers;
     kern_cpu pack_cpu;         /* the kernels the packed weights are for */
     const void **packed;       /* per tensor of f: kern_pack's copy, or NULL */
-    void **pack_bufs;          /* the buffers those point into */
-    size_t n_pack_bufs;
+    uint8_t *pack_buf;         /* the one buffer those point into */
+    size_t pack_used;
 };
 
 /* t's weights packed for cpu's kernels, or NULL (use t->data). */

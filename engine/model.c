@@ -345,62 +345,70 @@ static bool fusable(const eng_model *m, const gguf_tensor *const *ts, size_t n)
     return true;
 }
 
-/* Pack ts[0..n) one after another into one new buffer, so that their
- * products may run as one. The stored copies' pages are handed back to the
- * OS, so memory stays about the file's size, except the token embeddings'
- * (their rows are also read as stored). NULL when out of memory. */
+/* Pack ts[0..n) one after another into the model's packed buffer (from
+ * the next 64-byte boundary), so that their products may run as one. The
+ * stored copies' pages are handed back to the OS, so memory stays about
+ * the file's size, except the token embeddings' (their rows are also read
+ * as stored). */
 static const void *pack_run(eng_model *m, const gguf_tensor *const *ts, size_t n)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += packed_size(m, ts[i]);
-    uint8_t *buf = aligned_alloc(64, (total + 63) & ~(size_t)63);
-    if (!buf)
-        return NULL;
-    m->pack_bufs[m->n_pack_bufs++] = buf;
-    uint8_t *p = buf;
+    m->pack_used = (m->pack_used + 63) & ~(size_t)63;
+    uint8_t *run = m->pack_buf + m->pack_used;
     for (size_t i = 0; i < n; i++) {
         const gguf_tensor *t = ts[i];
+        uint8_t *p = m->pack_buf + m->pack_used;
         kern_pack(&m->pack_cpu, t->type, t->data, t->ne[0], t->ne[1], p);
         m->packed[t - m->f->tensors] = p;
         if (t != m->tok_embd)
             gguf_drop_pages(m->f, t->data, t->nbytes);
-        p += packed_size(m, t);
+        m->pack_used += packed_size(m, t);
     }
-    return buf;
+    return run;
 }
 
 /* Each matrix alone, if it has a packed form and is not packed yet. */
-static bool pack_each(eng_model *m, const gguf_tensor *const *ts, size_t n)
+static void pack_each(eng_model *m, const gguf_tensor *const *ts, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (packed_size(m, ts[i]) && !m->packed[ts[i] - m->f->tensors] && !pack_run(m, &ts[i], 1))
-            return false;
-    return true;
+        if (packed_size(m, ts[i]) && !m->packed[ts[i] - m->f->tensors])
+            pack_run(m, &ts[i], 1);
 }
 
-/* Pack every matrix the CPU's kernels have a packed form for; a layer's
- * q, k and v, and its gate and up, into one matrix each when they can be. */
+/* The matrices of layer L. */
+#define LAYER_MATS(L) {(L)->wq, (L)->wk, (L)->wv, (L)->wqkv, (L)->wo, (L)->w_gate, (L)->w_up, (L)->w_down}
+
+/* Pack every matrix the CPU's kernels have a packed form for into one
+ * buffer (read as one stream of huge pages where the OS has them); a
+ * layer's q, k and v, and its gate and up, into one matrix each when they
+ * can be. */
 static int pack_weights(eng_model *m, char *err, size_t errlen)
 {
     kern_cpu_detect(&m->pack_cpu);
     if (!kern_pack_size(&m->pack_cpu, GGUF_T_Q4_0, 32, 16) && !kern_pack_size(&m->pack_cpu, GGUF_T_Q4_K, 256, 16))
         return ENG_OK;
+    /* every matrix once, each run from a 64-byte boundary */
+    size_t total = packed_size(m, m->output) + 64;
+    for (uint32_t l = 0; l < m->hp.n_layer; l++) {
+        const gguf_tensor *mats[] = LAYER_MATS(&m->layers[l]);
+        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
+            total += packed_size(m, mats[i]) + 64;
+    }
     m->packed = calloc(m->f->n_tensors ? m->f->n_tensors : 1, sizeof *m->packed);
-    m->pack_bufs = calloc(8 * (size_t)m->hp.n_layer + 1, sizeof *m->pack_bufs);
-    bool ok = m->packed && m->pack_bufs && pack_each(m, &m->output, 1);
-    for (uint32_t l = 0; l < m->hp.n_layer && ok; l++) {
+    m->pack_buf = kern_alloc_stream(total);
+    if (!m->packed || !m->pack_buf)
+        return eng_fail(err, errlen, ENG_ENOMEM, "%s: out of memory packing the weights (%zu bytes)", m->f->name,
+                        total);
+    pack_each(m, &m->output, 1);
+    for (uint32_t l = 0; l < m->hp.n_layer; l++) {
         eng_layer *L = &m->layers[l];
         const gguf_tensor *qkv[] = {L->wq, L->wk, L->wv}, *gu[] = {L->w_gate, L->w_up};
         if (fusable(m, qkv, 3))
-            ok = (L->pk_qkv = pack_run(m, qkv, 3)) != NULL;
-        if (ok && fusable(m, gu, 2))
-            ok = (L->pk_gate_up = pack_run(m, gu, 2)) != NULL;
-        const gguf_tensor *mats[] = {L->wq, L->wk, L->wv, L->wqkv, L->wo, L->w_gate, L->w_up, L->w_down};
-        ok = ok && pack_each(m, mats, sizeof mats / sizeof mats[0]);
+            L->pk_qkv = pack_run(m, qkv, 3);
+        if (fusable(m, gu, 2))
+            L->pk_gate_up = pack_run(m, gu, 2);
+        const gguf_tensor *mats[] = LAYER_MATS(L);
+        pack_each(m, mats, sizeof mats / sizeof mats[0]);
     }
-    if (!ok)
-        return eng_fail(err, errlen, ENG_ENOMEM, "%s: out of memory packing the weights", m->f->name);
     return ENG_OK;
 }
 
@@ -457,9 +465,7 @@ void eng_model_free(eng_model *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->n_pack_bufs; i++)
-        free(m->pack_bufs[i]);
-    free(m->pack_bufs);
+    free(m->pack_buf);
     free(m->packed);
     free(m->layers);
     if (m->owned) {

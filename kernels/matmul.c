@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "gguf/gguf.h"
@@ -194,10 +195,23 @@ static void bw_read(void *arg, size_t begin, size_t end, unsigned tid)
     j->sink[tid % 1024] += s0 + s1 + s2 + s3;
 }
 
+void *kern_alloc_stream(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    size_t n = bytes ? (bytes + huge - 1) / huge * huge : huge;
+    void *p = aligned_alloc(huge, n);
+#ifdef MADV_HUGEPAGE
+    /* advice only: without transparent huge pages it changes nothing */
+    if (p)
+        madvise(p, n, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
 double kern_read_bandwidth(kern_pool *pool, size_t bytes, unsigned reps)
 {
     size_t pages = bytes / 4096 ? bytes / 4096 : 1;
-    uint64_t *buf = aligned_alloc(4096, pages * 4096);
+    uint64_t *buf = kern_alloc_stream(pages * 4096);
     if (!buf)
         return KERN_ENOMEM;
     memset(buf, 1, pages * 4096);
