@@ -1,10 +1,12 @@
 #include "tests/testutil.h"
 
 #include <dirent.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 const char *tu_fixtures(void)
 {
@@ -25,11 +27,50 @@ char *tu_path(char *buf, size_t n, const char *dir, const char *name)
     return buf;
 }
 
+/* Folders to remove at exit, and the process that made them. */
+static char *temp_dirs[256];
+static size_t n_temp_dirs;
+static pid_t temp_owner;
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void remove_temp_dirs(void)
+{
+    if (getpid() != temp_owner)
+        return;
+    for (size_t i = 0; i < n_temp_dirs; i++) {
+        nftw(temp_dirs[i], remove_one, 16, FTW_DEPTH | FTW_PHYS);
+        free(temp_dirs[i]);
+    }
+    n_temp_dirs = 0;
+}
+
+char *tu_temp_dir(char *buf, size_t n, const char *prefix)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(buf, n, "%s/%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", prefix);
+    if (!mkdtemp(buf))
+        return NULL;
+    if (n_temp_dirs == 0 && temp_owner != getpid()) {
+        temp_owner = getpid();
+        atexit(remove_temp_dirs);
+    }
+    if (n_temp_dirs < sizeof temp_dirs / sizeof temp_dirs[0])
+        temp_dirs[n_temp_dirs++] = strdup(buf);
+    return buf;
+}
+
 char *tu_temp_file(char *buf, size_t n, const char *prefix, const char *name)
 {
     char dir[256];
-    snprintf(dir, sizeof dir, "/tmp/%s-XXXXXX", prefix);
-    return mkdtemp(dir) ? tu_path(buf, n, dir, name) : NULL;
+    return tu_temp_dir(dir, sizeof dir, prefix) ? tu_path(buf, n, dir, name) : NULL;
 }
 
 uint8_t *tu_read_file(const char *path, size_t *size)

@@ -13,8 +13,12 @@ const char *tu_fixtures(void);
 /* path = dir/name into buf; returns buf. */
 char *tu_path(char *buf, size_t n, const char *dir, const char *name);
 
-/* name inside a new empty folder /tmp/PREFIX-XXXXXX, into buf; NULL when
- * the folder cannot be made. */
+/* A new empty folder $TMPDIR/PREFIX-XXXXXX (/tmp without TMPDIR) into buf;
+ * NULL when it cannot be made. It is removed with all it holds when the
+ * process that made it exits (not by forked children that exit). */
+char *tu_temp_dir(char *buf, size_t n, const char *prefix);
+
+/* name inside a new tu_temp_dir folder, into buf; NULL on failure. */
 char *tu_temp_file(char *buf, size_t n, const char *prefix, const char *name);
 
 /* Whole file into a malloc'd buffer (NUL-terminated beyond *size); NULL on error. */

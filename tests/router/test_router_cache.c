@@ -2,6 +2,7 @@
  * colliding files read as misses, atomic replacement under several
  * writer processes, and where the folder lives. */
 #include "router/router.h"
+#include "tests/testutil.h"
 
 #include <dirent.h>
 #include <setjmp.h>
@@ -24,8 +25,8 @@ static char dir[256];
 
 static int make_dir(void **state)
 {
-    char tmpl[] = "/tmp/rhema-cache-XXXXXX";
-    if (!mkdtemp(tmpl)) return -1;
+    char tmpl[200];
+    if (!tu_temp_dir(tmpl, sizeof tmpl, "rhema-cache")) return -1;
     snprintf(dir, sizeof dir, "%s/ai/cache", tmpl);
     return 0;
 }

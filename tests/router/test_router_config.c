@@ -225,8 +225,7 @@ static char tmpdir[256];
 
 static void make_tmpdir(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/rhema-router-cfg-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
+    assert_non_null(tu_temp_dir(tmpdir, sizeof tmpdir, "rhema-router-cfg"));
 }
 
 static void test_update_atomic(void **state)

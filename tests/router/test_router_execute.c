@@ -2,6 +2,7 @@
  * drafting, low-confidence escalation, benching, the exact cache, the
  * attempt limit, metrics and the ledger. */
 #include "router/router.h"
+#include "tests/testutil.h"
 #include "tests/router/routeutil.h"
 
 #include <math.h>
@@ -126,8 +127,7 @@ static int reset(void **state)
 {
     f = (fake){.emb_conf = -1, .clock = 1000000};
     rt = (route_runtime){.now_ms = fake_clock, .sleep_ms = fake_sleep, .clock_user = &f};
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/rhema-exec-XXXXXX");
-    if (!mkdtemp(tmpdir)) return -1;
+    if (!tu_temp_dir(tmpdir, sizeof tmpdir, "rhema-exec")) return -1;
     snprintf(ledger, sizeof ledger, "%s/usage.log", tmpdir);
     rt.ledger_path = ledger;
     return 0;

@@ -2,6 +2,7 @@
  * bucket, its state file surviving damage, several processes drawing from
  * one bucket, and concurrency slots released when their holder exits. */
 #include "router/router.h"
+#include "tests/testutil.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,8 +21,8 @@ static char dir[256];
 
 static int make_dir(void **state)
 {
-    char tmpl[] = "/tmp/rhema-limits-XXXXXX";
-    if (!mkdtemp(tmpl)) return -1;
+    char tmpl[200];
+    if (!tu_temp_dir(tmpl, sizeof tmpl, "rhema-limits")) return -1;
     snprintf(dir, sizeof dir, "%s/limits", tmpl);
     return 0;
 }

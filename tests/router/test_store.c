@@ -52,8 +52,7 @@ static void rm_rf(const char *dir)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(home, sizeof home, "/tmp/rhema-store-XXXXXX");
-    assert_non_null(mkdtemp(home));
+    assert_non_null(tu_temp_dir(home, sizeof home, "rhema-store"));
     return 0;
 }
 
