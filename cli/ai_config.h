@@ -16,6 +16,10 @@ int cli_ai_config_load(const char *explicit_path, route_config **cfg);
 int cli_ai_ledger_open(const cli_cmd *cmd, const char *config, const char *period, route_config **cfg, char *ledger,
                        size_t ledgerlen, int64_t *since, int64_t *now);
 
+/* --config, as every command that reads the ledger spells it. */
+#define CLI_OPT_LEDGER_CONFIG(var) \
+    {"config", 'c', CLI_STR, &(var), "FILE  ai-config.yaml; the ledger is .rhema/ai/usage.log beside it"}
+
 /* Print err, free *cfg and return CLI_EXIT_FAIL: a ledger command's failure. */
 int cli_ai_ledger_failed(route_config **cfg, const char *err);
 

@@ -28,6 +28,9 @@ typedef struct cli_opt {
     const char *help;  /* "PATH  the model file" */
 } cli_opt;
 
+/* --json, as every command that can print one JSON object spells it. */
+#define CLI_OPT_JSON(var) {"json", 0, CLI_FLAG, &(var), "print one JSON object"}
+
 /* Parse argv against opts (also accepts --name=value, -n VALUE, -nVALUE,
  * `--` and --help/-h). Positional arguments go to pos (at most maxpos, else
  * an error). Returns 0 to go on, or a code the command returns at once:

@@ -170,7 +170,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
         {"gen", 'n', CLI_INT, &o.tg, "N  tokens generated one at a time (128)"},
         {"threads", 't', CLI_INT, &o.threads, "N  threads (default: physical cores)"},
         {"reps", 'r', CLI_INT, &o.reps, "N  repetitions for mean and deviation (3)"},
-        {"json", 0, CLI_FLAG, &json, "print one JSON object"},
+        CLI_OPT_JSON(json),
     };
     int npos;
     int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, &npos);

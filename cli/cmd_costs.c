@@ -79,8 +79,8 @@ static int run_analyze(const cli_cmd *cmd, int argc, char **argv)
     bool json = false;
     const cli_opt opts[] = {
         {"period", 'p', CLI_STR, &period, "day|week|month  how far back (default week)"},
-        {"config", 'c', CLI_STR, &config, "FILE  ai-config.yaml; the ledger is .rhema/ai/usage.log beside it"},
-        {"json", 0, CLI_FLAG, &json, "print one JSON object"},
+        CLI_OPT_LEDGER_CONFIG(config),
+        CLI_OPT_JSON(json),
     };
     int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
     if (rc) return rc;

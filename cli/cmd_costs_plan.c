@@ -104,8 +104,8 @@ static int run_savings(const cli_cmd *cmd, int argc, char **argv)
     const cli_opt opts[] = {
         {"show", 0, CLI_FLAG, &show, "list what each model's answers saved"},
         {"period", 'p', CLI_STR, &period, "day|week|month  how far back (default month)"},
-        {"config", 'c', CLI_STR, &config, "FILE  ai-config.yaml; the ledger is .rhema/ai/usage.log beside it"},
-        {"json", 0, CLI_FLAG, &json, "print one JSON object"},
+        CLI_OPT_LEDGER_CONFIG(config),
+        CLI_OPT_JSON(json),
     };
     int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
     if (rc) return rc;
@@ -159,8 +159,8 @@ static int run_project(const cli_cmd *cmd, int argc, char **argv)
     bool json = false;
     const cli_opt opts[] = {
         {"usage", 'u', CLI_STR, &usage, "light|medium|heavy  50, 500 or 5000 requests a day (see router/README.md)"},
-        {"config", 'c', CLI_STR, &config, "FILE  ai-config.yaml; the ledger is .rhema/ai/usage.log beside it"},
-        {"json", 0, CLI_FLAG, &json, "print one JSON object"},
+        CLI_OPT_LEDGER_CONFIG(config),
+        CLI_OPT_JSON(json),
     };
     int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
     if (rc) return rc;
@@ -228,8 +228,8 @@ static int run_optimize(const cli_cmd *cmd, int argc, char **argv)
     const cli_opt opts[] = {
         {"strategy", 's', CLI_STR, &strategy, "hybrid|cost  how far to move work local (default hybrid)"},
         {"period", 'p', CLI_STR, &period, "day|week|month  ledger span to learn from (default month)"},
-        {"config", 'c', CLI_STR, &config, "FILE  ai-config.yaml; the ledger is .rhema/ai/usage.log beside it"},
-        {"json", 0, CLI_FLAG, &json, "print one JSON object"},
+        CLI_OPT_LEDGER_CONFIG(config),
+        CLI_OPT_JSON(json),
     };
     int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
     if (rc) return rc;

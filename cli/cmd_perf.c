@@ -103,8 +103,8 @@ static int run_metrics(const cli_cmd *cmd, int argc, char **argv)
         {"embedded", 0, CLI_FLAG, &embedded, "only the embedded models"},
         {"external", 0, CLI_FLAG, &external, "only the external providers"},
         {"period", 'p', CLI_STR, &period, "day|week|month  how far back (default week)"},
-        {"config", 'c', CLI_STR, &config, "FILE  ai-config.yaml; the ledger is .rhema/ai/usage.log beside it"},
-        {"json", 0, CLI_FLAG, &json, "print one JSON object"},
+        CLI_OPT_LEDGER_CONFIG(config),
+        CLI_OPT_JSON(json),
     };
     int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
     if (rc) return rc;
@@ -222,8 +222,8 @@ static int run_status(const cli_cmd *cmd, int argc, char **argv)
     bool json = false;
     const cli_opt opts[] = {
         {"period", 'p', CLI_STR, &period, "day|week|month  how far back (default day)"},
-        {"config", 'c', CLI_STR, &config, "FILE  ai-config.yaml; the ledger is .rhema/ai/usage.log beside it"},
-        {"json", 0, CLI_FLAG, &json, "print one JSON object"},
+        CLI_OPT_LEDGER_CONFIG(config),
+        CLI_OPT_JSON(json),
     };
     int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
     if (rc) return rc;
@@ -288,8 +288,8 @@ static int run_compare(const cli_cmd *cmd, int argc, char **argv)
     bool json = false;
     const cli_opt opts[] = {
         {"period", 'p', CLI_STR, &period, "day|week|month  how far back (default week)"},
-        {"config", 'c', CLI_STR, &config, "FILE  ai-config.yaml; the ledger is .rhema/ai/usage.log beside it"},
-        {"json", 0, CLI_FLAG, &json, "print one JSON object"},
+        CLI_OPT_LEDGER_CONFIG(config),
+        CLI_OPT_JSON(json),
     };
     int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
     if (rc) return rc;

@@ -162,7 +162,7 @@ static int run_list(const cli_cmd *cmd, int argc, char **argv)
     bool json = false, embedded = false;
     const cli_opt opts[] = {
         {"embedded", 0, CLI_FLAG, &embedded, "local GGUF models (the only kind listed here)"},
-        {"json", 0, CLI_FLAG, &json, "print one JSON object"},
+        CLI_OPT_JSON(json),
     };
     int rc = cli_parse(cmd, argc, argv, opts, 2, NULL, 0, NULL);
     route_store *s;
