@@ -33,12 +33,16 @@ struct eng_model {
     size_t pack_used;
 };
 
+/* Whether m's packed weights are for cpu's kernels. */
+static inline bool eng_packed_for(const eng_model *m, const kern_cpu *cpu)
+{
+    return m->packed && cpu->ops == m->pack_cpu.ops;
+}
+
 /* t's weights packed for cpu's kernels, or NULL (use t->data). */
 static inline const void *eng_packed(const eng_model *m, const kern_cpu *cpu, const gguf_tensor *t)
 {
-    if (!m->packed || cpu->ops != m->pack_cpu.ops)
-        return NULL;
-    return m->packed[t - m->f->tensors];
+    return eng_packed_for(m, cpu) ? m->packed[t - m->f->tensors] : NULL;
 }
 
 /* Write a message into err (when not NULL) and return status. */

@@ -80,12 +80,12 @@ static void matmul(eng_ctx *c, const gguf_tensor *w, const gguf_tensor *bias, co
     size_t n_in = w->ne[0], n_out = w->ne[1];
     const float *bv = vec_f32(bias, c->vec1);
     if (!c->reference) {
+        const void *pw;
         if (w->type == GGUF_T_F32 && b >= BLAS_MIN_TOKENS)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)n_out, (int)n_in, 1.0f, x,
                         (int)n_in, w->data, (int)n_in, 0.0f, y, (int)n_out);
-        else if (eng_packed(c->m, &c->cpu, w))
-            kern_matmul_packed(&c->cpu, c->pool, w->type, eng_packed(c->m, &c->cpu, w), n_in, n_out, x, b, y,
-                               c->kscratch);
+        else if ((pw = eng_packed(c->m, &c->cpu, w)))
+            kern_matmul_packed(&c->cpu, c->pool, w->type, pw, n_in, n_out, x, b, y, c->kscratch);
         else
             kern_matmul(&c->cpu, c->pool, w->type, w->data, n_in, n_out, x, b, y, c->kscratch);
         for (size_t t = 0; bv && t < b; t++)
@@ -309,7 +309,7 @@ static void attention(eng_ctx *c, uint32_t layer, size_t b)
  * kernels read them: one product instead of several. */
 static const void *fused(const eng_ctx *c, const void *pk)
 {
-    return pk && !c->reference && c->cpu.ops == c->m->pack_cpu.ops ? pk : NULL;
+    return pk && !c->reference && eng_packed_for(c->m, &c->cpu) ? pk : NULL;
 }
 
 /* Rows of c->big holding q, k, v one after another, into c->q, c->k, c->v. */

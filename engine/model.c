@@ -384,15 +384,15 @@ static void pack_each(eng_model *m, const gguf_tensor *const *ts, size_t n)
 static int pack_weights(eng_model *m, char *err, size_t errlen)
 {
     kern_cpu_detect(&m->pack_cpu);
-    if (!kern_pack_size(&m->pack_cpu, GGUF_T_Q4_0, 32, 16) && !kern_pack_size(&m->pack_cpu, GGUF_T_Q4_K, 256, 16))
-        return ENG_OK;
-    /* every matrix once, each run from a 64-byte boundary */
-    size_t total = packed_size(m, m->output) + 64;
+    /* every packable matrix once, each run from a 64-byte boundary */
+    size_t total = packed_size(m, m->output) ? packed_size(m, m->output) + 64 : 0;
     for (uint32_t l = 0; l < m->hp.n_layer; l++) {
         const gguf_tensor *mats[] = LAYER_MATS(&m->layers[l]);
         for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
-            total += packed_size(m, mats[i]) + 64;
+            total += packed_size(m, mats[i]) ? packed_size(m, mats[i]) + 64 : 0;
     }
+    if (!total)
+        return ENG_OK; /* nothing these kernels pack: the weights are read as stored */
     m->packed = calloc(m->f->n_tensors ? m->f->n_tensors : 1, sizeof *m->packed);
     m->pack_buf = kern_alloc_stream(total);
     if (!m->packed || !m->pack_buf)
