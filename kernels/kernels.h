@@ -111,6 +111,11 @@ unsigned kern_pool_threads(const kern_pool *p);
 /* Call fn over [0, n) in chunks of at least `grain` items spread over the
  * threads; returns when all are done. p may be NULL (runs inline). */
 void kern_pool_for(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, void *arg);
+/* The same for a job that streams memory: each thread runs one contiguous
+ * part of [0, n) front to back in chunks of `grain` (one unbroken read),
+ * and a thread done early takes chunks from the back of the parts left, so
+ * no thread waits long on another. */
+void kern_pool_for_parts(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, void *arg);
 
 /* Bytes of scratch kern_matmul needs for n_tokens rows of n_in. */
 size_t kern_matmul_scratch_size(uint32_t wtype, size_t n_in, size_t n_tokens);
@@ -147,6 +152,11 @@ void kern_matmul_packed(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, co
 #define KERN_ATTN_MAX_HD 1024
 void kern_attn_f16(const kern_cpu *cpu, size_t nq, const float *q, const uint16_t *k, const uint16_t *v,
                    size_t stride, size_t n_kv, size_t hd, float scale, float *out);
+
+/* out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + e^-x): the kernel
+ * set's vector form (within a few ulp of the portable one, which uses
+ * expf), or the portable loop when cpu is NULL. out may be gate or up. */
+void kern_silu_mul(const kern_cpu *cpu, const float *gate, const float *up, float *out, size_t n);
 
 /* Memory for data read as one long stream (packed weights, the bandwidth
  * probe): 2 MiB aligned and, where the OS offers it, backed by huge pages,

@@ -22,6 +22,20 @@ static inline void kern_wr16(uint8_t *p, uint16_t v)
     p[1] = (uint8_t)(v >> 8);
 }
 
+/* Ask for the line at p in a state ready for writing. A buffer written
+ * after megabytes of weights have streamed past has left every cache; its
+ * stores then miss one line at a time (measured: 2 KiB of quantized
+ * activations took 5 us instead of 0.7), while these requests overlap.
+ * Older x86 CPUs run prefetchw as a no-op. */
+static inline void kern_prefetch_write(const void *p)
+{
+#if defined(__x86_64__)
+    __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+#else
+    __builtin_prefetch(p, 1, 3);
+#endif
+}
+
 /* Six-bit scale and min j (0..7) of a Q4_K/Q5_K block's 12 scale bytes. */
 static inline void kern_k4_scale_min(const uint8_t *s, int j, int *sc, int *mn)
 {

@@ -16,6 +16,8 @@
 /* Rows per chunk: enough to amortize a chunk, few enough to balance; a
  * whole group of packed rows. */
 #define ROW_GRAIN KERN_PACK_ROWS
+/* Bytes of weights per chunk of a single token's product. */
+#define STREAM_CHUNK (64u << 10)
 
 static size_t act_row_bytes(uint32_t wtype, size_t n_in)
 {
@@ -127,16 +129,21 @@ static void run_job(mm_job *j, kern_pool *pool, void *scratch)
         uintptr_t p = ((uintptr_t)scratch + 63) & ~(uintptr_t)63;
         j->a = (const uint8_t *)p;
         j->as = act_row_bytes(j->type, j->n_in);
+        for (size_t o = 0; o < j->as * j->n_tok; o += 64)
+            kern_prefetch_write(j->a + o);
         kern_pool_for(j->n_tok > 1 ? pool : NULL, j->n_tok, 1, quant_rows, j);
     }
-    /* a lone token streams the weights: one long stretch per thread reads
-     * faster than many short ones; batches balance in smaller chunks */
-    size_t grain = ROW_GRAIN;
-    if (j->n_tok == 1) {
-        size_t per = (j->n_out + kern_pool_threads(pool) - 1) / kern_pool_threads(pool);
-        grain = (per + ROW_GRAIN - 1) / ROW_GRAIN * ROW_GRAIN;
+    if (j->n_tok > 1) {
+        kern_pool_for(pool, j->n_out, ROW_GRAIN, mm_rows, j);
+        return;
     }
-    kern_pool_for(pool, j->n_out, grain, mm_rows, j);
+    /* A lone token streams the weights: one long stretch per thread reads
+     * faster than many short ones (kern_pool_for_parts), in chunks of about
+     * STREAM_CHUNK bytes, so a thread done early takes over the end of
+     * another's stretch instead of waiting for it. */
+    size_t rows_per_ws = j->packed ? KERN_PACK_ROWS : 1;
+    size_t rows = (STREAM_CHUNK / j->ws + 1) * rows_per_ws;
+    kern_pool_for_parts(pool, j->n_out, (rows + ROW_GRAIN - 1) / ROW_GRAIN * ROW_GRAIN, mm_rows, j);
 }
 
 void kern_matmul(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const void *w,

@@ -5,7 +5,12 @@
  * an older job's function nor hold the caller up: the caller waits only
  * for chunks that some thread has claimed and is running. Idle workers
  * spin briefly, then sleep on a condition variable, leaving the cores to
- * others on a shared machine. */
+ * others on a shared machine.
+ *
+ * A job by parts (kern_pool_for_parts) gives each thread one contiguous
+ * part, claimed chunk by chunk from its front through a word of its own
+ * that also carries the generation; a thread out of work takes chunks from
+ * the back of the other parts through the same words. */
 #include "kernels/kernels.h"
 
 #include <pthread.h>
@@ -20,6 +25,15 @@
  * one token without burning a core for long when idle. */
 #define SPIN_WAIT 4000
 
+/* A part's claim word: the generation's low 24 bits, the next chunk from
+ * the front, the end of the chunks left. */
+#define PART_BITS 20
+#define PART_MAX ((1u << PART_BITS) - 1)
+
+typedef struct part {
+    _Alignas(64) atomic_uint_fast64_t w; /* a cache line each */
+} part;
+
 struct kern_pool {
     unsigned n;
     pthread_t *th;
@@ -29,6 +43,7 @@ struct kern_pool {
     atomic_uint_fast64_t ticket; /* generation << 32 | next chunk */
     atomic_size_t done;     /* items finished in the current job */
     atomic_bool stop;
+    part *parts;            /* one per thread */
     /* the current job, written before its generation is published */
     kern_task_fn fn;
     void *arg;
@@ -73,6 +88,40 @@ static void run_chunks(kern_pool *p, unsigned g, unsigned tid)
     }
 }
 
+static uint64_t part_word(unsigned g, size_t front, size_t back)
+{
+    return (uint64_t)(g & 0xffffffu) << (2 * PART_BITS) | (uint64_t)front << PART_BITS | back;
+}
+
+/* Run chunks of generation g's parts: this thread's own from the front,
+ * then the others' from the back, until none is left. As in run_chunks, a
+ * successful claim proves the job's fields were g's. */
+static void run_parts(kern_pool *p, unsigned g, unsigned tid)
+{
+    for (unsigned k = 0; k < p->n; k++) {
+        atomic_uint_fast64_t *pw = &p->parts[(tid + k) % p->n].w;
+        for (;;) {
+            uint64_t w = atomic_load_explicit(pw, memory_order_acquire);
+            if ((unsigned)(w >> (2 * PART_BITS)) != (g & 0xffffffu))
+                return;
+            kern_task_fn fn = p->fn;
+            void *arg = p->arg;
+            size_t n = p->n_items, chunk = p->chunk;
+            size_t front = (w >> PART_BITS) & PART_MAX, back = w & PART_MAX;
+            if (front >= back)
+                break;
+            uint64_t claim = k == 0 ? w + ((uint64_t)1 << PART_BITS) : w - 1;
+            if (!atomic_compare_exchange_strong_explicit(pw, &w, claim, memory_order_acq_rel,
+                                                         memory_order_acquire))
+                continue;
+            size_t b = (k == 0 ? front : back - 1) * chunk;
+            size_t e = n - b < chunk ? n : b + chunk;
+            fn(arg, b, e, tid);
+            atomic_fetch_add_explicit(&p->done, e - b, memory_order_release);
+        }
+    }
+}
+
 static unsigned wait_gen(kern_pool *p, unsigned seen)
 {
     for (int i = 0; i < SPIN_WAIT; i++) {
@@ -101,6 +150,7 @@ static void *worker(void *v)
         if (atomic_load_explicit(&p->stop, memory_order_acquire))
             return NULL;
         run_chunks(p, seen, tid);
+        run_parts(p, seen, tid);
     }
 }
 
@@ -149,14 +199,19 @@ int kern_pool_new(kern_pool **out, unsigned n_threads, char *err, size_t errlen)
         n_threads = 1024;
     kern_pool *p = calloc(1, sizeof *p);
     pthread_t *th = calloc(n_threads, sizeof *th);
-    if (!p || !th) {
+    part *parts = aligned_alloc(64, n_threads * sizeof *parts);
+    if (!p || !th || !parts) {
         free(p);
         free(th);
+        free(parts);
         if (err && errlen)
             snprintf(err, errlen, "out of memory for a pool of %u threads", n_threads);
         return KERN_ENOMEM;
     }
     p->th = th;
+    p->parts = parts;
+    for (unsigned t = 0; t < n_threads; t++)
+        atomic_init(&parts[t].w, 0);
     p->n = 1;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
@@ -196,12 +251,43 @@ void kern_pool_free(kern_pool *p)
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p->th);
+    free(p->parts);
     free(p);
 }
 
 unsigned kern_pool_threads(const kern_pool *p)
 {
     return p ? p->n : 1;
+}
+
+/* Close every way of claiming work (under the new generation, so that no
+ * late worker holding an older one can claim) before the job's fields
+ * change, then write them. The caller opens the ticket or the parts. */
+static unsigned begin_job(kern_pool *p, kern_task_fn fn, void *arg, size_t n, size_t chunk)
+{
+    unsigned g = atomic_load_explicit(&p->gen, memory_order_relaxed) + 1;
+    atomic_store_explicit(&p->ticket, (uint64_t)g << 32 | 0xffffffffu, memory_order_relaxed);
+    for (unsigned t = 0; t < p->n; t++)
+        atomic_store_explicit(&p->parts[t].w, part_word(g, 0, 0), memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    p->fn = fn;
+    p->arg = arg;
+    p->n_items = n;
+    p->chunk = chunk;
+    p->n_chunks = (n + chunk - 1) / chunk;
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    return g;
+}
+
+/* only chunks claimed by running threads are left */
+static void wait_done(kern_pool *p, size_t n)
+{
+    for (unsigned i = 0; atomic_load_explicit(&p->done, memory_order_acquire) < n; i++) {
+        if (i < SPIN_WAIT)
+            cpu_relax();
+        else
+            sched_yield();
+    }
 }
 
 void kern_pool_for(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, void *arg)
@@ -221,25 +307,28 @@ void kern_pool_for(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, void *
         fn(arg, 0, n, 0);
         return;
     }
-    unsigned g = atomic_load_explicit(&p->gen, memory_order_relaxed) + 1;
-    /* close the ticket (no chunk left under any generation a late worker
-     * may hold) before the job's fields change */
-    atomic_store_explicit(&p->ticket, (uint64_t)g << 32 | 0xffffffffu, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
-    p->fn = fn;
-    p->arg = arg;
-    p->n_items = n;
-    p->chunk = chunk;
-    p->n_chunks = (n + chunk - 1) / chunk;
-    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    unsigned g = begin_job(p, fn, arg, n, chunk);
     atomic_store_explicit(&p->ticket, (uint64_t)g << 32, memory_order_release);
     publish(p, g);
     run_chunks(p, g, 0);
-    /* only chunks claimed by running threads are left */
-    for (unsigned i = 0; atomic_load_explicit(&p->done, memory_order_acquire) < n; i++) {
-        if (i < SPIN_WAIT)
-            cpu_relax();
-        else
-            sched_yield();
+    wait_done(p, n);
+}
+
+void kern_pool_for_parts(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, void *arg)
+{
+    if (grain == 0)
+        grain = 1;
+    size_t n_chunks = (n + grain - 1) / grain;
+    if (!p || p->n == 1 || n_chunks <= 1 || n_chunks > PART_MAX) {
+        kern_pool_for(p, n, grain, fn, arg);
+        return;
     }
+    unsigned g = begin_job(p, fn, arg, n, grain);
+    for (unsigned t = 0; t < p->n; t++)
+        atomic_store_explicit(&p->parts[t].w,
+                              part_word(g, n_chunks * t / p->n, n_chunks * (t + 1) / p->n),
+                              memory_order_release);
+    publish(p, g);
+    run_parts(p, g, 0);
+    wait_done(p, n);
 }

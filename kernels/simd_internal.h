@@ -53,6 +53,8 @@ struct kern_ops {
      * handle hd (then attn_f16 runs query by query); NULL: never */
     bool (*attn_f16_multi)(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                            size_t n_kv, size_t hd, float scale, float *out);
+    /* kern_silu_mul; NULL: the portable loop */
+    void (*silu_mul)(const float *gate, const float *up, float *out, size_t n);
     /* kern_attn_f16 for one query; NULL: the portable loop */
     void (*attn_f16)(const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                      size_t n_kv, size_t hd, float scale, float *out);

@@ -297,6 +297,49 @@ DEFINE_GEMM(gemm_f32, float_dot, F_F32)
 DEFINE_GEMM(gemm_f16, float_dot, F_F16)
 DEFINE_GEMM(gemm_bf16, float_dot, F_BF16)
 
+/* e^x for x <= 0 within a few ulp: x = n ln2 + r with |r| <= ln2 / 2, e^r
+ * from its Taylor series to the 7th power, 2^n built in the exponent bits;
+ * below -87 (where 2^n would leave the normal range) the result is 0. */
+static inline float32x4_t exp_neg4(float32x4_t x)
+{
+    const float32x4_t lo = vdupq_n_f32(-87.0f);
+    uint32x4_t keep = vcgeq_f32(x, lo);
+    x = vmaxq_f32(x, lo);
+    float32x4_t n = vrndnq_f32(vmulq_n_f32(x, 1.44269504f));
+    float32x4_t r = vfmsq_f32(vfmsq_f32(x, n, vdupq_n_f32(0.693359375f)), n, vdupq_n_f32(-2.12194440e-4f));
+    static const float c[] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f};
+    float32x4_t p = vdupq_n_f32(c[0]);
+    for (int i = 1; i < 8; i++)
+        p = vfmaq_f32(vdupq_n_f32(c[i]), p, r);
+    int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127)), 23);
+    float32x4_t v = vmulq_f32(p, vreinterpretq_f32_s32(e));
+    return vreinterpretq_f32_u32(vandq_u32(keep, vreinterpretq_u32_f32(v)));
+}
+
+/* silu(x) = x * sigmoid(x), with e = e^-|x| never overflowing: sigmoid is
+ * 1 / (1 + e) for x >= 0 and e / (1 + e) below. */
+static float32x4_t silu4(float32x4_t x)
+{
+    const float32x4_t one = vdupq_n_f32(1.0f);
+    float32x4_t e = exp_neg4(vnegq_f32(vabsq_f32(x)));
+    float32x4_t s = vdivq_f32(vbslq_f32(vcltzq_f32(x), e, one), vaddq_f32(one, e));
+    return vmulq_f32(x, s);
+}
+
+static void silu_mul(const float *gate, const float *up, float *out, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(out + i, vmulq_f32(silu4(vld1q_f32(gate + i)), vld1q_f32(up + i)));
+    if (i < n) {
+        float g[4] = {0}, u[4] = {0}, o[4];
+        memcpy(g, gate + i, (n - i) * sizeof(float));
+        memcpy(u, up + i, (n - i) * sizeof(float));
+        vst1q_f32(o, vmulq_f32(silu4(vld1q_f32(g)), vld1q_f32(u)));
+        memcpy(out + i, o, (n - i) * sizeof(float));
+    }
+}
+
 const struct kern_ops OPS_NAME = {
     .name = SET_NAME,
     .gemm = {
@@ -306,4 +349,5 @@ const struct kern_ops OPS_NAME = {
         [GGUF_T_Q3_K] = gemm_q3_k, [GGUF_T_Q4_K] = gemm_q4_k, [GGUF_T_Q5_K] = gemm_q5_k,
         [GGUF_T_Q6_K] = gemm_q6_k,
     },
+    .silu_mul = silu_mul,
 };

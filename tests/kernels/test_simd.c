@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -327,7 +328,11 @@ static void test_pool(void **state)
             for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
                 size_t n = sizes[si];
                 count_job j = {calloc(n + 1, 1), 0};
-                kern_pool_for(pool, n, 1 + (size_t)rep % 5, count_items, &j);
+                /* both kinds of job, one after another on the same pool */
+                if (rep % 2)
+                    kern_pool_for_parts(pool, n, 1 + (size_t)rep % 5, count_items, &j);
+                else
+                    kern_pool_for(pool, n, 1 + (size_t)rep % 5, count_items, &j);
                 for (size_t i = 0; i < n; i++)
                     assert_int_equal(j.hits[i], 1);
                 assert_true(j.max_tid < threads[ti]);
@@ -338,6 +343,43 @@ static void test_pool(void **state)
     }
     kern_pool_free(NULL);
     assert_true(kern_physical_cores() >= 1);
+}
+
+typedef struct steal_job {
+    unsigned char who[64];
+    int stolen;
+} steal_job;
+
+/* Thread 0 holds its first chunk until another thread has run a chunk of
+ * thread 0's part (or 10 s have passed). */
+static void steal_items(void *arg, size_t begin, size_t end, unsigned tid)
+{
+    steal_job *j = arg;
+    for (size_t i = begin; i < end; i++)
+        j->who[i] = (unsigned char)tid;
+    if (tid != 0 && begin < 32)
+        __atomic_store_n(&j->stolen, 1, __ATOMIC_RELEASE);
+    for (int i = 0; tid == 0 && begin == 0 && i < 10000 && !__atomic_load_n(&j->stolen, __ATOMIC_ACQUIRE); i++)
+        usleep(1000);
+}
+
+/* By parts: each thread runs its own part from the front; a thread done
+ * early takes chunks from the back of another's. */
+static void test_pool_parts(void **state)
+{
+    kern_pool *pool;
+    assert_int_equal(kern_pool_new(&pool, 2, NULL, 0), KERN_OK);
+    steal_job j = {{0}, 0};
+    memset(j.who, 0xff, sizeof j.who);
+    kern_pool_for_parts(pool, 64, 4, steal_items, &j);
+    assert_int_equal(j.stolen, 1);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(j.who[i], 0);      /* the front of part 0 is thread 0's */
+    for (size_t i = 28; i < 32; i++)
+        assert_int_equal(j.who[i], 1);      /* its back was taken */
+    for (size_t i = 32; i < 64; i++)
+        assert_int_equal(j.who[i], 1);      /* part 1, all thread 1's */
+    kern_pool_free(pool);
 }
 
 static void test_detect(void **state)
@@ -449,6 +491,36 @@ static void test_quant_q8_k(void **state)
         skip();
 }
 
+/* A kernel set's SiLU-times-up agrees with the portable expf loop to a
+ * few ulp over the whole range, tails and in place included. */
+static void test_silu_mul(void **state)
+{
+    static const kern_isa isas[] = {KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON};
+    static const float edge[] = {0.0f, -0.0f, 1e-30f, -1e-30f, 88.0f, -86.9f, -87.5f, -88.8f, -200.0f, 200.0f};
+    int sets = 0;
+    for (size_t ii = 0; ii < 3; ii++) {
+        kern_cpu cpu;
+        if (kern_cpu_select(&cpu, isas[ii], NULL, 0) != KERN_OK || !cpu.ops->silu_mul)
+            continue;
+        sets++;
+        for (size_t n = 1; n <= 40; n++) {
+            float g[40], u[40], want[40], got[40];
+            for (size_t i = 0; i < n; i++) {
+                g[i] = i < 10 && n == 40 ? edge[i] : frnd() * (n % 3 ? 8.0f : 60.0f);
+                u[i] = frnd() * 3.0f;
+            }
+            kern_silu_mul(NULL, g, u, want, n);
+            kern_silu_mul(&cpu, g, u, got, n);
+            for (size_t i = 0; i < n; i++)
+                assert_true(fabsf(got[i] - want[i]) <= 1e-6f * fabsf(want[i]) + 1e-35f);
+            kern_silu_mul(&cpu, g, u, g, n);
+            assert_memory_equal(g, got, n * sizeof(float));
+        }
+    }
+    if (!sets)
+        skip();
+}
+
 static void test_bandwidth(void **state)
 {
     kern_pool *pool;
@@ -463,6 +535,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_detect),
         cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_pool_parts),
         cmocka_unit_test(test_portable),
         cmocka_unit_test(test_avx2),
         cmocka_unit_test(test_avx512),
@@ -473,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_attn),
         cmocka_unit_test(test_quant_q8_0),
         cmocka_unit_test(test_quant_q8_k),
+        cmocka_unit_test(test_silu_mul),
         cmocka_unit_test(test_bandwidth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
