@@ -184,12 +184,9 @@ static void store_kv(eng_ctx *c, uint32_t layer, size_t b)
         size_t pos = c->n_past + t;
         const float *ks = c->k + t * kvd, *vs = c->v + t * kvd;
         if (c->kv_type == ENG_KV_F16) {
-            uint16_t *kd = (uint16_t *)((char *)c->k_cache + at) + pos * kvd;
-            uint16_t *vd = (uint16_t *)((char *)c->v_cache + at) + pos * kvd;
-            for (size_t i = 0; i < kvd; i++) {
-                kd[i] = kern_f32_to_f16(ks[i]);
-                vd[i] = kern_f32_to_f16(vs[i]);
-            }
+            const kern_cpu *cpu = c->reference ? NULL : &c->cpu;
+            kern_f32_to_f16_row(cpu, ks, (uint16_t *)((char *)c->k_cache + at) + pos * kvd, kvd);
+            kern_f32_to_f16_row(cpu, vs, (uint16_t *)((char *)c->v_cache + at) + pos * kvd, kvd);
         } else {
             memcpy((float *)((char *)c->k_cache + at) + pos * kvd, ks, kvd * sizeof(float));
             memcpy((float *)((char *)c->v_cache + at) + pos * kvd, vs, kvd * sizeof(float));

@@ -153,6 +153,11 @@ void kern_matmul_packed(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, co
 void kern_attn_f16(const kern_cpu *cpu, size_t nq, const float *q, const uint16_t *k, const uint16_t *v,
                    size_t stride, size_t n_kv, size_t hd, float scale, float *out);
 
+/* y[i] = kern_f32_to_f16(x[i]) for n values, by the kernel set's
+ * conversion instruction where it has one (the same bits but for NaN
+ * payloads), or the portable loop when cpu is NULL. */
+void kern_f32_to_f16_row(const kern_cpu *cpu, const float *x, uint16_t *y, size_t n);
+
 /* out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + e^-x): the kernel
  * set's vector form (within a few ulp of the portable one, which uses
  * expf), or the portable loop when cpu is NULL. out may be gate or up. */

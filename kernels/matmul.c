@@ -40,6 +40,8 @@ size_t kern_matmul_scratch_size(uint32_t wtype, size_t n_in, size_t n_tokens)
 
 typedef struct mm_job {
     kern_gemm_fn gemm;
+    kern_packed_fn pgemm; /* set for packed weights (w: kern_pack's layout,
+                           * ws: the mean bytes per group of rows) */
     const struct kern_ops *ops; /* NULL: the reference quantizers */
     uint32_t type;
     const uint8_t *w;
@@ -49,7 +51,6 @@ typedef struct mm_job {
     size_t n_in, n_out, n_tok;
     const float *x;
     float *y;
-    bool packed;      /* w is kern_pack's layout, ws bytes per group of rows */
 } mm_job;
 
 /* Each Q8_K block's eight 32-element sums, from its sixteen 16-element
@@ -109,9 +110,8 @@ static void ref_gemm(const mm_job *j, size_t r0, size_t r1)
 static void mm_rows(void *arg, size_t begin, size_t end, unsigned tid)
 {
     const mm_job *j = arg;
-    if (j->packed)
-        j->gemm(j->w + begin / KERN_PACK_ROWS * j->ws, j->ws, end - begin, j->a, j->as, j->n_tok, j->n_in,
-                j->y + begin, j->n_out);
+    if (j->pgemm)
+        j->pgemm(j->w, j->n_out, begin, end, j->a, j->as, j->n_tok, j->n_in, j->y, j->n_out);
     else if (j->gemm)
         j->gemm(j->w + begin * j->ws, j->ws, end - begin, j->a, j->as, j->n_tok, j->n_in,
                 j->y + begin, j->n_out);
@@ -141,7 +141,7 @@ static void run_job(mm_job *j, kern_pool *pool, void *scratch)
      * faster than many short ones (kern_pool_for_parts), in chunks of about
      * STREAM_CHUNK bytes, so a thread done early takes over the end of
      * another's stretch instead of waiting for it. */
-    size_t rows_per_ws = j->packed ? KERN_PACK_ROWS : 1;
+    size_t rows_per_ws = j->pgemm ? KERN_PACK_ROWS : 1;
     size_t rows = (STREAM_CHUNK / j->ws + 1) * rows_per_ws;
     kern_pool_for_parts(pool, j->n_out, (rows + ROW_GRAIN - 1) / ROW_GRAIN * ROW_GRAIN, mm_rows, j);
 }
@@ -176,8 +176,8 @@ void kern_matmul_packed(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, co
                         void *scratch)
 {
     size_t group_bytes = kern_pack_size(cpu, wtype, n_in, n_out) / (n_out / KERN_PACK_ROWS);
-    mm_job j = {.type = wtype, .w = packed, .ws = group_bytes, .packed = true,
-                .gemm = cpu->ops->packed_gemm(wtype), .ops = cpu->ops, .n_in = n_in, .n_out = n_out,
+    mm_job j = {.type = wtype, .w = packed, .ws = group_bytes,
+                .pgemm = cpu->ops->packed_gemm(wtype), .ops = cpu->ops, .n_in = n_in, .n_out = n_out,
                 .n_tok = n_tokens, .x = x, .y = y};
     run_job(&j, pool, scratch);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "gguf/gguf.h"
+#include "kernels/kernels.h"
 
 #if defined(KERN_NEON_DOTPROD)
 #define OPS_NAME kern_ops_neon_dotprod
@@ -326,6 +327,16 @@ static float32x4_t silu4(float32x4_t x)
     return vmulq_f32(x, s);
 }
 
+/* Round to nearest even (the default mode), as kern_f32_to_f16. */
+static void f32_to_f16(const float *x, uint16_t *y, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1_u16(y + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(x + i))));
+    for (; i < n; i++)
+        y[i] = kern_f32_to_f16(x[i]);
+}
+
 static void silu_mul(const float *gate, const float *up, float *out, size_t n)
 {
     size_t i = 0;
@@ -350,4 +361,5 @@ const struct kern_ops OPS_NAME = {
         [GGUF_T_Q6_K] = gemm_q6_k,
     },
     .silu_mul = silu_mul,
+    .f32_to_f16 = f32_to_f16,
 };

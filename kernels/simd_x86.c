@@ -853,6 +853,20 @@ static void silu_mul(const float *gate, const float *up, float *out, size_t n)
     }
 }
 
+/* Round to nearest even, as kern_f32_to_f16; the cache row written is
+ * cold, so its lines are asked for first. */
+static void f32_to_f16(const float *x, uint16_t *y, size_t n)
+{
+    for (size_t i = 0; i < n * 2; i += 64)
+        kern_prefetch_write((const uint8_t *)y + i);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++)
+        y[i] = kern_f32_to_f16(x[i]);
+}
+
 /* ---- attention over an F16 cache (see kern_attn_f16) ---- */
 
 AI __m256 round_f16(__m256 x)
@@ -989,6 +1003,7 @@ DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
     .quant_q8_k = quant_q8_k, \
     PACKED_OPS \
     .silu_mul = silu_mul, \
+    .f32_to_f16 = f32_to_f16, \
     .attn_f16 = attn_f16
 
 #if VNNI

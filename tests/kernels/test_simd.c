@@ -232,7 +232,7 @@ static void threads_isa(kern_isa isa, bool packed)
     assert_int_equal(kern_pool_threads(pool), 3);
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         uint32_t type = types[ti];
-        size_t n = gguf_type_info(type)->blck == 1 ? 96 : packed ? 1792 : 512, n_out = packed ? 304 : 301;
+        size_t n = gguf_type_info(type)->blck == 1 ? 96 : packed ? 4352 : 512, n_out = packed ? 304 : 301;
         size_t n_tok = 11;
         if (packed && !kern_pack_size(&cpu, type, n, n_out))
             continue;
@@ -290,8 +290,9 @@ static void test_packed(void **state)
             sets++;
             assert_int_equal(kern_pack_size(&cpu, type, blck, 18), 0);
             assert_int_equal(kern_pack_size(&cpu, GGUF_T_Q5_1, 32, 16), 0);
-            /* one block, a few, and rows longer than the first-level cache */
-            size_t ns[4] = {blck, 3 * blck, 5 * blck, blck == 32 ? 41 * blck : 7 * blck};
+            /* one block, a few, and rows longer than the first-level cache,
+             * in panels of 2048 and a shorter one */
+            size_t ns[4] = {blck, 3 * blck, 5 * blck, blck == 32 ? 131 * blck : 17 * blck};
             for (size_t ni = 0; ni < 4; ni++)
                 for (size_t oi = 0; oi < sizeof outs / sizeof outs[0]; oi++)
                     for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++)
@@ -521,6 +522,40 @@ static void test_silu_mul(void **state)
         skip();
 }
 
+/* A kernel set's F16 rows: the portable conversion's bits, ties to even,
+ * subnormals, overflow and infinities included, tails too. */
+static void test_f32_to_f16_row(void **state)
+{
+    static const kern_isa isas[] = {KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON};
+    static const uint32_t edge[] = {0x00000000u, 0x80000000u, 0x33000000u, 0x33000001u, 0x38800000u,
+                                    0x387fe000u, 0x3f801000u, 0x3f803000u, 0x477fe000u, 0x477ff000u,
+                                    0x7f800000u, 0xff800000u, 0x35800000u, 0x45000000u};
+    int sets = 0;
+    for (size_t ii = 0; ii < 3; ii++) {
+        kern_cpu cpu;
+        if (kern_cpu_select(&cpu, isas[ii], NULL, 0) != KERN_OK || !cpu.ops->f32_to_f16)
+            continue;
+        sets++;
+        for (size_t n = 1; n <= 40; n++) {
+            float x[40];
+            uint16_t want[40], got[40];
+            for (size_t i = 0; i < n; i++) {
+                uint32_t bits = (uint32_t)rand() << 1 ^ (uint32_t)rand();
+                if (i < 14 && n == 40)
+                    bits = edge[i];
+                else if ((bits & 0x7f800000u) == 0x7f800000u)
+                    bits &= ~0x40000000u; /* no NaN: its payload may differ */
+                memcpy(&x[i], &bits, 4);
+            }
+            kern_f32_to_f16_row(NULL, x, want, n);
+            kern_f32_to_f16_row(&cpu, x, got, n);
+            assert_memory_equal(want, got, n * sizeof(uint16_t));
+        }
+    }
+    if (!sets)
+        skip();
+}
+
 static void test_bandwidth(void **state)
 {
     kern_pool *pool;
@@ -547,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_quant_q8_0),
         cmocka_unit_test(test_quant_q8_k),
         cmocka_unit_test(test_silu_mul),
+        cmocka_unit_test(test_f32_to_f16_row),
         cmocka_unit_test(test_bandwidth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
