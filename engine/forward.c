@@ -391,11 +391,54 @@ static void gate_mul(const eng_ctx *c, const float *gate, const float *up, float
     kern_silu_mul(c->reference ? NULL : &c->cpu, gate, up, out, n);
 }
 
-/* Feed-forward block of h into c->o. */
-static void ffn(eng_ctx *c, const eng_layer *L, size_t b)
+/* The products of decoding one token, in the order they run. */
+enum { NEXT_WO, NEXT_GATE_UP, NEXT_DOWN, NEXT_LAYER };
+
+/* Decoding streams the weights product after product: name the one that
+ * follows the product about to run (`what` of layer l, or the next layer's
+ * q|k|v, or the output head), so that threads waiting meanwhile read the
+ * start of it ahead. Only packed products are named. */
+static void name_next(eng_ctx *c, size_t b, uint32_t l, int what)
 {
+    const eng_model *m = c->m;
+    if (b != 1 || c->reference || !eng_packed_for(m, &c->cpu))
+        return;
+    const eng_hparams *hp = &m->hp;
+    const gguf_tensor *w = NULL;
+    const void *pk = NULL;
+    size_t n_out = 0;
+    if (what == NEXT_WO) {
+        w = m->layers[l].wo;
+    } else if (what == NEXT_GATE_UP) {
+        w = m->layers[l].w_gate;
+        pk = m->layers[l].pk_gate_up;
+        n_out = 2 * (size_t)hp->n_ff;
+    } else if (what == NEXT_DOWN) {
+        w = m->layers[l].w_down;
+    } else if (l + 1 < hp->n_layer) {
+        w = m->layers[l + 1].wq;
+        pk = m->layers[l + 1].pk_qkv;
+        n_out = (size_t)hp->n_head * hp->head_dim + 2 * c->kv_dim;
+    } else {
+        w = m->output;
+    }
+    if (!w)
+        return;
+    if (!pk) {
+        pk = eng_packed(m, &c->cpu, w);
+        n_out = w->ne[1];
+    }
+    if (pk)
+        kern_matmul_packed_next(&c->cpu, c->pool, w->type, pk, w->ne[0], n_out);
+}
+
+/* Feed-forward block of h into c->o. */
+static void ffn(eng_ctx *c, uint32_t l, size_t b)
+{
+    const eng_layer *L = &c->m->layers[l];
     const eng_hparams *hp = &c->m->hp;
     size_t nf = hp->n_ff;
+    name_next(c, b, l, NEXT_DOWN);
     switch (hp->arch) {
     case ENG_ARCH_PHI2:
         matmul(c, L->w_up, L->b_up, c->h, b, c->ff);
@@ -422,6 +465,7 @@ static void ffn(eng_ctx *c, const eng_layer *L, size_t b)
         gate_mul(c, c->ff, c->big, c->ff, b * nf);
         break;
     }
+    name_next(c, b, l, NEXT_LAYER);
     matmul(c, L->w_down, L->b_down, c->ff, b, c->o);
 }
 
@@ -455,16 +499,18 @@ void eng_forward_chunk(eng_ctx *c, const int32_t *tokens, size_t b, size_t first
     for (uint32_t l = 0; l < m->hp.n_layer; l++) {
         const eng_layer *L = &m->layers[l];
         norm(c, L->attn_norm, L->attn_norm_b, c->x, c->h, b);
+        name_next(c, b, l, NEXT_WO);
         qkv(c, L, b);
         attention(c, l, b);
+        name_next(c, b, l, NEXT_GATE_UP);
         matmul(c, L->wo, L->bo, c->att, b, c->o);
         add_into(c->x, c->o, b * E);
         if (m->hp.arch == ENG_ARCH_PHI2) {
             /* phi2 runs attention and MLP in parallel on the same input */
-            ffn(c, L, b);
+            ffn(c, l, b);
         } else {
             norm(c, L->ffn_norm, NULL, c->x, c->h, b);
-            ffn(c, L, b);
+            ffn(c, l, b);
         }
         add_into(c->x, c->o, b * E);
     }

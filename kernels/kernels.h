@@ -116,6 +116,9 @@ void kern_pool_for(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, void *
  * and a thread done early takes chunks from the back of the parts left, so
  * no thread waits long on another. */
 void kern_pool_for_parts(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, void *arg);
+/* Thread tid, while it waits, reads ahead [addr, addr + len) into its
+ * caches (until the next call for it names another range). */
+void kern_pool_prefetch(kern_pool *p, unsigned tid, const void *addr, size_t len);
 
 /* Bytes of scratch kern_matmul needs for n_tokens rows of n_in. */
 size_t kern_matmul_scratch_size(uint32_t wtype, size_t n_in, size_t n_tokens);
@@ -140,6 +143,10 @@ void kern_pack(const kern_cpu *cpu, uint32_t wtype, const void *w, size_t n_in, 
 void kern_matmul_packed(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const void *packed,
                         size_t n_in, size_t n_out, const float *x, size_t n_tokens, float *y,
                         void *scratch);
+/* Name the packed product likely to follow the one about to run: threads
+ * that wait meanwhile read the start of their part of it ahead. */
+void kern_matmul_packed_next(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const void *packed,
+                             size_t n_in, size_t n_out);
 
 /* Attention of nq queries (rows of hd values one after another in q, and
  * likewise in out: e.g. the heads that share one KV head) over the same

@@ -74,6 +74,12 @@ size_t kern_pack_size_avx512(uint32_t type, size_t n_in, size_t n_out)
     return n_out / G * (n_in / blck) * bb;
 }
 
+size_t kern_pack_lead_avx512(uint32_t type, size_t n_in)
+{
+    size_t blck = 0, bb = block_bytes(type, &blck);
+    return bb ? bb * (n_in < PANEL_K ? n_in : PANEL_K) / blck : 0;
+}
+
 /* Four bytes of each of the 16 rows at byte `off` of their blocks, as one
  * vector's worth (64 bytes), optionally with every byte + 128. */
 static void gather4(const uint8_t *w, size_t ws, size_t off, uint8_t flip, uint8_t *dst)

@@ -10,7 +10,12 @@
  * A job by parts (kern_pool_for_parts) gives each thread one contiguous
  * part, claimed chunk by chunk from its front through a word of its own
  * that also carries the generation; a thread out of work takes chunks from
- * the back of the other parts through the same words. */
+ * the back of the other parts through the same words.
+ *
+ * A thread waiting (for a job, or for the others to finish one) reads
+ * ahead the range kern_pool_prefetch last named for it: the start of its
+ * part of the next product, so that memory does not sit idle while one
+ * thread works alone between products. */
 #include "kernels/kernels.h"
 
 #include <pthread.h>
@@ -32,7 +37,21 @@
 
 typedef struct part {
     _Alignas(64) atomic_uint_fast64_t w; /* a cache line each */
+    /* the range to read ahead while idle, renewed when seq changes */
+    atomic_uint pf_seq;
+    atomic_uintptr_t pf_addr;
+    atomic_size_t pf_len;
 } part;
+
+/* Where a thread is in reading ahead. */
+typedef struct ahead {
+    unsigned seq;
+    const char *at;
+    size_t left;
+} ahead;
+
+/* Bytes read ahead per idle step. */
+#define AHEAD_STEP 512
 
 struct kern_pool {
     unsigned n;
@@ -122,13 +141,36 @@ static void run_parts(kern_pool *p, unsigned g, unsigned tid)
     }
 }
 
-static unsigned wait_gen(kern_pool *p, unsigned seen)
+/* One step of waiting: the next AHEAD_STEP bytes of the range named for
+ * thread tid (a prefetch never faults, so a stale range is harmless), or a
+ * pause when there is none. */
+static void idle_step(kern_pool *p, unsigned tid, ahead *a)
+{
+    part *pt = &p->parts[tid];
+    unsigned seq = atomic_load_explicit(&pt->pf_seq, memory_order_acquire);
+    if (seq != a->seq) {
+        a->seq = seq;
+        a->at = (const char *)atomic_load_explicit(&pt->pf_addr, memory_order_relaxed);
+        a->left = atomic_load_explicit(&pt->pf_len, memory_order_relaxed);
+    }
+    if (!a->left) {
+        cpu_relax();
+        return;
+    }
+    size_t n = a->left < AHEAD_STEP ? a->left : AHEAD_STEP;
+    for (size_t i = 0; i < n; i += 64)
+        __builtin_prefetch(a->at + i, 0, 2);
+    a->at += n;
+    a->left -= n;
+}
+
+static unsigned wait_gen(kern_pool *p, unsigned seen, unsigned tid, ahead *a)
 {
     for (int i = 0; i < SPIN_WAIT; i++) {
         unsigned g = atomic_load_explicit(&p->gen, memory_order_acquire);
         if (g != seen)
             return g;
-        cpu_relax();
+        idle_step(p, tid, a);
     }
     pthread_mutex_lock(&p->mu);
     unsigned g;
@@ -145,8 +187,9 @@ static void *worker(void *v)
     unsigned tid = wa->tid;
     free(wa);
     unsigned seen = 0;
+    ahead a = {0, NULL, 0};
     for (;;) {
-        seen = wait_gen(p, seen);
+        seen = wait_gen(p, seen, tid, &a);
         if (atomic_load_explicit(&p->stop, memory_order_acquire))
             return NULL;
         run_chunks(p, seen, tid);
@@ -210,8 +253,12 @@ int kern_pool_new(kern_pool **out, unsigned n_threads, char *err, size_t errlen)
     }
     p->th = th;
     p->parts = parts;
-    for (unsigned t = 0; t < n_threads; t++)
+    for (unsigned t = 0; t < n_threads; t++) {
         atomic_init(&parts[t].w, 0);
+        atomic_init(&parts[t].pf_seq, 0);
+        atomic_init(&parts[t].pf_addr, 0);
+        atomic_init(&parts[t].pf_len, 0);
+    }
     p->n = 1;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
@@ -282,12 +329,23 @@ static unsigned begin_job(kern_pool *p, kern_task_fn fn, void *arg, size_t n, si
 /* only chunks claimed by running threads are left */
 static void wait_done(kern_pool *p, size_t n)
 {
+    ahead a = {atomic_load_explicit(&p->parts[0].pf_seq, memory_order_relaxed) - 1, NULL, 0};
     for (unsigned i = 0; atomic_load_explicit(&p->done, memory_order_acquire) < n; i++) {
         if (i < SPIN_WAIT)
-            cpu_relax();
+            idle_step(p, 0, &a);
         else
             sched_yield();
     }
+}
+
+void kern_pool_prefetch(kern_pool *p, unsigned tid, const void *addr, size_t len)
+{
+    if (!p || tid >= p->n)
+        return;
+    part *pt = &p->parts[tid];
+    atomic_store_explicit(&pt->pf_addr, (uintptr_t)addr, memory_order_relaxed);
+    atomic_store_explicit(&pt->pf_len, len, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pt->pf_seq, 1, memory_order_release);
 }
 
 void kern_pool_for(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, void *arg)

@@ -54,6 +54,9 @@ struct kern_ops {
     size_t (*pack_size)(uint32_t type, size_t n_in, size_t n_out);
     void (*pack)(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst);
     kern_packed_fn (*packed_gemm)(uint32_t type);
+    /* bytes of one group of rows in the first panel (what a product by
+     * parts reads first) */
+    size_t (*pack_lead)(uint32_t type, size_t n_in);
     /* kern_attn_f16 for all nq queries at once; false when it does not
      * handle hd (then attn_f16 runs query by query); NULL: never */
     bool (*attn_f16_multi)(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
@@ -77,6 +80,7 @@ static inline float kern_expf_softmax(float x)
 size_t kern_pack_size_avx512(uint32_t type, size_t n_in, size_t n_out);
 void kern_pack_avx512(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst);
 kern_packed_fn kern_packed_gemm_avx512(uint32_t type);
+size_t kern_pack_lead_avx512(uint32_t type, size_t n_in);
 bool kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                           size_t n_kv, size_t hd, float scale, float *out);
 

@@ -245,6 +245,20 @@ static void threads_isa(kern_isa isa, bool packed)
             x[i] = frnd();
         product(&cpu, NULL, packed, type, w, n, n_out, x, n_tok, y1, scratch);
         product(&cpu, pool, packed, type, w, n, n_out, x, n_tok, y3, scratch);
+        if (packed) {
+            /* naming the next product (read ahead while waiting) changes no bit */
+            uint8_t *pk = malloc(kern_pack_size(&cpu, type, n, n_out));
+            kern_pack(&cpu, type, w, n, n_out, pk);
+            kern_matmul_packed_next(&cpu, pool, type, pk, n, n_out);
+            kern_matmul_packed_next(&cpu, NULL, type, pk, n, n_out);
+            float *y4 = malloc(n_out * sizeof(float));
+            for (size_t t = 0; t < n_tok; t++) {
+                kern_matmul_packed(&cpu, pool, type, pk, n, n_out, x + t * n, 1, y4, scratch);
+                assert_memory_equal(y1 + t * n_out, y4, n_out * sizeof(float));
+            }
+            free(y4);
+            free(pk);
+        }
         assert_memory_equal(y1, y3, n_out * n_tok * sizeof(float));
         /* a token alone gives the bits it gets within a batch */
         for (size_t t = 0; t < n_tok; t++) {
