@@ -45,8 +45,6 @@ size_t kern_matmul_scratch_size(uint32_t wtype, size_t n_in, size_t n_tokens)
 
 typedef struct mm_job {
     kern_gemm_fn gemm;
-    kern_packed_fn pgemm; /* set for packed weights (w: kern_pack's layout,
-                           * ws: the mean bytes per group of rows) */
     const struct kern_ops *ops; /* NULL: the reference quantizers */
     uint32_t type;
     const uint8_t *w;
@@ -56,6 +54,7 @@ typedef struct mm_job {
     size_t n_in, n_out, n_tok;
     const float *x;
     float *y;
+    bool packed;      /* w is kern_pack's layout, ws bytes per group of rows */
 } mm_job;
 
 /* Each Q8_K block's eight 32-element sums, from its sixteen 16-element
@@ -115,8 +114,9 @@ static void ref_gemm(const mm_job *j, size_t r0, size_t r1)
 static void mm_rows(void *arg, size_t begin, size_t end, unsigned tid)
 {
     const mm_job *j = arg;
-    if (j->pgemm)
-        j->pgemm(j->w, j->n_out, begin, end, j->a, j->as, j->n_tok, j->n_in, j->y, j->n_out);
+    if (j->packed)
+        j->gemm(j->w + begin / KERN_PACK_ROWS * j->ws, j->ws, end - begin, j->a, j->as, j->n_tok, j->n_in,
+                j->y + begin, j->n_out);
     else if (j->gemm)
         j->gemm(j->w + begin * j->ws, j->ws, end - begin, j->a, j->as, j->n_tok, j->n_in,
                 j->y + begin, j->n_out);
@@ -130,7 +130,7 @@ static void mm_rows(void *arg, size_t begin, size_t end, unsigned tid)
  * another's stretch instead of waiting for it. Rows per chunk: */
 static size_t stream_grain(const mm_job *j)
 {
-    size_t rows = (STREAM_CHUNK / j->ws + 1) * (j->pgemm ? KERN_PACK_ROWS : 1);
+    size_t rows = (STREAM_CHUNK / j->ws + 1) * (j->packed ? KERN_PACK_ROWS : 1);
     return (rows + ROW_GRAIN - 1) / ROW_GRAIN * ROW_GRAIN;
 }
 
@@ -182,8 +182,8 @@ void kern_pack(const kern_cpu *cpu, uint32_t wtype, const void *w, size_t n_in, 
 static mm_job packed_job(const kern_cpu *cpu, uint32_t wtype, const void *packed, size_t n_in, size_t n_out)
 {
     size_t group_bytes = kern_pack_size(cpu, wtype, n_in, n_out) / (n_out / KERN_PACK_ROWS);
-    return (mm_job){.type = wtype, .w = packed, .ws = group_bytes, .pgemm = cpu->ops->packed_gemm(wtype),
-                    .ops = cpu->ops, .n_in = n_in, .n_out = n_out};
+    return (mm_job){.type = wtype, .w = packed, .ws = group_bytes, .packed = true,
+                    .gemm = cpu->ops->packed_gemm(wtype), .ops = cpu->ops, .n_in = n_in, .n_out = n_out};
 }
 
 void kern_matmul_packed(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const void *packed,
@@ -200,18 +200,18 @@ void kern_matmul_packed(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, co
 void kern_matmul_packed_next(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const void *packed,
                              size_t n_in, size_t n_out)
 {
-    if (!pool || !cpu->ops->pack_lead)
+    if (!pool)
         return;
     mm_job j = packed_job(cpu, wtype, packed, n_in, n_out);
-    /* each thread's part as kern_pool_for_parts splits it: its first rows
-     * lie together in the first panel */
+    /* each thread's part as kern_pool_for_parts splits it, its groups of
+     * rows one after another */
     size_t grain = stream_grain(&j), n_chunks = (n_out + grain - 1) / grain;
-    size_t lead = cpu->ops->pack_lead(wtype, n_in), nt = kern_pool_threads(pool);
+    size_t nt = kern_pool_threads(pool);
     for (size_t t = 0; t < nt; t++) {
         size_t r0 = n_chunks * t / nt * grain, r1 = n_chunks * (t + 1) / nt * grain;
         r1 = r1 < n_out ? r1 : n_out;
-        size_t len = r1 > r0 ? (r1 - r0) / KERN_PACK_ROWS * lead : 0;
-        kern_pool_prefetch(pool, (unsigned)t, (const uint8_t *)packed + r0 / KERN_PACK_ROWS * lead,
+        size_t len = r1 > r0 ? (r1 - r0) / KERN_PACK_ROWS * j.ws : 0;
+        kern_pool_prefetch(pool, (unsigned)t, (const uint8_t *)packed + r0 / KERN_PACK_ROWS * j.ws,
                            len < READ_AHEAD ? len : READ_AHEAD);
     }
 }

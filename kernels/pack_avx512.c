@@ -8,16 +8,8 @@
  * read of the weights at memory speed and prompt processing a dense run of
  * dot instructions.
  *
- * Rows longer than PANEL_K weights are cut into panels of PANEL_K (the last
- * one shorter): the matrix is panel after panel, each panel group after
- * group, each group its blocks of that panel. A product runs panel by
- * panel, carrying each row's sum in y, so every row's sum still goes block
- * after block. Measured decoding 6144-wide rows: 47 GB/s in one piece, 57
- * in panels of 2048, as fast as 2048-wide rows (1024-wide panels: no
- * better).
- *
- * Layout of one group of 16 rows in a panel, block after block (each
- * block's part is PACK_*_BYTES long):
+ * Layout of one group of 16 rows, block after block (each block's part is
+ * PACK_*_BYTES long, so a group is nb of them):
  *   Q4_0  codes[4][16][4] (row i's quant bytes 4k..4k+3 at [k][i]), f16 d[16]
  *   Q8_0  codes[8][16][4] (quants + 128, unsigned), f16 d[16]
  *   Q4_K  per super-block: codes[4][8][16][4] (pair p of sub-blocks, bytes
@@ -26,6 +18,11 @@
  *         f16 d[16], f16 dmin[16]
  * The byte counts equal the stored blocks' except Q4_K's (2368 against
  * 2304 bytes for 16 rows of a super-block).
+ *
+ * Rows stay whole: cutting long rows into panels of 2048 (read panel by
+ * panel) was measured slower decoding 5632-wide rows with two threads
+ * (Q4_K 0.66-0.74 of the probe against 0.92-0.99, Q8_0 0.55-0.69 against
+ * 0.75-0.98), as each thread's stream then jumps between panels.
  *
  * Each token's arithmetic is the same whatever the number of tokens, so a
  * token decoded alone gives the bits it gets in a batch. */
@@ -54,8 +51,6 @@ enum {
 #define CM_LEG 8
 #define CM_Q4K 8
 
-#define PANEL_K 2048
-
 static size_t block_bytes(uint32_t type, size_t *blck)
 {
     switch (type) {
@@ -72,12 +67,6 @@ size_t kern_pack_size_avx512(uint32_t type, size_t n_in, size_t n_out)
     if (!bb || n_out % G || n_in % blck)
         return 0;
     return n_out / G * (n_in / blck) * bb;
-}
-
-size_t kern_pack_lead_avx512(uint32_t type, size_t n_in)
-{
-    size_t blck = 0, bb = block_bytes(type, &blck);
-    return bb ? bb * (n_in < PANEL_K ? n_in : PANEL_K) / blck : 0;
 }
 
 /* Four bytes of each of the 16 rows at byte `off` of their blocks, as one
@@ -126,16 +115,14 @@ static void pack_q4_k(const uint8_t *w, size_t ws, size_t nb, uint8_t *dst)
 void kern_pack_avx512(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst)
 {
     size_t blck = 0, bb = block_bytes(type, &blck);
-    size_t nb = n_in / blck, ws = (size_t)gguf_row_size(type, n_in), pb = PANEL_K / blck;
-    for (size_t b0 = 0; b0 < nb; b0 += pb) {
-        size_t np = nb - b0 < pb ? nb - b0 : pb, sb = type == GGUF_T_Q4_K ? 144 : bb / G;
-        for (size_t g = 0; g < n_out / G; g++, dst += np * bb) {
-            const uint8_t *rows = w + g * G * ws + b0 * sb;
-            if (type == GGUF_T_Q4_K)
-                pack_q4_k(rows, ws, np, dst);
-            else
-                pack_legacy(type, rows, ws, np, dst);
-        }
+    size_t nb = n_in / blck, ws = (size_t)gguf_row_size(type, n_in);
+    for (size_t g = 0; g < n_out / G; g++) {
+        const uint8_t *rows = w + g * G * ws;
+        uint8_t *out = dst + g * nb * bb;
+        if (type == GGUF_T_Q4_K)
+            pack_q4_k(rows, ws, nb, out);
+        else
+            pack_legacy(type, rows, ws, nb, out);
     }
 }
 
@@ -168,10 +155,8 @@ AI __m512i dot8(const int C, const __m512i *W, const uint8_t *q, __m512i s)
  * sums after the blocks): the codes are unsigned (Q4_0 as stored, Q8_0 +
  * 128) and offset * (sum of the activation block) comes off up front. */
 
-/* Blocks [b0, b1) of nb, from w; the sums start at 0 for the first panel
- * and from y for the others. */
-AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
-                    const uint8_t *a, size_t as, float *y, size_t ldy)
+AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t nb, const uint8_t *a,
+                    size_t as, float *y, size_t ldy)
 {
     const size_t bb = q8 ? PACK_Q8_0_BYTES : PACK_Q4_0_BYTES, ncode = q8 ? 8 : 4;
     const int off = q8 ? 128 : 8;
@@ -179,8 +164,8 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
     __m512 acc[CM_LEG];
 #pragma GCC unroll 16
     for (int c = 0; c < C; c++)
-        acc[c] = b0 ? _mm512_loadu_ps(y + c * ldy) : _mm512_setzero_ps();
-    for (size_t b = b0; b < b1; b++, w += bb) {
+        acc[c] = _mm512_setzero_ps();
+    for (size_t b = 0; b < nb; b++, w += bb) {
         __m512i W[8];
         if (q8) {
             for (int k = 0; k < 8; k++)
@@ -212,15 +197,15 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
  * sum of scale * (codes . quants) and of min * (sums of the quants),
  * scaled by d and dmin in f32, as the reference does. */
 
-AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb, const uint8_t *a,
-                 size_t as, float *y, size_t ldy)
+AI void q4k_tile(const int C, const uint8_t *w, size_t nb, const uint8_t *a, size_t as, float *y,
+                 size_t ldy)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     __m512 acc[CM_Q4K];
 #pragma GCC unroll 16
     for (int c = 0; c < C; c++)
-        acc[c] = b0 ? _mm512_loadu_ps(y + c * ldy) : _mm512_setzero_ps();
-    for (size_t b = b0; b < b1; b++, w += PACK_Q4_K_BYTES) {
+        acc[c] = _mm512_setzero_ps();
+    for (size_t b = 0; b < nb; b++, w += PACK_Q4_K_BYTES) {
         __m512i isum[CM_Q4K];
 #pragma GCC unroll 16
         for (int c = 0; c < C; c++)
@@ -265,36 +250,32 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
         _mm512_storeu_ps(y + c * ldy, acc[c]);
 }
 
-#define CASE_LEG(Q8, C) case C: legacy_tile(Q8, C, wg, b0, b1, nb, at, as, yt, ldy); break;
-#define CASE_Q4K(C) case C: q4k_tile(C, wg, b0, b1, nb, at, as, yt, ldy); break;
+#define CASE_LEG(Q8, C) case C: legacy_tile(Q8, C, wg, nb, at, as, yt, ldy); break;
+#define CASE_Q4K(C) case C: q4k_tile(C, wg, nb, at, as, yt, ldy); break;
 #define CASES_8(M, ...) M(__VA_ARGS__ 1) M(__VA_ARGS__ 2) M(__VA_ARGS__ 3) M(__VA_ARGS__ 4) \
     M(__VA_ARGS__ 5) M(__VA_ARGS__ 6) M(__VA_ARGS__ 7) M(__VA_ARGS__ 8)
 
-/* Panel by panel, rows [r0, r1) group by group, tokens CM at a time. */
-#define DEFINE_PACKED(fname, CM, BLCK, BB, CASES) \
-    static void fname(const uint8_t *w, size_t n_out, size_t r0, size_t r1, const uint8_t *a, size_t as, \
-                      size_t nc, size_t n, float *y, size_t ldy) \
+/* w: the first of nr / 16 packed groups, ws bytes apart. */
+#define DEFINE_PACKED(fname, CM, BLCK, CASES) \
+    static void fname(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc, \
+                      size_t n, float *y, size_t ldy) \
     { \
         const size_t nb = n / BLCK; \
-        for (size_t b0 = 0; b0 < nb; b0 += PANEL_K / BLCK) { \
-            const size_t b1 = nb - b0 < PANEL_K / BLCK ? nb : b0 + PANEL_K / BLCK; \
-            const uint8_t *panel = w + n_out / G * b0 * (BB); \
-            for (size_t r = r0; r < r1; r += G) { \
-                const uint8_t *wg = panel + r / G * (b1 - b0) * (BB); \
-                for (size_t c = 0; c < nc; c += CM) { \
-                    const uint8_t *at = a + c * as; \
-                    float *yt = y + c * ldy + r; \
-                    switch (nc - c < CM ? nc - c : CM) { CASES default: break; } \
-                } \
+        for (size_t r = 0; r < nr; r += G) { \
+            const uint8_t *wg = w + r / G * ws; \
+            for (size_t c = 0; c < nc; c += CM) { \
+                const uint8_t *at = a + c * as; \
+                float *yt = y + c * ldy + r; \
+                switch (nc - c < CM ? nc - c : CM) { CASES default: break; } \
             } \
         } \
     }
 
-DEFINE_PACKED(packed_q4_0, CM_LEG, 32, PACK_Q4_0_BYTES, CASES_8(CASE_LEG, 0, ))
-DEFINE_PACKED(packed_q8_0, CM_LEG, 32, PACK_Q8_0_BYTES, CASES_8(CASE_LEG, 1, ))
-DEFINE_PACKED(packed_q4_k, CM_Q4K, 256, PACK_Q4_K_BYTES, CASES_8(CASE_Q4K, ))
+DEFINE_PACKED(packed_q4_0, CM_LEG, 32, CASES_8(CASE_LEG, 0, ))
+DEFINE_PACKED(packed_q8_0, CM_LEG, 32, CASES_8(CASE_LEG, 1, ))
+DEFINE_PACKED(packed_q4_k, CM_Q4K, 256, CASES_8(CASE_Q4K, ))
 
-kern_packed_fn kern_packed_gemm_avx512(uint32_t type)
+kern_gemm_fn kern_packed_gemm_avx512(uint32_t type)
 {
     switch (type) {
     case GGUF_T_Q4_0: return packed_q4_0;

@@ -28,12 +28,6 @@ typedef void (*kern_gemm_fn)(const uint8_t *w, size_t ws, size_t nr, const uint8
 /* Rows per group of packed weights (see pack_avx512.c). */
 #define KERN_PACK_ROWS 16
 
-/* Product over packed weights (kern_pack's layout, the whole matrix of
- * n_out rows at w) for rows [r0, r1), multiples of KERN_PACK_ROWS; y as
- * kern_gemm_fn's, from row 0. */
-typedef void (*kern_packed_fn)(const uint8_t *w, size_t n_out, size_t r0, size_t r1, const uint8_t *a,
-                               size_t as, size_t nc, size_t n, float *y, size_t ldy);
-
 /* Number of ggml type ids a table covers (BF16 = 30 is the largest). */
 #define KERN_OPS_NTYPES 31
 
@@ -49,14 +43,12 @@ struct kern_ops {
      * NULL: the reference quantizer */
     void (*quant_q8_k)(const float *x, uint8_t *row, size_t n);
     /* Packed weights (kern_pack): bytes for a matrix, 0 when the type or
-     * shape has no packed form; the packing; the product. NULL: this set
-     * reads weights as stored. */
+     * shape has no packed form; the packing; the product over groups of
+     * KERN_PACK_ROWS rows (w: the first group, ws: bytes per group).
+     * NULL: this set reads weights as stored. */
     size_t (*pack_size)(uint32_t type, size_t n_in, size_t n_out);
     void (*pack)(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst);
-    kern_packed_fn (*packed_gemm)(uint32_t type);
-    /* bytes of one group of rows in the first panel (what a product by
-     * parts reads first) */
-    size_t (*pack_lead)(uint32_t type, size_t n_in);
+    kern_gemm_fn (*packed_gemm)(uint32_t type);
     /* kern_attn_f16 for all nq queries at once; false when it does not
      * handle hd (then attn_f16 runs query by query); NULL: never */
     bool (*attn_f16_multi)(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
@@ -79,8 +71,7 @@ static inline float kern_expf_softmax(float x)
 
 size_t kern_pack_size_avx512(uint32_t type, size_t n_in, size_t n_out);
 void kern_pack_avx512(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst);
-kern_packed_fn kern_packed_gemm_avx512(uint32_t type);
-size_t kern_pack_lead_avx512(uint32_t type, size_t n_in);
+kern_gemm_fn kern_packed_gemm_avx512(uint32_t type);
 bool kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                           size_t n_kv, size_t hd, float scale, float *out);
 
