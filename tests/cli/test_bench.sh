@@ -28,6 +28,8 @@ import json, sys
 b = json.load(open(sys.argv[1]))
 for k in ("pp_tps", "tg_tps", "bandwidth_gbs", "tg_limit_tps", "tg_fraction", "bytes_per_token"):
     assert b[k] > 0, k
+# runs repeated because the bandwidth moved (each kept unsteady after two repeats)
+assert 2 * b["reps"] >= b["tg_runs_repeated"] >= 2 * b["tg_runs_unsteady"] >= 0
 assert b["pp_tokens"] == 8 and b["tg_tokens"] == 4 and b["reps"] == 2 and b["threads"] == 1
 # the limit is the bandwidth over the bytes a token reads
 assert abs(b["tg_limit_tps"] - b["bandwidth_gbs"] * 1e9 / b["bytes_per_token"]) <= 1e-3 * b["tg_limit_tps"] + 1e-3
