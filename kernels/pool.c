@@ -63,6 +63,7 @@ struct kern_pool {
     atomic_size_t done;     /* items finished in the current job */
     atomic_bool stop;
     part *parts;            /* one per thread */
+    ahead caller_ahead;     /* the calling thread's reading ahead */
     /* the current job, written before its generation is published */
     kern_task_fn fn;
     void *arg;
@@ -329,10 +330,9 @@ static unsigned begin_job(kern_pool *p, kern_task_fn fn, void *arg, size_t n, si
 /* only chunks claimed by running threads are left */
 static void wait_done(kern_pool *p, size_t n)
 {
-    ahead a = {atomic_load_explicit(&p->parts[0].pf_seq, memory_order_relaxed) - 1, NULL, 0};
     for (unsigned i = 0; atomic_load_explicit(&p->done, memory_order_acquire) < n; i++) {
         if (i < SPIN_WAIT)
-            idle_step(p, 0, &a);
+            idle_step(p, 0, &p->caller_ahead);
         else
             sched_yield();
     }
