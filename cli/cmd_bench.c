@@ -1,13 +1,12 @@
 /* `rhema ai tasks benchmark`: prompt-processing and generation speed of the
  * embedded engine on a model, next to the memory bandwidth this machine
  * measures and the generation speed that bandwidth allows (every weight is
- * read once per generated token). The bandwidth is measured right before
- * and right after each generation run and the higher one taken: on a
- * shared machine it moves over time (here between about 30 and 65 GB/s
- * within a minute), so only a measurement next to the run is its limit.
- * A run whose two measurements differ by more than STEADY (the bandwidth
- * moved during it, so its limit is unknown) is run again, up to TRIES
- * times in all; the output counts them. */
+ * read once per generated token). On a shared machine the bandwidth moves
+ * over time (here between about 30 and 65 GB/s, within seconds), so a
+ * generation run's limit must be measured while it runs: after every token
+ * the same threads read one slice of a probe buffer, and the run's
+ * bandwidth is the slices' bytes over their seconds. Token and slice times
+ * are kept apart, so the probe costs the speeds nothing. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -49,17 +48,15 @@ static double cpu_s(void)
 
 /* Per repetition: tokens/s, the share of threads x wall time the process
  * got (below 1 when other processes hold the cores), and the bandwidth
- * measured around the generation run. */
+ * measured during the generation run. */
 typedef struct bench_runs {
     double *pp_tps, *tg_tps, *pp_share, *tg_share, *bw;
-    long repeated, unsteady; /* generation runs run again; kept unsteady */
 } bench_runs;
 
-/* Bytes the bandwidth probe reads per pass, and its passes. */
+/* The probe buffer, and the slice of it read after each generated token:
+ * larger than the last-level caches, so every slice comes from memory. */
 #define PROBE_BYTES ((size_t)256 << 20)
-#define PROBE_PASSES 2
-#define STEADY 1.10
-#define TRIES 3
+#define SLICE_BYTES ((size_t)64 << 20)
 
 static stat mean_sd(const double *v, size_t n)
 {
@@ -87,8 +84,32 @@ static uint64_t bytes_per_token(const gguf_file *f)
     return total;
 }
 
+/* One generation run from an empty context: tokens/s, the cores' share
+ * and the bandwidth the probe slices between the tokens read. */
+static int gen_run(eng_ctx *ctx, kern_pool *pool, const uint8_t *probe, const bench_opts *o,
+                   const int32_t *toks, bench_runs *br, long rep, char *err, size_t errlen)
+{
+    double tok_s = 0.0, tok_cpu = 0.0, probe_s = 0.0, probe_bytes = 0.0;
+    size_t at = 0;
+    eng_ctx_reset(ctx);
+    for (long i = 0; i < o->tg; i++) {
+        double t0 = now_s(), c0 = cpu_s();
+        if (eng_eval(ctx, &toks[i % o->pp], 1, false, err, errlen))
+            return -1;
+        tok_s += now_s() - t0;
+        tok_cpu += cpu_s() - c0;
+        probe_s += kern_read_pass(pool, probe + at, SLICE_BYTES);
+        probe_bytes += (double)SLICE_BYTES;
+        at = (at + SLICE_BYTES) % PROBE_BYTES;
+    }
+    br->tg_tps[rep] = (double)o->tg / tok_s;
+    br->tg_share[rep] = tok_cpu / (tok_s * (double)o->threads);
+    br->bw[rep] = probe_bytes / probe_s;
+    return 0;
+}
+
 /* Timed passes: rep < 0 is the warm-up that pages the weights in. */
-static int run_reps(eng_ctx *ctx, kern_pool *probe, const bench_opts *o, uint32_t n_vocab,
+static int run_reps(eng_ctx *ctx, kern_pool *pool, const uint8_t *probe, const bench_opts *o, uint32_t n_vocab,
                     bench_runs *br, char *err, size_t errlen)
 {
     int32_t *toks = malloc((size_t)o->pp * sizeof *toks);
@@ -99,7 +120,6 @@ static int run_reps(eng_ctx *ctx, kern_pool *probe, const bench_opts *o, uint32_
     for (long i = 0; i < o->pp; i++)
         toks[i] = (int32_t)(((uint64_t)i * 7919u + 17u) % n_vocab);
     int rc = 0;
-    double cores = (double)o->threads;
     for (long rep = -1; rep < o->reps && rc == 0; rep++) {
         eng_ctx_reset(ctx);
         double t0 = now_s(), c0 = cpu_s();
@@ -108,33 +128,8 @@ static int run_reps(eng_ctx *ctx, kern_pool *probe, const bench_opts *o, uint32_
         if (rc || rep < 0)
             continue;
         br->pp_tps[rep] = (double)o->pp / (t1 - t0);
-        br->pp_share[rep] = (c1 - c0) / ((t1 - t0) * cores);
-        /* generation from an empty context, one token at a time, between
-         * two bandwidth measurements; again while they disagree */
-        for (int try = 1; try <= TRIES && rc == 0; try++) {
-            eng_ctx_reset(ctx);
-            double bw = kern_read_bandwidth(probe, PROBE_BYTES, PROBE_PASSES);
-            t0 = now_s();
-            c0 = cpu_s();
-            for (long i = 0; i < o->tg && rc == 0; i++)
-                rc = eng_eval(ctx, &toks[i % o->pp], 1, false, err, errlen);
-            t1 = now_s();
-            br->tg_tps[rep] = (double)o->tg / (t1 - t0);
-            br->tg_share[rep] = (cpu_s() - c0) / ((t1 - t0) * cores);
-            double after = kern_read_bandwidth(probe, PROBE_BYTES, PROBE_PASSES);
-            br->bw[rep] = after > bw ? after : bw;
-            if (br->bw[rep] <= 0 && rc == 0) {
-                snprintf(err, errlen, "out of memory for the bandwidth probe");
-                rc = -1;
-            }
-            double lo = after > bw ? bw : after;
-            if (rc || br->bw[rep] <= STEADY * lo)
-                break;
-            if (try < TRIES)
-                br->repeated++;
-            else
-                br->unsteady++;
-        }
+        br->pp_share[rep] = (c1 - c0) / ((t1 - t0) * (double)o->threads);
+        rc = gen_run(ctx, pool, probe, o, toks, br, rep, err, errlen);
     }
     free(toks);
     return rc;
@@ -157,10 +152,9 @@ static void print_result(const bench_opts *o, bool json, const char *isa, const 
         printf("\",\"kernels\":\"%s\",\"threads\":%ld,\"pp_tokens\":%ld,\"tg_tokens\":%ld,"
                "\"reps\":%ld,\"pp_tps\":%.3f,\"pp_tps_sd\":%.3f,\"tg_tps\":%.3f,\"tg_tps_sd\":%.3f,"
                "\"bandwidth_gbs\":%.3f,\"bandwidth_gbs_sd\":%.3f,\"bytes_per_token\":%" PRIu64
-               ",\"tg_limit_tps\":%.3f,\"tg_fraction\":%.4f,\"pp_cpu_share\":%.3f,\"tg_cpu_share\":%.3f,"
-               "\"tg_runs_repeated\":%ld,\"tg_runs_unsteady\":%ld}\n",
+               ",\"tg_limit_tps\":%.3f,\"tg_fraction\":%.4f,\"pp_cpu_share\":%.3f,\"tg_cpu_share\":%.3f}\n",
                isa, o->threads, o->pp, o->tg, o->reps, pp.mean, pp.sd, tg.mean, tg.sd, bw.mean / 1e9,
-               bw.sd / 1e9, bpt, limit, frac, pp_share, tg_share, br->repeated, br->unsteady);
+               bw.sd / 1e9, bpt, limit, frac, pp_share, tg_share);
         return;
     }
     printf("model      %s\nkernels    %s, %ld threads, %ld repetitions\n", o->model, isa,
@@ -169,11 +163,7 @@ static void print_result(const bench_opts *o, bool json, const char *isa, const 
            100.0 * pp_share, o->threads);
     printf("tg%-5ld    %9.2f ± %.2f tokens/s  (got %.0f%% of %ld cores)\n", o->tg, tg.mean, tg.sd,
            100.0 * tg_share, o->threads);
-    printf("bandwidth  %9.2f ± %.2f GB/s read (measured around each generation run)\n", bw.mean / 1e9,
-           bw.sd / 1e9);
-    if (br->repeated || br->unsteady)
-        printf("           %ld run(s) repeated: bandwidth moved over %.0f%% during them; %ld kept so\n",
-               br->repeated, 100.0 * (STEADY - 1.0), br->unsteady);
+    printf("bandwidth  %9.2f ± %.2f GB/s read (between the generated tokens)\n", bw.mean / 1e9, bw.sd / 1e9);
     printf("weights    %9.1f MiB read per generated token\n", (double)bpt / 1048576.0);
     printf("limit      %9.2f tokens/s; generation reaches %.1f%% of it\n", limit, 100.0 * frac);
 }
@@ -210,38 +200,46 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
     if (o.threads == 0)
         o.threads = kern_physical_cores();
 
-    char err[512];
+    char err[512] = "out of memory";
     eng_model *m = NULL;
     eng_ctx *ctx = NULL;
     kern_pool *pool = NULL;
+    uint8_t *probe = NULL;
+    rc = CLI_EXIT_FAIL;
     double *v = calloc(5 * (size_t)o.reps, sizeof *v);
-    bench_runs br = {v, v + o.reps, v + 2 * o.reps, v + 3 * o.reps, v + 4 * o.reps, 0, 0};
+    bench_runs br = {v, v + o.reps, v + 2 * o.reps, v + 3 * o.reps, v + 4 * o.reps};
     if (!v || eng_model_open(&m, o.model, err, sizeof err) != ENG_OK)
-        goto fail;
+        goto done;
+    /* the engine and the probe share one pool: no idle threads of the
+     * other spinning on the cores while either runs */
+    if (kern_pool_new(&pool, (unsigned)o.threads, err, sizeof err) != KERN_OK)
+        goto done;
     eng_ctx_params cp = eng_ctx_default_params();
     cp.n_ctx = (uint32_t)(o.pp > o.tg ? o.pp : o.tg);
-    cp.n_threads = (uint32_t)o.threads;
+    cp.pool = pool;
     if (eng_ctx_new(&ctx, m, &cp, err, sizeof err) != ENG_OK)
-        goto fail;
-    if (kern_pool_new(&pool, (unsigned)o.threads, err, sizeof err) != KERN_OK)
-        goto fail;
-    if (run_reps(ctx, pool, &o, eng_model_hparams(m)->n_vocab, &br, err, sizeof err))
-        goto fail;
+        goto done;
+    probe = kern_alloc_stream(PROBE_BYTES);
+    if (!probe) {
+        snprintf(err, sizeof err, "out of memory for the bandwidth probe (%zu MiB)", PROBE_BYTES >> 20);
+        goto done;
+    }
+    memset(probe, 1, PROBE_BYTES);
+    if (run_reps(ctx, pool, probe, &o, eng_model_hparams(m)->n_vocab, &br, err, sizeof err))
+        goto done;
     kern_cpu cpu;
     kern_cpu_detect(&cpu);
     print_result(&o, json, kern_cpu_name(&cpu), &br, bytes_per_token(eng_model_file(m)));
-    kern_pool_free(pool);
+    rc = CLI_EXIT_OK;
+done:
+    if (rc != CLI_EXIT_OK)
+        fprintf(stderr, "rhema: %s\n", err);
     eng_ctx_free(ctx);
-    eng_model_free(m);
-    free(v);
-    return CLI_EXIT_OK;
-fail:
-    fprintf(stderr, "rhema: %s\n", v ? err : "out of memory");
     kern_pool_free(pool);
-    eng_ctx_free(ctx);
     eng_model_free(m);
+    free(probe);
     free(v);
-    return CLI_EXIT_FAIL;
+    return rc;
 }
 
 const cli_cmd cli_cmd_tasks_benchmark = {

@@ -15,7 +15,7 @@
 
 eng_ctx_params eng_ctx_default_params(void)
 {
-    eng_ctx_params p = {0, 1, ENG_KV_F16, false};
+    eng_ctx_params p = {0, 1, ENG_KV_F16, false, NULL};
     return p;
 }
 
@@ -66,7 +66,7 @@ int eng_ctx_new(eng_ctx **out, const eng_model *m, const eng_ctx_params *p, char
         return eng_fail(err, errlen, ENG_ERANGE, "context length %u is out of range (1..%u)", n_ctx, MAX_CTX);
     if (p->kv_type != ENG_KV_F16 && p->kv_type != ENG_KV_F32)
         return eng_fail(err, errlen, ENG_ERANGE, "unknown KV cache type %d", (int)p->kv_type);
-    uint32_t nt = p->n_threads ? p->n_threads : 1;
+    uint32_t nt = p->pool ? kern_pool_threads(p->pool) : p->n_threads ? p->n_threads : 1;
     if (nt > 256)
         return eng_fail(err, errlen, ENG_ERANGE, "thread count %u is out of range (1..256)", nt);
 
@@ -79,7 +79,9 @@ int eng_ctx_new(eng_ctx **out, const eng_model *m, const eng_ctx_params *p, char
     c->kv_type = p->kv_type;
     c->reference = p->reference;
     kern_cpu_detect(&c->cpu);
-    int kst = kern_pool_new(&c->pool, nt, err, errlen);
+    c->pool = p->pool;
+    c->own_pool = !p->pool;
+    int kst = c->own_pool ? kern_pool_new(&c->pool, nt, err, errlen) : KERN_OK;
     if (kst != KERN_OK) {
         free(c);
         return ENG_ENOMEM; /* no memory or no thread for the pool */
@@ -139,7 +141,8 @@ void eng_ctx_free(eng_ctx *c)
         free(bufs[i]);
     free(c->qscratch);
     free(c->kscratch);
-    kern_pool_free(c->pool);
+    if (c->own_pool)
+        kern_pool_free(c->pool);
     free(c->k_cache);
     free(c->v_cache);
     free(c);

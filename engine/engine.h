@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "gguf/gguf.h"
+#include "kernels/kernels.h"
 #include "tokenizer/tokenizer.h"
 
 typedef enum eng_status {
@@ -80,6 +81,10 @@ typedef struct eng_ctx_params {
     eng_kv_type kv_type; /* KV cache element type, F16 by default */
     bool reference;      /* portable reference kernels (the ground truth),
                             else the fastest set this CPU runs */
+    kern_pool *pool;     /* NULL: the context starts n_threads threads of
+                            its own; else it runs on this pool (n_threads
+                            ignored), which the caller keeps alive and uses
+                            for nothing else while the context works */
 } eng_ctx_params;
 
 eng_ctx_params eng_ctx_default_params(void);

@@ -15,6 +15,7 @@ struct eng_ctx {
     bool reference;           /* reference kernels instead of kern_matmul */
     kern_cpu cpu;
     kern_pool *pool;          /* n_threads workers, the caller's included */
+    bool own_pool;            /* started by the context, freed with it */
     void *kscratch;           /* kern_matmul's quantized activations */
     size_t kv_dim;            /* n_head_kv * head_dim */
     size_t kv_bytes_layer;

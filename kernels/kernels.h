@@ -182,5 +182,9 @@ void *kern_alloc_stream(size_t bytes);
  * the weights are) with the pool's threads;
  * negative KERN_ENOMEM when the buffer cannot be allocated. */
 double kern_read_bandwidth(kern_pool *pool, size_t bytes, unsigned reps);
+/* Seconds the pool's threads take to read the first bytes / 4096 pages of
+ * buf once, the way kern_read_bandwidth reads: one pass of the probe, for
+ * callers that interleave short passes with other work. */
+double kern_read_pass(kern_pool *pool, const void *buf, size_t bytes);
 
 #endif

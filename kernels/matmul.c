@@ -249,6 +249,21 @@ void *kern_alloc_stream(size_t bytes)
     return p;
 }
 
+static double seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+double kern_read_pass(kern_pool *pool, const void *buf, size_t bytes)
+{
+    bw_job j = {.buf = buf, .n = bytes / 4096 * 512};
+    double t0 = seconds();
+    kern_pool_for(pool, bytes / 4096, 16, bw_read, &j);
+    return seconds() - t0;
+}
+
 double kern_read_bandwidth(kern_pool *pool, size_t bytes, unsigned reps)
 {
     size_t pages = bytes / 4096 ? bytes / 4096 : 1;
@@ -256,14 +271,9 @@ double kern_read_bandwidth(kern_pool *pool, size_t bytes, unsigned reps)
     if (!buf)
         return KERN_ENOMEM;
     memset(buf, 1, pages * 4096);
-    bw_job j = {.buf = buf, .n = pages * 512};
     double best = 0.0;
     for (unsigned r = 0; r < (reps ? reps : 1); r++) {
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        kern_pool_for(pool, pages, 16, bw_read, &j);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        double s = kern_read_pass(pool, buf, pages * 4096);
         if (s > 0 && (double)(pages * 4096) / s > best)
             best = (double)(pages * 4096) / s;
     }

@@ -241,6 +241,47 @@ static void test_context_overflow(void **state)
     eng_model_free(m);
 }
 
+/* Contexts on a pool the caller owns, one after another on the same pool,
+ * give the bits of a context with threads of its own; the pool outlives
+ * them and still runs jobs. */
+static void test_caller_pool(void **state)
+{
+    (void)state;
+    const char *fx = tu_fixtures();
+    if (!fx)
+        skip();
+    char err[256];
+    eng_model *m = open_model(fx, "models/qwen2-tiny-q8_0.gguf");
+    size_t V = eng_model_hparams(m)->n_vocab;
+    const int32_t toks[6] = {1, 300, 17, 45, 260, 499};
+    eng_ctx *own = new_ctx(m, 2);
+    assert_int_equal(eng_eval(own, toks, 6, false, err, sizeof err), ENG_OK);
+    kern_pool *pool = NULL;
+    assert_int_equal(kern_pool_new(&pool, 2, err, sizeof err), KERN_OK);
+    eng_ctx_params p = eng_ctx_default_params();
+    p.pool = pool;
+    p.n_threads = 7; /* ignored: the pool's threads run it */
+    for (int k = 0; k < 2; k++) {
+        eng_ctx *c = NULL;
+        assert_int_equal(eng_ctx_new(&c, m, &p, err, sizeof err), ENG_OK);
+        /* the prompt in one batch, then one token at a time */
+        assert_int_equal(eng_eval(c, toks, 3, false, err, sizeof err), ENG_OK);
+        for (int i = 3; i < 6; i++)
+            assert_int_equal(eng_eval(c, &toks[i], 1, false, err, sizeof err), ENG_OK);
+        eng_ctx_reset(c);
+        assert_int_equal(eng_eval(c, toks, 6, false, err, sizeof err), ENG_OK);
+        assert_memory_equal(eng_logits(c, 0), eng_logits(own, 0), V * sizeof(float));
+        eng_ctx_free(c);
+    }
+    /* a plain job on the pool after both contexts are gone */
+    uint64_t probe[4096];
+    memset(probe, 1, sizeof probe);
+    assert_true(kern_read_pass(pool, probe, sizeof probe) >= 0.0);
+    kern_pool_free(pool);
+    eng_ctx_free(own);
+    eng_model_free(m);
+}
+
 /* ---- eng_check on synthetic broken models ---- */
 
 typedef struct problems {
@@ -349,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_conformance),
         cmocka_unit_test(test_decode_matches_batch),
         cmocka_unit_test(test_context_overflow),
+        cmocka_unit_test(test_caller_pool),
         cmocka_unit_test(test_check_reports_every_problem),
         cmocka_unit_test(test_check_unsupported_arch),
         cmocka_unit_test(test_check_fixtures_clean),
