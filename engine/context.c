@@ -119,6 +119,7 @@ int eng_ctx_new(eng_ctx **out, const eng_model *m, const eng_ctx_params *p, char
     c->kscratch = calloc(matmul_scratch(m), 1);
     c->rowbuf = alloc_floats((size_t)nt * max_in, &ok);
     c->f16tab = alloc_floats(65536, &ok);
+    c->rope_cs = alloc_floats(B * hp->n_rot, &ok);
     c->logits = alloc_floats(V, &ok);
     c->logits_cap = 1;
     if (!ok || !c->qscratch || !c->kscratch) {
@@ -136,7 +137,7 @@ void eng_ctx_free(eng_ctx *c)
     if (!c)
         return;
     float *bufs[] = {c->x, c->h, c->q, c->k, c->v, c->att, c->o, c->big, c->ff, c->xr,
-                     c->vec0, c->vec1, c->rowbuf, c->f16tab, c->logits};
+                     c->vec0, c->vec1, c->rowbuf, c->f16tab, c->logits, c->rope_cs};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     free(c->qscratch);

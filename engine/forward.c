@@ -149,12 +149,14 @@ static void norm(const eng_ctx *c, const gguf_tensor *wt, const gguf_tensor *bt,
     }
 }
 
-/* Rotate the first n_rot dims of each of nh heads of one token. */
-static void rope(const eng_model *m, float *x, size_t nh, uint32_t pos)
+/* The rotation angles' cosines and sines of position pos, cs[i] and
+ * cs[i + 1] for dims i, i + 1 of n_rot: the same for every layer, so they
+ * are computed once per token. */
+static void rope_table(const eng_model *m, uint32_t pos, float *cs)
 {
     const eng_hparams *hp = &m->hp;
-    uint32_t nr = hp->n_rot, hd = hp->head_dim;
-    float cs[2 * 4096], ffb[2048];
+    uint32_t nr = hp->n_rot;
+    float ffb[2048];
     float theta_scale = powf(hp->rope_base, -2.0f / (float)nr);
     const float *ff = vec_f32(m->rope_freqs, ffb);
     float theta = (float)pos;
@@ -164,6 +166,13 @@ static void rope(const eng_model *m, float *x, size_t nh, uint32_t pos)
         cs[i + 1] = sinf(th);
         theta *= theta_scale;
     }
+}
+
+/* Rotate the first n_rot dims of each of nh heads of one token by cs. */
+static void rope(const eng_model *m, float *x, size_t nh, const float *cs)
+{
+    const eng_hparams *hp = &m->hp;
+    uint32_t nr = hp->n_rot, hd = hp->head_dim;
     for (size_t h = 0; h < nh; h++) {
         float *xh = x + h * hd;
         for (uint32_t i = 0; i < nr; i += 2) {
@@ -303,8 +312,9 @@ static void attention(eng_ctx *c, uint32_t layer, size_t b)
 {
     const eng_hparams *hp = &c->m->hp;
     for (size_t t = 0; t < b; t++) {
-        rope(c->m, c->q + t * hp->n_head * hp->head_dim, hp->n_head, c->n_past + (uint32_t)t);
-        rope(c->m, c->k + t * c->kv_dim, hp->n_head_kv, c->n_past + (uint32_t)t);
+        const float *cs = c->rope_cs + t * hp->n_rot;
+        rope(c->m, c->q + t * hp->n_head * hp->head_dim, hp->n_head, cs);
+        rope(c->m, c->k + t * c->kv_dim, hp->n_head_kv, cs);
     }
     store_kv(c, layer, b);
     attn_job j = {c, layer};
@@ -496,6 +506,8 @@ void eng_forward_chunk(eng_ctx *c, const int32_t *tokens, size_t b, size_t first
     const eng_model *m = c->m;
     size_t E = m->hp.n_embd;
     embed(c, tokens, b);
+    for (size_t t = 0; t < b; t++)
+        rope_table(m, c->n_past + (uint32_t)t, c->rope_cs + t * m->hp.n_rot);
     for (uint32_t l = 0; l < m->hp.n_layer; l++) {
         const eng_layer *L = &m->layers[l];
         norm(c, L->attn_norm, L->attn_norm_b, c->x, c->h, b);

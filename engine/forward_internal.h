@@ -27,6 +27,7 @@ struct eng_ctx {
     void *qscratch;           /* quantized activation rows */
     float *rowbuf;            /* per thread: one dequantized weight row */
     float *f16tab;            /* every half value as f32 */
+    float *rope_cs;           /* per token of the chunk, its rotation cosines and sines */
     float *logits;
     size_t logits_cap, n_logits;
 };
