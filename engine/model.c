@@ -336,11 +336,17 @@ static size_t packed_size(const eng_model *m, const gguf_tensor *t)
 }
 
 /* Whether ts[0..n) can be packed into one matrix: all packable, of one
- * type and one input size (their rows are then simply one after another). */
+ * type and one input size, each but the last a whole number of the rows
+ * the packed layout keeps together (their rows are then simply one after
+ * another). */
 static bool fusable(const eng_model *m, const gguf_tensor *const *ts, size_t n)
 {
+    if (!packed_size(m, ts[0]))
+        return false;
+    size_t grain = kern_pack_grain(&m->pack_cpu, ts[0]->type, ts[0]->ne[0]);
     for (size_t i = 0; i < n; i++)
-        if (!packed_size(m, ts[i]) || ts[i]->type != ts[0]->type || ts[i]->ne[0] != ts[0]->ne[0])
+        if (!packed_size(m, ts[i]) || ts[i]->type != ts[0]->type || ts[i]->ne[0] != ts[0]->ne[0] ||
+            (i + 1 < n && ts[i]->ne[1] % grain))
             return false;
     return true;
 }

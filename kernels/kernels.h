@@ -137,6 +137,10 @@ void kern_matmul(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const voi
  * needed for n_out rows of n_in, or 0 when this set has no packed form for
  * the type or shape (then use kern_matmul on the weights as stored). */
 size_t kern_pack_size(const kern_cpu *cpu, uint32_t wtype, size_t n_in, size_t n_out);
+/* Rows of a packed matrix that stay together (16, or more for long rows):
+ * matrices packed one after another run as one product only when each but
+ * the last has a multiple of it rows. */
+size_t kern_pack_grain(const kern_cpu *cpu, uint32_t wtype, size_t n_in);
 /* Pack w (n_out rows as stored) into dst (kern_pack_size bytes). */
 void kern_pack(const kern_cpu *cpu, uint32_t wtype, const void *w, size_t n_in, size_t n_out, void *dst);
 /* kern_matmul over weights packed by kern_pack for the same cpu. */

@@ -14,7 +14,7 @@
 #include "kernels/kernels_internal.h"
 
 /* Rows per chunk: enough to amortize a chunk, few enough to balance; a
- * whole group of packed rows. */
+ * whole group of packed rows, or more as kern_pack_grain says. */
 #define ROW_GRAIN KERN_PACK_ROWS
 /* Bytes of weights per chunk of a single token's product. */
 #define STREAM_CHUNK (64u << 10)
@@ -55,6 +55,7 @@ typedef struct mm_job {
     const float *x;
     float *y;
     bool packed;      /* w is kern_pack's layout, ws bytes per group of rows */
+    size_t grain;     /* rows a chunk is a multiple of */
 } mm_job;
 
 /* Each Q8_K block's eight 32-element sums, from its sixteen 16-element
@@ -131,7 +132,7 @@ static void mm_rows(void *arg, size_t begin, size_t end, unsigned tid)
 static size_t stream_grain(const mm_job *j)
 {
     size_t rows = (STREAM_CHUNK / j->ws + 1) * (j->packed ? KERN_PACK_ROWS : 1);
-    return (rows + ROW_GRAIN - 1) / ROW_GRAIN * ROW_GRAIN;
+    return (rows + j->grain - 1) / j->grain * j->grain;
 }
 
 /* Quantize the activations when the type wants it, then the rows. */
@@ -149,7 +150,7 @@ static void run_job(mm_job *j, kern_pool *pool, void *scratch)
         kern_pool_for(j->n_tok > 1 ? pool : NULL, j->n_tok, 1, quant_rows, j);
     }
     if (j->n_tok > 1)
-        kern_pool_for(pool, j->n_out, ROW_GRAIN, mm_rows, j);
+        kern_pool_for(pool, j->n_out, j->grain, mm_rows, j);
     else
         kern_pool_for_parts(pool, j->n_out, stream_grain(j), mm_rows, j);
 }
@@ -159,7 +160,7 @@ void kern_matmul(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const voi
                  void *scratch)
 {
     mm_job j = {.type = wtype, .w = w, .ws = (size_t)gguf_row_size(wtype, n_in), .n_in = n_in,
-                .n_out = n_out, .n_tok = n_tokens, .x = x, .y = y};
+                .n_out = n_out, .n_tok = n_tokens, .x = x, .y = y, .grain = ROW_GRAIN};
     if (cpu && cpu->ops && wtype < KERN_OPS_NTYPES) {
         j.gemm = cpu->ops->gemm[wtype];
         j.ops = cpu->ops;
@@ -174,6 +175,13 @@ size_t kern_pack_size(const kern_cpu *cpu, uint32_t wtype, size_t n_in, size_t n
     return cpu->ops->pack_size(wtype, n_in, n_out);
 }
 
+size_t kern_pack_grain(const kern_cpu *cpu, uint32_t wtype, size_t n_in)
+{
+    if (!cpu || !cpu->ops || !cpu->ops->pack_grain)
+        return ROW_GRAIN;
+    return cpu->ops->pack_grain(wtype, n_in);
+}
+
 void kern_pack(const kern_cpu *cpu, uint32_t wtype, const void *w, size_t n_in, size_t n_out, void *dst)
 {
     cpu->ops->pack(wtype, w, n_in, n_out, dst);
@@ -183,7 +191,8 @@ static mm_job packed_job(const kern_cpu *cpu, uint32_t wtype, const void *packed
 {
     size_t group_bytes = kern_pack_size(cpu, wtype, n_in, n_out) / (n_out / KERN_PACK_ROWS);
     return (mm_job){.type = wtype, .w = packed, .ws = group_bytes, .packed = true,
-                    .gemm = cpu->ops->packed_gemm(wtype), .ops = cpu->ops, .n_in = n_in, .n_out = n_out};
+                    .grain = kern_pack_grain(cpu, wtype, n_in), .gemm = cpu->ops->packed_gemm(wtype),
+                    .ops = cpu->ops, .n_in = n_in, .n_out = n_out};
 }
 
 void kern_matmul_packed(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const void *packed,

@@ -19,10 +19,23 @@
  * The byte counts equal the stored blocks' except Q4_K's (2368 against
  * 2304 bytes for 16 rows of a super-block).
  *
- * Rows stay whole: cutting long rows into panels of 2048 (read panel by
- * panel) was measured slower decoding 5632-wide rows with two threads
- * (Q4_K 0.66-0.74 of the probe against 0.92-0.99, Q8_0 0.55-0.69 against
- * 0.75-0.98), as each thread's stream then jumps between panels.
+ * Long rows: a lone token reads its activations a block at a time in step
+ * with the weights, and when one group's weights outgrow the first-level
+ * cache (5632 inputs: 50 KB of Q4_0) they push the activations out of it
+ * before the next group reads them again. So groups go SUPER at a time,
+ * and within such a super-group the rows are cut into panels of about
+ * 18 KB of weights per group (PANEL_* blocks): panel 0 of each of its
+ * groups, then panel 1 of each, and so on. One thread still reads one
+ * straight stream (a super-group is contiguous), and a panel of
+ * activations serves SUPER groups while it is in the first level. Rows of
+ * one panel keep the plain layout, group after group. (Panels of the whole
+ * matrix, read panel by panel, were slower: each thread's stream then
+ * jumped between panels.) Measured over ~55 alternating benchmark runs of
+ * each build: Q4_0 decoding 0.942 -> 0.979 of the limit when bandwidth was
+ * low, 0.784 -> 0.848 when high; Q4_K 0.857 -> 0.871 (low); Q8_0 unchanged
+ * (0.920 -> 0.907, then 0.873 -> 0.871; 64-block panels: 0.834). The
+ * accumulators are kept in y between panels, so every output is summed
+ * block after block as before.
  *
  * Each token's arithmetic is the same whatever the number of tokens, so a
  * token decoded alone gives the bits it gets in a batch. */
@@ -45,6 +58,13 @@ enum {
     Q8K_BYTES = 292,
 };
 
+/* Groups per super-group, and blocks per panel (about 18 KB of weights of
+ * one group) for rows longer than one panel. */
+#define SUPER 4
+#define PANEL_LEGACY_Q4 64
+#define PANEL_LEGACY_Q8 32
+#define PANEL_Q4_K 8
+
 /* Tokens per tile: their accumulators (and Q4_K's integer sums) plus the
  * codes of one block fit the 32 vector registers; 16 tokens spill (measured
  * 6-9% slower). */
@@ -61,12 +81,34 @@ static size_t block_bytes(uint32_t type, size_t *blck)
     }
 }
 
+static size_t panel_blocks(uint32_t type)
+{
+    return type == GGUF_T_Q4_K ? PANEL_Q4_K : type == GGUF_T_Q8_0 ? PANEL_LEGACY_Q8 : PANEL_LEGACY_Q4;
+}
+
 size_t kern_pack_size_avx512(uint32_t type, size_t n_in, size_t n_out)
 {
     size_t blck = 0, bb = block_bytes(type, &blck);
     if (!bb || n_out % G || n_in % blck)
         return 0;
     return n_out / G * (n_in / blck) * bb;
+}
+
+size_t kern_pack_grain_avx512(uint32_t type, size_t n_in)
+{
+    size_t blck = 0;
+    if (!block_bytes(type, &blck))
+        return G;
+    return n_in / blck > panel_blocks(type) ? SUPER * G : G;
+}
+
+/* Where block b of group g starts, in bytes, in ng groups of nb blocks of
+ * bb bytes that begin with a super-group (see the top of the file). */
+static size_t packed_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_t pb)
+{
+    size_t sg = g / SUPER * SUPER, s_eff = ng - sg < SUPER ? ng - sg : SUPER;
+    size_t b0 = b / pb * pb, len = nb - b0 < pb ? nb - b0 : pb;
+    return (sg * nb + s_eff * b0 + (g - sg) * len + (b - b0)) * bb;
 }
 
 /* Four bytes of each of the 16 rows at byte `off` of their blocks, as one
@@ -78,52 +120,48 @@ static void gather4(const uint8_t *w, size_t ws, size_t off, uint8_t flip, uint8
             dst[4 * i + j] = (uint8_t)(w[i * ws + off + j] ^ flip);
 }
 
-static void pack_legacy(uint32_t type, const uint8_t *w, size_t ws, size_t nb, uint8_t *dst)
+/* Block b of the 16 rows at w (ws bytes apart) into dst. */
+static void pack_legacy(uint32_t type, const uint8_t *w, size_t ws, size_t b, uint8_t *dst)
 {
     const int q8 = type == GGUF_T_Q8_0;
     const size_t sb = q8 ? 34 : 18, ncode = q8 ? 8 : 4;
-    for (size_t b = 0; b < nb; b++) {
-        for (size_t k = 0; k < ncode; k++)
-            gather4(w, ws, b * sb + 2 + 4 * k, q8 ? 0x80 : 0, dst + 64 * k);
-        for (int i = 0; i < G; i++)
-            memcpy(dst + 64 * ncode + 2 * i, w + i * ws + b * sb, 2);
-        dst += q8 ? PACK_Q8_0_BYTES : PACK_Q4_0_BYTES;
-    }
+    for (size_t k = 0; k < ncode; k++)
+        gather4(w, ws, b * sb + 2 + 4 * k, q8 ? 0x80 : 0, dst + 64 * k);
+    for (int i = 0; i < G; i++)
+        memcpy(dst + 64 * ncode + 2 * i, w + i * ws + b * sb, 2);
 }
 
-static void pack_q4_k(const uint8_t *w, size_t ws, size_t nb, uint8_t *dst)
+static void pack_q4_k(const uint8_t *w, size_t ws, size_t b, uint8_t *dst)
 {
-    for (size_t b = 0; b < nb; b++, dst += PACK_Q4_K_BYTES) {
-        for (size_t p = 0; p < 4; p++)
-            for (size_t k = 0; k < 8; k++)
-                gather4(w, ws, b * 144 + 16 + 32 * p + 4 * k, 0, dst + 512 * p + 64 * k);
-        uint8_t *sc = dst + 2048, *mn = sc + 128, *d = mn + 128;
-        for (int i = 0; i < G; i++) {
-            const uint8_t *blk = w + i * ws + b * 144;
-            for (int j = 0; j < 8; j++) {
-                int s, m;
-                kern_k4_scale_min(blk + 4, j, &s, &m);
-                sc[16 * j + i] = (uint8_t)s;
-                mn[32 * (j / 2) + 2 * i + j % 2] = (uint8_t)m;
-            }
-            memcpy(d + 2 * i, blk, 2);
-            memcpy(d + 32 + 2 * i, blk + 2, 2);
+    for (size_t p = 0; p < 4; p++)
+        for (size_t k = 0; k < 8; k++)
+            gather4(w, ws, b * 144 + 16 + 32 * p + 4 * k, 0, dst + 512 * p + 64 * k);
+    uint8_t *sc = dst + 2048, *mn = sc + 128, *d = mn + 128;
+    for (int i = 0; i < G; i++) {
+        const uint8_t *blk = w + i * ws + b * 144;
+        for (int j = 0; j < 8; j++) {
+            int s, m;
+            kern_k4_scale_min(blk + 4, j, &s, &m);
+            sc[16 * j + i] = (uint8_t)s;
+            mn[32 * (j / 2) + 2 * i + j % 2] = (uint8_t)m;
         }
+        memcpy(d + 2 * i, blk, 2);
+        memcpy(d + 32 + 2 * i, blk + 2, 2);
     }
 }
 
 void kern_pack_avx512(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst)
 {
     size_t blck = 0, bb = block_bytes(type, &blck);
-    size_t nb = n_in / blck, ws = (size_t)gguf_row_size(type, n_in);
-    for (size_t g = 0; g < n_out / G; g++) {
-        const uint8_t *rows = w + g * G * ws;
-        uint8_t *out = dst + g * nb * bb;
-        if (type == GGUF_T_Q4_K)
-            pack_q4_k(rows, ws, nb, out);
-        else
-            pack_legacy(type, rows, ws, nb, out);
-    }
+    size_t nb = n_in / blck, ws = (size_t)gguf_row_size(type, n_in), ng = n_out / G, pb = panel_blocks(type);
+    for (size_t g = 0; g < ng; g++)
+        for (size_t b = 0; b < nb; b++) {
+            uint8_t *out = dst + packed_at(g, b, ng, nb, bb, pb);
+            if (type == GGUF_T_Q4_K)
+                pack_q4_k(w + g * G * ws, ws, b, out);
+            else
+                pack_legacy(type, w + g * G * ws, ws, b, out);
+        }
 }
 
 AI __m512i bcast4(const uint8_t *p)
@@ -151,18 +189,15 @@ AI __m512i dot8(const int C, const __m512i *W, const uint8_t *q, __m512i s)
     return s;
 }
 
-/* A lone token's activations are read a block at a time, in step with the
- * weights, which stream through the first-level cache and push them out of
- * it when rows are long (5632 inputs: 50 KB of Q4_0 weights between two
- * reads of an activation block); each block then waits on the second
- * level. A 5632-input Q4_0 product read at 0.79 of the probe against 0.92
- * with the activations held in the first level (a test that cheated on
- * them), when bandwidth was high. Asking for them ACT_AHEAD blocks (Q4_K:
- * a super-block) early, for rows longer than 2048, measured over ~50
- * alternating benchmark runs of each: Q4_K decoding 0.880 -> 0.949 of the
- * limit when bandwidth is low, 0.691 -> 0.721 when high; Q4_0 +0.7% and
- * +1.7%. Q8_0 (half the activation bytes per weight byte) lost 1-4%, so it
- * goes without. Prefetches never fault: running past the row is harmless. */
+/* A lone token's activations on long rows are still read from the second
+ * level at the start of each panel of a super-group; asking for them
+ * ACT_AHEAD blocks (Q4_K: a super-block) early helps a little. Measured
+ * over ~55 alternating benchmark runs of each build: without panels, Q4_K
+ * decoding 0.880 -> 0.949 of the limit when bandwidth was low and 0.691
+ * -> 0.721 when high, Q4_0 +0.7% and +1.7%; with panels, over ~95 runs,
+ * Q4_0 +0.6% and Q4_K +0.8% (low). Q8_0 (half the activation bytes per
+ * weight byte) lost 1-4% and goes without. Prefetches never fault:
+ * running past the panel or the row is harmless. */
 #define ACT_AHEAD 8
 
 /* The quants of Q8_0 activation block b (at q), and every sixteenth block
@@ -182,8 +217,10 @@ AI void act_ahead(const uint8_t *q, const uint8_t *d, size_t b, size_t nb)
  * sums after the blocks): the codes are unsigned (Q4_0 as stored, Q8_0 +
  * 128) and offset * (sum of the activation block) comes off up front. */
 
-AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t nb, const uint8_t *a,
-                    size_t as, float *y, size_t ldy)
+/* Blocks b0..b1 of one group at w (of nb in a row) against C tokens,
+ * added to y's partial sums unless b0 is 0. */
+AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+                    const uint8_t *a, size_t as, float *y, size_t ldy)
 {
     const size_t bb = q8 ? PACK_Q8_0_BYTES : PACK_Q4_0_BYTES, ncode = q8 ? 8 : 4;
     const int off = q8 ? 128 : 8;
@@ -191,8 +228,8 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t nb, cons
     __m512 acc[CM_LEG];
 #pragma GCC unroll 16
     for (int c = 0; c < C; c++)
-        acc[c] = _mm512_setzero_ps();
-    for (size_t b = 0; b < nb; b++, w += bb) {
+        acc[c] = b0 ? _mm512_loadu_ps(y + c * ldy) : _mm512_setzero_ps();
+    for (size_t b = b0; b < b1; b++, w += bb) {
         __m512i W[8];
         if (q8) {
             for (int k = 0; k < 8; k++)
@@ -226,15 +263,15 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t nb, cons
  * sum of scale * (codes . quants) and of min * (sums of the quants),
  * scaled by d and dmin in f32, as the reference does. */
 
-AI void q4k_tile(const int C, const uint8_t *w, size_t nb, const uint8_t *a, size_t as, float *y,
-                 size_t ldy)
+AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb, const uint8_t *a,
+                 size_t as, float *y, size_t ldy)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     __m512 acc[CM_Q4K];
 #pragma GCC unroll 16
     for (int c = 0; c < C; c++)
-        acc[c] = _mm512_setzero_ps();
-    for (size_t b = 0; b < nb; b++, w += PACK_Q4_K_BYTES) {
+        acc[c] = b0 ? _mm512_loadu_ps(y + c * ldy) : _mm512_setzero_ps();
+    for (size_t b = b0; b < b1; b++, w += PACK_Q4_K_BYTES) {
         __m512i isum[CM_Q4K];
         if (C == 1 && nb > 8)
             for (int l = 0; l < Q8K_BYTES; l += 64)
@@ -284,30 +321,36 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t nb, const uint8_t *a, siz
         _mm512_storeu_ps(y + c * ldy, acc[c]);
 }
 
-#define CASE_LEG(Q8, C) case C: legacy_tile(Q8, C, wg, nb, at, as, yt, ldy); break;
-#define CASE_Q4K(C) case C: q4k_tile(C, wg, nb, at, as, yt, ldy); break;
+#define CASE_LEG(Q8, C) case C: legacy_tile(Q8, C, wg, b0, b1, nb, at, as, yt, ldy); break;
+#define CASE_Q4K(C) case C: q4k_tile(C, wg, b0, b1, nb, at, as, yt, ldy); break;
 #define CASES_8(M, ...) M(__VA_ARGS__ 1) M(__VA_ARGS__ 2) M(__VA_ARGS__ 3) M(__VA_ARGS__ 4) \
     M(__VA_ARGS__ 5) M(__VA_ARGS__ 6) M(__VA_ARGS__ 7) M(__VA_ARGS__ 8)
 
-/* w: the first of nr / 16 packed groups, ws bytes apart. */
-#define DEFINE_PACKED(fname, CM, BLCK, CASES) \
+/* w: the first of nr / 16 packed groups (the start of a super-group),
+ * each of PB-block panels; panel by panel within each super-group. */
+#define DEFINE_PACKED(fname, CM, BLCK, BB, PB, CASES) \
     static void fname(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc, \
                       size_t n, float *y, size_t ldy) \
     { \
-        const size_t nb = n / BLCK; \
-        for (size_t r = 0; r < nr; r += G) { \
-            const uint8_t *wg = w + r / G * ws; \
-            for (size_t c = 0; c < nc; c += CM) { \
-                const uint8_t *at = a + c * as; \
-                float *yt = y + c * ldy + r; \
-                switch (nc - c < CM ? nc - c : CM) { CASES default: break; } \
+        (void)ws; \
+        const size_t nb = n / BLCK, ng = nr / G; \
+        for (size_t sg = 0; sg < ng; sg += SUPER) \
+            for (size_t b0 = 0; b0 < nb; b0 += PB) { \
+                const size_t b1 = nb - b0 < PB ? nb : b0 + PB; \
+                for (size_t g = sg; g < ng && g < sg + SUPER; g++) { \
+                    const uint8_t *wg = w + packed_at(g, b0, ng, nb, BB, PB); \
+                    for (size_t c = 0; c < nc; c += CM) { \
+                        const uint8_t *at = a + c * as; \
+                        float *yt = y + c * ldy + g * G; \
+                        switch (nc - c < CM ? nc - c : CM) { CASES default: break; } \
+                    } \
+                } \
             } \
-        } \
     }
 
-DEFINE_PACKED(packed_q4_0, CM_LEG, 32, CASES_8(CASE_LEG, 0, ))
-DEFINE_PACKED(packed_q8_0, CM_LEG, 32, CASES_8(CASE_LEG, 1, ))
-DEFINE_PACKED(packed_q4_k, CM_Q4K, 256, CASES_8(CASE_Q4K, ))
+DEFINE_PACKED(packed_q4_0, CM_LEG, 32, PACK_Q4_0_BYTES, PANEL_LEGACY_Q4, CASES_8(CASE_LEG, 0, ))
+DEFINE_PACKED(packed_q8_0, CM_LEG, 32, PACK_Q8_0_BYTES, PANEL_LEGACY_Q8, CASES_8(CASE_LEG, 1, ))
+DEFINE_PACKED(packed_q4_k, CM_Q4K, 256, PACK_Q4_K_BYTES, PANEL_Q4_K, CASES_8(CASE_Q4K, ))
 
 kern_gemm_fn kern_packed_gemm_avx512(uint32_t type)
 {

@@ -47,6 +47,8 @@ struct kern_ops {
      * KERN_PACK_ROWS rows (w: the first group, ws: bytes per group).
      * NULL: this set reads weights as stored. */
     size_t (*pack_size)(uint32_t type, size_t n_in, size_t n_out);
+    /* rows of a packed matrix that stay together (see kern_pack_grain) */
+    size_t (*pack_grain)(uint32_t type, size_t n_in);
     void (*pack)(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst);
     kern_gemm_fn (*packed_gemm)(uint32_t type);
     /* kern_attn_f16 for all nq queries at once; false when it does not
@@ -70,6 +72,7 @@ static inline float kern_expf_softmax(float x)
 }
 
 size_t kern_pack_size_avx512(uint32_t type, size_t n_in, size_t n_out);
+size_t kern_pack_grain_avx512(uint32_t type, size_t n_in);
 void kern_pack_avx512(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst);
 kern_gemm_fn kern_packed_gemm_avx512(uint32_t type);
 bool kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,

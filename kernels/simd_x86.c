@@ -956,8 +956,8 @@ DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
     .attn_f16 = attn_f16
 
 #if VNNI
-#define PACKED_OPS .pack_size = kern_pack_size_avx512, .pack = kern_pack_avx512, \
-    .packed_gemm = kern_packed_gemm_avx512, .attn_f16_multi = kern_attn_f16_avx512,
+#define PACKED_OPS .pack_size = kern_pack_size_avx512, .pack_grain = kern_pack_grain_avx512, \
+    .pack = kern_pack_avx512, .packed_gemm = kern_packed_gemm_avx512, .attn_f16_multi = kern_attn_f16_avx512,
 #else
 #define PACKED_OPS
 #endif

@@ -289,7 +289,7 @@ static void test_packed(void **state)
 {
     static const kern_isa isas[] = {KERN_ISA_PORTABLE, KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON};
     static const uint32_t ptypes[] = {GGUF_T_Q4_0, GGUF_T_Q8_0, GGUF_T_Q4_K};
-    static const size_t outs[] = {16, 48};
+    static const size_t outs[] = {16, 48, 80};
     static const size_t toks[] = {1, 2, 3, 7, 8, 9, 17};
     int sets = 0;
     for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
@@ -305,8 +305,13 @@ static void test_packed(void **state)
             assert_int_equal(kern_pack_size(&cpu, type, blck, 18), 0);
             assert_int_equal(kern_pack_size(&cpu, GGUF_T_Q5_1, 32, 16), 0);
             /* one block, a few, and rows longer than the first-level cache,
-             * in panels of 2048 and a shorter one */
+             * in panels and a shorter one, over 1, 3 and 5 groups (a whole
+             * super-group and a part of one) */
             size_t ns[4] = {blck, 3 * blck, 5 * blck, blck == 32 ? 131 * blck : 17 * blck};
+            /* rows of one panel keep groups of 16 apart; long rows more */
+            assert_int_equal(kern_pack_grain(&cpu, type, blck), 16);
+            size_t grain = kern_pack_grain(&cpu, type, ns[3]);
+            assert_true(grain > 16 && grain % 16 == 0);
             for (size_t ni = 0; ni < 4; ni++)
                 for (size_t oi = 0; oi < sizeof outs / sizeof outs[0]; oi++)
                     for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++)
