@@ -116,6 +116,9 @@ void kern_pool_for(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, void *
  * and a thread done early takes chunks from the back of the parts left, so
  * no thread waits long on another. */
 void kern_pool_for_parts(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, void *arg);
+/* Chunks [*c0, *c1) of n_chunks that kern_pool_for_parts gives thread tid
+ * as its own part. */
+void kern_pool_part(const kern_pool *p, size_t n_chunks, unsigned tid, size_t *c0, size_t *c1);
 /* Thread tid, while it waits, reads ahead [addr, addr + len) into its
  * caches (until the next call for it names another range). */
 void kern_pool_prefetch(kern_pool *p, unsigned tid, const void *addr, size_t len);

@@ -215,12 +215,12 @@ void kern_matmul_packed_next(const kern_cpu *cpu, kern_pool *pool, uint32_t wtyp
     /* each thread's part as kern_pool_for_parts splits it, its groups of
      * rows one after another */
     size_t grain = stream_grain(&j), n_chunks = (n_out + grain - 1) / grain;
-    size_t nt = kern_pool_threads(pool);
-    for (size_t t = 0; t < nt; t++) {
-        size_t r0 = n_chunks * t / nt * grain, r1 = n_chunks * (t + 1) / nt * grain;
-        r1 = r1 < n_out ? r1 : n_out;
+    for (unsigned t = 0; t < kern_pool_threads(pool); t++) {
+        size_t c0, c1;
+        kern_pool_part(pool, n_chunks, t, &c0, &c1);
+        size_t r0 = c0 * grain, r1 = c1 * grain < n_out ? c1 * grain : n_out;
         size_t len = r1 > r0 ? (r1 - r0) / KERN_PACK_ROWS * j.ws : 0;
-        kern_pool_prefetch(pool, (unsigned)t, (const uint8_t *)packed + r0 / KERN_PACK_ROWS * j.ws,
+        kern_pool_prefetch(pool, t, (const uint8_t *)packed + r0 / KERN_PACK_ROWS * j.ws,
                            len < READ_AHEAD ? len : READ_AHEAD);
     }
 }

@@ -372,6 +372,13 @@ void kern_pool_for(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, void *
     wait_done(p, n);
 }
 
+void kern_pool_part(const kern_pool *p, size_t n_chunks, unsigned tid, size_t *c0, size_t *c1)
+{
+    unsigned nt = kern_pool_threads(p);
+    *c0 = n_chunks * tid / nt;
+    *c1 = n_chunks * (tid + 1) / nt;
+}
+
 void kern_pool_for_parts(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, void *arg)
 {
     if (grain == 0)
@@ -382,10 +389,11 @@ void kern_pool_for_parts(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, 
         return;
     }
     unsigned g = begin_job(p, fn, arg, n, grain);
-    for (unsigned t = 0; t < p->n; t++)
-        atomic_store_explicit(&p->parts[t].w,
-                              part_word(g, n_chunks * t / p->n, n_chunks * (t + 1) / p->n),
-                              memory_order_release);
+    for (unsigned t = 0; t < p->n; t++) {
+        size_t c0, c1;
+        kern_pool_part(p, n_chunks, t, &c0, &c1);
+        atomic_store_explicit(&p->parts[t].w, part_word(g, c0, c1), memory_order_release);
+    }
     publish(p, g);
     run_parts(p, g, 0);
     wait_done(p, n);
