@@ -367,20 +367,29 @@ static void test_pool(void **state)
 
 typedef struct steal_job {
     unsigned char who[64];
-    int stolen;
+    int holder;     /* 1 + the thread that ran the job's first chunk */
+    int stolen;     /* another thread has run a chunk of the holder's part */
 } steal_job;
 
-/* Thread 0 holds its first chunk until another thread has run a chunk of
- * thread 0's part (or 10 s have passed). */
+/* The first thread to run a chunk holds it until the other has run a chunk
+ * of the holder's part (or 10 s have passed). Which thread that is depends
+ * on scheduling: a caller descheduled right after publishing the job may
+ * find the worker has already run both parts. */
 static void steal_items(void *arg, size_t begin, size_t end, unsigned tid)
 {
     steal_job *j = arg;
     for (size_t i = begin; i < end; i++)
         j->who[i] = (unsigned char)tid;
-    if (tid != 0 && begin < 32)
+    int none = 0;
+    if (__atomic_compare_exchange_n(&j->holder, &none, (int)tid + 1, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        for (int i = 0; i < 10000 && !__atomic_load_n(&j->stolen, __ATOMIC_ACQUIRE); i++)
+            usleep(1000);
+        return;
+    }
+    unsigned h = (unsigned)__atomic_load_n(&j->holder, __ATOMIC_ACQUIRE) - 1;
+    if (tid != h && begin / 32 == h)
         __atomic_store_n(&j->stolen, 1, __ATOMIC_RELEASE);
-    for (int i = 0; tid == 0 && begin == 0 && i < 10000 && !__atomic_load_n(&j->stolen, __ATOMIC_ACQUIRE); i++)
-        usleep(1000);
 }
 
 /* By parts: each thread runs its own part from the front; a thread done
@@ -389,16 +398,23 @@ static void test_pool_parts(void **state)
 {
     kern_pool *pool;
     assert_int_equal(kern_pool_new(&pool, 2, NULL, 0), KERN_OK);
-    steal_job j = {{0}, 0};
+    steal_job j = {{0}, 0, 0};
     memset(j.who, 0xff, sizeof j.who);
     kern_pool_for_parts(pool, 64, 4, steal_items, &j);
     assert_int_equal(j.stolen, 1);
+    unsigned h = (unsigned)j.holder - 1, o = 1 - h;
     for (size_t i = 0; i < 4; i++)
-        assert_int_equal(j.who[i], 0);      /* the front of part 0 is thread 0's */
+        assert_int_equal(j.who[h * 32 + i], h);  /* the holder began at its part's front */
     for (size_t i = 28; i < 32; i++)
-        assert_int_equal(j.who[i], 1);      /* its back was taken */
-    for (size_t i = 32; i < 64; i++)
-        assert_int_equal(j.who[i], 1);      /* part 1, all thread 1's */
+        assert_int_equal(j.who[h * 32 + i], o);  /* the back was taken by the other */
+    for (size_t i = 0; i < 32; i++)
+        assert_int_equal(j.who[o * 32 + i], o);  /* the other's part, all its own */
+    size_t i = 0;
+    while (i < 32 && j.who[h * 32 + i] == h)
+        i++;
+    while (i < 32 && j.who[h * 32 + i] == o)
+        i++;
+    assert_int_equal(i, 32);                     /* the holder's front, then the taken back */
     kern_pool_free(pool);
 }
 
