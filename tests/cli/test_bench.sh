@@ -40,6 +40,16 @@ for path, reps in ((sys.argv[1], 2), (sys.argv[2], 1)):
     # a single run, the fraction is its speed over the limit
     if reps == 1:
         assert abs(b["tg_fraction"] - b["tg_tps"] / b["tg_limit_tps"]) <= 1e-3 * b["tg_fraction"], b
+    # every run on its own, each against its own bandwidth; the means are theirs
+    runs = b["runs"]
+    assert len(runs) == reps, runs
+    for r in runs:
+        assert r["pp_tps"] > 0 and r["tg_tps"] > 0 and r["bandwidth_gbs"] > 0, r
+        own = r["tg_tps"] / (r["bandwidth_gbs"] * 1e9 / b["bytes_per_token"])
+        assert abs(r["tg_fraction"] - own) <= 1e-3 * own + 1e-4, r
+    for k in ("pp_tps", "tg_tps", "bandwidth_gbs", "tg_fraction"):
+        mean = sum(r[k] for r in runs) / reps
+        assert abs(mean - b[k]) <= 1e-3 * b[k] + 1e-3, (k, mean, b[k])
 PY
     expect 0 "generation reaches" rhema ai tasks benchmark --model "$model" -p 4 -n 2 -r 1 -t 2
 fi
