@@ -135,6 +135,13 @@ static int run_reps(eng_ctx *ctx, kern_pool *pool, const uint8_t *probe, const b
     return rc;
 }
 
+/* Run i's generation speed over the limit the bandwidth measured during
+ * it implies. */
+static double run_fraction(const bench_runs *br, size_t i, uint64_t bpt)
+{
+    return bpt > 0 ? br->tg_tps[i] / (br->bw[i] / (double)bpt) : 0.0;
+}
+
 static void print_result(const bench_opts *o, bool json, const char *isa, const bench_runs *br, uint64_t bpt)
 {
     size_t n = (size_t)o->reps;
@@ -143,8 +150,8 @@ static void print_result(const bench_opts *o, bool json, const char *isa, const 
     double limit = (double)bpt > 0 ? bw.mean / (double)bpt : 0.0;
     /* each run against the limit measured next to it */
     double frac = 0.0;
-    for (size_t i = 0; i < n && bpt > 0; i++)
-        frac += br->tg_tps[i] / (br->bw[i] / (double)bpt) / (double)n;
+    for (size_t i = 0; i < n; i++)
+        frac += run_fraction(br, i, bpt) / (double)n;
     if (json) {
         printf("{\"model\":\"");
         for (const char *p = o->model; *p; p++)
@@ -160,8 +167,7 @@ static void print_result(const bench_opts *o, bool json, const char *isa, const 
          * the regime they met */
         for (size_t i = 0; i < n; i++)
             printf("%s{\"pp_tps\":%.3f,\"tg_tps\":%.3f,\"bandwidth_gbs\":%.3f,\"tg_fraction\":%.4f}",
-                   i ? "," : "", br->pp_tps[i], br->tg_tps[i], br->bw[i] / 1e9,
-                   bpt > 0 ? br->tg_tps[i] / (br->bw[i] / (double)bpt) : 0.0);
+                   i ? "," : "", br->pp_tps[i], br->tg_tps[i], br->bw[i] / 1e9, run_fraction(br, i, bpt));
         printf("]}\n");
         return;
     }
