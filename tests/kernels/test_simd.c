@@ -487,12 +487,24 @@ static void test_quant_q8_0(void **state)
         for (int rep = 0; rep < 200; rep++) {
             size_t n = 32 * (1 + (size_t)rep % 9), nb = n / 32;
             float x[288];
+            /* zero blocks, and scales below the smallest normal half */
+            float scale = rep % 11 == 0 ? 1e-4f : (float)(1 + rep % 5) * 10.0f;
             for (size_t i = 0; i < n; i++)
-                x[i] = rep % 7 == 0 && i < 64 ? 0.0f : frnd() * (float)(1 + rep % 5) * 10.0f;
+                x[i] = rep % 7 == 0 && i < 64 ? 0.0f : frnd() * scale;
             uint8_t want[9 * 34], got[9 * 34 + 9 * 8 + 4];
             kern_quantize_row(GGUF_T_Q8_0, x, want, n);
             cpu.ops->quant_q8_0(x, got, n);
             assert_memory_equal(want, got, nb * 34);
+            /* the side: each block's scale as f32, the sum of its quants */
+            const float *d = (const float *)(got + KERN_Q8_0_SIDE(nb));
+            const int32_t *sum = (const int32_t *)(d + nb);
+            for (size_t b = 0; b < nb; b++) {
+                int s = 0;
+                for (int i = 0; i < 32; i++)
+                    s += (int8_t)want[34 * b + 2 + i];
+                assert_true(d[b] == kern_f16_to_f32((uint16_t)(want[34 * b] | want[34 * b + 1] << 8)));
+                assert_int_equal(sum[b], s);
+            }
         }
     }
 }
