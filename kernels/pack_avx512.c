@@ -3,39 +3,8 @@
  * A 512-bit vector holds four bytes of each of sixteen rows, so one
  * vpdpbusd with a broadcast group of four activation bytes advances all
  * sixteen rows, and one conversion and multiply-add per block scales them.
- * Packing once at load moves the transposition (and, for Q4_K, the six-bit
- * scale unpacking) out of every product: decoding becomes a single linear
- * read of the weights at memory speed and prompt processing a dense run of
- * dot instructions.
- *
- * Layout of one group of 16 rows, block after block (each block's part is
- * PACK_*_BYTES long, so a group is nb of them):
- *   Q4_0  codes[4][16][4] (row i's quant bytes 4k..4k+3 at [k][i]), f16 d[16]
- *   Q8_0  codes[8][16][4] (quants + 128, unsigned), f16 d[16]
- *   Q4_K  per super-block: codes[4][8][16][4] (pair p of sub-blocks, bytes
- *         32p+4k.. of row i: low nibbles sub-block 2p, high 2p+1),
- *         sc[8][16], mins[4][16][2] (sub-blocks 2m and 2m+1 of row i),
- *         f16 d[16], f16 dmin[16]
- * The byte counts equal the stored blocks' except Q4_K's (2368 against
- * 2304 bytes for 16 rows of a super-block).
- *
- * Long rows: a lone token reads its activations a block at a time in step
- * with the weights, and when one group's weights outgrow the first-level
- * cache (5632 inputs: 50 KB of Q4_0) they push the activations out of it
- * before the next group reads them again. So groups go SUPER at a time,
- * and within such a super-group the rows are cut into panels of about
- * 18 KB of weights per group (PANEL_* blocks): panel 0 of each of its
- * groups, then panel 1 of each, and so on. One thread still reads one
- * straight stream (a super-group is contiguous), and a panel of
- * activations serves SUPER groups while it is in the first level. Rows of
- * one panel keep the plain layout, group after group. (Panels of the whole
- * matrix, read panel by panel, were slower: each thread's stream then
- * jumped between panels.) Measured over ~55 alternating benchmark runs of
- * each build: Q4_0 decoding 0.942 -> 0.979 of the limit when bandwidth was
- * low, 0.784 -> 0.848 when high; Q4_K 0.857 -> 0.871 (low); Q8_0 unchanged
- * (0.920 -> 0.907, then 0.873 -> 0.871; 64-block panels: 0.834). The
- * accumulators are kept in y between panels, so every output is summed
- * block after block as before.
+ * The layout is pack.c's. Decoding is a single linear read of the weights
+ * at memory speed and prompt processing a dense run of dot instructions.
  *
  * Each token's arithmetic is the same whatever the number of tokens, so a
  * token decoded alone gives the bits it gets in a batch. */
@@ -47,122 +16,15 @@
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
 #include "kernels/kernels_internal.h"
+#include "kernels/pack_internal.h"
 
 #define AI static inline __attribute__((always_inline))
-
-enum {
-    G = KERN_PACK_ROWS,
-    PACK_Q4_0_BYTES = 4 * 64 + 32,
-    PACK_Q8_0_BYTES = 8 * 64 + 32,
-    PACK_Q4_K_BYTES = 4 * 8 * 64 + 128 + 128 + 64,
-    Q8K_BYTES = 292,
-};
-
-/* Groups per super-group, and blocks per panel (about 18 KB of weights of
- * one group) for rows longer than one panel. */
-#define SUPER 4
-#define PANEL_LEGACY_Q4 64
-#define PANEL_LEGACY_Q8 32
-#define PANEL_Q4_K 8
 
 /* Tokens per tile: their accumulators (and Q4_K's integer sums) plus the
  * codes of one block fit the 32 vector registers; 16 tokens spill (measured
  * 6-9% slower). */
 #define CM_LEG 8
 #define CM_Q4K 8
-
-static size_t block_bytes(uint32_t type, size_t *blck)
-{
-    switch (type) {
-    case GGUF_T_Q4_0: *blck = 32; return PACK_Q4_0_BYTES;
-    case GGUF_T_Q8_0: *blck = 32; return PACK_Q8_0_BYTES;
-    case GGUF_T_Q4_K: *blck = 256; return PACK_Q4_K_BYTES;
-    default: return 0;
-    }
-}
-
-static size_t panel_blocks(uint32_t type)
-{
-    return type == GGUF_T_Q4_K ? PANEL_Q4_K : type == GGUF_T_Q8_0 ? PANEL_LEGACY_Q8 : PANEL_LEGACY_Q4;
-}
-
-size_t kern_pack_size_avx512(uint32_t type, size_t n_in, size_t n_out)
-{
-    size_t blck = 0, bb = block_bytes(type, &blck);
-    if (!bb || n_out % G || n_in % blck)
-        return 0;
-    return n_out / G * (n_in / blck) * bb;
-}
-
-size_t kern_pack_grain_avx512(uint32_t type, size_t n_in)
-{
-    size_t blck = 0;
-    if (!block_bytes(type, &blck))
-        return G;
-    return n_in / blck > panel_blocks(type) ? SUPER * G : G;
-}
-
-/* Where block b of group g starts, in bytes, in ng groups of nb blocks of
- * bb bytes that begin with a super-group (see the top of the file). */
-static size_t packed_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_t pb)
-{
-    size_t sg = g / SUPER * SUPER, s_eff = ng - sg < SUPER ? ng - sg : SUPER;
-    size_t b0 = b / pb * pb, len = nb - b0 < pb ? nb - b0 : pb;
-    return (sg * nb + s_eff * b0 + (g - sg) * len + (b - b0)) * bb;
-}
-
-/* Four bytes of each of the 16 rows at byte `off` of their blocks, as one
- * vector's worth (64 bytes), optionally with every byte + 128. */
-static void gather4(const uint8_t *w, size_t ws, size_t off, uint8_t flip, uint8_t *dst)
-{
-    for (int i = 0; i < G; i++)
-        for (int j = 0; j < 4; j++)
-            dst[4 * i + j] = (uint8_t)(w[i * ws + off + j] ^ flip);
-}
-
-/* Block b of the 16 rows at w (ws bytes apart) into dst. */
-static void pack_legacy(uint32_t type, const uint8_t *w, size_t ws, size_t b, uint8_t *dst)
-{
-    const int q8 = type == GGUF_T_Q8_0;
-    const size_t sb = q8 ? 34 : 18, ncode = q8 ? 8 : 4;
-    for (size_t k = 0; k < ncode; k++)
-        gather4(w, ws, b * sb + 2 + 4 * k, q8 ? 0x80 : 0, dst + 64 * k);
-    for (int i = 0; i < G; i++)
-        memcpy(dst + 64 * ncode + 2 * i, w + i * ws + b * sb, 2);
-}
-
-static void pack_q4_k(const uint8_t *w, size_t ws, size_t b, uint8_t *dst)
-{
-    for (size_t p = 0; p < 4; p++)
-        for (size_t k = 0; k < 8; k++)
-            gather4(w, ws, b * 144 + 16 + 32 * p + 4 * k, 0, dst + 512 * p + 64 * k);
-    uint8_t *sc = dst + 2048, *mn = sc + 128, *d = mn + 128;
-    for (int i = 0; i < G; i++) {
-        const uint8_t *blk = w + i * ws + b * 144;
-        for (int j = 0; j < 8; j++) {
-            int s, m;
-            kern_k4_scale_min(blk + 4, j, &s, &m);
-            sc[16 * j + i] = (uint8_t)s;
-            mn[32 * (j / 2) + 2 * i + j % 2] = (uint8_t)m;
-        }
-        memcpy(d + 2 * i, blk, 2);
-        memcpy(d + 32 + 2 * i, blk + 2, 2);
-    }
-}
-
-void kern_pack_avx512(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst)
-{
-    size_t blck = 0, bb = block_bytes(type, &blck);
-    size_t nb = n_in / blck, ws = (size_t)gguf_row_size(type, n_in), ng = n_out / G, pb = panel_blocks(type);
-    for (size_t g = 0; g < ng; g++)
-        for (size_t b = 0; b < nb; b++) {
-            uint8_t *out = dst + packed_at(g, b, ng, nb, bb, pb);
-            if (type == GGUF_T_Q4_K)
-                pack_q4_k(w + g * G * ws, ws, b, out);
-            else
-                pack_legacy(type, w + g * G * ws, ws, b, out);
-        }
-}
 
 AI __m512i bcast4(const uint8_t *p)
 {
@@ -222,7 +84,7 @@ AI void act_ahead(const uint8_t *q, const uint8_t *d, size_t b, size_t nb)
 AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                     const uint8_t *a, size_t as, float *y, size_t ldy)
 {
-    const size_t bb = q8 ? PACK_Q8_0_BYTES : PACK_Q4_0_BYTES, ncode = q8 ? 8 : 4;
+    const size_t bb = q8 ? KERN_PK_Q8_0 : KERN_PK_Q4_0, ncode = q8 ? 8 : 4;
     const int off = q8 ? 128 : 8;
     /* A lone token's Q4_0 keeps the high nibbles in place (16 times the
      * code) and shifts their sum once instead of four code vectors: +4-15%
@@ -293,11 +155,11 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
 #pragma GCC unroll 16
     for (int c = 0; c < C; c++)
         acc[c] = b0 ? _mm512_loadu_ps(y + c * ldy) : _mm512_setzero_ps();
-    for (size_t b = b0; b < b1; b++, w += PACK_Q4_K_BYTES) {
+    for (size_t b = b0; b < b1; b++, w += KERN_PK_Q4_K) {
         __m512i isum[CM_Q4K];
         if (C == 1 && nb > 8)
-            for (int l = 0; l < Q8K_BYTES; l += 64)
-                _mm_prefetch((const char *)a + Q8K_BYTES * (b + 1) + l, _MM_HINT_T0);
+            for (int l = 0; l < KERN_Q8K_BYTES; l += 64)
+                _mm_prefetch((const char *)a + KERN_Q8K_BYTES * (b + 1) + l, _MM_HINT_T0);
         if (C == 1 && nb > 8 && b % 4 == 0)
             _mm_prefetch((const char *)a + KERN_Q8_K_SIDE(nb) + 16 * (b + 4), _MM_HINT_T0);
 #pragma GCC unroll 16
@@ -319,7 +181,7 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
             __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w + 2048 + 16 * j)));
 #pragma GCC unroll 16
             for (int c = 0; c < C; c++) {
-                const uint8_t *q = a + c * as + b * Q8K_BYTES + 4 + 32 * j;
+                const uint8_t *q = a + c * as + b * KERN_Q8K_BYTES + 4 + 32 * j;
                 __m512i s = dot8(C, W, q, _mm512_setzero_si512());
                 if (j % 2)
                     s = _mm512_srai_epi32(s, 4);
@@ -336,7 +198,7 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
             const uint8_t *row = a + c * as;
             const uint8_t *side = row + KERN_Q8_K_SIDE(nb) + 16 * b;
             float da;
-            memcpy(&da, row + b * Q8K_BYTES, 4);
+            memcpy(&da, row + b * KERN_Q8K_BYTES, 4);
             __m512i ms = _mm512_setzero_si512();
             for (int m = 0; m < 4; m++)
                 ms = _mm512_dpwssd_epi32(ms, mn[m], bcast4(side + 4 * m));
@@ -355,31 +217,9 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
 #define CASES_8(M, ...) M(__VA_ARGS__ 1) M(__VA_ARGS__ 2) M(__VA_ARGS__ 3) M(__VA_ARGS__ 4) \
     M(__VA_ARGS__ 5) M(__VA_ARGS__ 6) M(__VA_ARGS__ 7) M(__VA_ARGS__ 8)
 
-/* w: the first of nr / 16 packed groups (the start of a super-group),
- * each of PB-block panels; panel by panel within each super-group. */
-#define DEFINE_PACKED(fname, CM, BLCK, BB, PB, CASES) \
-    static void fname(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc, \
-                      size_t n, float *y, size_t ldy) \
-    { \
-        (void)ws; \
-        const size_t nb = n / BLCK, ng = nr / G; \
-        for (size_t sg = 0; sg < ng; sg += SUPER) \
-            for (size_t b0 = 0; b0 < nb; b0 += PB) { \
-                const size_t b1 = nb - b0 < PB ? nb : b0 + PB; \
-                for (size_t g = sg; g < ng && g < sg + SUPER; g++) { \
-                    const uint8_t *wg = w + packed_at(g, b0, ng, nb, BB, PB); \
-                    for (size_t c = 0; c < nc; c += CM) { \
-                        const uint8_t *at = a + c * as; \
-                        float *yt = y + c * ldy + g * G; \
-                        switch (nc - c < CM ? nc - c : CM) { CASES default: break; } \
-                    } \
-                } \
-            } \
-    }
-
-DEFINE_PACKED(packed_q4_0, CM_LEG, 32, PACK_Q4_0_BYTES, PANEL_LEGACY_Q4, CASES_8(CASE_LEG, 0, ))
-DEFINE_PACKED(packed_q8_0, CM_LEG, 32, PACK_Q8_0_BYTES, PANEL_LEGACY_Q8, CASES_8(CASE_LEG, 1, ))
-DEFINE_PACKED(packed_q4_k, CM_Q4K, 256, PACK_Q4_K_BYTES, PANEL_Q4_K, CASES_8(CASE_Q4K, ))
+KERN_DEFINE_PACKED(packed_q4_0, CM_LEG, 32, KERN_PK_Q4_0, KERN_PANEL_Q4_0, CASES_8(CASE_LEG, 0, ))
+KERN_DEFINE_PACKED(packed_q8_0, CM_LEG, 32, KERN_PK_Q8_0, KERN_PANEL_Q8_0, CASES_8(CASE_LEG, 1, ))
+KERN_DEFINE_PACKED(packed_q4_k, CM_Q4K, 256, KERN_PK_Q4_K, KERN_PANEL_Q4_K, CASES_8(CASE_Q4K, ))
 
 kern_gemm_fn kern_packed_gemm_avx512(uint32_t type)
 {

@@ -25,7 +25,7 @@ typedef void (*kern_gemm_fn)(const uint8_t *w, size_t ws, size_t nr, const uint8
  * each block's eight 32-element sums as int16. */
 #define KERN_Q8_K_SIDE(nb) ((nb) * (size_t)292)
 
-/* Rows per group of packed weights (see pack_avx512.c). */
+/* Rows per group of packed weights (see pack.c). */
 #define KERN_PACK_ROWS 16
 
 /* Number of ggml type ids a table covers (BF16 = 30 is the largest). */
@@ -71,10 +71,8 @@ static inline float kern_expf_softmax(float x)
     return x < -104.0f ? 0.0f : expf(x);
 }
 
-size_t kern_pack_size_avx512(uint32_t type, size_t n_in, size_t n_out);
-size_t kern_pack_grain_avx512(uint32_t type, size_t n_in);
-void kern_pack_avx512(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst);
 kern_gemm_fn kern_packed_gemm_avx512(uint32_t type);
+kern_gemm_fn kern_packed_gemm_avx2(uint32_t type);
 bool kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                           size_t n_kv, size_t hd, float scale, float *out);
 

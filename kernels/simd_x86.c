@@ -16,6 +16,7 @@
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
 #include "kernels/kernels_internal.h"
+#include "kernels/pack_internal.h"
 
 #if defined(KERN_X86_AVX512)
 #define OPS_NAME kern_ops_avx512
@@ -994,11 +995,11 @@ DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
     .f32_to_f16 = kern_f32_to_f16_avx2, \
     .attn_f16 = attn_f16
 
+#define PACK16_OPS .pack_size = kern_pack16_size, .pack_grain = kern_pack16_grain, .pack = kern_pack16,
 #if VNNI
-#define PACKED_OPS .pack_size = kern_pack_size_avx512, .pack_grain = kern_pack_grain_avx512, \
-    .pack = kern_pack_avx512, .packed_gemm = kern_packed_gemm_avx512, .attn_f16_multi = kern_attn_f16_avx512,
+#define PACKED_OPS PACK16_OPS .packed_gemm = kern_packed_gemm_avx512, .attn_f16_multi = kern_attn_f16_avx512,
 #else
-#define PACKED_OPS
+#define PACKED_OPS PACK16_OPS .packed_gemm = kern_packed_gemm_avx2,
 #endif
 
 const struct kern_ops OPS_NAME = {.name = SET_NAME, OPS_TABLE(gemm_bf16)};

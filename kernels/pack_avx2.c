@@ -1,0 +1,195 @@
+/* AVX2 products over weights packed sixteen rows at a time (pack.c's
+ * layout, the one the AVX-512 set reads), taken as two halves of eight
+ * rows: a 256-bit vector holds four bytes of each of eight rows.
+ *
+ * Without VNNI the four-byte dot is vpmaddubsw (unsigned codes times
+ * signed activation bytes, pairs summed to int16) and vpmaddwd. Four-bit
+ * codes times quants of at most 127 sum to at most 8 * 2 * 15 * 127 =
+ * 30480 over a 32-quant block, so a block's eight pairs add up in int16
+ * and one vpmaddwd (by ones, or by Q4_K's sub-block scale) widens them.
+ * Q8_0's codes are stored + 128; they go back to signed and multiply as
+ * |code| times the activation with the code's sign (each pair widened at
+ * once, as 2 * 128 * 127 nearly fills an int16).
+ *
+ * The integer sums are exact and scaled in the same order as the AVX-512
+ * set's, so both sets give the same bits, and a token alone the bits it
+ * gets in a batch. */
+#include "kernels/simd_internal.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "gguf/gguf.h"
+#include "kernels/kernels_internal.h"
+#include "kernels/pack_internal.h"
+
+#define AI static inline __attribute__((always_inline))
+
+/* Tokens per tile: two halves' accumulators per token plus one half's
+ * codes fit the sixteen vector registers. */
+#define CM 4
+
+AI __m256i bcast4(const uint8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* The eight (unsigned, at most 15) code vectors W against the groups of
+ * four quants at q + off[k]: per row, the int16 pair sums of the block. */
+AI __m256i dot8_16(const __m256i *W, const uint8_t *q, const int *off)
+{
+    __m256i s = _mm256_maddubs_epi16(W[0], bcast4(q + off[0]));
+    for (int k = 1; k < 8; k++)
+        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(W[k], bcast4(q + off[k])));
+    return s;
+}
+
+/* ---- Q4_0 and Q8_0 against kern_matmul's Q8_0 rows (side scales and
+ * sums after the blocks) */
+
+AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+                    const uint8_t *a, size_t as, float *y, size_t ldy)
+{
+    const size_t bb = q8 ? KERN_PK_Q8_0 : KERN_PK_Q4_0, ncode = q8 ? 8 : 4;
+    /* Q4_0: low nibbles are quants 0-15 of the block, high ones 16-31 */
+    static const int off4[8] = {0, 4, 8, 12, 16, 20, 24, 28};
+    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    __m256 acc[2][CM];
+#pragma GCC unroll 8
+    for (int h = 0; h < 2; h++)
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++)
+            acc[h][c] = b0 ? _mm256_loadu_ps(y + c * ldy + 8 * h) : _mm256_setzero_ps();
+    for (size_t b = b0; b < b1; b++, w += bb) {
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m256i W[8];
+            if (q8) {
+                for (int k = 0; k < 8; k++)
+                    W[k] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(w + 64 * k + 32 * h)), flip);
+            } else {
+                for (int k = 0; k < 4; k++) {
+                    __m256i v = _mm256_loadu_si256((const __m256i *)(w + 64 * k + 32 * h));
+                    W[k] = _mm256_and_si256(v, m4);
+                    W[k + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                }
+            }
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 64 * ncode + 16 * h)));
+#pragma GCC unroll 8
+            for (int c = 0; c < C; c++) {
+                const uint8_t *row = a + c * as;
+                const float *da = (const float *)(row + KERN_Q8_0_SIDE(nb));
+                const int32_t *sa = (const int32_t *)(da + nb);
+                const uint8_t *q = row + 34 * b + 2;
+                __m256i s;
+                if (q8) {
+                    s = _mm256_setzero_si256();
+                    for (int k = 0; k < 8; k++) {
+                        __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(W[k]),
+                                                         _mm256_sign_epi8(bcast4(q + 4 * k), W[k]));
+                        s = _mm256_add_epi32(s, _mm256_madd_epi16(p, ones));
+                    }
+                } else {
+                    s = _mm256_madd_epi16(dot8_16(W, q, off4), ones);
+                    s = _mm256_sub_epi32(s, _mm256_set1_epi32(8 * sa[b]));
+                }
+                __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(da[b]));
+                acc[h][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc[h][c]);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int h = 0; h < 2; h++)
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++)
+            _mm256_storeu_ps(y + c * ldy + 8 * h, acc[h][c]);
+}
+
+/* ---- Q4_K against kern_matmul's Q8_K rows (after the blocks, each
+ * block's eight 32-element sums as int16): per super-block the integer
+ * sum of scale * (codes . quants) and of min * (sums of the quants),
+ * scaled by d and dmin in f32, as the reference does. */
+
+AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb, const uint8_t *a,
+                 size_t as, float *y, size_t ldy)
+{
+    static const int off[8] = {0, 4, 8, 12, 16, 20, 24, 28};
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[2][CM];
+#pragma GCC unroll 8
+    for (int h = 0; h < 2; h++)
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++)
+            acc[h][c] = b0 ? _mm256_loadu_ps(y + c * ldy + 8 * h) : _mm256_setzero_ps();
+    for (size_t b = b0; b < b1; b++, w += KERN_PK_Q4_K) {
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m256i isum[CM];
+#pragma GCC unroll 8
+            for (int c = 0; c < C; c++)
+                isum[c] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++) {
+                /* sub-block j: the low (even j) or high nibbles of pair j / 2 */
+                const uint8_t *p = w + 512 * (j / 2) + 32 * h;
+                __m256i W[8];
+                for (int k = 0; k < 8; k++) {
+                    __m256i v = _mm256_loadu_si256((const __m256i *)(p + 64 * k));
+                    W[k] = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(v, 4) : v, m4);
+                }
+                /* row i's scale in both int16 halves of its lane */
+                __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(w + 2048 + 16 * j + 8 * h)));
+                sc = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
+#pragma GCC unroll 8
+                for (int c = 0; c < C; c++) {
+                    const uint8_t *q = a + c * as + b * KERN_Q8K_BYTES + 4 + 32 * j;
+                    isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(dot8_16(W, q, off), sc));
+                }
+            }
+            __m256i mn[4];
+            for (int m = 0; m < 4; m++)
+                mn[m] = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(w + 2176 + 32 * m + 16 * h)));
+            __m256 dd = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 2304 + 16 * h)));
+            __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 2336 + 16 * h)));
+#pragma GCC unroll 8
+            for (int c = 0; c < C; c++) {
+                const uint8_t *row = a + c * as;
+                const uint8_t *side = row + KERN_Q8_K_SIDE(nb) + 16 * b;
+                float da;
+                memcpy(&da, row + b * KERN_Q8K_BYTES, 4);
+                __m256i ms = _mm256_madd_epi16(mn[0], bcast4(side));
+                for (int m = 1; m < 4; m++)
+                    ms = _mm256_add_epi32(ms, _mm256_madd_epi16(mn[m], bcast4(side + 4 * m)));
+                __m256 vda = _mm256_set1_ps(da);
+                acc[h][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_mul_ps(dd, vda), acc[h][c]);
+                acc[h][c] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_mul_ps(dm, vda), acc[h][c]);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int h = 0; h < 2; h++)
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++)
+            _mm256_storeu_ps(y + c * ldy + 8 * h, acc[h][c]);
+}
+
+#define CASE_LEG(Q8, C) case C: legacy_tile(Q8, C, wg, b0, b1, nb, at, as, yt, ldy); break;
+#define CASE_Q4K(C) case C: q4k_tile(C, wg, b0, b1, nb, at, as, yt, ldy); break;
+#define CASES_4(M, ...) M(__VA_ARGS__ 1) M(__VA_ARGS__ 2) M(__VA_ARGS__ 3) M(__VA_ARGS__ 4)
+
+KERN_DEFINE_PACKED(packed_q4_0, CM, 32, KERN_PK_Q4_0, KERN_PANEL_Q4_0, CASES_4(CASE_LEG, 0, ))
+KERN_DEFINE_PACKED(packed_q8_0, CM, 32, KERN_PK_Q8_0, KERN_PANEL_Q8_0, CASES_4(CASE_LEG, 1, ))
+KERN_DEFINE_PACKED(packed_q4_k, CM, 256, KERN_PK_Q4_K, KERN_PANEL_Q4_K, CASES_4(CASE_Q4K, ))
+
+kern_gemm_fn kern_packed_gemm_avx2(uint32_t type)
+{
+    switch (type) {
+    case GGUF_T_Q4_0: return packed_q4_0;
+    case GGUF_T_Q8_0: return packed_q8_0;
+    case GGUF_T_Q4_K: return packed_q4_k;
+    default: return NULL;
+    }
+}
