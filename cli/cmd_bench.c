@@ -184,7 +184,7 @@ static void print_result(const bench_opts *o, bool json, const char *isa, const 
 
 static int run_bench(const cli_cmd *cmd, int argc, char **argv)
 {
-    const char *service = NULL;
+    const char *service = NULL, *kernels = NULL;
     bool json = false;
     bench_opts o = {NULL, 512, 128, 0, 3};
     const cli_opt opts[] = {
@@ -194,6 +194,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
         {"gen", 'n', CLI_INT, &o.tg, "N  tokens generated one at a time (128)"},
         {"threads", 't', CLI_INT, &o.threads, "N  threads (default: physical cores)"},
         {"reps", 'r', CLI_INT, &o.reps, "N  repetitions for mean and deviation (3)"},
+        {"kernels", 0, CLI_STR, &kernels, "SET  portable, avx2, avx512 or neon (default: the fastest)"},
         CLI_OPT_JSON(json),
     };
     int npos;
@@ -213,6 +214,11 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
         return cli_usage_error(cmd, "-t takes 1 to 1024 threads");
     if (o.threads == 0)
         o.threads = kern_physical_cores();
+    kern_cpu cpu;
+    char kerr[160];
+    kern_cpu_detect(&cpu);
+    if (kernels && kern_cpu_select_name(&cpu, kernels, kerr, sizeof kerr) != KERN_OK)
+        return cli_usage_error(cmd, "--kernels: %s", kerr);
 
     char err[512] = "out of memory";
     eng_model *m = NULL;
@@ -231,6 +237,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
     eng_ctx_params cp = eng_ctx_default_params();
     cp.n_ctx = (uint32_t)(o.pp > o.tg ? o.pp : o.tg);
     cp.pool = pool;
+    cp.cpu = &cpu;
     if (eng_ctx_new(&ctx, m, &cp, err, sizeof err) != ENG_OK)
         goto done;
     probe = kern_alloc_stream(PROBE_BYTES);
@@ -241,8 +248,6 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
     memset(probe, 1, PROBE_BYTES);
     if (run_reps(ctx, pool, probe, &o, eng_model_hparams(m)->n_vocab, &br, err, sizeof err))
         goto done;
-    kern_cpu cpu;
-    kern_cpu_detect(&cpu);
     print_result(&o, json, kern_cpu_name(&cpu), &br, bytes_per_token(eng_model_file(m)));
     rc = CLI_EXIT_OK;
 done:
@@ -258,5 +263,5 @@ done:
 
 const cli_cmd cli_cmd_tasks_benchmark = {
     "ai tasks benchmark",
-    "--service embedded --model PATH [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]",
+    "--service embedded --model PATH [-p 512] [-n 128] [-t THREADS] [-r REPS] [--kernels SET] [--json]",
     "Measure prompt and generation tokens/s against the memory bandwidth limit.", run_bench};

@@ -15,7 +15,7 @@
 
 eng_ctx_params eng_ctx_default_params(void)
 {
-    eng_ctx_params p = {0, 1, ENG_KV_F16, false, NULL};
+    eng_ctx_params p = {0, 1, ENG_KV_F16, false, NULL, NULL};
     return p;
 }
 
@@ -78,7 +78,10 @@ int eng_ctx_new(eng_ctx **out, const eng_model *m, const eng_ctx_params *p, char
     c->n_threads = nt;
     c->kv_type = p->kv_type;
     c->reference = p->reference;
-    kern_cpu_detect(&c->cpu);
+    if (p->cpu)
+        c->cpu = *p->cpu;
+    else
+        kern_cpu_detect(&c->cpu);
     c->pool = p->pool;
     c->own_pool = !p->pool;
     int kst = c->own_pool ? kern_pool_new(&c->pool, nt, err, errlen) : KERN_OK;

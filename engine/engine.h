@@ -85,6 +85,9 @@ typedef struct eng_ctx_params {
                             its own; else it runs on this pool (n_threads
                             ignored), which the caller keeps alive and uses
                             for nothing else while the context works */
+    const kern_cpu *cpu; /* NULL: the fastest kernel set this CPU runs;
+                            else this one (kern_cpu_select), to compare
+                            sets; `reference` overrides it */
 } eng_ctx_params;
 
 eng_ctx_params eng_ctx_default_params(void);

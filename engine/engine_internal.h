@@ -36,7 +36,7 @@ struct eng_model {
 /* Whether m's packed weights are for cpu's kernels. */
 static inline bool eng_packed_for(const eng_model *m, const kern_cpu *cpu)
 {
-    return m->packed && cpu->ops == m->pack_cpu.ops;
+    return m->packed && kern_cpu_same_packing(cpu, &m->pack_cpu);
 }
 
 /* t's weights packed for cpu's kernels, or NULL (use t->data). */

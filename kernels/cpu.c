@@ -4,6 +4,7 @@
 #include "kernels/simd_internal.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -88,17 +89,41 @@ static const struct kern_ops *ops_of(kern_isa isa)
     }
 }
 
+/* Family names, indexed by kern_isa. */
+static const char *const isa_names[] = {"portable", "avx2", "avx512", "neon"};
+
 int kern_cpu_select(kern_cpu *cpu, kern_isa isa, char *err, size_t errlen)
 {
     if (!kern_cpu_has(isa)) {
-        if (err && errlen)
-            snprintf(err, errlen, "kernel set %d is not available on this CPU or in this build",
-                     (int)isa);
+        if (err && errlen) {
+            size_t at = (size_t)snprintf(err, errlen, "kernel set %s is not available on this CPU or in this build (",
+                                         (unsigned)isa < 4 ? isa_names[isa] : "?");
+            for (unsigned i = 0, n = 0; i < 4 && at < errlen; i++)
+                if (kern_cpu_has((kern_isa)i))
+                    at += (size_t)snprintf(err + at, errlen - at, "%s%s", n++ ? ", " : "available: ", isa_names[i]);
+            if (at < errlen)
+                snprintf(err + at, errlen - at, ")");
+        }
         return KERN_ETYPE;
     }
     cpu->isa = isa;
     cpu->ops = ops_of(isa);
     return KERN_OK;
+}
+
+int kern_cpu_select_name(kern_cpu *cpu, const char *name, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < 4; i++)
+        if (strcmp(name, isa_names[i]) == 0)
+            return kern_cpu_select(cpu, (kern_isa)i, err, errlen);
+    if (err && errlen)
+        snprintf(err, errlen, "unknown kernel set '%s' (portable, avx2, avx512, neon)", name);
+    return KERN_ETYPE;
+}
+
+bool kern_cpu_same_packing(const kern_cpu *a, const kern_cpu *b)
+{
+    return a->ops && b->ops && a->ops->pack && a->ops->pack == b->ops->pack;
 }
 
 void kern_cpu_detect(kern_cpu *cpu)

@@ -92,8 +92,15 @@ bool kern_cpu_has(kern_isa isa);
 /* Use isa (tests and benchmarks compare sets); KERN_ETYPE with a message
  * when the binary or the CPU lacks it. */
 int kern_cpu_select(kern_cpu *cpu, kern_isa isa, char *err, size_t errlen);
+/* Use the set named "portable", "avx2", "avx512" or "neon" (the set's
+ * best variant this CPU runs); KERN_ETYPE with a message naming the sets
+ * when the name is unknown or the set unavailable. */
+int kern_cpu_select_name(kern_cpu *cpu, const char *name, char *err, size_t errlen);
 /* The active set's name for `--version --verbose`: "avx512-vnni-bf16", ... */
 const char *kern_cpu_name(const kern_cpu *cpu);
+/* Whether weights kern_pack packed for a read as packed for b: the sets
+ * share one layout (false when either has none). */
+bool kern_cpu_same_packing(const kern_cpu *a, const kern_cpu *b);
 
 /* A persistent pool of worker threads (the caller's thread is one of
  * them). Runs one parallel-for at a time; not for concurrent callers. */

@@ -14,6 +14,12 @@ expect 2 "only the embedded engine can be benchmarked" rhema ai tasks benchmark 
 expect 2 "-p and -n take 1 to 1000000 tokens" rhema ai tasks benchmark --model x -p 0
 expect 2 "-r takes 1 to 1000 repetitions" rhema ai tasks benchmark --model x -r 0
 expect 1 "cannot open: No such file or directory" rhema ai tasks benchmark --model "$tmp/none.gguf"
+expect 2 "--kernels: unknown kernel set 'sse2' (portable, avx2, avx512, neon)" \
+    rhema ai tasks benchmark --model x --kernels sse2
+case "$(uname -m)" in
+x86_64) expect 2 "--kernels: kernel set neon is not available" rhema ai tasks benchmark --model x --kernels neon ;;
+*) expect 2 "--kernels: kernel set avx2 is not available" rhema ai tasks benchmark --model x --kernels avx2 ;;
+esac
 
 if [ -z "$fx" ] || [ ! -d "$fx" ]; then
     echo "SKIP: RHEMA_FIXTURES not set: benchmark run skipped"
@@ -52,5 +58,7 @@ for path, reps in ((sys.argv[1], 2), (sys.argv[2], 1)):
         assert abs(mean - b[k]) <= 1e-3 * b[k] + 1e-3, (k, mean, b[k])
 PY
     expect 0 "generation reaches" rhema ai tasks benchmark --model "$model" -p 4 -n 2 -r 1 -t 2
+    # a chosen kernel set, named in the report
+    expect 0 '"kernels":"portable"' rhema ai tasks benchmark --model "$model" -p 4 -n 2 -r 1 -t 1 --kernels portable --json
 fi
 finish

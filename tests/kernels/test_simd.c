@@ -424,13 +424,29 @@ static void test_detect(void **state)
     kern_cpu_detect(&cpu);
     assert_true(kern_cpu_has(cpu.isa));
     assert_non_null(kern_cpu_name(&cpu));
+    char err[160] = "";
 #if defined(__x86_64__)
-    char err[128] = "";
     assert_int_equal(kern_cpu_select(&cpu, KERN_ISA_NEON, err, sizeof err), KERN_ETYPE);
-    assert_non_null(strstr(err, "not available"));
+    assert_non_null(strstr(err, "kernel set neon is not available"));
+    assert_non_null(strstr(err, "(available: portable, avx2"));
+    assert_int_equal(kern_cpu_select_name(&cpu, "neon", err, sizeof err), KERN_ETYPE);
 #endif
     assert_int_equal(kern_cpu_select(&cpu, KERN_ISA_PORTABLE, NULL, 0), KERN_OK);
     assert_string_equal(kern_cpu_name(&cpu), "portable");
+    /* by name; sets that pack share one layout, the portable one has none */
+    kern_cpu best, named;
+    kern_cpu_detect(&best);
+    assert_int_equal(kern_cpu_select_name(&named, "portable", err, sizeof err), KERN_OK);
+    assert_false(kern_cpu_same_packing(&named, &best));
+    assert_int_equal(kern_cpu_select_name(&named, "avx-512", err, sizeof err), KERN_ETYPE);
+    assert_string_equal(err, "unknown kernel set 'avx-512' (portable, avx2, avx512, neon)");
+#if defined(__x86_64__)
+    if (kern_cpu_has(KERN_ISA_AVX2)) {
+        assert_int_equal(kern_cpu_select_name(&named, "avx2", err, sizeof err), KERN_OK);
+        assert_string_equal(kern_cpu_name(&named), "avx2");
+        assert_true(kern_cpu_same_packing(&named, &best));
+    }
+#endif
 }
 
 /* Every kernel set's attention against the portable loop: scores summed
