@@ -73,6 +73,7 @@ static inline float kern_expf_softmax(float x)
 
 kern_gemm_fn kern_packed_gemm_avx512(uint32_t type);
 kern_gemm_fn kern_packed_gemm_avx2(uint32_t type);
+kern_gemm_fn kern_packed_gemm_neon(uint32_t type);
 bool kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                           size_t n_kv, size_t hd, float scale, float *out);
 

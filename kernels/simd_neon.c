@@ -2,7 +2,8 @@
  * armv8-a base (kern_ops_neon: widening multiplies) and with the dot
  * product extension (kern_ops_neon_dotprod: sdot). One weight row with one
  * activation row at a time; quantized types take integer dot products of
- * the weight's integers with the 8-bit activations, scaled per block. */
+ * the weight's integers with the 8-bit activations, scaled per block. With
+ * sdot, Q4_0, Q8_0 and Q4_K weights are packed (pack_neon.c). */
 #include "kernels/simd_internal.h"
 
 #include <arm_neon.h>
@@ -10,6 +11,7 @@
 
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
+#include "kernels/pack_internal.h"
 
 #if defined(KERN_NEON_DOTPROD)
 #define OPS_NAME kern_ops_neon_dotprod
@@ -360,6 +362,12 @@ const struct kern_ops OPS_NAME = {
         [GGUF_T_Q3_K] = gemm_q3_k, [GGUF_T_Q4_K] = gemm_q4_k, [GGUF_T_Q5_K] = gemm_q5_k,
         [GGUF_T_Q6_K] = gemm_q6_k,
     },
+#if defined(KERN_NEON_DOTPROD)
+    .pack_size = kern_pack16_size,
+    .pack_grain = kern_pack16_grain,
+    .pack = kern_pack16,
+    .packed_gemm = kern_packed_gemm_neon,
+#endif
     .silu_mul = silu_mul,
     .f32_to_f16 = f32_to_f16,
 };

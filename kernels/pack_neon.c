@@ -1,0 +1,166 @@
+/* aarch64 products over weights packed sixteen rows at a time (pack.c's
+ * layout, the one the x86 sets read), for CPUs with the dot product
+ * extension, taken as four quarters of four rows: a 128-bit vector holds
+ * four bytes of each of four rows, and sdot by element multiplies them by
+ * one group of four activation bytes from a vector of sixteen, so the
+ * activations need no broadcasts. Codes are signed for sdot: Q4_0's and
+ * Q4_K's nibbles as they are (0..15), Q8_0's stored + 128 flipped back.
+ *
+ * The integer sums are exact and scaled in the same order as the x86
+ * sets', so every set gives the same bits, and a token alone the bits it
+ * gets in a batch. */
+#include "kernels/simd_internal.h"
+
+#include <arm_neon.h>
+#include <string.h>
+
+#include "gguf/gguf.h"
+#include "kernels/kernels_internal.h"
+#include "kernels/pack_internal.h"
+
+#define AI static inline __attribute__((always_inline))
+
+/* Tokens per tile: four quarters' accumulators per token plus one
+ * quarter's codes fit the 32 vector registers. */
+#define CM 4
+
+/* acc + the eight code vectors W against the 32 quants at q (codes k < 4
+ * with quants 4k.., codes k >= 4 with quants 16 + 4(k - 4)..). */
+AI int32x4_t dot8(int32x4_t acc, const int8x16_t *W, const int8_t *q)
+{
+    int8x16_t lo = vld1q_s8(q), hi = vld1q_s8(q + 16);
+    acc = vdotq_laneq_s32(acc, W[0], lo, 0);
+    acc = vdotq_laneq_s32(acc, W[1], lo, 1);
+    acc = vdotq_laneq_s32(acc, W[2], lo, 2);
+    acc = vdotq_laneq_s32(acc, W[3], lo, 3);
+    acc = vdotq_laneq_s32(acc, W[4], hi, 0);
+    acc = vdotq_laneq_s32(acc, W[5], hi, 1);
+    acc = vdotq_laneq_s32(acc, W[6], hi, 2);
+    return vdotq_laneq_s32(acc, W[7], hi, 3);
+}
+
+/* ---- Q4_0 and Q8_0 against kern_matmul's Q8_0 rows (side scales and
+ * sums after the blocks) */
+
+AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+                    const uint8_t *a, size_t as, float *y, size_t ldy)
+{
+    const size_t bb = q8 ? KERN_PK_Q8_0 : KERN_PK_Q4_0, ncode = q8 ? 8 : 4;
+    const uint8x16_t m4 = vdupq_n_u8(0x0f), flip = vdupq_n_u8(0x80);
+    float32x4_t acc[4][CM];
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < C; c++)
+            acc[r][c] = b0 ? vld1q_f32(y + c * ldy + 4 * r) : vdupq_n_f32(0.0f);
+    for (size_t b = b0; b < b1; b++, w += bb) {
+        for (int r = 0; r < 4; r++) {
+            int8x16_t W[8];
+            if (q8) {
+                for (int k = 0; k < 8; k++)
+                    W[k] = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(w + 64 * k + 16 * r), flip));
+            } else {
+                for (int k = 0; k < 4; k++) {
+                    uint8x16_t v = vld1q_u8(w + 64 * k + 16 * r);
+                    W[k] = vreinterpretq_s8_u8(vandq_u8(v, m4));
+                    W[k + 4] = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+                }
+            }
+            float16x4_t dh;
+            memcpy(&dh, w + 64 * ncode + 8 * r, 8);
+            float32x4_t dw = vcvt_f32_f16(dh);
+            for (int c = 0; c < C; c++) {
+                const uint8_t *row = a + c * as;
+                const float *da = (const float *)(row + KERN_Q8_0_SIDE(nb));
+                const int32_t *sa = (const int32_t *)(da + nb);
+                int32x4_t s = vdupq_n_s32(q8 ? 0 : -8 * sa[b]);
+                s = dot8(s, W, (const int8_t *)(row + 34 * b + 2));
+                acc[r][c] = vfmaq_f32(acc[r][c], vcvtq_f32_s32(s), vmulq_n_f32(dw, da[b]));
+            }
+        }
+    }
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < C; c++)
+            vst1q_f32(y + c * ldy + 4 * r, acc[r][c]);
+}
+
+/* ---- Q4_K against kern_matmul's Q8_K rows (after the blocks, each
+ * block's eight 32-element sums as int16): per super-block the integer
+ * sum of scale * (codes . quants) and of min * (sums of the quants),
+ * scaled by d and dmin in f32, as the reference does. */
+
+AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb, const uint8_t *a,
+                 size_t as, float *y, size_t ldy)
+{
+    const uint8x16_t m4 = vdupq_n_u8(0x0f);
+    float32x4_t acc[4][CM];
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < C; c++)
+            acc[r][c] = b0 ? vld1q_f32(y + c * ldy + 4 * r) : vdupq_n_f32(0.0f);
+    for (size_t b = b0; b < b1; b++, w += KERN_PK_Q4_K) {
+        for (int r = 0; r < 4; r++) {
+            int32x4_t isum[CM];
+            for (int c = 0; c < C; c++)
+                isum[c] = vdupq_n_s32(0);
+            for (int j = 0; j < 8; j++) {
+                /* sub-block j: the low (even j) or high nibbles of pair j / 2 */
+                const uint8_t *p = w + 512 * (j / 2) + 16 * r;
+                int8x16_t W[8];
+                for (int k = 0; k < 8; k++) {
+                    uint8x16_t v = vld1q_u8(p + 64 * k);
+                    W[k] = vreinterpretq_s8_u8(j % 2 ? vshrq_n_u8(v, 4) : vandq_u8(v, m4));
+                }
+                uint32_t sc4;
+                memcpy(&sc4, w + 2048 + 16 * j + 4 * r, 4);
+                int32x4_t sc = vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(vmovl_u8(vcreate_u8(sc4)))));
+                for (int c = 0; c < C; c++) {
+                    const int8_t *q = (const int8_t *)(a + c * as + b * KERN_Q8K_BYTES + 4 + 32 * j);
+                    isum[c] = vmlaq_s32(isum[c], dot8(vdupq_n_s32(0), W, q), sc);
+                }
+            }
+            /* rows 4r..4r+3: (min 2m, min 2m + 1) each */
+            int16x8_t mn[4];
+            for (int m = 0; m < 4; m++)
+                mn[m] = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(w + 2176 + 32 * m + 8 * r)));
+            float16x4_t dh, mh;
+            memcpy(&dh, w + 2304 + 8 * r, 8);
+            memcpy(&mh, w + 2336 + 8 * r, 8);
+            float32x4_t dd = vcvt_f32_f16(dh), dm = vcvt_f32_f16(mh);
+            for (int c = 0; c < C; c++) {
+                const uint8_t *row = a + c * as;
+                const uint8_t *side = row + KERN_Q8_K_SIDE(nb) + 16 * b;
+                float da;
+                memcpy(&da, row + b * KERN_Q8K_BYTES, 4);
+                int32x4_t ms = vdupq_n_s32(0);
+                for (int m = 0; m < 4; m++) {
+                    int32_t pair;
+                    memcpy(&pair, side + 4 * m, 4);
+                    int16x4_t s2 = vreinterpret_s16_s32(vdup_n_s32(pair));
+                    int32x4_t lo = vmull_s16(vget_low_s16(mn[m]), s2), hi = vmull_s16(vget_high_s16(mn[m]), s2);
+                    ms = vaddq_s32(ms, vpaddq_s32(lo, hi));
+                }
+                acc[r][c] = vfmaq_f32(acc[r][c], vcvtq_f32_s32(isum[c]), vmulq_n_f32(dd, da));
+                acc[r][c] = vfmsq_f32(acc[r][c], vcvtq_f32_s32(ms), vmulq_n_f32(dm, da));
+            }
+        }
+    }
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < C; c++)
+            vst1q_f32(y + c * ldy + 4 * r, acc[r][c]);
+}
+
+#define CASE_LEG(Q8, C) case C: legacy_tile(Q8, C, wg, b0, b1, nb, at, as, yt, ldy); break;
+#define CASE_Q4K(C) case C: q4k_tile(C, wg, b0, b1, nb, at, as, yt, ldy); break;
+#define CASES_4(M, ...) M(__VA_ARGS__ 1) M(__VA_ARGS__ 2) M(__VA_ARGS__ 3) M(__VA_ARGS__ 4)
+
+KERN_DEFINE_PACKED(packed_q4_0, CM, 32, KERN_PK_Q4_0, KERN_PANEL_Q4_0, CASES_4(CASE_LEG, 0, ))
+KERN_DEFINE_PACKED(packed_q8_0, CM, 32, KERN_PK_Q8_0, KERN_PANEL_Q8_0, CASES_4(CASE_LEG, 1, ))
+KERN_DEFINE_PACKED(packed_q4_k, CM, 256, KERN_PK_Q4_K, KERN_PANEL_Q4_K, CASES_4(CASE_Q4K, ))
+
+kern_gemm_fn kern_packed_gemm_neon(uint32_t type)
+{
+    switch (type) {
+    case GGUF_T_Q4_0: return packed_q4_0;
+    case GGUF_T_Q8_0: return packed_q8_0;
+    case GGUF_T_Q4_K: return packed_q4_k;
+    default: return NULL;
+    }
+}
