@@ -104,7 +104,7 @@ static void pack_q4_k(const uint8_t *w, size_t ws, size_t b, uint8_t *dst)
     for (size_t p = 0; p < 4; p++)
         for (size_t k = 0; k < 8; k++)
             gather4(w, ws, b * 144 + 16 + 32 * p + 4 * k, 0, dst + 512 * p + 64 * k);
-    uint8_t *sc = dst + 2048, *mn = sc + 128, *d = mn + 128;
+    uint8_t *sc = dst + KERN_PK_Q4K_SC, *mn = dst + KERN_PK_Q4K_MIN, *d = dst + KERN_PK_Q4K_D;
     for (int i = 0; i < KERN_PACK_ROWS; i++) {
         const uint8_t *blk = w + i * ws + b * 144;
         for (int j = 0; j < 8; j++) {

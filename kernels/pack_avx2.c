@@ -36,6 +36,26 @@ AI __m256i bcast4(const uint8_t *p)
     return _mm256_set1_epi32(v);
 }
 
+/* A tile's sums per half and token: y's partial sums (y is NULL for the
+ * first panel: zero), and back. */
+AI void acc_load(const int C, __m256 acc[2][CM], const float *y, size_t ldy)
+{
+#pragma GCC unroll 8
+    for (int h = 0; h < 2; h++)
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++)
+            acc[h][c] = y ? _mm256_loadu_ps(y + c * ldy + 8 * h) : _mm256_setzero_ps();
+}
+
+AI void acc_store(const int C, __m256 acc[2][CM], float *y, size_t ldy)
+{
+#pragma GCC unroll 8
+    for (int h = 0; h < 2; h++)
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++)
+            _mm256_storeu_ps(y + c * ldy + 8 * h, acc[h][c]);
+}
+
 /* The eight (unsigned, at most 15) code vectors W against the groups of
  * four quants at q + off[k]: per row, the int16 pair sums of the block. */
 AI __m256i dot8_16(const __m256i *W, const uint8_t *q, const int *off)
@@ -58,11 +78,7 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     const __m256i flip = _mm256_set1_epi8((char)0x80);
     __m256 acc[2][CM];
-#pragma GCC unroll 8
-    for (int h = 0; h < 2; h++)
-#pragma GCC unroll 8
-        for (int c = 0; c < C; c++)
-            acc[h][c] = b0 ? _mm256_loadu_ps(y + c * ldy + 8 * h) : _mm256_setzero_ps();
+    acc_load(C, acc, b0 ? y : NULL, ldy);
     for (size_t b = b0; b < b1; b++, w += bb) {
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
@@ -101,11 +117,7 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
             }
         }
     }
-#pragma GCC unroll 8
-    for (int h = 0; h < 2; h++)
-#pragma GCC unroll 8
-        for (int c = 0; c < C; c++)
-            _mm256_storeu_ps(y + c * ldy + 8 * h, acc[h][c]);
+    acc_store(C, acc, y, ldy);
 }
 
 /* ---- Q4_K against kern_matmul's Q8_K rows (after the blocks, each
@@ -119,11 +131,7 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
     static const int off[8] = {0, 4, 8, 12, 16, 20, 24, 28};
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     __m256 acc[2][CM];
-#pragma GCC unroll 8
-    for (int h = 0; h < 2; h++)
-#pragma GCC unroll 8
-        for (int c = 0; c < C; c++)
-            acc[h][c] = b0 ? _mm256_loadu_ps(y + c * ldy + 8 * h) : _mm256_setzero_ps();
+    acc_load(C, acc, b0 ? y : NULL, ldy);
     for (size_t b = b0; b < b1; b++, w += KERN_PK_Q4_K) {
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
@@ -141,7 +149,8 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                     W[k] = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(v, 4) : v, m4);
                 }
                 /* row i's scale in both int16 halves of its lane */
-                __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(w + 2048 + 16 * j + 8 * h)));
+                const uint8_t *scj = w + KERN_PK_Q4K_SC + 16 * j + 8 * h;
+                __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)scj));
                 sc = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
 #pragma GCC unroll 8
                 for (int c = 0; c < C; c++) {
@@ -151,9 +160,10 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
             }
             __m256i mn[4];
             for (int m = 0; m < 4; m++)
-                mn[m] = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(w + 2176 + 32 * m + 16 * h)));
-            __m256 dd = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 2304 + 16 * h)));
-            __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 2336 + 16 * h)));
+                mn[m] = _mm256_cvtepu8_epi16(
+                    _mm_loadu_si128((const __m128i *)(w + KERN_PK_Q4K_MIN + 32 * m + 16 * h)));
+            __m256 dd = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + KERN_PK_Q4K_D + 16 * h)));
+            __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + KERN_PK_Q4K_DMIN + 16 * h)));
 #pragma GCC unroll 8
             for (int c = 0; c < C; c++) {
                 const uint8_t *row = a + c * as;
@@ -169,27 +179,7 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
             }
         }
     }
-#pragma GCC unroll 8
-    for (int h = 0; h < 2; h++)
-#pragma GCC unroll 8
-        for (int c = 0; c < C; c++)
-            _mm256_storeu_ps(y + c * ldy + 8 * h, acc[h][c]);
+    acc_store(C, acc, y, ldy);
 }
 
-#define CASE_LEG(Q8, C) case C: legacy_tile(Q8, C, wg, b0, b1, nb, at, as, yt, ldy); break;
-#define CASE_Q4K(C) case C: q4k_tile(C, wg, b0, b1, nb, at, as, yt, ldy); break;
-#define CASES_4(M, ...) M(__VA_ARGS__ 1) M(__VA_ARGS__ 2) M(__VA_ARGS__ 3) M(__VA_ARGS__ 4)
-
-KERN_DEFINE_PACKED(packed_q4_0, CM, 32, KERN_PK_Q4_0, KERN_PANEL_Q4_0, CASES_4(CASE_LEG, 0, ))
-KERN_DEFINE_PACKED(packed_q8_0, CM, 32, KERN_PK_Q8_0, KERN_PANEL_Q8_0, CASES_4(CASE_LEG, 1, ))
-KERN_DEFINE_PACKED(packed_q4_k, CM, 256, KERN_PK_Q4_K, KERN_PANEL_Q4_K, CASES_4(CASE_Q4K, ))
-
-kern_gemm_fn kern_packed_gemm_avx2(uint32_t type)
-{
-    switch (type) {
-    case GGUF_T_Q4_0: return packed_q4_0;
-    case GGUF_T_Q8_0: return packed_q8_0;
-    case GGUF_T_Q4_K: return packed_q4_k;
-    default: return NULL;
-    }
-}
+KERN_DEFINE_PACKED_SET(kern_packed_gemm_avx2, CM, KERN_CASES_4, CM, KERN_CASES_4)

@@ -178,7 +178,7 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                 __m512i v = _mm512_loadu_si512(p + 64 * k);
                 W[k] = j % 2 ? _mm512_andnot_si512(m4, v) : _mm512_and_si512(v, m4);
             }
-            __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w + 2048 + 16 * j)));
+            __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w + KERN_PK_Q4K_SC + 16 * j)));
 #pragma GCC unroll 16
             for (int c = 0; c < C; c++) {
                 const uint8_t *q = a + c * as + b * KERN_Q8K_BYTES + 4 + 32 * j;
@@ -190,9 +190,9 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
         }
         __m512i mn[4];
         for (int m = 0; m < 4; m++)
-            mn[m] = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(w + 2176 + 32 * m)));
-        __m512 dd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + 2304)));
-        __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + 2336)));
+            mn[m] = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q4K_MIN + 32 * m)));
+        __m512 dd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q4K_D)));
+        __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q4K_DMIN)));
 #pragma GCC unroll 16
         for (int c = 0; c < C; c++) {
             const uint8_t *row = a + c * as;
@@ -212,21 +212,4 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
         _mm512_storeu_ps(y + c * ldy, acc[c]);
 }
 
-#define CASE_LEG(Q8, C) case C: legacy_tile(Q8, C, wg, b0, b1, nb, at, as, yt, ldy); break;
-#define CASE_Q4K(C) case C: q4k_tile(C, wg, b0, b1, nb, at, as, yt, ldy); break;
-#define CASES_8(M, ...) M(__VA_ARGS__ 1) M(__VA_ARGS__ 2) M(__VA_ARGS__ 3) M(__VA_ARGS__ 4) \
-    M(__VA_ARGS__ 5) M(__VA_ARGS__ 6) M(__VA_ARGS__ 7) M(__VA_ARGS__ 8)
-
-KERN_DEFINE_PACKED(packed_q4_0, CM_LEG, 32, KERN_PK_Q4_0, KERN_PANEL_Q4_0, CASES_8(CASE_LEG, 0, ))
-KERN_DEFINE_PACKED(packed_q8_0, CM_LEG, 32, KERN_PK_Q8_0, KERN_PANEL_Q8_0, CASES_8(CASE_LEG, 1, ))
-KERN_DEFINE_PACKED(packed_q4_k, CM_Q4K, 256, KERN_PK_Q4_K, KERN_PANEL_Q4_K, CASES_8(CASE_Q4K, ))
-
-kern_gemm_fn kern_packed_gemm_avx512(uint32_t type)
-{
-    switch (type) {
-    case GGUF_T_Q4_0: return packed_q4_0;
-    case GGUF_T_Q8_0: return packed_q8_0;
-    case GGUF_T_Q4_K: return packed_q4_k;
-    default: return NULL;
-    }
-}
+KERN_DEFINE_PACKED_SET(kern_packed_gemm_avx512, CM_LEG, KERN_CASES_8, CM_Q4K, KERN_CASES_8)

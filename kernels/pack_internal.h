@@ -12,6 +12,11 @@
 #define KERN_PK_Q4_0 (4 * 64 + 32)
 #define KERN_PK_Q8_0 (8 * 64 + 32)
 #define KERN_PK_Q4_K (4 * 8 * 64 + 128 + 128 + 64)
+/* Where a Q4_K block's scales, mins, d and dmin start (after the codes). */
+#define KERN_PK_Q4K_SC 2048
+#define KERN_PK_Q4K_MIN 2176
+#define KERN_PK_Q4K_D 2304
+#define KERN_PK_Q4K_DMIN 2336
 /* One Q8_K activation block: f32 scale, 256 quants, sixteen int16 sums. */
 #define KERN_Q8K_BYTES 292
 
@@ -52,6 +57,31 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
                     } \
                 } \
             } \
+    }
+
+/* The cases of a tile switch for 1..4 or 1..8 tokens, and a case for a
+ * set's legacy_tile(q8, C, ...) and q4k_tile(C, ...) (see above). */
+#define KERN_CASES_4(M, ...) M(__VA_ARGS__ 1) M(__VA_ARGS__ 2) M(__VA_ARGS__ 3) M(__VA_ARGS__ 4)
+#define KERN_CASES_8(M, ...) KERN_CASES_4(M, __VA_ARGS__) M(__VA_ARGS__ 5) M(__VA_ARGS__ 6) \
+    M(__VA_ARGS__ 7) M(__VA_ARGS__ 8)
+#define KERN_CASE_LEG(Q8, C) case C: legacy_tile(Q8, C, wg, b0, b1, nb, at, as, yt, ldy); break;
+#define KERN_CASE_Q4K(C) case C: q4k_tile(C, wg, b0, b1, nb, at, as, yt, ldy); break;
+
+/* A set's packed products of Q4_0, Q8_0 (its legacy_tile, up to CM_LEG
+ * tokens a tile, cases CASES_LEG) and Q4_K (q4k_tile, CM_Q4K, CASES_Q4K),
+ * and `getter`, the kern_gemm_fn of a type or NULL. */
+#define KERN_DEFINE_PACKED_SET(getter, CM_LEG, CASES_LEG, CM_Q4K, CASES_Q4K) \
+    KERN_DEFINE_PACKED(packed_q4_0, CM_LEG, 32, KERN_PK_Q4_0, KERN_PANEL_Q4_0, CASES_LEG(KERN_CASE_LEG, 0, )) \
+    KERN_DEFINE_PACKED(packed_q8_0, CM_LEG, 32, KERN_PK_Q8_0, KERN_PANEL_Q8_0, CASES_LEG(KERN_CASE_LEG, 1, )) \
+    KERN_DEFINE_PACKED(packed_q4_k, CM_Q4K, 256, KERN_PK_Q4_K, KERN_PANEL_Q4_K, CASES_Q4K(KERN_CASE_Q4K, )) \
+    kern_gemm_fn getter(uint32_t type) \
+    { \
+        switch (type) { \
+        case GGUF_T_Q4_0: return packed_q4_0; \
+        case GGUF_T_Q8_0: return packed_q8_0; \
+        case GGUF_T_Q4_K: return packed_q4_k; \
+        default: return NULL; \
+        } \
     }
 
 #endif

@@ -24,6 +24,22 @@
  * quarter's codes fit the 32 vector registers. */
 #define CM 4
 
+/* A tile's sums per quarter and token: y's partial sums (y is NULL for
+ * the first panel: zero), and back. */
+AI void acc_load(const int C, float32x4_t acc[4][CM], const float *y, size_t ldy)
+{
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < C; c++)
+            acc[r][c] = y ? vld1q_f32(y + c * ldy + 4 * r) : vdupq_n_f32(0.0f);
+}
+
+AI void acc_store(const int C, float32x4_t acc[4][CM], float *y, size_t ldy)
+{
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < C; c++)
+            vst1q_f32(y + c * ldy + 4 * r, acc[r][c]);
+}
+
 /* acc + the eight code vectors W against the 32 quants at q (codes k < 4
  * with quants 4k.., codes k >= 4 with quants 16 + 4(k - 4)..). */
 AI int32x4_t dot8(int32x4_t acc, const int8x16_t *W, const int8_t *q)
@@ -48,9 +64,7 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
     const size_t bb = q8 ? KERN_PK_Q8_0 : KERN_PK_Q4_0, ncode = q8 ? 8 : 4;
     const uint8x16_t m4 = vdupq_n_u8(0x0f), flip = vdupq_n_u8(0x80);
     float32x4_t acc[4][CM];
-    for (int r = 0; r < 4; r++)
-        for (int c = 0; c < C; c++)
-            acc[r][c] = b0 ? vld1q_f32(y + c * ldy + 4 * r) : vdupq_n_f32(0.0f);
+    acc_load(C, acc, b0 ? y : NULL, ldy);
     for (size_t b = b0; b < b1; b++, w += bb) {
         for (int r = 0; r < 4; r++) {
             int8x16_t W[8];
@@ -77,9 +91,7 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
             }
         }
     }
-    for (int r = 0; r < 4; r++)
-        for (int c = 0; c < C; c++)
-            vst1q_f32(y + c * ldy + 4 * r, acc[r][c]);
+    acc_store(C, acc, y, ldy);
 }
 
 /* ---- Q4_K against kern_matmul's Q8_K rows (after the blocks, each
@@ -92,9 +104,7 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
 {
     const uint8x16_t m4 = vdupq_n_u8(0x0f);
     float32x4_t acc[4][CM];
-    for (int r = 0; r < 4; r++)
-        for (int c = 0; c < C; c++)
-            acc[r][c] = b0 ? vld1q_f32(y + c * ldy + 4 * r) : vdupq_n_f32(0.0f);
+    acc_load(C, acc, b0 ? y : NULL, ldy);
     for (size_t b = b0; b < b1; b++, w += KERN_PK_Q4_K) {
         for (int r = 0; r < 4; r++) {
             int32x4_t isum[CM];
@@ -109,7 +119,7 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                     W[k] = vreinterpretq_s8_u8(j % 2 ? vshrq_n_u8(v, 4) : vandq_u8(v, m4));
                 }
                 uint32_t sc4;
-                memcpy(&sc4, w + 2048 + 16 * j + 4 * r, 4);
+                memcpy(&sc4, w + KERN_PK_Q4K_SC + 16 * j + 4 * r, 4);
                 int32x4_t sc = vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(vmovl_u8(vcreate_u8(sc4)))));
                 for (int c = 0; c < C; c++) {
                     const int8_t *q = (const int8_t *)(a + c * as + b * KERN_Q8K_BYTES + 4 + 32 * j);
@@ -119,10 +129,10 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
             /* rows 4r..4r+3: (min 2m, min 2m + 1) each */
             int16x8_t mn[4];
             for (int m = 0; m < 4; m++)
-                mn[m] = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(w + 2176 + 32 * m + 8 * r)));
+                mn[m] = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(w + KERN_PK_Q4K_MIN + 32 * m + 8 * r)));
             float16x4_t dh, mh;
-            memcpy(&dh, w + 2304 + 8 * r, 8);
-            memcpy(&mh, w + 2336 + 8 * r, 8);
+            memcpy(&dh, w + KERN_PK_Q4K_D + 8 * r, 8);
+            memcpy(&mh, w + KERN_PK_Q4K_DMIN + 8 * r, 8);
             float32x4_t dd = vcvt_f32_f16(dh), dm = vcvt_f32_f16(mh);
             for (int c = 0; c < C; c++) {
                 const uint8_t *row = a + c * as;
@@ -142,25 +152,7 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
             }
         }
     }
-    for (int r = 0; r < 4; r++)
-        for (int c = 0; c < C; c++)
-            vst1q_f32(y + c * ldy + 4 * r, acc[r][c]);
+    acc_store(C, acc, y, ldy);
 }
 
-#define CASE_LEG(Q8, C) case C: legacy_tile(Q8, C, wg, b0, b1, nb, at, as, yt, ldy); break;
-#define CASE_Q4K(C) case C: q4k_tile(C, wg, b0, b1, nb, at, as, yt, ldy); break;
-#define CASES_4(M, ...) M(__VA_ARGS__ 1) M(__VA_ARGS__ 2) M(__VA_ARGS__ 3) M(__VA_ARGS__ 4)
-
-KERN_DEFINE_PACKED(packed_q4_0, CM, 32, KERN_PK_Q4_0, KERN_PANEL_Q4_0, CASES_4(CASE_LEG, 0, ))
-KERN_DEFINE_PACKED(packed_q8_0, CM, 32, KERN_PK_Q8_0, KERN_PANEL_Q8_0, CASES_4(CASE_LEG, 1, ))
-KERN_DEFINE_PACKED(packed_q4_k, CM, 256, KERN_PK_Q4_K, KERN_PANEL_Q4_K, CASES_4(CASE_Q4K, ))
-
-kern_gemm_fn kern_packed_gemm_neon(uint32_t type)
-{
-    switch (type) {
-    case GGUF_T_Q4_0: return packed_q4_0;
-    case GGUF_T_Q8_0: return packed_q8_0;
-    case GGUF_T_Q4_K: return packed_q4_k;
-    default: return NULL;
-    }
-}
+KERN_DEFINE_PACKED_SET(kern_packed_gemm_neon, CM, KERN_CASES_4, CM, KERN_CASES_4)
