@@ -743,23 +743,23 @@ AI void float_tile(const int kind, const int R, const int C, const uint8_t *w, s
 
 /* ---- activation quantization ---- */
 
-/* Eight vectors' values folded pairwise, lane by lane within 128-bit
- * halves the way _mm256_hadd does, by `op`: then
- * fold8(...)[i] = op over all of v[i], in order i = 0..7. */
-#define FOLD8(T, op, sh, perm, v) \
-    ({ \
-        T t0_ = op(sh(v[0], v[1], 0x88), sh(v[0], v[1], 0xdd)); \
-        T t1_ = op(sh(v[2], v[3], 0x88), sh(v[2], v[3], 0xdd)); \
-        T t2_ = op(sh(v[4], v[5], 0x88), sh(v[4], v[5], 0xdd)); \
-        T t3_ = op(sh(v[6], v[7], 0x88), sh(v[6], v[7], 0xdd)); \
-        T u0_ = op(sh(t0_, t1_, 0x88), sh(t0_, t1_, 0xdd)); \
-        T u1_ = op(sh(t2_, t3_, 0x88), sh(t2_, t3_, 0xdd)); \
-        op(perm(u0_, u1_, 0x20), perm(u0_, u1_, 0x31)); \
-    })
-
-AI __m256i shuf_epi32(__m256i a, __m256i b, const int imm)
+/* Lane i of the result: the largest of v[i]'s eight lanes; pairs folded
+ * within 128-bit halves the way _mm256_hadd_ps folds sums, then across. */
+AI __m256 fold8_max(const __m256 *v)
 {
-    return _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b), imm));
+#define PAIRS(x, y) _mm256_max_ps(_mm256_shuffle_ps(x, y, 0x88), _mm256_shuffle_ps(x, y, 0xdd))
+    __m256 u0 = PAIRS(PAIRS(v[0], v[1]), PAIRS(v[2], v[3]));
+    __m256 u1 = PAIRS(PAIRS(v[4], v[5]), PAIRS(v[6], v[7]));
+#undef PAIRS
+    return _mm256_max_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+/* Lane i of the result: the sum of v[i]'s eight lanes. */
+AI __m256i fold8_add(const __m256i *v)
+{
+    __m256i u0 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    __m256i u1 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
 }
 
 /* Q8_0 the way the reference quantizer computes it (amax / 127 as the
@@ -784,7 +784,7 @@ static void quant_q8_0(const float *x, uint8_t *row, size_t n)
             for (int i = 0; i < 4 && k < nk; i++)
                 m[k] = _mm256_max_ps(m[k], _mm256_andnot_ps(sign, _mm256_loadu_ps(xb + 32 * k + 8 * i)));
         }
-        __m256 amax = FOLD8(__m256, _mm256_max_ps, _mm256_shuffle_ps, _mm256_permute2f128_ps, m);
+        __m256 amax = fold8_max(m);
         __m256 d = _mm256_div_ps(amax, _mm256_set1_ps(127.0f));
         __m256 id = _mm256_and_ps(_mm256_div_ps(_mm256_set1_ps(127.0f), amax),
                                   _mm256_cmp_ps(amax, _mm256_setzero_ps(), _CMP_NEQ_OQ));
@@ -809,7 +809,7 @@ static void quant_q8_0(const float *x, uint8_t *row, size_t n)
         }
         for (size_t k = nk; k < 8; k++)
             qs[k] = _mm256_setzero_si256();
-        __m256i sum = FOLD8(__m256i, _mm256_add_epi32, shuf_epi32, _mm256_permute2x128_si256, qs);
+        __m256i sum = fold8_add(qs);
         int32_t ss[8];
         _mm256_storeu_si256((__m256i *)ss, sum);
         memcpy(dside + b0, ds, nk * sizeof *ds);
