@@ -14,6 +14,8 @@
  *         32p+4k.. of row i: low nibbles sub-block 2p, high 2p+1),
  *         sc[8][16], mins[4][16][2] (sub-blocks 2m and 2m+1 of row i),
  *         f16 d[16], f16 dmin[16]
+ *   Q6_K  per super-block: ql[32][16][4] (low-bit bytes 4k..4k+3 of each
+ *         row), qh[16][16][4] (high-bit bytes), int8 sc[16][16], f16 d[16]
  * The byte counts equal the stored blocks' except Q4_K's (2368 against
  * 2304 bytes for 16 rows of a super-block).
  *
@@ -47,13 +49,19 @@ static size_t block_bytes(uint32_t type, size_t *blck)
     case GGUF_T_Q4_0: *blck = 32; return KERN_PK_Q4_0;
     case GGUF_T_Q8_0: *blck = 32; return KERN_PK_Q8_0;
     case GGUF_T_Q4_K: *blck = 256; return KERN_PK_Q4_K;
+    case GGUF_T_Q6_K: *blck = 256; return KERN_PK_Q6_K;
     default: return 0;
     }
 }
 
 static size_t panel_blocks(uint32_t type)
 {
-    return type == GGUF_T_Q4_K ? KERN_PANEL_Q4_K : type == GGUF_T_Q8_0 ? KERN_PANEL_Q8_0 : KERN_PANEL_Q4_0;
+    switch (type) {
+    case GGUF_T_Q4_K: return KERN_PANEL_Q4_K;
+    case GGUF_T_Q6_K: return KERN_PANEL_Q6_K;
+    case GGUF_T_Q8_0: return KERN_PANEL_Q8_0;
+    default: return KERN_PANEL_Q4_0;
+    }
 }
 
 size_t kern_pack16_size(uint32_t type, size_t n_in, size_t n_out)
@@ -118,6 +126,20 @@ static void pack_q4_k(const uint8_t *w, size_t ws, size_t b, uint8_t *dst)
     }
 }
 
+static void pack_q6_k(const uint8_t *w, size_t ws, size_t b, uint8_t *dst)
+{
+    for (size_t k = 0; k < 32; k++)
+        gather4(w, ws, b * 210 + 4 * k, 0, dst + 64 * k);
+    for (size_t k = 0; k < 16; k++)
+        gather4(w, ws, b * 210 + 128 + 4 * k, 0, dst + KERN_PK_Q6K_QH + 64 * k);
+    for (int i = 0; i < KERN_PACK_ROWS; i++) {
+        const uint8_t *blk = w + i * ws + b * 210;
+        for (int j = 0; j < 16; j++)
+            dst[KERN_PK_Q6K_SC + 16 * j + i] = blk[192 + j];
+        memcpy(dst + KERN_PK_Q6K_D + 2 * i, blk + 208, 2);
+    }
+}
+
 void kern_pack16(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst)
 {
     size_t blck = 0, bb = block_bytes(type, &blck);
@@ -127,6 +149,8 @@ void kern_pack16(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uin
             uint8_t *out = dst + kern_pack16_at(g, b, ng, nb, bb, pb);
             if (type == GGUF_T_Q4_K)
                 pack_q4_k(w + g * KERN_PACK_ROWS * ws, ws, b, out);
+            else if (type == GGUF_T_Q6_K)
+                pack_q6_k(w + g * KERN_PACK_ROWS * ws, ws, b, out);
             else
                 pack_legacy(type, w + g * KERN_PACK_ROWS * ws, ws, b, out);
         }

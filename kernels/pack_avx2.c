@@ -182,4 +182,81 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
     acc_store(C, acc, y, ldy);
 }
 
+/* ---- Q6_K against kern_matmul's Q8_K rows: per super-block the integer
+ * sum over the sixteen sub-blocks of scale * (codes . quants - 32 * sum of
+ * the quants), scaled by d in f32 (see pack_avx512.c for the codes). Six-
+ * bit codes times quants fill an int16 pair (2 * 63 * 127 = 16002), so
+ * each pair is widened at once by vpmaddwd with the sub-block's scale. */
+
+/* Code vectors of half n, quants 32t + 16p + 4k.. (Q[k]) and 32(t + 2) +
+ * 16p + 4k.. (Q[4 + k]) for k = 0..3, t = 0 or 1, of rows 8h..8h+7: the
+ * two share their low-bit bytes (low and high nibbles) and all four t
+ * their high-bit bytes. */
+AI void q6k_codes(const uint8_t *w, int h, int n, int p, int t, __m256i *Q)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    for (int k = 0; k < 4; k++) {
+        const int kk = 4 * p + k;
+        __m256i lq = _mm256_loadu_si256((const __m256i *)(w + 64 * (16 * n + 8 * t + kk) + 32 * h));
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q6K_QH + 64 * (8 * n + kk) + 32 * h));
+        Q[k] = _mm256_or_si256(_mm256_and_si256(lq, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4 - 2 * t), m30));
+        Q[4 + k] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lq, 4), m4),
+                                   _mm256_and_si256(_mm256_srli_epi16(qh, 2 * t), m30));
+    }
+}
+
+AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb, const uint8_t *a,
+                 size_t as, float *y, size_t ldy)
+{
+    (void)nb;
+    __m256 acc[2][CM];
+    acc_load(C, acc, b0 ? y : NULL, ldy);
+    for (size_t b = b0; b < b1; b++, w += KERN_PK_Q6_K) {
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m256i isum[CM];
+#pragma GCC unroll 8
+            for (int c = 0; c < C; c++)
+                isum[c] = _mm256_setzero_si256();
+            for (int ntp = 0; ntp < 8; ntp++) {
+                /* half n, the quants 32t + 16p.. and 32(t + 2) + 16p.. of it */
+                const int n = ntp / 4, t = (ntp / 2) % 2, p = ntp % 2;
+                __m256i Q[8];
+                q6k_codes(w, h, n, p, t, Q);
+#pragma GCC unroll 2
+                for (int u = 0; u < 2; u++) {
+                    const int j = 8 * n + 2 * (t + 2 * u) + p; /* the sub-block */
+                    const uint8_t *scj = w + KERN_PK_Q6K_SC + 16 * j + 8 * h;
+                    __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)scj));
+                    /* row i's scale in both int16 halves of its lane */
+                    __m256i sc2 = _mm256_or_si256(_mm256_and_si256(sc, _mm256_set1_epi32(0xffff)),
+                                                  _mm256_slli_epi32(sc, 16));
+#pragma GCC unroll 8
+                    for (int c = 0; c < C; c++) {
+                        const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
+                        const uint8_t *q = blk + 4 + 128 * n + 32 * (t + 2 * u) + 16 * p;
+                        int16_t bsum;
+                        memcpy(&bsum, blk + KERN_Q8K_SUMS + 2 * j, 2);
+                        __m256i s = _mm256_mullo_epi32(sc, _mm256_set1_epi32(-32 * bsum));
+                        for (int k = 0; k < 4; k++) {
+                            __m256i pr = _mm256_maddubs_epi16(Q[4 * u + k], bcast4(q + 4 * k));
+                            s = _mm256_add_epi32(s, _mm256_madd_epi16(pr, sc2));
+                        }
+                        isum[c] = _mm256_add_epi32(isum[c], s);
+                    }
+                }
+            }
+            __m256 dd = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + KERN_PK_Q6K_D + 16 * h)));
+#pragma GCC unroll 8
+            for (int c = 0; c < C; c++) {
+                float da;
+                memcpy(&da, a + c * as + b * KERN_Q8K_BYTES, 4);
+                __m256 scale = _mm256_mul_ps(dd, _mm256_set1_ps(da));
+                acc[h][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), scale, acc[h][c]);
+            }
+        }
+    }
+    acc_store(C, acc, y, ldy);
+}
+
 KERN_DEFINE_PACKED_SET(kern_packed_gemm_avx2, CM, KERN_CASES_4, CM, KERN_CASES_4)

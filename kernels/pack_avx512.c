@@ -26,6 +26,22 @@
 #define CM_LEG 8
 #define CM_Q4K 8
 
+/* A tile's sums per token: y's partial sums (y is NULL for the first
+ * panel: zero), and back. */
+AI void acc_load(const int C, __m512 *acc, const float *y, size_t ldy)
+{
+#pragma GCC unroll 16
+    for (int c = 0; c < C; c++)
+        acc[c] = y ? _mm512_loadu_ps(y + c * ldy) : _mm512_setzero_ps();
+}
+
+AI void acc_store(const int C, const __m512 *acc, float *y, size_t ldy)
+{
+#pragma GCC unroll 16
+    for (int c = 0; c < C; c++)
+        _mm512_storeu_ps(y + c * ldy, acc[c]);
+}
+
 AI __m512i bcast4(const uint8_t *p)
 {
     int32_t v;
@@ -93,9 +109,7 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
     const int in_place = !q8 && C == 1;
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     __m512 acc[CM_LEG];
-#pragma GCC unroll 16
-    for (int c = 0; c < C; c++)
-        acc[c] = b0 ? _mm512_loadu_ps(y + c * ldy) : _mm512_setzero_ps();
+    acc_load(C, acc, b0 ? y : NULL, ldy);
     for (size_t b = b0; b < b1; b++, w += bb) {
         __m512i W[8];
         if (q8) {
@@ -137,9 +151,7 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(da[b])), acc[c]);
         }
     }
-#pragma GCC unroll 16
-    for (int c = 0; c < C; c++)
-        _mm512_storeu_ps(y + c * ldy, acc[c]);
+    acc_store(C, acc, y, ldy);
 }
 
 /* ---- Q4_K against kern_matmul's Q8_K rows (after the blocks, each
@@ -152,9 +164,7 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
 {
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     __m512 acc[CM_Q4K];
-#pragma GCC unroll 16
-    for (int c = 0; c < C; c++)
-        acc[c] = b0 ? _mm512_loadu_ps(y + c * ldy) : _mm512_setzero_ps();
+    acc_load(C, acc, b0 ? y : NULL, ldy);
     for (size_t b = b0; b < b1; b++, w += KERN_PK_Q4_K) {
         __m512i isum[CM_Q4K];
         if (C == 1 && nb > 8)
@@ -207,9 +217,69 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
             acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(ms), _mm512_mul_ps(dm, vda), acc[c]);
         }
     }
+    acc_store(C, acc, y, ldy);
+}
+
+/* ---- Q6_K against kern_matmul's Q8_K rows: per super-block the integer
+ * sum over the sixteen sub-blocks of scale * (codes . quants - 32 * sum of
+ * the quants), scaled by d in f32. Code vector kk of a half of 128 (quants
+ * 4kk.. of each 32) joins low-bit bytes 4kk.. (low nibbles: the first 32,
+ * high: the third) or 32 + 4kk.. (the second and fourth) with two bits of
+ * high-bit bytes 4kk... */
+
+AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb, const uint8_t *a,
+                 size_t as, float *y, size_t ldy)
+{
+    (void)nb;
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+    __m512 acc[CM_Q4K];
+    acc_load(C, acc, b0 ? y : NULL, ldy);
+    for (size_t b = b0; b < b1; b++, w += KERN_PK_Q6_K) {
+        __m512i isum[CM_Q4K];
 #pragma GCC unroll 16
-    for (int c = 0; c < C; c++)
-        _mm512_storeu_ps(y + c * ldy, acc[c]);
+        for (int c = 0; c < C; c++)
+            isum[c] = _mm512_setzero_si512();
+        /* half n, sub-block pair p: quants 128n + 32t + 16p.. for t = 0..3 */
+#pragma GCC unroll 4
+        for (int np = 0; np < 4; np++) {
+            const int n = np / 2, p = np % 2;
+            __m512i Q[4][4];
+            for (int k = 0; k < 4; k++) {
+                const int kk = 4 * p + k;
+                __m512i lo = _mm512_loadu_si512(w + 64 * (16 * n + kk));
+                __m512i hi = _mm512_loadu_si512(w + 64 * (16 * n + 8 + kk));
+                __m512i qh = _mm512_loadu_si512(w + KERN_PK_Q6K_QH + 64 * (8 * n + kk));
+                Q[0][k] = _mm512_or_si512(_mm512_and_si512(lo, m4), _mm512_and_si512(_mm512_slli_epi16(qh, 4), m30));
+                Q[1][k] = _mm512_or_si512(_mm512_and_si512(hi, m4), _mm512_and_si512(_mm512_slli_epi16(qh, 2), m30));
+                Q[2][k] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(lo, 4), m4), _mm512_and_si512(qh, m30));
+                Q[3][k] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(hi, 4), m4),
+                                          _mm512_and_si512(_mm512_srli_epi16(qh, 2), m30));
+            }
+            for (int t = 0; t < 4; t++) {
+                const int j = 8 * n + 2 * t + p; /* the sub-block */
+                __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(w + KERN_PK_Q6K_SC + 16 * j)));
+#pragma GCC unroll 16
+                for (int c = 0; c < C; c++) {
+                    const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
+                    const uint8_t *q = blk + 4 + 128 * n + 32 * t + 16 * p;
+                    int16_t bsum;
+                    memcpy(&bsum, blk + KERN_Q8K_SUMS + 2 * j, 2);
+                    __m512i s = _mm512_set1_epi32(-32 * bsum);
+                    for (int k = 0; k < 4; k++)
+                        s = _mm512_dpbusd_epi32(s, Q[t][k], bcast4(q + 4 * k));
+                    isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(s, sc));
+                }
+            }
+        }
+        __m512 dd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q6K_D)));
+#pragma GCC unroll 16
+        for (int c = 0; c < C; c++) {
+            float da;
+            memcpy(&da, a + c * as + b * KERN_Q8K_BYTES, 4);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dd, _mm512_set1_ps(da)), acc[c]);
+        }
+    }
+    acc_store(C, acc, y, ldy);
 }
 
 KERN_DEFINE_PACKED_SET(kern_packed_gemm_avx512, CM_LEG, KERN_CASES_8, CM_Q4K, KERN_CASES_8)

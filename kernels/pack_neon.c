@@ -155,4 +155,62 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
     acc_store(C, acc, y, ldy);
 }
 
+/* ---- Q6_K against kern_matmul's Q8_K rows: per super-block the integer
+ * sum over the sixteen sub-blocks of scale * (codes . quants - 32 * sum of
+ * the quants), scaled by d in f32 (see pack_avx512.c for the codes). */
+
+AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb, const uint8_t *a,
+                 size_t as, float *y, size_t ldy)
+{
+    (void)nb;
+    const uint8x16_t m4 = vdupq_n_u8(0x0f), m30 = vdupq_n_u8(0x30);
+    float32x4_t acc[4][CM];
+    acc_load(C, acc, b0 ? y : NULL, ldy);
+    for (size_t b = b0; b < b1; b++, w += KERN_PK_Q6_K) {
+        for (int r = 0; r < 4; r++) {
+            int32x4_t isum[CM];
+            for (int c = 0; c < C; c++)
+                isum[c] = vdupq_n_s32(0);
+            for (int j = 0; j < 16; j++) {
+                /* sub-block j: half n, quants 32t + 16p.. of it */
+                const int n = j / 8, t = (j % 8) / 2, p = j % 2;
+                int8x16_t Q[4];
+                for (int k = 0; k < 4; k++) {
+                    const int kk = 4 * p + k;
+                    uint8x16_t lq = vld1q_u8(w + 64 * (16 * n + 8 * (t % 2) + kk) + 16 * r);
+                    uint8x16_t qh = vld1q_u8(w + KERN_PK_Q6K_QH + 64 * (8 * n + kk) + 16 * r);
+                    if (t >= 2)
+                        lq = vshrq_n_u8(lq, 4);
+                    qh = t == 3 ? vshrq_n_u8(qh, 2) : t == 2 ? qh : t == 1 ? vshlq_n_u8(qh, 2) : vshlq_n_u8(qh, 4);
+                    Q[k] = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(lq, m4), vandq_u8(qh, m30)));
+                }
+                uint32_t sc4;
+                memcpy(&sc4, w + KERN_PK_Q6K_SC + 16 * j + 4 * r, 4);
+                int32x4_t sc = vmovl_s16(vget_low_s16(vmovl_s8(vcreate_s8(sc4))));
+                for (int c = 0; c < C; c++) {
+                    const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
+                    int8x16_t qv = vld1q_s8((const int8_t *)(blk + 4 + 128 * n + 32 * t + 16 * p));
+                    int16_t bsum;
+                    memcpy(&bsum, blk + KERN_Q8K_SUMS + 2 * j, 2);
+                    int32x4_t s = vdupq_n_s32(-32 * bsum);
+                    s = vdotq_laneq_s32(s, Q[0], qv, 0);
+                    s = vdotq_laneq_s32(s, Q[1], qv, 1);
+                    s = vdotq_laneq_s32(s, Q[2], qv, 2);
+                    s = vdotq_laneq_s32(s, Q[3], qv, 3);
+                    isum[c] = vmlaq_s32(isum[c], s, sc);
+                }
+            }
+            float16x4_t dh;
+            memcpy(&dh, w + KERN_PK_Q6K_D + 8 * r, 8);
+            float32x4_t dd = vcvt_f32_f16(dh);
+            for (int c = 0; c < C; c++) {
+                float da;
+                memcpy(&da, a + c * as + b * KERN_Q8K_BYTES, 4);
+                acc[r][c] = vfmaq_f32(acc[r][c], vcvtq_f32_s32(isum[c]), vmulq_n_f32(dd, da));
+            }
+        }
+    }
+    acc_store(C, acc, y, ldy);
+}
+
 KERN_DEFINE_PACKED_SET(kern_packed_gemm_neon, CM, KERN_CASES_4, CM, KERN_CASES_4)
