@@ -196,9 +196,9 @@ AI void q6k_codes(const uint8_t *w, int h, int n, int p, int t, __m256i *Q)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
     for (int k = 0; k < 4; k++) {
-        const int kk = 4 * p + k;
-        __m256i lq = _mm256_loadu_si256((const __m256i *)(w + 64 * (16 * n + 8 * t + kk) + 32 * h));
-        __m256i qh = _mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q6K_QH + 64 * (8 * n + kk) + 32 * h));
+        const uint8_t *lb = w + (t ? KERN_PK_Q6K_HI(n, p, k) : KERN_PK_Q6K_LO(n, p, k)) + 32 * h;
+        __m256i lq = _mm256_loadu_si256((const __m256i *)lb);
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q6K_QH(n, p, k) + 32 * h));
         Q[k] = _mm256_or_si256(_mm256_and_si256(lq, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4 - 2 * t), m30));
         Q[4 + k] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lq, 4), m4),
                                    _mm256_and_si256(_mm256_srli_epi16(qh, 2 * t), m30));
@@ -220,7 +220,7 @@ AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                 isum[c] = _mm256_setzero_si256();
             for (int ntp = 0; ntp < 8; ntp++) {
                 /* half n, the quants 32t + 16p.. and 32(t + 2) + 16p.. of it */
-                const int n = ntp / 4, t = (ntp / 2) % 2, p = ntp % 2;
+                const int n = ntp / 4, p = (ntp / 2) % 2, t = ntp % 2;
                 __m256i Q[8];
                 q6k_codes(w, h, n, p, t, Q);
 #pragma GCC unroll 2

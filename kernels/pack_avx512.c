@@ -222,10 +222,10 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
 
 /* ---- Q6_K against kern_matmul's Q8_K rows: per super-block the integer
  * sum over the sixteen sub-blocks of scale * (codes . quants - 32 * sum of
- * the quants), scaled by d in f32. Code vector kk of a half of 128 (quants
- * 4kk.. of each 32) joins low-bit bytes 4kk.. (low nibbles: the first 32,
- * high: the third) or 32 + 4kk.. (the second and fourth) with two bits of
- * high-bit bytes 4kk... */
+ * the quants), scaled by d in f32. Code vector k of a half of 128 and p
+ * (quants 16p + 4k.. of each 32) joins a nibble of its low-bit bytes (low:
+ * the first 32, high: the third; of the second 32 and fourth) with two
+ * bits of its high-bit bytes. */
 
 AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb, const uint8_t *a,
                  size_t as, float *y, size_t ldy)
@@ -245,10 +245,9 @@ AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
             const int n = np / 2, p = np % 2;
             __m512i Q[4][4];
             for (int k = 0; k < 4; k++) {
-                const int kk = 4 * p + k;
-                __m512i lo = _mm512_loadu_si512(w + 64 * (16 * n + kk));
-                __m512i hi = _mm512_loadu_si512(w + 64 * (16 * n + 8 + kk));
-                __m512i qh = _mm512_loadu_si512(w + KERN_PK_Q6K_QH + 64 * (8 * n + kk));
+                __m512i lo = _mm512_loadu_si512(w + KERN_PK_Q6K_LO(n, p, k));
+                __m512i qh = _mm512_loadu_si512(w + KERN_PK_Q6K_QH(n, p, k));
+                __m512i hi = _mm512_loadu_si512(w + KERN_PK_Q6K_HI(n, p, k));
                 Q[0][k] = _mm512_or_si512(_mm512_and_si512(lo, m4), _mm512_and_si512(_mm512_slli_epi16(qh, 4), m30));
                 Q[1][k] = _mm512_or_si512(_mm512_and_si512(hi, m4), _mm512_and_si512(_mm512_slli_epi16(qh, 2), m30));
                 Q[2][k] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(lo, 4), m4), _mm512_and_si512(qh, m30));

@@ -17,9 +17,12 @@
 #define KERN_PK_Q4K_MIN 2176
 #define KERN_PK_Q4K_D 2304
 #define KERN_PK_Q4K_DMIN 2336
-/* Where a Q6_K block's high bits, scales and d start (after the low bits). */
+/* A Q6_K block: the code bytes of half n, quants 16p.. of each 32 (see
+ * pack.c), then the scales and d. */
 #define KERN_PK_Q6_K (32 * 64 + 16 * 64 + 256 + 32)
-#define KERN_PK_Q6K_QH 2048
+#define KERN_PK_Q6K_LO(n, p, k) (768 * (2 * (n) + (p)) + 64 * (k))
+#define KERN_PK_Q6K_QH(n, p, k) (KERN_PK_Q6K_LO(n, p, k) + 256)
+#define KERN_PK_Q6K_HI(n, p, k) (KERN_PK_Q6K_LO(n, p, k) + 512)
 #define KERN_PK_Q6K_SC 3072
 #define KERN_PK_Q6K_D 3328
 /* One Q8_K activation block: f32 scale, 256 quants, sixteen int16 sums

@@ -171,14 +171,13 @@ AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
             int32x4_t isum[CM];
             for (int c = 0; c < C; c++)
                 isum[c] = vdupq_n_s32(0);
-            for (int j = 0; j < 16; j++) {
-                /* sub-block j: half n, quants 32t + 16p.. of it */
-                const int n = j / 8, t = (j % 8) / 2, p = j % 2;
+            for (int npt = 0; npt < 16; npt++) {
+                /* half n, quants 32t + 16p.. of it: sub-block j */
+                const int n = npt / 8, p = (npt / 4) % 2, t = npt % 4, j = 8 * n + 2 * t + p;
                 int8x16_t Q[4];
                 for (int k = 0; k < 4; k++) {
-                    const int kk = 4 * p + k;
-                    uint8x16_t lq = vld1q_u8(w + 64 * (16 * n + 8 * (t % 2) + kk) + 16 * r);
-                    uint8x16_t qh = vld1q_u8(w + KERN_PK_Q6K_QH + 64 * (8 * n + kk) + 16 * r);
+                    uint8x16_t lq = vld1q_u8(w + (t % 2 ? KERN_PK_Q6K_HI(n, p, k) : KERN_PK_Q6K_LO(n, p, k)) + 16 * r);
+                    uint8x16_t qh = vld1q_u8(w + KERN_PK_Q6K_QH(n, p, k) + 16 * r);
                     if (t >= 2)
                         lq = vshrq_n_u8(lq, 4);
                     qh = t == 3 ? vshrq_n_u8(qh, 2) : t == 2 ? qh : t == 1 ? vshlq_n_u8(qh, 2) : vshlq_n_u8(qh, 4);
