@@ -14,6 +14,8 @@
  *         32p+4k.. of row i: low nibbles sub-block 2p, high 2p+1),
  *         sc[8][16], mins[4][16][2] (sub-blocks 2m and 2m+1 of row i),
  *         f16 d[16], f16 dmin[16]
+ *   Q5_K  per super-block: qh[8][16][4] (high-bit bytes 4k..4k+3 of each
+ *         row: bit j for sub-block j), then Q4_K's layout
  *   Q6_K  per super-block, for half n and p = 0, 1 in turn: [3][4][16][4]:
  *         the low-bit bytes of quants 16p + 4k.. of the half's first 32
  *         (their high nibbles: of the third 32), the high-bit bytes of
@@ -54,6 +56,7 @@ static size_t block_bytes(uint32_t type, size_t *blck)
     case GGUF_T_Q4_0: *blck = 32; return KERN_PK_Q4_0;
     case GGUF_T_Q8_0: *blck = 32; return KERN_PK_Q8_0;
     case GGUF_T_Q4_K: *blck = 256; return KERN_PK_Q4_K;
+    case GGUF_T_Q5_K: *blck = 256; return KERN_PK_Q5_K;
     case GGUF_T_Q6_K: *blck = 256; return KERN_PK_Q6_K;
     default: return 0;
     }
@@ -63,6 +66,7 @@ static size_t panel_blocks(uint32_t type)
 {
     switch (type) {
     case GGUF_T_Q4_K: return KERN_PANEL_Q4_K;
+    case GGUF_T_Q5_K: return KERN_PANEL_Q5_K;
     case GGUF_T_Q6_K: return KERN_PANEL_Q6_K;
     case GGUF_T_Q8_0: return KERN_PANEL_Q8_0;
     default: return KERN_PANEL_Q4_0;
@@ -112,14 +116,22 @@ static void pack_legacy(uint32_t type, const uint8_t *w, size_t ws, size_t b, ui
         memcpy(dst + 64 * ncode + 2 * i, w + i * ws + b * sb, 2);
 }
 
-static void pack_q4_k(const uint8_t *w, size_t ws, size_t b, uint8_t *dst)
+/* Q4_K (bs 144, quants at 16) or Q5_K (176, its high bits at 16, quants
+ * at 48); d, dmin and the six-bit scales as Q4_K's. */
+static void pack_q45_k(const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t *dst)
 {
+    const size_t qs = bs == 176 ? 48 : 16;
+    if (bs == 176) {
+        for (size_t k = 0; k < 8; k++)
+            gather4(w, ws, b * bs + 16 + 4 * k, 0, dst + 64 * k);
+        dst += KERN_PK_Q5K_QH;
+    }
     for (size_t p = 0; p < 4; p++)
         for (size_t k = 0; k < 8; k++)
-            gather4(w, ws, b * 144 + 16 + 32 * p + 4 * k, 0, dst + 512 * p + 64 * k);
+            gather4(w, ws, b * bs + qs + 32 * p + 4 * k, 0, dst + 512 * p + 64 * k);
     uint8_t *sc = dst + KERN_PK_Q4K_SC, *mn = dst + KERN_PK_Q4K_MIN, *d = dst + KERN_PK_Q4K_D;
     for (int i = 0; i < KERN_PACK_ROWS; i++) {
-        const uint8_t *blk = w + i * ws + b * 144;
+        const uint8_t *blk = w + i * ws + b * bs;
         for (int j = 0; j < 8; j++) {
             int s, m;
             kern_k4_scale_min(blk + 4, j, &s, &m);
@@ -156,8 +168,8 @@ void kern_pack16(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uin
     for (size_t g = 0; g < ng; g++)
         for (size_t b = 0; b < nb; b++) {
             uint8_t *out = dst + kern_pack16_at(g, b, ng, nb, bb, pb);
-            if (type == GGUF_T_Q4_K)
-                pack_q4_k(w + g * KERN_PACK_ROWS * ws, ws, b, out);
+            if (type == GGUF_T_Q4_K || type == GGUF_T_Q5_K)
+                pack_q45_k(w + g * KERN_PACK_ROWS * ws, ws, b, type == GGUF_T_Q5_K ? 176 : 144, out);
             else if (type == GGUF_T_Q6_K)
                 pack_q6_k(w + g * KERN_PACK_ROWS * ws, ws, b, out);
             else

@@ -125,14 +125,16 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
  * sum of scale * (codes . quants) and of min * (sums of the quants),
  * scaled by d and dmin in f32, as the reference does. */
 
-AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb, const uint8_t *a,
-                 size_t as, float *y, size_t ldy)
+AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+                 const uint8_t *a, size_t as, float *y, size_t ldy)
 {
     static const int off[8] = {0, 4, 8, 12, 16, 20, 24, 28};
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m10 = _mm256_set1_epi8(0x10);
     __m256 acc[2][CM];
     acc_load(C, acc, b0 ? y : NULL, ldy);
-    for (size_t b = b0; b < b1; b++, w += KERN_PK_Q4_K) {
+    for (size_t b = b0; b < b1; b++, w += q5 ? KERN_PK_Q5_K : KERN_PK_Q4_K) {
+        /* Q5_K: after its high bits, a Q4_K block */
+        const uint8_t *wk = w + (q5 ? KERN_PK_Q5K_QH : 0);
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             __m256i isum[CM];
@@ -142,14 +144,19 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
 #pragma GCC unroll 8
             for (int j = 0; j < 8; j++) {
                 /* sub-block j: the low (even j) or high nibbles of pair j / 2 */
-                const uint8_t *p = w + 512 * (j / 2) + 32 * h;
+                const uint8_t *p = wk + 512 * (j / 2) + 32 * h;
                 __m256i W[8];
                 for (int k = 0; k < 8; k++) {
                     __m256i v = _mm256_loadu_si256((const __m256i *)(p + 64 * k));
                     W[k] = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(v, 4) : v, m4);
+                    if (q5) { /* the fifth bit: bit j of the high-bit bytes, at bit 4 */
+                        __m256i hb = _mm256_loadu_si256((const __m256i *)(w + 64 * k + 32 * h));
+                        hb = j < 4 ? _mm256_slli_epi16(hb, 4 - j) : _mm256_srli_epi16(hb, j - 4);
+                        W[k] = _mm256_or_si256(W[k], _mm256_and_si256(hb, m10));
+                    }
                 }
                 /* row i's scale in both int16 halves of its lane */
-                const uint8_t *scj = w + KERN_PK_Q4K_SC + 16 * j + 8 * h;
+                const uint8_t *scj = wk + KERN_PK_Q4K_SC + 16 * j + 8 * h;
                 __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)scj));
                 sc = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
 #pragma GCC unroll 8
@@ -161,9 +168,9 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
             __m256i mn[4];
             for (int m = 0; m < 4; m++)
                 mn[m] = _mm256_cvtepu8_epi16(
-                    _mm_loadu_si128((const __m128i *)(w + KERN_PK_Q4K_MIN + 32 * m + 16 * h)));
-            __m256 dd = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + KERN_PK_Q4K_D + 16 * h)));
-            __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + KERN_PK_Q4K_DMIN + 16 * h)));
+                    _mm_loadu_si128((const __m128i *)(wk + KERN_PK_Q4K_MIN + 32 * m + 16 * h)));
+            __m256 dd = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wk + KERN_PK_Q4K_D + 16 * h)));
+            __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wk + KERN_PK_Q4K_DMIN + 16 * h)));
 #pragma GCC unroll 8
             for (int c = 0; c < C; c++) {
                 const uint8_t *row = a + c * as;

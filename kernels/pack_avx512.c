@@ -159,13 +159,15 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
  * sum of scale * (codes . quants) and of min * (sums of the quants),
  * scaled by d and dmin in f32, as the reference does. */
 
-AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb, const uint8_t *a,
-                 size_t as, float *y, size_t ldy)
+AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+                 const uint8_t *a, size_t as, float *y, size_t ldy)
 {
-    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m10 = _mm512_set1_epi8(0x10);
     __m512 acc[CM_Q4K];
     acc_load(C, acc, b0 ? y : NULL, ldy);
-    for (size_t b = b0; b < b1; b++, w += KERN_PK_Q4_K) {
+    for (size_t b = b0; b < b1; b++, w += q5 ? KERN_PK_Q5_K : KERN_PK_Q4_K) {
+        /* Q5_K: after its high bits, a Q4_K block */
+        const uint8_t *wk = w + (q5 ? KERN_PK_Q5K_QH : 0);
         __m512i isum[CM_Q4K];
         if (C == 1 && nb > 8)
             for (int l = 0; l < KERN_Q8K_BYTES; l += 64)
@@ -178,31 +180,40 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
         /* Unrolled, the sub-blocks of a pair share their loads and lose a
          * branch each: +8-16% hot, and decoding 0.853 -> 0.906 of the limit
          * at low bandwidth, 0.663 -> 0.768 at high (~57 and ~9 runs each).
-         * High nibbles stay in place, 16 times the code, the sum shifted. */
+         * Q4_K's high nibbles stay in place, 16 times the code, the sum
+         * shifted; Q5_K's take their fifth bit (bit j of the high-bit bytes)
+         * at bit 4. */
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
             /* sub-block j: the low (even j) or high nibbles of pair j / 2 */
-            const uint8_t *p = w + 512 * (j / 2);
+            const uint8_t *p = wk + 512 * (j / 2);
             __m512i W[8];
             for (int k = 0; k < 8; k++) {
                 __m512i v = _mm512_loadu_si512(p + 64 * k);
-                W[k] = j % 2 ? _mm512_andnot_si512(m4, v) : _mm512_and_si512(v, m4);
+                if (q5) {
+                    __m512i hb = _mm512_loadu_si512(w + 64 * k);
+                    hb = j < 4 ? _mm512_slli_epi16(hb, 4 - j) : _mm512_srli_epi16(hb, j - 4);
+                    v = j % 2 ? _mm512_srli_epi16(v, 4) : v;
+                    W[k] = _mm512_or_si512(_mm512_and_si512(v, m4), _mm512_and_si512(hb, m10));
+                } else {
+                    W[k] = j % 2 ? _mm512_andnot_si512(m4, v) : _mm512_and_si512(v, m4);
+                }
             }
-            __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w + KERN_PK_Q4K_SC + 16 * j)));
+            __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(wk + KERN_PK_Q4K_SC + 16 * j)));
 #pragma GCC unroll 16
             for (int c = 0; c < C; c++) {
                 const uint8_t *q = a + c * as + b * KERN_Q8K_BYTES + 4 + 32 * j;
                 __m512i s = dot8(C, W, q, _mm512_setzero_si512());
-                if (j % 2)
+                if (j % 2 && !q5)
                     s = _mm512_srai_epi32(s, 4);
                 isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(s, sc));
             }
         }
         __m512i mn[4];
         for (int m = 0; m < 4; m++)
-            mn[m] = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q4K_MIN + 32 * m)));
-        __m512 dd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q4K_D)));
-        __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q4K_DMIN)));
+            mn[m] = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(wk + KERN_PK_Q4K_MIN + 32 * m)));
+        __m512 dd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wk + KERN_PK_Q4K_D)));
+        __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wk + KERN_PK_Q4K_DMIN)));
 #pragma GCC unroll 16
         for (int c = 0; c < C; c++) {
             const uint8_t *row = a + c * as;

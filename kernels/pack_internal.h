@@ -17,6 +17,10 @@
 #define KERN_PK_Q4K_MIN 2176
 #define KERN_PK_Q4K_D 2304
 #define KERN_PK_Q4K_DMIN 2336
+/* A Q5_K block: its high bits, qh[8][16][4] (bytes 4k..4k+3 of each row,
+ * bit j for sub-block j), then a Q4_K block. */
+#define KERN_PK_Q5_K (8 * 64 + KERN_PK_Q4_K)
+#define KERN_PK_Q5K_QH 512
 /* A Q6_K block: the code bytes of half n, quants 16p.. of each 32 (see
  * pack.c), then the scales and d. */
 #define KERN_PK_Q6_K (32 * 64 + 16 * 64 + 256 + 32)
@@ -36,6 +40,7 @@
 #define KERN_PANEL_Q4_0 64
 #define KERN_PANEL_Q8_0 32
 #define KERN_PANEL_Q4_K 8
+#define KERN_PANEL_Q5_K 6
 #define KERN_PANEL_Q6_K 5
 
 size_t kern_pack16_size(uint32_t type, size_t n_in, size_t n_out);
@@ -76,16 +81,18 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
 #define KERN_CASES_8(M, ...) KERN_CASES_4(M, __VA_ARGS__) M(__VA_ARGS__ 5) M(__VA_ARGS__ 6) \
     M(__VA_ARGS__ 7) M(__VA_ARGS__ 8)
 #define KERN_CASE_LEG(Q8, C) case C: legacy_tile(Q8, C, wg, b0, b1, nb, at, as, yt, ldy); break;
-#define KERN_CASE_Q4K(C) case C: q4k_tile(C, wg, b0, b1, nb, at, as, yt, ldy); break;
+#define KERN_CASE_Q4K(Q5, C) case C: q4k_tile(Q5, C, wg, b0, b1, nb, at, as, yt, ldy); break;
 #define KERN_CASE_Q6K(C) case C: q6k_tile(C, wg, b0, b1, nb, at, as, yt, ldy); break;
 
 /* A set's packed products of Q4_0, Q8_0 (its legacy_tile, up to CM_LEG
- * tokens a tile, cases CASES_LEG), Q4_K and Q6_K (q4k_tile and q6k_tile,
- * CM_Q4K, CASES_Q4K), and `getter`, the kern_gemm_fn of a type or NULL. */
+ * tokens a tile, cases CASES_LEG), Q4_K, Q5_K (q4k_tile(q5, C, ...)) and
+ * Q6_K (q6k_tile, CM_Q4K, CASES_Q4K), and `getter`, the kern_gemm_fn of a
+ * type or NULL. */
 #define KERN_DEFINE_PACKED_SET(getter, CM_LEG, CASES_LEG, CM_Q4K, CASES_Q4K) \
     KERN_DEFINE_PACKED(packed_q4_0, CM_LEG, 32, KERN_PK_Q4_0, KERN_PANEL_Q4_0, CASES_LEG(KERN_CASE_LEG, 0, )) \
     KERN_DEFINE_PACKED(packed_q8_0, CM_LEG, 32, KERN_PK_Q8_0, KERN_PANEL_Q8_0, CASES_LEG(KERN_CASE_LEG, 1, )) \
-    KERN_DEFINE_PACKED(packed_q4_k, CM_Q4K, 256, KERN_PK_Q4_K, KERN_PANEL_Q4_K, CASES_Q4K(KERN_CASE_Q4K, )) \
+    KERN_DEFINE_PACKED(packed_q4_k, CM_Q4K, 256, KERN_PK_Q4_K, KERN_PANEL_Q4_K, CASES_Q4K(KERN_CASE_Q4K, 0, )) \
+    KERN_DEFINE_PACKED(packed_q5_k, CM_Q4K, 256, KERN_PK_Q5_K, KERN_PANEL_Q5_K, CASES_Q4K(KERN_CASE_Q4K, 1, )) \
     KERN_DEFINE_PACKED(packed_q6_k, CM_Q4K, 256, KERN_PK_Q6_K, KERN_PANEL_Q6_K, CASES_Q4K(KERN_CASE_Q6K, )) \
     kern_gemm_fn getter(uint32_t type) \
     { \
@@ -93,6 +100,7 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
         case GGUF_T_Q4_0: return packed_q4_0; \
         case GGUF_T_Q8_0: return packed_q8_0; \
         case GGUF_T_Q4_K: return packed_q4_k; \
+        case GGUF_T_Q5_K: return packed_q5_k; \
         case GGUF_T_Q6_K: return packed_q6_k; \
         default: return NULL; \
         } \

@@ -99,27 +99,32 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
  * sum of scale * (codes . quants) and of min * (sums of the quants),
  * scaled by d and dmin in f32, as the reference does. */
 
-AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb, const uint8_t *a,
-                 size_t as, float *y, size_t ldy)
+AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+                 const uint8_t *a, size_t as, float *y, size_t ldy)
 {
-    const uint8x16_t m4 = vdupq_n_u8(0x0f);
+    const uint8x16_t m4 = vdupq_n_u8(0x0f), m10 = vdupq_n_u8(0x10);
     float32x4_t acc[4][CM];
     acc_load(C, acc, b0 ? y : NULL, ldy);
-    for (size_t b = b0; b < b1; b++, w += KERN_PK_Q4_K) {
+    for (size_t b = b0; b < b1; b++, w += q5 ? KERN_PK_Q5_K : KERN_PK_Q4_K) {
+        /* Q5_K: after its high bits, a Q4_K block */
+        const uint8_t *wk = w + (q5 ? KERN_PK_Q5K_QH : 0);
         for (int r = 0; r < 4; r++) {
             int32x4_t isum[CM];
             for (int c = 0; c < C; c++)
                 isum[c] = vdupq_n_s32(0);
             for (int j = 0; j < 8; j++) {
                 /* sub-block j: the low (even j) or high nibbles of pair j / 2 */
-                const uint8_t *p = w + 512 * (j / 2) + 16 * r;
+                const uint8_t *p = wk + 512 * (j / 2) + 16 * r;
                 int8x16_t W[8];
                 for (int k = 0; k < 8; k++) {
                     uint8x16_t v = vld1q_u8(p + 64 * k);
-                    W[k] = vreinterpretq_s8_u8(j % 2 ? vshrq_n_u8(v, 4) : vandq_u8(v, m4));
+                    v = j % 2 ? vshrq_n_u8(v, 4) : vandq_u8(v, m4);
+                    if (q5) /* the fifth bit: bit j of the high-bit bytes, at bit 4 */
+                        v = vorrq_u8(v, vandq_u8(vshlq_u8(vld1q_u8(w + 64 * k + 16 * r), vdupq_n_s8((int8_t)(4 - j))), m10));
+                    W[k] = vreinterpretq_s8_u8(v);
                 }
                 uint32_t sc4;
-                memcpy(&sc4, w + KERN_PK_Q4K_SC + 16 * j + 4 * r, 4);
+                memcpy(&sc4, wk + KERN_PK_Q4K_SC + 16 * j + 4 * r, 4);
                 int32x4_t sc = vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(vmovl_u8(vcreate_u8(sc4)))));
                 for (int c = 0; c < C; c++) {
                     const int8_t *q = (const int8_t *)(a + c * as + b * KERN_Q8K_BYTES + 4 + 32 * j);
@@ -129,10 +134,10 @@ AI void q4k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
             /* rows 4r..4r+3: (min 2m, min 2m + 1) each */
             int16x8_t mn[4];
             for (int m = 0; m < 4; m++)
-                mn[m] = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(w + KERN_PK_Q4K_MIN + 32 * m + 8 * r)));
+                mn[m] = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(wk + KERN_PK_Q4K_MIN + 32 * m + 8 * r)));
             float16x4_t dh, mh;
-            memcpy(&dh, w + KERN_PK_Q4K_D + 8 * r, 8);
-            memcpy(&mh, w + KERN_PK_Q4K_DMIN + 8 * r, 8);
+            memcpy(&dh, wk + KERN_PK_Q4K_D + 8 * r, 8);
+            memcpy(&mh, wk + KERN_PK_Q4K_DMIN + 8 * r, 8);
             float32x4_t dd = vcvt_f32_f16(dh), dm = vcvt_f32_f16(mh);
             for (int c = 0; c < C; c++) {
                 const uint8_t *row = a + c * as;
