@@ -1,10 +1,10 @@
 /* Weights packed sixteen rows at a time, for the kernel sets whose
- * products read them (pack_avx512.c, pack_avx2.c): one vector holds four
- * bytes of each of sixteen rows (the AVX2 set reads it as two halves of
- * eight), so one dot instruction with a broadcast group of four
- * activation bytes advances all of them. Packing once at load moves the
- * transposition (and, for Q4_K, the six-bit scale unpacking) out of every
- * product.
+ * products read them (pack_avx512.c, pack_avx2.c, pack_neon.c): one
+ * vector holds four bytes of each of sixteen rows (the AVX2 set reads it
+ * as two halves of eight, the NEON set as four quarters of four), so one
+ * dot instruction with a group of four activation bytes advances all of
+ * them. Packing once at load moves the transposition (and, for Q4_K and
+ * Q5_K, the six-bit scale unpacking) out of every product.
  *
  * Layout of one group of 16 rows, block after block (each block's part is
  * KERN_PK_* long, so a group is nb of them):

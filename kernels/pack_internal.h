@@ -1,5 +1,6 @@
 /* The packed weight layout (pack.c packs it), shared by the kernel sets
- * whose products read it (pack_avx512.c, pack_avx2.c): kernels-internal. */
+ * whose products read it (pack_avx512.c, pack_avx2.c, pack_neon.c):
+ * kernels-internal. */
 #ifndef RHEMA_PACK_INTERNAL_H
 #define RHEMA_PACK_INTERNAL_H
 

@@ -3,7 +3,7 @@
  * product extension (kern_ops_neon_dotprod: sdot). One weight row with one
  * activation row at a time; quantized types take integer dot products of
  * the weight's integers with the 8-bit activations, scaled per block. With
- * sdot, Q4_0, Q8_0 and Q4_K weights are packed (pack_neon.c). */
+ * sdot, Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights are packed (pack_neon.c). */
 #include "kernels/simd_internal.h"
 
 #include <arm_neon.h>
