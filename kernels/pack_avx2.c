@@ -7,9 +7,10 @@
  * codes times quants of at most 127 sum to at most 8 * 2 * 15 * 127 =
  * 30480 over a 32-quant block, so a block's eight pairs add up in int16
  * and one vpmaddwd (by ones, or by Q4_K's sub-block scale) widens them.
- * Q8_0's codes are stored + 128; they go back to signed and multiply as
- * |code| times the activation with the code's sign (each pair widened at
- * once, as 2 * 128 * 127 nearly fills an int16).
+ * Q5_K's five-bit codes add up four pairs at a time (31496), Q6_K's
+ * six-bit ones and Q8_0's are widened pair by pair: Q8_0's codes, stored
+ * + 128, go back to signed and multiply as |code| times the activation
+ * with the code's sign (2 * 128 * 127 nearly fills an int16).
  *
  * The integer sums are exact and scaled in the same order as the AVX-512
  * set's, so both sets give the same bits, and a token alone the bits it
@@ -56,12 +57,13 @@ AI void acc_store(const int C, __m256 acc[2][CM], float *y, size_t ldy)
             _mm256_storeu_ps(y + c * ldy + 8 * h, acc[h][c]);
 }
 
-/* The eight (unsigned, at most 15) code vectors W against the groups of
- * four quants at q + off[k]: per row, the int16 pair sums of the block. */
-AI __m256i dot8_16(const __m256i *W, const uint8_t *q, const int *off)
+/* n (unsigned, at most 15; with n = 4, at most 31) code vectors W
+ * against the groups of four quants at q + off[k]: per row, the int16
+ * pair sums (at most n * 2 * 31 * 127 <= 31496 with n = 4). */
+AI __m256i dotn_16(const int n, const __m256i *W, const uint8_t *q, const int *off)
 {
     __m256i s = _mm256_maddubs_epi16(W[0], bcast4(q + off[0]));
-    for (int k = 1; k < 8; k++)
+    for (int k = 1; k < n; k++)
         s = _mm256_add_epi16(s, _mm256_maddubs_epi16(W[k], bcast4(q + off[k])));
     return s;
 }
@@ -109,7 +111,7 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
                         s = _mm256_add_epi32(s, _mm256_madd_epi16(p, ones));
                     }
                 } else {
-                    s = _mm256_madd_epi16(dot8_16(W, q, off4), ones);
+                    s = _mm256_madd_epi16(dotn_16(8, W, q, off4), ones);
                     s = _mm256_sub_epi32(s, _mm256_set1_epi32(8 * sa[b]));
                 }
                 __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(da[b]));
@@ -162,7 +164,13 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
 #pragma GCC unroll 8
                 for (int c = 0; c < C; c++) {
                     const uint8_t *q = a + c * as + b * KERN_Q8K_BYTES + 4 + 32 * j;
-                    isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(dot8_16(W, q, off), sc));
+                    __m256i s;
+                    if (q5) /* five-bit codes: eight pairs could pass an int16 */
+                        s = _mm256_add_epi32(_mm256_madd_epi16(dotn_16(4, W, q, off), sc),
+                                             _mm256_madd_epi16(dotn_16(4, W + 4, q, off + 4), sc));
+                    else
+                        s = _mm256_madd_epi16(dotn_16(8, W, q, off), sc);
+                    isum[c] = _mm256_add_epi32(isum[c], s);
                 }
             }
             __m256i mn[4];
