@@ -64,7 +64,7 @@ static void q8_k_side(uint8_t *row, size_t nb)
 {
     int16_t *side = (int16_t *)(row + KERN_Q8_K_SIDE(nb));
     for (size_t b = 0; b < nb; b++) {
-        const uint8_t *bs = row + b * 292 + 260;
+        const uint8_t *bs = row + b * KERN_Q8K_BYTES + KERN_Q8K_SUMS;
         for (int j = 0; j < 8; j++)
             side[8 * b + j] = (int16_t)((int16_t)kern_rd16(bs + 4 * j) + (int16_t)kern_rd16(bs + 4 * j + 2));
     }

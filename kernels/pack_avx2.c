@@ -163,7 +163,7 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
                 sc = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
 #pragma GCC unroll 8
                 for (int c = 0; c < C; c++) {
-                    const uint8_t *q = a + c * as + b * KERN_Q8K_BYTES + 4 + 32 * j;
+                    const uint8_t *q = a + c * as + b * KERN_Q8K_BYTES + KERN_Q8K_QS + 32 * j;
                     __m256i s;
                     if (q5) /* five-bit codes: eight pairs could pass an int16 */
                         s = _mm256_add_epi32(_mm256_madd_epi16(dotn_16(4, W, q, off), sc),
@@ -249,7 +249,7 @@ AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
 #pragma GCC unroll 8
                     for (int c = 0; c < C; c++) {
                         const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
-                        const uint8_t *q = blk + 4 + 128 * n + 32 * (t + 2 * u) + 16 * p;
+                        const uint8_t *q = blk + KERN_Q8K_QS + 128 * n + 32 * (t + 2 * u) + 16 * p;
                         int16_t bsum;
                         memcpy(&bsum, blk + KERN_Q8K_SUMS + 2 * j, 2);
                         __m256i s = _mm256_mullo_epi32(sc, _mm256_set1_epi32(-32 * bsum));

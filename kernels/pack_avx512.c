@@ -202,7 +202,7 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
             __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(wk + KERN_PK_Q4K_SC + 16 * j)));
 #pragma GCC unroll 16
             for (int c = 0; c < C; c++) {
-                const uint8_t *q = a + c * as + b * KERN_Q8K_BYTES + 4 + 32 * j;
+                const uint8_t *q = a + c * as + b * KERN_Q8K_BYTES + KERN_Q8K_QS + 32 * j;
                 __m512i s = dot8(C, W, q, _mm512_setzero_si512());
                 if (j % 2 && !q5)
                     s = _mm512_srai_epi32(s, 4);
@@ -271,7 +271,7 @@ AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
 #pragma GCC unroll 16
                 for (int c = 0; c < C; c++) {
                     const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
-                    const uint8_t *q = blk + 4 + 128 * n + 32 * t + 16 * p;
+                    const uint8_t *q = blk + KERN_Q8K_QS + 128 * n + 32 * t + 16 * p;
                     int16_t bsum;
                     memcpy(&bsum, blk + KERN_Q8K_SUMS + 2 * j, 2);
                     __m512i s = _mm512_set1_epi32(-32 * bsum);

@@ -30,10 +30,6 @@
 #define KERN_PK_Q6K_HI(n, p, k) (KERN_PK_Q6K_LO(n, p, k) + 512)
 #define KERN_PK_Q6K_SC 3072
 #define KERN_PK_Q6K_D 3328
-/* One Q8_K activation block: f32 scale, 256 quants, sixteen int16 sums
- * (of 16 quants each, at KERN_Q8K_SUMS). */
-#define KERN_Q8K_BYTES 292
-#define KERN_Q8K_SUMS 260
 
 /* Groups per super-group, and blocks per panel (about 18 KB of weights of
  * one group) for rows longer than one panel (see pack.c). */

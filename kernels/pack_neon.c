@@ -127,7 +127,7 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
                 memcpy(&sc4, wk + KERN_PK_Q4K_SC + 16 * j + 4 * r, 4);
                 int32x4_t sc = vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(vmovl_u8(vcreate_u8(sc4)))));
                 for (int c = 0; c < C; c++) {
-                    const int8_t *q = (const int8_t *)(a + c * as + b * KERN_Q8K_BYTES + 4 + 32 * j);
+                    const int8_t *q = (const int8_t *)(a + c * as + b * KERN_Q8K_BYTES + KERN_Q8K_QS + 32 * j);
                     isum[c] = vmlaq_s32(isum[c], dot8(vdupq_n_s32(0), W, q), sc);
                 }
             }
@@ -193,7 +193,7 @@ AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                 int32x4_t sc = vmovl_s16(vget_low_s16(vmovl_s8(vcreate_s8(sc4))));
                 for (int c = 0; c < C; c++) {
                     const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
-                    int8x16_t qv = vld1q_s8((const int8_t *)(blk + 4 + 128 * n + 32 * t + 16 * p));
+                    int8x16_t qv = vld1q_s8((const int8_t *)(blk + KERN_Q8K_QS + 128 * n + 32 * t + 16 * p));
                     int16_t bsum;
                     memcpy(&bsum, blk + KERN_Q8K_SUMS + 2 * j, 2);
                     int32x4_t s = vdupq_n_s32(-32 * bsum);

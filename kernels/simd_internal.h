@@ -21,9 +21,15 @@ typedef void (*kern_gemm_fn)(const uint8_t *w, size_t ws, size_t nr, const uint8
  * quants as int32. */
 #define KERN_Q8_0_SIDE(nb) (((nb) * 34 + 3) & ~(size_t)3)
 
+/* A Q8_K block: f32 scale, 256 quants at KERN_Q8K_QS, sixteen int16 sums
+ * of 16 quants each at KERN_Q8K_SUMS. */
+#define KERN_Q8K_BYTES 292
+#define KERN_Q8K_QS 4
+#define KERN_Q8K_SUMS 260
+
 /* Q8_K activation rows (kern_matmul's own) carry, after the nb blocks,
  * each block's eight 32-element sums as int16. */
-#define KERN_Q8_K_SIDE(nb) ((nb) * (size_t)292)
+#define KERN_Q8_K_SIDE(nb) ((nb) * (size_t)KERN_Q8K_BYTES)
 
 /* Rows per group of packed weights (see pack.c). */
 #define KERN_PACK_ROWS 16

@@ -106,10 +106,6 @@ AI float legacy_dot(const int kind, const uint8_t *w, const uint8_t *a, size_t n
 
 /* ---- k-quants against Q8_K (f32 d, 256 quants, 16 sums of 16) ---- */
 
-#define Q8K_BYTES 292
-#define Q8K_QS 4
-#define Q8K_SUMS 260
-
 AI void k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn)
 {
     for (int j = 0; j < 4; j++) {
@@ -124,11 +120,11 @@ AI float q45k_dot(const int five, const uint8_t *w, const uint8_t *a, size_t n)
 {
     const size_t wb = five ? 176 : 144;
     float s = 0.0f;
-    for (size_t b = 0; b < n / 256; b++, w += wb, a += Q8K_BYTES) {
+    for (size_t b = 0; b < n / 256; b++, w += wb, a += KERN_Q8K_BYTES) {
         uint8_t sc[8], mn[8];
         k4_scales(w + 4, sc, mn);
         const uint8_t *ql = w + (five ? 48 : 16), *qh = w + 16;
-        const int8_t *q = (const int8_t *)(a + Q8K_QS);
+        const int8_t *q = (const int8_t *)(a + KERN_Q8K_QS);
         int isum = 0, msum = 0;
         for (int g = 0; g < 4; g++) {
             for (int half = 0; half < 2; half++) {
@@ -148,7 +144,7 @@ AI float q45k_dot(const int five, const uint8_t *w, const uint8_t *a, size_t n)
                 int j = 2 * g + half;
                 isum += sc[j] * dot32(vreinterpretq_s8_u8(x0), vreinterpretq_s8_u8(x1), q + 32 * j);
                 int16_t bs[2];
-                memcpy(bs, a + Q8K_SUMS + 4 * j, 4);
+                memcpy(bs, a + KERN_Q8K_SUMS + 4 * j, 4);
                 msum += mn[j] * (bs[0] + bs[1]);
             }
         }
@@ -191,7 +187,7 @@ AI float k16_dot(const int kind, const uint8_t *w, const uint8_t *a, size_t n)
 {
     const size_t wb = kind == K_Q6 ? 210 : kind == K_Q3 ? 110 : 84;
     float s = 0.0f;
-    for (size_t b = 0; b < n / 256; b++, w += wb, a += Q8K_BYTES) {
+    for (size_t b = 0; b < n / 256; b++, w += wb, a += KERN_Q8K_BYTES) {
         int sc[16], mn[16];
         float d;
         if (kind == K_Q6) {
@@ -213,7 +209,7 @@ AI float k16_dot(const int kind, const uint8_t *w, const uint8_t *a, size_t n)
             }
             d = ld_h(w + 80);
         }
-        const int8_t *q = (const int8_t *)(a + Q8K_QS);
+        const int8_t *q = (const int8_t *)(a + KERN_Q8K_QS);
         int isum = 0, msum = 0;
         for (int k = 0; k < 8; k++) {
             int8x16_t v0, v1;
@@ -226,7 +222,7 @@ AI float k16_dot(const int kind, const uint8_t *w, const uint8_t *a, size_t n)
         if (kind == K_Q2) {
             for (int i = 0; i < 16; i++) {
                 int16_t bs;
-                memcpy(&bs, a + Q8K_SUMS + 2 * i, 2);
+                memcpy(&bs, a + KERN_Q8K_SUMS + 2 * i, 2);
                 msum += mn[i] * bs;
             }
             s -= ld_h(w + 82) * da * (float)msum;

@@ -451,9 +451,6 @@ AI float row1_exact(const int kind, const uint8_t *w, const uint8_t *a, size_t n
 
 /* ---- k-quants against Q8_K (292-byte blocks: f32 d, 256 q, 16 sums) ---- */
 
-#define Q8K_BYTES 292
-#define Q8K_QS 4
-#define Q8K_SUMS 260
 
 /* Q4_K/Q5_K six-bit scales and mins of the 8 sub-blocks. */
 AI void k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn)
@@ -512,7 +509,7 @@ AI void q45k_tile(const int five, const int R, const int C, const uint8_t *w, si
             }
 #pragma GCC unroll 16
             for (int c = 0; c < C; c++) {
-                const uint8_t *aq = a + c * as + b * Q8K_BYTES + Q8K_QS + 64 * g;
+                const uint8_t *aq = a + c * as + b * KERN_Q8K_BYTES + KERN_Q8K_QS + 64 * g;
                 __m256i alo = ld256(aq), ahi = ld256(aq + 32);
 #pragma GCC unroll 16
                 for (int r = 0; r < R; r++) {
@@ -526,9 +523,9 @@ AI void q45k_tile(const int five, const int R, const int C, const uint8_t *w, si
         }
 #pragma GCC unroll 16
         for (int c = 0; c < C; c++) {
-            const uint8_t *ablk = a + c * as + b * Q8K_BYTES;
+            const uint8_t *ablk = a + c * as + b * KERN_Q8K_BYTES;
             float da = ld_f(ablk);
-            __m256i bs = ld256(ablk + Q8K_SUMS);
+            __m256i bs = ld256(ablk + KERN_Q8K_SUMS);
 #pragma GCC unroll 16
             for (int r = 0; r < R; r++) {
                 const uint8_t *blk = w + r * ws + b * wb;
@@ -641,7 +638,7 @@ AI void k16_tile(const int kind, const int R, const int C, const uint8_t *w, siz
             }
 #pragma GCC unroll 16
             for (int c = 0; c < C; c++) {
-                __m256i av = ld256(a + c * as + b * Q8K_BYTES + Q8K_QS + 32 * k);
+                __m256i av = ld256(a + c * as + b * KERN_Q8K_BYTES + KERN_Q8K_QS + 32 * k);
 #pragma GCC unroll 16
                 for (int r = 0; r < R; r++) {
                     /* a lone token alternates two integer chains (exact) */
@@ -654,9 +651,9 @@ AI void k16_tile(const int kind, const int R, const int C, const uint8_t *w, siz
         }
 #pragma GCC unroll 16
         for (int c = 0; c < C; c++) {
-            const uint8_t *ablk = a + c * as + b * Q8K_BYTES;
+            const uint8_t *ablk = a + c * as + b * KERN_Q8K_BYTES;
             float da = ld_f(ablk);
-            __m256i bs = ld256(ablk + Q8K_SUMS);
+            __m256i bs = ld256(ablk + KERN_Q8K_SUMS);
 #pragma GCC unroll 16
             for (int r = 0; r < R; r++) {
                 __m256i t = C == 1 ? _mm256_add_epi32(ia[r][c], ib[r]) : ia[r][c];
@@ -824,7 +821,7 @@ static void quant_q8_0(const float *x, uint8_t *row, size_t n)
 static void quant_q8_k(const float *x, uint8_t *row, size_t n)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f);
-    for (uint8_t *blk = row; blk < row + n / 256 * 292; blk += 292, x += 256) {
+    for (uint8_t *blk = row; blk < row + n / 256 * KERN_Q8K_BYTES; blk += KERN_Q8K_BYTES, x += 256) {
         __m256 m = _mm256_setzero_ps();
         for (int i = 0; i < 256; i += 8)
             m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
@@ -848,10 +845,10 @@ static void quant_q8_k(const float *x, uint8_t *row, size_t n)
             /* saturation caps at 127 like the reference; nothing is below -127 */
             __m256i p16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q0, q1), 0xd8);
             __m128i p8 = _mm_packs_epi16(_mm256_castsi256_si128(p16), _mm256_extracti128_si256(p16, 1));
-            _mm_storeu_si128((__m128i *)(blk + 4 + 16 * g), p8);
+            _mm_storeu_si128((__m128i *)(blk + KERN_Q8K_QS + 16 * g), p8);
             int16_t sum = (int16_t)hsum_i32(_mm256_cvtepi8_epi32(p8)) +
                           (int16_t)hsum_i32(_mm256_cvtepi8_epi32(_mm_srli_si128(p8, 8)));
-            memcpy(blk + 260 + 2 * g, &sum, 2);
+            memcpy(blk + KERN_Q8K_SUMS + 2 * g, &sum, 2);
         }
     }
 }
