@@ -83,9 +83,12 @@ kern_gemm_fn kern_packed_gemm_neon(uint32_t type);
 bool kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                           size_t n_kv, size_t hd, float scale, float *out);
 
-/* kern_silu_mul and kern_f32_to_f16_row on x86 (vec_x86.c). */
+/* kern_silu_mul, kern_f32_to_f16_row and the activation quantizers
+ * (struct kern_ops) on x86 (vec_x86.c). */
 void kern_silu_mul_avx2(const float *gate, const float *up, float *out, size_t n);
 void kern_f32_to_f16_avx2(const float *x, uint16_t *y, size_t n);
+void kern_quant_q8_0_avx2(const float *x, uint8_t *row, size_t n);
+void kern_quant_q8_k_avx2(const float *x, uint8_t *row, size_t n);
 
 /* BF16 products with vdpbf16ps (AVX-512 BF16). */
 void kern_gemm_bf16_avx512(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc,
