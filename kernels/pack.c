@@ -50,43 +50,40 @@
 #include "gguf/gguf.h"
 #include "kernels/kernels_internal.h"
 
-static size_t block_bytes(uint32_t type, size_t *blck)
-{
-    switch (type) {
-    case GGUF_T_Q4_0: *blck = 32; return KERN_PK_Q4_0;
-    case GGUF_T_Q8_0: *blck = 32; return KERN_PK_Q8_0;
-    case GGUF_T_Q4_K: *blck = 256; return KERN_PK_Q4_K;
-    case GGUF_T_Q5_K: *blck = 256; return KERN_PK_Q5_K;
-    case GGUF_T_Q6_K: *blck = 256; return KERN_PK_Q6_K;
-    default: return 0;
-    }
-}
+/* The packed types: bytes of a block of 16 rows, blocks per panel. */
+typedef struct pack_kind {
+    uint32_t type;
+    size_t bytes, panel;
+} pack_kind;
 
-static size_t panel_blocks(uint32_t type)
+static const pack_kind *kind_of(uint32_t type)
 {
-    switch (type) {
-    case GGUF_T_Q4_K: return KERN_PANEL_Q4_K;
-    case GGUF_T_Q5_K: return KERN_PANEL_Q5_K;
-    case GGUF_T_Q6_K: return KERN_PANEL_Q6_K;
-    case GGUF_T_Q8_0: return KERN_PANEL_Q8_0;
-    default: return KERN_PANEL_Q4_0;
-    }
+    static const pack_kind kinds[] = {
+        {GGUF_T_Q4_0, KERN_PK_Q4_0, KERN_PANEL_Q4_0}, {GGUF_T_Q8_0, KERN_PK_Q8_0, KERN_PANEL_Q8_0},
+        {GGUF_T_Q4_K, KERN_PK_Q4_K, KERN_PANEL_Q4_K}, {GGUF_T_Q5_K, KERN_PK_Q5_K, KERN_PANEL_Q5_K},
+        {GGUF_T_Q6_K, KERN_PK_Q6_K, KERN_PANEL_Q6_K},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (kinds[i].type == type)
+            return &kinds[i];
+    return NULL;
 }
 
 size_t kern_pack16_size(uint32_t type, size_t n_in, size_t n_out)
 {
-    size_t blck = 0, bb = block_bytes(type, &blck);
-    if (!bb || n_out % KERN_PACK_ROWS || n_in % blck)
+    const pack_kind *k = kind_of(type);
+    size_t blck = k ? gguf_type_info(type)->blck : 0;
+    if (!k || n_out % KERN_PACK_ROWS || n_in % blck)
         return 0;
-    return n_out / KERN_PACK_ROWS * (n_in / blck) * bb;
+    return n_out / KERN_PACK_ROWS * (n_in / blck) * k->bytes;
 }
 
 size_t kern_pack16_grain(uint32_t type, size_t n_in)
 {
-    size_t blck = 0;
-    if (!block_bytes(type, &blck))
+    const pack_kind *k = kind_of(type);
+    if (!k)
         return KERN_PACK_ROWS;
-    return n_in / blck > panel_blocks(type) ? KERN_PK_SUPER * KERN_PACK_ROWS : KERN_PACK_ROWS;
+    return n_in / gguf_type_info(type)->blck > k->panel ? KERN_PK_SUPER * KERN_PACK_ROWS : KERN_PACK_ROWS;
 }
 
 size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_t pb)
@@ -105,23 +102,24 @@ static void gather4(const uint8_t *w, size_t ws, size_t off, uint8_t flip, uint8
             dst[4 * i + j] = (uint8_t)(w[i * ws + off + j] ^ flip);
 }
 
-/* Block b of the 16 rows at w (ws bytes apart) into dst. */
-static void pack_legacy(uint32_t type, const uint8_t *w, size_t ws, size_t b, uint8_t *dst)
+/* Block b (of bs bytes) of the 16 rows at w (ws bytes apart) into dst. */
+static void pack_legacy(uint32_t type, const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t *dst)
 {
     const int q8 = type == GGUF_T_Q8_0;
-    const size_t sb = q8 ? 34 : 18, ncode = q8 ? 8 : 4;
+    const size_t ncode = q8 ? 8 : 4;
     for (size_t k = 0; k < ncode; k++)
-        gather4(w, ws, b * sb + 2 + 4 * k, q8 ? 0x80 : 0, dst + 64 * k);
+        gather4(w, ws, b * bs + 2 + 4 * k, q8 ? 0x80 : 0, dst + 64 * k);
     for (int i = 0; i < KERN_PACK_ROWS; i++)
-        memcpy(dst + 64 * ncode + 2 * i, w + i * ws + b * sb, 2);
+        memcpy(dst + 64 * ncode + 2 * i, w + i * ws + b * bs, 2);
 }
 
-/* Q4_K (bs 144, quants at 16) or Q5_K (176, its high bits at 16, quants
- * at 48); d, dmin and the six-bit scales as Q4_K's. */
-static void pack_q45_k(const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t *dst)
+/* Q4_K (quants at 16) or Q5_K (its high bits at 16, quants at 48); d,
+ * dmin and the six-bit scales as Q4_K's. */
+static void pack_q45_k(uint32_t type, const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t *dst)
 {
-    const size_t qs = bs == 176 ? 48 : 16;
-    if (bs == 176) {
+    const int q5 = type == GGUF_T_Q5_K;
+    const size_t qs = q5 ? 48 : 16;
+    if (q5) {
         for (size_t k = 0; k < 8; k++)
             gather4(w, ws, b * bs + 16 + 4 * k, 0, dst + 64 * k);
         dst += KERN_PK_Q5K_QH;
@@ -143,18 +141,18 @@ static void pack_q45_k(const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t
     }
 }
 
-static void pack_q6_k(const uint8_t *w, size_t ws, size_t b, uint8_t *dst)
+static void pack_q6_k(const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t *dst)
 {
     for (int n = 0; n < 2; n++)
         for (int p = 0; p < 2; p++)
             for (int k = 0; k < 4; k++) {
                 const size_t l = 4 * (4 * (size_t)p + (size_t)k); /* byte of the half's 32 */
-                gather4(w, ws, b * 210 + 64 * (size_t)n + l, 0, dst + KERN_PK_Q6K_LO(n, p, k));
-                gather4(w, ws, b * 210 + 128 + 32 * (size_t)n + l, 0, dst + KERN_PK_Q6K_QH(n, p, k));
-                gather4(w, ws, b * 210 + 64 * (size_t)n + 32 + l, 0, dst + KERN_PK_Q6K_HI(n, p, k));
+                gather4(w, ws, b * bs + 64 * (size_t)n + l, 0, dst + KERN_PK_Q6K_LO(n, p, k));
+                gather4(w, ws, b * bs + 128 + 32 * (size_t)n + l, 0, dst + KERN_PK_Q6K_QH(n, p, k));
+                gather4(w, ws, b * bs + 64 * (size_t)n + 32 + l, 0, dst + KERN_PK_Q6K_HI(n, p, k));
             }
     for (int i = 0; i < KERN_PACK_ROWS; i++) {
-        const uint8_t *blk = w + i * ws + b * 210;
+        const uint8_t *blk = w + i * ws + b * bs;
         for (int j = 0; j < 16; j++)
             dst[KERN_PK_Q6K_SC + 16 * j + i] = blk[192 + j];
         memcpy(dst + KERN_PK_Q6K_D + 2 * i, blk + 208, 2);
@@ -163,16 +161,18 @@ static void pack_q6_k(const uint8_t *w, size_t ws, size_t b, uint8_t *dst)
 
 void kern_pack16(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst)
 {
-    size_t blck = 0, bb = block_bytes(type, &blck);
-    size_t nb = n_in / blck, ws = (size_t)gguf_row_size(type, n_in), ng = n_out / KERN_PACK_ROWS, pb = panel_blocks(type);
+    const pack_kind *k = kind_of(type);
+    const gguf_type_traits *t = gguf_type_info(type);
+    size_t nb = n_in / t->blck, bs = t->size, ws = (size_t)gguf_row_size(type, n_in), ng = n_out / KERN_PACK_ROWS;
     for (size_t g = 0; g < ng; g++)
         for (size_t b = 0; b < nb; b++) {
-            uint8_t *out = dst + kern_pack16_at(g, b, ng, nb, bb, pb);
+            const uint8_t *rows = w + g * KERN_PACK_ROWS * ws;
+            uint8_t *out = dst + kern_pack16_at(g, b, ng, nb, k->bytes, k->panel);
             if (type == GGUF_T_Q4_K || type == GGUF_T_Q5_K)
-                pack_q45_k(w + g * KERN_PACK_ROWS * ws, ws, b, type == GGUF_T_Q5_K ? 176 : 144, out);
+                pack_q45_k(type, rows, ws, b, bs, out);
             else if (type == GGUF_T_Q6_K)
-                pack_q6_k(w + g * KERN_PACK_ROWS * ws, ws, b, out);
+                pack_q6_k(rows, ws, b, bs, out);
             else
-                pack_legacy(type, w + g * KERN_PACK_ROWS * ws, ws, b, out);
+                pack_legacy(type, rows, ws, b, bs, out);
         }
 }
