@@ -40,47 +40,93 @@ AI __m512 exp_neg(__m512 x)
     return _mm512_maskz_mov_ps(keep, _mm512_scalef_ps(p, n));
 }
 
+/* Sixteen lanes' sums of each of d[0..16), in lane j of the result, each
+ * added in the order _mm512_reduce_add_ps uses (lane l with l + 8, then
+ * l + 4, l + 2, l + 1), so a score has the same bits as a lone reduction:
+ * 45 shuffles and adds instead of 16 * 7. */
+AI __m512 sum16(const __m512 *d)
+{
+    __m512 h[8], u[4], v[2];
+    for (int i = 0; i < 8; i++) /* key a's eight partial sums, then key b's */
+        h[i] = _mm512_add_ps(_mm512_shuffle_f32x4(d[2 * i], d[2 * i + 1], 0x44),
+                             _mm512_shuffle_f32x4(d[2 * i], d[2 * i + 1], 0xee));
+    for (int i = 0; i < 4; i++) /* four keys' four partial sums */
+        u[i] = _mm512_add_ps(_mm512_shuffle_f32x4(h[2 * i], h[2 * i + 1], 0x88),
+                             _mm512_shuffle_f32x4(h[2 * i], h[2 * i + 1], 0xdd));
+    for (int i = 0; i < 2; i++) /* in each 128 bits: two keys' two partial sums */
+        v[i] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * i], u[2 * i + 1], 0x44),
+                             _mm512_shuffle_ps(u[2 * i], u[2 * i + 1], 0xee));
+    __m512 w = _mm512_add_ps(_mm512_shuffle_ps(v[0], v[1], 0x88), _mm512_shuffle_ps(v[0], v[1], 0xdd));
+    /* lane 4c + e holds key c + 4e */
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), w);
+}
+
+/* Lanes shifted up by one, lane 0 taking f's lane 15. */
+AI __m512 up1(__m512 x, __m512 f)
+{
+    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(x), _mm512_castps_si512(f), 15));
+}
+
 /* QB queries (rows of 16 * NV values in q and out) over the same keys
  * and values. Each query's arithmetic is the single-query loop's; running
  * them side by side keeps the F16 rounding chains of the value updates,
- * one key after another, from waiting on each other. */
+ * one key after another, from waiting on each other. Per block of sixteen
+ * keys: the keys in F32 once for all queries, each query's sixteen scores
+ * in one vector, the running maximum before each key by a prefix maximum
+ * (the serial loop's comparisons, without its branches), and the
+ * exponentials together. */
 AI void attn_group(const int NV, const int QB, const float *q, const uint16_t *k, const uint16_t *v,
                    size_t stride, size_t n_kv, float scale, float *out)
 {
     const size_t hd = 16 * (size_t)NV;
-    __m512 acc[4][8];
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 acc[4][8], qv[4][8];
     float mx[4], sum[4];
     for (int b = 0; b < QB; b++) {
         mx[b] = -INFINITY;
         sum[b] = 0.0f;
-        for (int i = 0; i < NV; i++)
+        for (int i = 0; i < NV; i++) {
             acc[b][i] = _mm512_setzero_ps();
+            qv[b][i] = round_f16(_mm512_loadu_ps(q + b * hd + 16 * i));
+        }
     }
     for (size_t p0 = 0; p0 < n_kv; p0 += 16) {
-        size_t nk = n_kv - p0 < 16 ? n_kv - p0 : 16;
-        float arg[4][16] = {{0}}, e[4][16];
-        unsigned newmax[4] = {0};
-        for (int b = 0; b < QB; b++) {
-            __m512 qv[8];
+        const int nk = n_kv - p0 < 16 ? (int)(n_kv - p0) : 16;
+        const __mmask16 live = (__mmask16)((1u << nk) - 1);
+        __m512 kf[16][8];
+        float e[4][16];
+        __mmask16 newmax[4];
+        for (int j = 0; QB > 1 && j < nk; j++)
             for (int i = 0; i < NV; i++)
-                qv[i] = round_f16(_mm512_loadu_ps(q + b * hd + 16 * i));
-            for (size_t j = 0; j < nk; j++) {
-                const uint16_t *kp = k + (p0 + j) * stride;
-                __m512 d = _mm512_mul_ps(qv[0], ld_h16(kp));
-                for (int i = 1; i < NV; i++)
-                    d = _mm512_fmadd_ps(qv[i], ld_h16(kp + 16 * i), d);
-                float s = _mm512_reduce_add_ps(d) * scale;
-                if (s > mx[b]) {
-                    arg[b][j] = mx[b] - s;
-                    newmax[b] |= 1u << j;
-                    mx[b] = s;
-                } else {
-                    arg[b][j] = s - mx[b];
+                kf[j][i] = ld_h16(k + (p0 + j) * stride + 16 * i);
+        for (int b = 0; b < QB; b++) {
+            __m512 d[16];
+            for (int j = 0; j < 16; j++) {
+                if (j >= nk) {
+                    d[j] = _mm512_setzero_ps();
+                    continue;
                 }
+                const uint16_t *kp = k + (p0 + j) * stride;
+                d[j] = _mm512_mul_ps(qv[b][0], QB > 1 ? kf[j][0] : ld_h16(kp));
+                for (int i = 1; i < NV; i++)
+                    d[j] = _mm512_fmadd_ps(qv[b][i], QB > 1 ? kf[j][i] : ld_h16(kp + 16 * i), d[j]);
             }
-            _mm512_storeu_ps(e[b], exp_neg(_mm512_loadu_ps(arg[b])));
+            __m512 s = _mm512_mask_mul_ps(ninf, live, sum16(d), _mm512_set1_ps(scale));
+            /* the maximum of the scores before each key (and mx) */
+            __m512 pm = s;
+            pm = _mm512_max_ps(pm, up1(pm, ninf));
+            pm = _mm512_max_ps(pm, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(pm), _mm512_castps_si512(ninf), 14)));
+            pm = _mm512_max_ps(pm, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(pm), _mm512_castps_si512(ninf), 12)));
+            pm = _mm512_max_ps(pm, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(pm), _mm512_castps_si512(ninf), 8)));
+            __m512 prev = _mm512_max_ps(up1(pm, ninf), _mm512_set1_ps(mx[b]));
+            __mmask16 nm = _mm512_cmp_ps_mask(s, prev, _CMP_GT_OQ);
+            __m512 arg = _mm512_mask_sub_ps(_mm512_sub_ps(s, prev), nm, prev, s);
+            _mm512_storeu_ps(e[b], exp_neg(arg));
+            newmax[b] = nm;
+            if (nm)
+                mx[b] = _mm512_reduce_max_ps(_mm512_mask_mov_ps(ninf, nm, s));
         }
-        for (size_t j = 0; j < nk; j++) {
+        for (int j = 0; j < nk; j++) {
             const uint16_t *vp = v + (p0 + j) * stride;
             __m512 vv[8];
             for (int i = 0; i < NV; i++)
