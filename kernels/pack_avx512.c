@@ -50,21 +50,16 @@ AI __m512i bcast4(const uint8_t *p)
 }
 
 /* s + the products of eight code vectors with the eight groups of four
- * activation bytes at q; a lone token splits the chain in two (the sum is
- * exact either way). */
-AI __m512i dot8(const int C, const __m512i *W, const uint8_t *q, __m512i s)
+ * activation bytes at q, in two chains (the sum is exact either way):
+ * hot, 2048 x 2048 by 64 tokens, 1-5% faster than one chain. */
+AI __m512i dot8(const __m512i *W, const uint8_t *q, __m512i s)
 {
-    if (C == 1) {
-        __m512i t = _mm512_setzero_si512();
-        for (int k = 0; k < 8; k += 2) {
-            s = _mm512_dpbusd_epi32(s, W[k], bcast4(q + 4 * k));
-            t = _mm512_dpbusd_epi32(t, W[k + 1], bcast4(q + 4 * k + 4));
-        }
-        return _mm512_add_epi32(s, t);
-    }
-    for (int k = 0; k < 8; k++)
+    __m512i t = _mm512_setzero_si512();
+    for (int k = 0; k < 8; k += 2) {
         s = _mm512_dpbusd_epi32(s, W[k], bcast4(q + 4 * k));
-    return s;
+        t = _mm512_dpbusd_epi32(t, W[k + 1], bcast4(q + 4 * k + 4));
+    }
+    return _mm512_add_epi32(s, t);
 }
 
 /* A lone token's activations on long rows are still read from the second
@@ -146,7 +141,7 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
                 }
                 s = _mm512_add_epi32(lo, _mm512_srai_epi32(hi, 4));
             } else {
-                s = dot8(C, W, row + 34 * b + 2, _mm512_set1_epi32(-off * sa[b]));
+                s = dot8(W, row + 34 * b + 2, _mm512_set1_epi32(-off * sa[b]));
             }
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(da[b])), acc[c]);
         }
@@ -203,7 +198,7 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
 #pragma GCC unroll 16
             for (int c = 0; c < C; c++) {
                 const uint8_t *q = a + c * as + b * KERN_Q8K_BYTES + KERN_Q8K_QS + 32 * j;
-                __m512i s = dot8(C, W, q, _mm512_setzero_si512());
+                __m512i s = dot8(W, q, _mm512_setzero_si512());
                 if (j % 2 && !q5)
                     s = _mm512_srai_epi32(s, 4);
                 isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(s, sc));
