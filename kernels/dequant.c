@@ -144,15 +144,6 @@ static void deq_q2_k(const uint8_t *b, float *y)
     }
 }
 
-/* The 16 six-bit Q3_K scales: low nibbles in bytes 0..7 (scales 8..15 use
- * the high nibbles), the top two bits in bytes 8..11. */
-static int q3k_scale(const uint8_t *s, int j)
-{
-    int lo = j < 8 ? (s[j] & 0xf) : (s[j - 8] >> 4);
-    int hi = (s[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
-    return (lo | (hi << 4)) - 32;
-}
-
 static void deq_q3_k(const uint8_t *b, float *y)
 {
     const uint8_t *hm = b, *q = b + 32, *sc = b + 96;
@@ -162,7 +153,7 @@ static void deq_q3_k(const uint8_t *b, float *y)
     for (int n = 0; n < 256; n += 128) {
         for (int shift = 0; shift < 8; shift += 2) {
             for (int half = 0; half < 2; half++) {
-                float dl = d * (float)q3k_scale(sc, is++);
+                float dl = d * (float)kern_k3_scale(sc, is++);
                 for (int l = 16 * half; l < 16 * half + 16; l++) {
                     int v = ((q[l] >> shift) & 3) - ((hm[l] & m) ? 0 : 4);
                     *y++ = dl * (float)v;

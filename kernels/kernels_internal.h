@@ -48,6 +48,16 @@ static inline void kern_k4_scale_min(const uint8_t *s, int j, int *sc, int *mn)
     }
 }
 
+/* Q3_K scale j (0..15) of a block's 12 scale bytes, -32..31: low nibbles
+ * in bytes 0..7 (scales 8..15 use the high nibbles), the top two bits in
+ * bytes 8..11. */
+static inline int kern_k3_scale(const uint8_t *s, int j)
+{
+    int lo = j < 8 ? (s[j] & 0xf) : (s[j - 8] >> 4);
+    int hi = (s[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
+    return (lo | (hi << 4)) - 32;
+}
+
 /* Dequantize one block of a supported type into y (blck values). */
 void kern_dequant_block(uint32_t type, const uint8_t *b, float *y);
 

@@ -23,8 +23,16 @@
  *         then int8 sc[16][16], f16 d[16]. The kernels read a block front
  *         to back (an order that jumped between the low- and high-bit
  *         bytes decoded at a third of the speed).
+ *   Q3_K  per super-block, for p = 0, 1 in turn: [4][16][4] high-bit
+ *         (hmask) bytes 16p + 4k.., [4][16][4] low-bit bytes 16p + 4k.. of
+ *         the first half; then those of the second half for p = 0, 1;
+ *         then int8 sc[16][16] (the six-bit scales less 32), f16 d[16].
+ *         Quant 128n + 32t + 16p + 4k + e of a row is bits 2t, 2t + 1 of
+ *         its low-bit byte of half n and byte e of [k], and bit 4n + t of
+ *         its high-bit byte, as stored.
  * The byte counts equal the stored blocks' except Q4_K's (2368 against
- * 2304 bytes for 16 rows of a super-block).
+ * 2304 bytes for 16 rows of a super-block) and Q3_K's (1824 against 1760):
+ * their scales unpacked.
  *
  * Long rows: a lone token reads its activations a block at a time in step
  * with the weights, and when one group's weights outgrow the first-level
@@ -61,7 +69,7 @@ static const pack_kind *kind_of(uint32_t type)
     static const pack_kind kinds[] = {
         {GGUF_T_Q4_0, KERN_PK_Q4_0, KERN_PANEL_Q4_0}, {GGUF_T_Q8_0, KERN_PK_Q8_0, KERN_PANEL_Q8_0},
         {GGUF_T_Q4_K, KERN_PK_Q4_K, KERN_PANEL_Q4_K}, {GGUF_T_Q5_K, KERN_PK_Q5_K, KERN_PANEL_Q5_K},
-        {GGUF_T_Q6_K, KERN_PK_Q6_K, KERN_PANEL_Q6_K},
+        {GGUF_T_Q6_K, KERN_PK_Q6_K, KERN_PANEL_Q6_K}, {GGUF_T_Q3_K, KERN_PK_Q3_K, KERN_PANEL_Q3_K},
     };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (kinds[i].type == type)
@@ -159,6 +167,23 @@ static void pack_q6_k(const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t 
     }
 }
 
+static void pack_q3_k(const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t *dst)
+{
+    for (size_t p = 0; p < 2; p++)
+        for (size_t k = 0; k < 4; k++) {
+            const size_t l = 16 * p + 4 * k;
+            gather4(w, ws, b * bs + l, 0, dst + KERN_PK_Q3K_H(p, k));
+            for (size_t n = 0; n < 2; n++)
+                gather4(w, ws, b * bs + 32 + 32 * n + l, 0, dst + KERN_PK_Q3K_L(n, p, k));
+        }
+    for (int i = 0; i < KERN_PACK_ROWS; i++) {
+        const uint8_t *blk = w + i * ws + b * bs;
+        for (int j = 0; j < 16; j++)
+            dst[KERN_PK_Q3K_SC + 16 * j + i] = (uint8_t)(int8_t)kern_k3_scale(blk + 96, j);
+        memcpy(dst + KERN_PK_Q3K_D + 2 * i, blk + 108, 2);
+    }
+}
+
 void kern_pack16(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst)
 {
     const pack_kind *k = kind_of(type);
@@ -172,6 +197,8 @@ void kern_pack16(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uin
                 pack_q45_k(type, rows, ws, b, bs, out);
             else if (type == GGUF_T_Q6_K)
                 pack_q6_k(rows, ws, b, bs, out);
+            else if (type == GGUF_T_Q3_K)
+                pack_q3_k(rows, ws, b, bs, out);
             else
                 pack_legacy(type, rows, ws, b, bs, out);
         }

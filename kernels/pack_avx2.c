@@ -197,11 +197,12 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
     acc_store(C, acc, y, ldy);
 }
 
-/* ---- Q6_K against kern_matmul's Q8_K rows: per super-block the integer
- * sum over the sixteen sub-blocks of scale * (codes . quants - 32 * sum of
- * the quants), scaled by d in f32 (see pack_avx512.c for the codes). Six-
- * bit codes times quants fill an int16 pair (2 * 63 * 127 = 16002), so
- * each pair is widened at once by vpmaddwd with the sub-block's scale. */
+/* ---- Q6_K and Q3_K against kern_matmul's Q8_K rows: per super-block the
+ * integer sum over the sixteen sub-blocks of scale * (codes . quants -
+ * offset * sum of the quants), scaled by d in f32 (see pack_avx512.c for
+ * the codes). Six-bit codes times quants fill an int16 pair (2 * 63 * 127
+ * = 16002; Q3_K's 2 * 7 * 127 = 1778), so each pair is widened at once by
+ * vpmaddwd with the sub-block's scale. */
 
 /* Code vectors of half n, quants 32t + 16p + 4k.. (Q[k]) and 32(t + 2) +
  * 16p + 4k.. (Q[4 + k]) for k = 0..3, t = 0 or 1, of rows 8h..8h+7: the
@@ -220,13 +221,33 @@ AI void q6k_codes(const uint8_t *w, int h, int n, int p, int t, __m256i *Q)
     }
 }
 
-AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb, const uint8_t *a,
-                 size_t as, float *y, size_t ldy)
+/* Q3_K's code vectors in q6k_codes' order: two bits of the low-bit bytes
+ * of half n (bits 2t and 2t + 4), one of the high-bit bytes (4n + t, 4n +
+ * t + 2) at bit 2. */
+AI void q3k_codes(const uint8_t *w, int h, int n, int p, int t, __m256i *Q)
+{
+    const __m256i m3 = _mm256_set1_epi8(3), b2 = _mm256_set1_epi8(4);
+    for (int k = 0; k < 4; k++) {
+        __m256i lb = _mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q3K_L(n, p, k) + 32 * h));
+        __m256i hb = _mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q3K_H(p, k) + 32 * h));
+        for (int u = 0; u < 2; u++) {
+            const int tt = t + 2 * u, hs = 4 * n + tt - 2;
+            __m256i hv = hs > 0 ? _mm256_srli_epi16(hb, hs) : hs < 0 ? _mm256_slli_epi16(hb, -hs) : hb;
+            __m256i lv = tt ? _mm256_srli_epi16(lb, 2 * tt) : lb;
+            Q[4 * u + k] = _mm256_or_si256(_mm256_and_si256(lv, m3), _mm256_and_si256(hv, b2));
+        }
+    }
+}
+
+AI void q6k_tile(const int q3, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+                 const uint8_t *a, size_t as, float *y, size_t ldy)
 {
     (void)nb;
+    const int off = q3 ? 4 : 32;
+    const size_t sc_at = q3 ? KERN_PK_Q3K_SC : KERN_PK_Q6K_SC, d_at = q3 ? KERN_PK_Q3K_D : KERN_PK_Q6K_D;
     __m256 acc[2][CM];
     acc_load(C, acc, b0 ? y : NULL, ldy);
-    for (size_t b = b0; b < b1; b++, w += KERN_PK_Q6_K) {
+    for (size_t b = b0; b < b1; b++, w += q3 ? KERN_PK_Q3_K : KERN_PK_Q6_K) {
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             __m256i isum[CM];
@@ -237,11 +258,14 @@ AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                 /* half n, the quants 32t + 16p.. and 32(t + 2) + 16p.. of it */
                 const int n = ntp / 4, p = (ntp / 2) % 2, t = ntp % 2;
                 __m256i Q[8];
-                q6k_codes(w, h, n, p, t, Q);
+                if (q3)
+                    q3k_codes(w, h, n, p, t, Q);
+                else
+                    q6k_codes(w, h, n, p, t, Q);
 #pragma GCC unroll 2
                 for (int u = 0; u < 2; u++) {
                     const int j = 8 * n + 2 * (t + 2 * u) + p; /* the sub-block */
-                    const uint8_t *scj = w + KERN_PK_Q6K_SC + 16 * j + 8 * h;
+                    const uint8_t *scj = w + sc_at + 16 * j + 8 * h;
                     __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)scj));
                     /* row i's scale in both int16 halves of its lane */
                     __m256i sc2 = _mm256_or_si256(_mm256_and_si256(sc, _mm256_set1_epi32(0xffff)),
@@ -252,7 +276,7 @@ AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                         const uint8_t *q = blk + KERN_Q8K_QS + 128 * n + 32 * (t + 2 * u) + 16 * p;
                         int16_t bsum;
                         memcpy(&bsum, blk + KERN_Q8K_SUMS + 2 * j, 2);
-                        __m256i s = _mm256_mullo_epi32(sc, _mm256_set1_epi32(-32 * bsum));
+                        __m256i s = _mm256_mullo_epi32(sc, _mm256_set1_epi32(-off * bsum));
                         for (int k = 0; k < 4; k++) {
                             __m256i pr = _mm256_maddubs_epi16(Q[4 * u + k], bcast4(q + 4 * k));
                             s = _mm256_add_epi32(s, _mm256_madd_epi16(pr, sc2));
@@ -261,7 +285,7 @@ AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                     }
                 }
             }
-            __m256 dd = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + KERN_PK_Q6K_D + 16 * h)));
+            __m256 dd = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + d_at + 16 * h)));
 #pragma GCC unroll 8
             for (int c = 0; c < C; c++) {
                 float da;

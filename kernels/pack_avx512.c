@@ -226,21 +226,26 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
     acc_store(C, acc, y, ldy);
 }
 
-/* ---- Q6_K against kern_matmul's Q8_K rows: per super-block the integer
- * sum over the sixteen sub-blocks of scale * (codes . quants - 32 * sum of
- * the quants), scaled by d in f32. Code vector k of a half of 128 and p
- * (quants 16p + 4k.. of each 32) joins a nibble of its low-bit bytes (low:
+/* ---- Q6_K and Q3_K against kern_matmul's Q8_K rows: per super-block the
+ * integer sum over the sixteen sub-blocks of scale * (codes . quants -
+ * offset * sum of the quants), scaled by d in f32; the codes are unsigned
+ * (Q6_K q + 32, Q3_K q + 4). Code vector k of a half of 128 and p (quants
+ * 16p + 4k.. of each 32): Q6_K joins a nibble of its low-bit bytes (low:
  * the first 32, high: the third; of the second 32 and fourth) with two
- * bits of its high-bit bytes. */
+ * bits of its high-bit bytes, Q3_K two bits of its low-bit bytes (bits 2t
+ * for the t-th 32) with one of its high-bit bytes (bit 4n + t). */
 
-AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb, const uint8_t *a,
-                 size_t as, float *y, size_t ldy)
+AI void q6k_tile(const int q3, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+                 const uint8_t *a, size_t as, float *y, size_t ldy)
 {
     (void)nb;
     const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+    const __m512i m3 = _mm512_set1_epi8(3), b2 = _mm512_set1_epi8(4);
+    const int off = q3 ? 4 : 32;
+    const size_t sc_at = q3 ? KERN_PK_Q3K_SC : KERN_PK_Q6K_SC, d_at = q3 ? KERN_PK_Q3K_D : KERN_PK_Q6K_D;
     __m512 acc[CM_Q4K];
     acc_load(C, acc, b0 ? y : NULL, ldy);
-    for (size_t b = b0; b < b1; b++, w += KERN_PK_Q6_K) {
+    for (size_t b = b0; b < b1; b++, w += q3 ? KERN_PK_Q3_K : KERN_PK_Q6_K) {
         __m512i isum[CM_Q4K];
 #pragma GCC unroll 16
         for (int c = 0; c < C; c++)
@@ -250,7 +255,17 @@ AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
         for (int np = 0; np < 4; np++) {
             const int n = np / 2, p = np % 2;
             __m512i Q[4][4];
-            for (int k = 0; k < 4; k++) {
+            for (int k = 0; q3 && k < 4; k++) {
+                __m512i hb = _mm512_loadu_si512(w + KERN_PK_Q3K_H(p, k));
+                __m512i lb = _mm512_loadu_si512(w + KERN_PK_Q3K_L(n, p, k));
+                for (int t = 0; t < 4; t++) {
+                    const int hs = 4 * n + t - 2; /* the high bit to bit 2 */
+                    __m512i h = hs > 0 ? _mm512_srli_epi16(hb, hs) : hs < 0 ? _mm512_slli_epi16(hb, -hs) : hb;
+                    __m512i l = t ? _mm512_srli_epi16(lb, 2 * t) : lb;
+                    Q[t][k] = _mm512_or_si512(_mm512_and_si512(l, m3), _mm512_and_si512(h, b2));
+                }
+            }
+            for (int k = 0; !q3 && k < 4; k++) {
                 __m512i lo = _mm512_loadu_si512(w + KERN_PK_Q6K_LO(n, p, k));
                 __m512i qh = _mm512_loadu_si512(w + KERN_PK_Q6K_QH(n, p, k));
                 __m512i hi = _mm512_loadu_si512(w + KERN_PK_Q6K_HI(n, p, k));
@@ -262,21 +277,21 @@ AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
             }
             for (int t = 0; t < 4; t++) {
                 const int j = 8 * n + 2 * t + p; /* the sub-block */
-                __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(w + KERN_PK_Q6K_SC + 16 * j)));
+                __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(w + sc_at + 16 * j)));
 #pragma GCC unroll 16
                 for (int c = 0; c < C; c++) {
                     const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
                     const uint8_t *q = blk + KERN_Q8K_QS + 128 * n + 32 * t + 16 * p;
                     int16_t bsum;
                     memcpy(&bsum, blk + KERN_Q8K_SUMS + 2 * j, 2);
-                    __m512i s = _mm512_set1_epi32(-32 * bsum);
+                    __m512i s = _mm512_set1_epi32(-off * bsum);
                     for (int k = 0; k < 4; k++)
                         s = _mm512_dpbusd_epi32(s, Q[t][k], bcast4(q + 4 * k));
                     isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(s, sc));
                 }
             }
         }
-        __m512 dd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q6K_D)));
+        __m512 dd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + d_at)));
 #pragma GCC unroll 16
         for (int c = 0; c < C; c++) {
             float da;

@@ -160,18 +160,21 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
     acc_store(C, acc, y, ldy);
 }
 
-/* ---- Q6_K against kern_matmul's Q8_K rows: per super-block the integer
- * sum over the sixteen sub-blocks of scale * (codes . quants - 32 * sum of
- * the quants), scaled by d in f32 (see pack_avx512.c for the codes). */
+/* ---- Q6_K and Q3_K against kern_matmul's Q8_K rows: per super-block the
+ * integer sum over the sixteen sub-blocks of scale * (codes . quants -
+ * offset * sum of the quants), scaled by d in f32 (see pack_avx512.c for
+ * the codes). */
 
-AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb, const uint8_t *a,
-                 size_t as, float *y, size_t ldy)
+AI void q6k_tile(const int q3, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+                 const uint8_t *a, size_t as, float *y, size_t ldy)
 {
     (void)nb;
-    const uint8x16_t m4 = vdupq_n_u8(0x0f), m30 = vdupq_n_u8(0x30);
+    const uint8x16_t m4 = vdupq_n_u8(0x0f), m30 = vdupq_n_u8(0x30), m3 = vdupq_n_u8(3), b2 = vdupq_n_u8(4);
+    const int off = q3 ? 4 : 32;
+    const size_t sc_at = q3 ? KERN_PK_Q3K_SC : KERN_PK_Q6K_SC, d_at = q3 ? KERN_PK_Q3K_D : KERN_PK_Q6K_D;
     float32x4_t acc[4][CM];
     acc_load(C, acc, b0 ? y : NULL, ldy);
-    for (size_t b = b0; b < b1; b++, w += KERN_PK_Q6_K) {
+    for (size_t b = b0; b < b1; b++, w += q3 ? KERN_PK_Q3_K : KERN_PK_Q6_K) {
         for (int r = 0; r < 4; r++) {
             int32x4_t isum[CM];
             for (int c = 0; c < C; c++)
@@ -180,7 +183,15 @@ AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                 /* half n, quants 32t + 16p.. of it: sub-block j */
                 const int n = npt / 8, p = (npt / 4) % 2, t = npt % 4, j = 8 * n + 2 * t + p;
                 int8x16_t Q[4];
-                for (int k = 0; k < 4; k++) {
+                for (int k = 0; q3 && k < 4; k++) {
+                    /* two bits of the low-bit bytes, the high bit at bit 2 */
+                    uint8x16_t lb = vld1q_u8(w + KERN_PK_Q3K_L(n, p, k) + 16 * r);
+                    uint8x16_t hb = vld1q_u8(w + KERN_PK_Q3K_H(p, k) + 16 * r);
+                    lb = vshlq_u8(lb, vdupq_n_s8((int8_t)(-2 * t)));
+                    hb = vshlq_u8(hb, vdupq_n_s8((int8_t)(2 - 4 * n - t)));
+                    Q[k] = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(lb, m3), vandq_u8(hb, b2)));
+                }
+                for (int k = 0; !q3 && k < 4; k++) {
                     uint8x16_t lq = vld1q_u8(w + (t % 2 ? KERN_PK_Q6K_HI(n, p, k) : KERN_PK_Q6K_LO(n, p, k)) + 16 * r);
                     uint8x16_t qh = vld1q_u8(w + KERN_PK_Q6K_QH(n, p, k) + 16 * r);
                     if (t >= 2)
@@ -189,14 +200,14 @@ AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                     Q[k] = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(lq, m4), vandq_u8(qh, m30)));
                 }
                 uint32_t sc4;
-                memcpy(&sc4, w + KERN_PK_Q6K_SC + 16 * j + 4 * r, 4);
+                memcpy(&sc4, w + sc_at + 16 * j + 4 * r, 4);
                 int32x4_t sc = vmovl_s16(vget_low_s16(vmovl_s8(vcreate_s8(sc4))));
                 for (int c = 0; c < C; c++) {
                     const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
                     int8x16_t qv = vld1q_s8((const int8_t *)(blk + KERN_Q8K_QS + 128 * n + 32 * t + 16 * p));
                     int16_t bsum;
                     memcpy(&bsum, blk + KERN_Q8K_SUMS + 2 * j, 2);
-                    int32x4_t s = vdupq_n_s32(-32 * bsum);
+                    int32x4_t s = vdupq_n_s32(-off * bsum);
                     s = vdotq_laneq_s32(s, Q[0], qv, 0);
                     s = vdotq_laneq_s32(s, Q[1], qv, 1);
                     s = vdotq_laneq_s32(s, Q[2], qv, 2);
@@ -205,7 +216,7 @@ AI void q6k_tile(const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                 }
             }
             float16x4_t dh;
-            memcpy(&dh, w + KERN_PK_Q6K_D + 8 * r, 8);
+            memcpy(&dh, w + d_at + 8 * r, 8);
             float32x4_t dd = vcvt_f32_f16(dh);
             for (int c = 0; c < C; c++) {
                 float da;

@@ -11,6 +11,7 @@
 
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
+#include "kernels/kernels_internal.h"
 #include "kernels/pack_internal.h"
 
 #if defined(KERN_NEON_DOTPROD)
@@ -195,12 +196,8 @@ AI float k16_dot(const int kind, const uint8_t *w, const uint8_t *a, size_t n)
                 sc[i] = ((const int8_t *)w)[192 + i];
             d = ld_h(w + 208);
         } else if (kind == K_Q3) {
-            const uint8_t *x = w + 96;
-            for (int i = 0; i < 16; i++) {
-                int lo = i < 8 ? (x[i] & 0xf) : (x[i - 8] >> 4);
-                int hi = (x[8 + (i & 3)] >> (2 * (i >> 2))) & 3;
-                sc[i] = (lo | (hi << 4)) - 32;
-            }
+            for (int i = 0; i < 16; i++)
+                sc[i] = kern_k3_scale(w + 96, i);
             d = ld_h(w + 108);
         } else {
             for (int i = 0; i < 16; i++) {

@@ -563,12 +563,8 @@ AI float k16_scales(int kind, const uint8_t *blk, int8_t *sc, uint8_t *mn)
         return ld_h(blk + 208);
     }
     if (kind == K_Q3) {
-        const uint8_t *s = blk + 96;
-        for (int j = 0; j < 16; j++) {
-            int lo = j < 8 ? (s[j] & 0xf) : (s[j - 8] >> 4);
-            int hi = (s[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
-            sc[j] = (int8_t)((lo | (hi << 4)) - 32);
-        }
+        for (int j = 0; j < 16; j++)
+            sc[j] = (int8_t)kern_k3_scale(blk + 96, j);
         return ld_h(blk + 108);
     }
     for (int j = 0; j < 16; j++) {
