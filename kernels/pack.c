@@ -30,6 +30,11 @@
  *         Quant 128n + 32t + 16p + 4k + e of a row is bits 2t, 2t + 1 of
  *         its low-bit byte of half n and byte e of [k], and bit 4n + t of
  *         its high-bit byte, as stored.
+ *   Q2_K  per super-block, for half n and p = 0, 1 in turn: [4][16][4]
+ *         code bytes 16p + 4k.. of the half (quant 128n + 32t + 16p + 4k
+ *         + e is bits 2t, 2t + 1 of byte e of [k]); then sm[8][16][2]
+ *         (row i's scale-and-min bytes of sub-blocks 2m, 2m + 1 at [m][i]),
+ *         f16 d[16], f16 dmin[16].
  * The byte counts equal the stored blocks' except Q4_K's (2368 against
  * 2304 bytes for 16 rows of a super-block) and Q3_K's (1824 against 1760):
  * their scales unpacked.
@@ -70,6 +75,7 @@ static const pack_kind *kind_of(uint32_t type)
         {GGUF_T_Q4_0, KERN_PK_Q4_0, KERN_PANEL_Q4_0}, {GGUF_T_Q8_0, KERN_PK_Q8_0, KERN_PANEL_Q8_0},
         {GGUF_T_Q4_K, KERN_PK_Q4_K, KERN_PANEL_Q4_K}, {GGUF_T_Q5_K, KERN_PK_Q5_K, KERN_PANEL_Q5_K},
         {GGUF_T_Q6_K, KERN_PK_Q6_K, KERN_PANEL_Q6_K}, {GGUF_T_Q3_K, KERN_PK_Q3_K, KERN_PANEL_Q3_K},
+        {GGUF_T_Q2_K, KERN_PK_Q2_K, KERN_PANEL_Q2_K},
     };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (kinds[i].type == type)
@@ -184,6 +190,21 @@ static void pack_q3_k(const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t 
     }
 }
 
+static void pack_q2_k(const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t *dst)
+{
+    for (size_t n = 0; n < 2; n++)
+        for (size_t p = 0; p < 2; p++)
+            for (size_t k = 0; k < 4; k++)
+                gather4(w, ws, b * bs + 16 + 32 * n + 16 * p + 4 * k, 0, dst + KERN_PK_Q2K_L(n, p, k));
+    for (int i = 0; i < KERN_PACK_ROWS; i++) {
+        const uint8_t *blk = w + i * ws + b * bs;
+        for (int j = 0; j < 16; j++)
+            dst[KERN_PK_Q2K_SM + 32 * (j / 2) + 2 * i + j % 2] = blk[j];
+        memcpy(dst + KERN_PK_Q2K_D + 2 * i, blk + 80, 2);
+        memcpy(dst + KERN_PK_Q2K_DMIN + 2 * i, blk + 82, 2);
+    }
+}
+
 void kern_pack16(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst)
 {
     const pack_kind *k = kind_of(type);
@@ -199,6 +220,8 @@ void kern_pack16(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uin
                 pack_q6_k(rows, ws, b, bs, out);
             else if (type == GGUF_T_Q3_K)
                 pack_q3_k(rows, ws, b, bs, out);
+            else if (type == GGUF_T_Q2_K)
+                pack_q2_k(rows, ws, b, bs, out);
             else
                 pack_legacy(type, rows, ws, b, bs, out);
         }

@@ -197,12 +197,13 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
     acc_store(C, acc, y, ldy);
 }
 
-/* ---- Q6_K and Q3_K against kern_matmul's Q8_K rows: per super-block the
- * integer sum over the sixteen sub-blocks of scale * (codes . quants -
- * offset * sum of the quants), scaled by d in f32 (see pack_avx512.c for
+/* ---- Q6_K, Q3_K and Q2_K against kern_matmul's Q8_K rows: per
+ * super-block the integer sum over the sixteen sub-blocks of scale *
+ * (codes . quants - offset * sum of the quants), scaled by d in f32, less
+ * (Q2_K) dmin * the sum of min * sum of the quants (see pack_avx512.c for
  * the codes). Six-bit codes times quants fill an int16 pair (2 * 63 * 127
- * = 16002; Q3_K's 2 * 7 * 127 = 1778), so each pair is widened at once by
- * vpmaddwd with the sub-block's scale. */
+ * = 16002; Q3_K's 2 * 7 * 127 = 1778, Q2_K's 762), so each pair is
+ * widened at once by vpmaddwd with the sub-block's scale. */
 
 /* Code vectors of half n, quants 32t + 16p + 4k.. (Q[k]) and 32(t + 2) +
  * 16p + 4k.. (Q[4 + k]) for k = 0..3, t = 0 or 1, of rows 8h..8h+7: the
@@ -239,15 +240,40 @@ AI void q3k_codes(const uint8_t *w, int h, int n, int p, int t, __m256i *Q)
     }
 }
 
-AI void q6k_tile(const int q3, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+/* Q2_K's code vectors in q6k_codes' order: bits 2t and 2t + 4 of the
+ * code bytes of half n. */
+AI void q2k_codes(const uint8_t *w, int h, int n, int p, int t, __m256i *Q)
+{
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (int k = 0; k < 4; k++) {
+        __m256i lb = _mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q2K_L(n, p, k) + 32 * h));
+        Q[k] = _mm256_and_si256(t ? _mm256_srli_epi16(lb, 2) : lb, m3);
+        Q[4 + k] = _mm256_and_si256(_mm256_srli_epi16(lb, 4 + 2 * t), m3);
+    }
+}
+
+/* Sub-block j's scales of rows 8h..8h+7 as int32. */
+AI __m256i k16_scale(const int kind, const uint8_t *w, int h, int j)
+{
+    if (kind == KERN_K16_Q2) {
+        const uint8_t *p = w + KERN_PK_Q2K_SM + 32 * (j / 2) + 16 * h;
+        __m256i sm = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+        return _mm256_and_si256(j % 2 ? _mm256_srli_epi32(sm, 8) : sm, _mm256_set1_epi32(0xf));
+    }
+    const size_t at = kind == KERN_K16_Q3 ? KERN_PK_Q3K_SC : KERN_PK_Q6K_SC;
+    return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(w + at + 16 * j + 8 * h)));
+}
+
+AI void q6k_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                  const uint8_t *a, size_t as, float *y, size_t ldy)
 {
     (void)nb;
-    const int off = q3 ? 4 : 32;
-    const size_t sc_at = q3 ? KERN_PK_Q3K_SC : KERN_PK_Q6K_SC, d_at = q3 ? KERN_PK_Q3K_D : KERN_PK_Q6K_D;
+    const int q3 = kind == KERN_K16_Q3, q2 = kind == KERN_K16_Q2, off = q3 ? 4 : q2 ? 0 : 32;
+    const size_t bb = q3 ? KERN_PK_Q3_K : q2 ? KERN_PK_Q2_K : KERN_PK_Q6_K;
+    const size_t d_at = q3 ? KERN_PK_Q3K_D : q2 ? KERN_PK_Q2K_D : KERN_PK_Q6K_D;
     __m256 acc[2][CM];
     acc_load(C, acc, b0 ? y : NULL, ldy);
-    for (size_t b = b0; b < b1; b++, w += q3 ? KERN_PK_Q3_K : KERN_PK_Q6_K) {
+    for (size_t b = b0; b < b1; b++, w += bb) {
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             __m256i isum[CM];
@@ -258,15 +284,16 @@ AI void q6k_tile(const int q3, const int C, const uint8_t *w, size_t b0, size_t 
                 /* half n, the quants 32t + 16p.. and 32(t + 2) + 16p.. of it */
                 const int n = ntp / 4, p = (ntp / 2) % 2, t = ntp % 2;
                 __m256i Q[8];
-                if (q3)
+                if (q2)
+                    q2k_codes(w, h, n, p, t, Q);
+                else if (q3)
                     q3k_codes(w, h, n, p, t, Q);
                 else
                     q6k_codes(w, h, n, p, t, Q);
 #pragma GCC unroll 2
                 for (int u = 0; u < 2; u++) {
                     const int j = 8 * n + 2 * (t + 2 * u) + p; /* the sub-block */
-                    const uint8_t *scj = w + sc_at + 16 * j + 8 * h;
-                    __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)scj));
+                    __m256i sc = k16_scale(kind, w, h, j);
                     /* row i's scale in both int16 halves of its lane */
                     __m256i sc2 = _mm256_or_si256(_mm256_and_si256(sc, _mm256_set1_epi32(0xffff)),
                                                   _mm256_slli_epi32(sc, 16));
@@ -285,13 +312,26 @@ AI void q6k_tile(const int q3, const int C, const uint8_t *w, size_t b0, size_t 
                     }
                 }
             }
+            /* Q2_K's mins of sub-blocks 2m and 2m + 1 as an int16 pair a row */
+            __m256i mn[8];
+            for (int m = 0; q2 && m < 8; m++)
+                mn[m] = _mm256_srli_epi16(
+                    _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(w + KERN_PK_Q2K_SM + 32 * m + 16 * h))), 4);
             __m256 dd = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + d_at + 16 * h)));
 #pragma GCC unroll 8
             for (int c = 0; c < C; c++) {
+                const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
                 float da;
-                memcpy(&da, a + c * as + b * KERN_Q8K_BYTES, 4);
-                __m256 scale = _mm256_mul_ps(dd, _mm256_set1_ps(da));
-                acc[h][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), scale, acc[h][c]);
+                memcpy(&da, blk, 4);
+                __m256 vda = _mm256_set1_ps(da);
+                acc[h][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_mul_ps(dd, vda), acc[h][c]);
+                if (q2) {
+                    __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + KERN_PK_Q2K_DMIN + 16 * h)));
+                    __m256i ms = _mm256_madd_epi16(mn[0], bcast4(blk + KERN_Q8K_SUMS));
+                    for (int m = 1; m < 8; m++)
+                        ms = _mm256_add_epi32(ms, _mm256_madd_epi16(mn[m], bcast4(blk + KERN_Q8K_SUMS + 4 * m)));
+                    acc[h][c] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_mul_ps(dm, vda), acc[h][c]);
+                }
             }
         }
     }

@@ -226,26 +226,40 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
     acc_store(C, acc, y, ldy);
 }
 
-/* ---- Q6_K and Q3_K against kern_matmul's Q8_K rows: per super-block the
- * integer sum over the sixteen sub-blocks of scale * (codes . quants -
- * offset * sum of the quants), scaled by d in f32; the codes are unsigned
- * (Q6_K q + 32, Q3_K q + 4). Code vector k of a half of 128 and p (quants
- * 16p + 4k.. of each 32): Q6_K joins a nibble of its low-bit bytes (low:
- * the first 32, high: the third; of the second 32 and fourth) with two
- * bits of its high-bit bytes, Q3_K two bits of its low-bit bytes (bits 2t
- * for the t-th 32) with one of its high-bit bytes (bit 4n + t). */
+/* ---- Q6_K, Q3_K and Q2_K against kern_matmul's Q8_K rows: per
+ * super-block the integer sum over the sixteen sub-blocks of scale *
+ * (codes . quants - offset * sum of the quants), scaled by d in f32, less
+ * (Q2_K) dmin * the sum of min * sum of the quants; the codes are unsigned
+ * (Q6_K q + 32, Q3_K q + 4, Q2_K q). Code vector k of a half of 128 and p
+ * (quants 16p + 4k.. of each 32): Q6_K joins a nibble of its low-bit
+ * bytes (low: the first 32, high: the third; of the second 32 and fourth)
+ * with two bits of its high-bit bytes, Q3_K two bits of its low-bit bytes
+ * (bits 2t for the t-th 32) with one of its high-bit bytes (bit 4n + t),
+ * Q2_K is two bits of its code bytes (bits 2t). */
 
-AI void q6k_tile(const int q3, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+/* Sub-block j's scales of the sixteen rows as int32. */
+AI __m512i k16_scale(const int kind, const uint8_t *w, int j)
+{
+    if (kind == KERN_K16_Q2) {
+        __m512i sm = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q2K_SM + 32 * (j / 2))));
+        return _mm512_and_si512(j % 2 ? _mm512_srli_epi32(sm, 8) : sm, _mm512_set1_epi32(0xf));
+    }
+    const size_t at = kind == KERN_K16_Q3 ? KERN_PK_Q3K_SC : KERN_PK_Q6K_SC;
+    return _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(w + at + 16 * j)));
+}
+
+AI void q6k_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                  const uint8_t *a, size_t as, float *y, size_t ldy)
 {
     (void)nb;
     const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
     const __m512i m3 = _mm512_set1_epi8(3), b2 = _mm512_set1_epi8(4);
-    const int off = q3 ? 4 : 32;
-    const size_t sc_at = q3 ? KERN_PK_Q3K_SC : KERN_PK_Q6K_SC, d_at = q3 ? KERN_PK_Q3K_D : KERN_PK_Q6K_D;
+    const int q3 = kind == KERN_K16_Q3, q2 = kind == KERN_K16_Q2, off = q3 ? 4 : q2 ? 0 : 32;
+    const size_t bb = q3 ? KERN_PK_Q3_K : q2 ? KERN_PK_Q2_K : KERN_PK_Q6_K;
+    const size_t d_at = q3 ? KERN_PK_Q3K_D : q2 ? KERN_PK_Q2K_D : KERN_PK_Q6K_D;
     __m512 acc[CM_Q4K];
     acc_load(C, acc, b0 ? y : NULL, ldy);
-    for (size_t b = b0; b < b1; b++, w += q3 ? KERN_PK_Q3_K : KERN_PK_Q6_K) {
+    for (size_t b = b0; b < b1; b++, w += bb) {
         __m512i isum[CM_Q4K];
 #pragma GCC unroll 16
         for (int c = 0; c < C; c++)
@@ -255,6 +269,11 @@ AI void q6k_tile(const int q3, const int C, const uint8_t *w, size_t b0, size_t 
         for (int np = 0; np < 4; np++) {
             const int n = np / 2, p = np % 2;
             __m512i Q[4][4];
+            for (int k = 0; q2 && k < 4; k++) {
+                __m512i lb = _mm512_loadu_si512(w + KERN_PK_Q2K_L(n, p, k));
+                for (int t = 0; t < 4; t++)
+                    Q[t][k] = _mm512_and_si512(t ? _mm512_srli_epi16(lb, 2 * t) : lb, m3);
+            }
             for (int k = 0; q3 && k < 4; k++) {
                 __m512i hb = _mm512_loadu_si512(w + KERN_PK_Q3K_H(p, k));
                 __m512i lb = _mm512_loadu_si512(w + KERN_PK_Q3K_L(n, p, k));
@@ -265,7 +284,7 @@ AI void q6k_tile(const int q3, const int C, const uint8_t *w, size_t b0, size_t 
                     Q[t][k] = _mm512_or_si512(_mm512_and_si512(l, m3), _mm512_and_si512(h, b2));
                 }
             }
-            for (int k = 0; !q3 && k < 4; k++) {
+            for (int k = 0; kind == KERN_K16_Q6 && k < 4; k++) {
                 __m512i lo = _mm512_loadu_si512(w + KERN_PK_Q6K_LO(n, p, k));
                 __m512i qh = _mm512_loadu_si512(w + KERN_PK_Q6K_QH(n, p, k));
                 __m512i hi = _mm512_loadu_si512(w + KERN_PK_Q6K_HI(n, p, k));
@@ -277,7 +296,7 @@ AI void q6k_tile(const int q3, const int C, const uint8_t *w, size_t b0, size_t 
             }
             for (int t = 0; t < 4; t++) {
                 const int j = 8 * n + 2 * t + p; /* the sub-block */
-                __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(w + sc_at + 16 * j)));
+                __m512i sc = k16_scale(kind, w, j);
 #pragma GCC unroll 16
                 for (int c = 0; c < C; c++) {
                     const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
@@ -291,12 +310,26 @@ AI void q6k_tile(const int q3, const int C, const uint8_t *w, size_t b0, size_t 
                 }
             }
         }
+        /* Q2_K's mins of sub-blocks 2m and 2m + 1 as an int16 pair a row */
+        __m512i mn[8];
+        for (int m = 0; q2 && m < 8; m++)
+            mn[m] = _mm512_srli_epi16(
+                _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q2K_SM + 32 * m))), 4);
         __m512 dd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + d_at)));
 #pragma GCC unroll 16
         for (int c = 0; c < C; c++) {
+            const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
             float da;
-            memcpy(&da, a + c * as + b * KERN_Q8K_BYTES, 4);
-            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dd, _mm512_set1_ps(da)), acc[c]);
+            memcpy(&da, blk, 4);
+            __m512 vda = _mm512_set1_ps(da);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dd, vda), acc[c]);
+            if (q2) {
+                __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q2K_DMIN)));
+                __m512i ms = _mm512_setzero_si512();
+                for (int m = 0; m < 8; m++)
+                    ms = _mm512_dpwssd_epi32(ms, mn[m], bcast4(blk + KERN_Q8K_SUMS + 4 * m));
+                acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(ms), _mm512_mul_ps(dm, vda), acc[c]);
+            }
         }
     }
     acc_store(C, acc, y, ldy);

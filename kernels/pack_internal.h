@@ -38,6 +38,16 @@
 #define KERN_PK_Q3K_L(n, p, k) ((n) ? 1024 + 256 * (p) + 64 * (k) : 512 * (p) + 256 + 64 * (k))
 #define KERN_PK_Q3K_SC 1536
 #define KERN_PK_Q3K_D 1792
+/* A Q2_K block: the code bytes 16p + 4k.. of half n, (n, p) in turn, then
+ * the scale-and-min bytes of sub-blocks 2m and 2m + 1 of each row side by
+ * side (sm[8][16][2]), then d and dmin. */
+#define KERN_PK_Q2_K (16 * 64 + 256 + 64)
+#define KERN_PK_Q2K_L(n, p, k) (256 * (2 * (n) + (p)) + 64 * (k))
+#define KERN_PK_Q2K_SM 1024
+#define KERN_PK_Q2K_D 1280
+#define KERN_PK_Q2K_DMIN 1312
+/* The types of q6k_tile: sixteen sub-blocks of sixteen quants each. */
+enum { KERN_K16_Q6, KERN_K16_Q3, KERN_K16_Q2 };
 
 /* Groups per super-group, and blocks per panel (about 18 KB of weights of
  * one group) for rows longer than one panel (see pack.c). */
@@ -48,6 +58,7 @@
 #define KERN_PANEL_Q5_K 6
 #define KERN_PANEL_Q6_K 5
 #define KERN_PANEL_Q3_K 10
+#define KERN_PANEL_Q2_K 14
 
 size_t kern_pack16_size(uint32_t type, size_t n_in, size_t n_out);
 size_t kern_pack16_grain(uint32_t type, size_t n_in);
@@ -82,26 +93,30 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
     }
 
 /* The cases of a tile switch for 1..4 or 1..8 tokens, and a case for a
- * set's legacy_tile(q8, C, ...), q4k_tile(q5, C, ...) and q6k_tile(q3,
+ * set's legacy_tile(q8, C, ...), q4k_tile(q5, C, ...) and q6k_tile(kind,
  * C, ...) (see above). */
 #define KERN_CASES_4(M, ...) M(__VA_ARGS__ 1) M(__VA_ARGS__ 2) M(__VA_ARGS__ 3) M(__VA_ARGS__ 4)
 #define KERN_CASES_8(M, ...) KERN_CASES_4(M, __VA_ARGS__) M(__VA_ARGS__ 5) M(__VA_ARGS__ 6) \
     M(__VA_ARGS__ 7) M(__VA_ARGS__ 8)
 #define KERN_CASE_LEG(Q8, C) case C: legacy_tile(Q8, C, wg, b0, b1, nb, at, as, yt, ldy); break;
 #define KERN_CASE_Q4K(Q5, C) case C: q4k_tile(Q5, C, wg, b0, b1, nb, at, as, yt, ldy); break;
-#define KERN_CASE_Q6K(Q3, C) case C: q6k_tile(Q3, C, wg, b0, b1, nb, at, as, yt, ldy); break;
+#define KERN_CASE_Q6K(KIND, C) case C: q6k_tile(KIND, C, wg, b0, b1, nb, at, as, yt, ldy); break;
 
 /* A set's packed products of Q4_0, Q8_0 (its legacy_tile, up to CM_LEG
- * tokens a tile, cases CASES_LEG), Q4_K, Q5_K (q4k_tile), Q6_K and Q3_K
- * (q6k_tile; CM_Q4K, CASES_Q4K), and `getter`, the kern_gemm_fn of a
+ * tokens a tile, cases CASES_LEG), Q4_K, Q5_K (q4k_tile), Q6_K, Q3_K and
+ * Q2_K (q6k_tile; CM_Q4K, CASES_Q4K), and `getter`, the kern_gemm_fn of a
  * type or NULL. */
 #define KERN_DEFINE_PACKED_SET(getter, CM_LEG, CASES_LEG, CM_Q4K, CASES_Q4K) \
     KERN_DEFINE_PACKED(packed_q4_0, CM_LEG, 32, KERN_PK_Q4_0, KERN_PANEL_Q4_0, CASES_LEG(KERN_CASE_LEG, 0, )) \
     KERN_DEFINE_PACKED(packed_q8_0, CM_LEG, 32, KERN_PK_Q8_0, KERN_PANEL_Q8_0, CASES_LEG(KERN_CASE_LEG, 1, )) \
     KERN_DEFINE_PACKED(packed_q4_k, CM_Q4K, 256, KERN_PK_Q4_K, KERN_PANEL_Q4_K, CASES_Q4K(KERN_CASE_Q4K, 0, )) \
     KERN_DEFINE_PACKED(packed_q5_k, CM_Q4K, 256, KERN_PK_Q5_K, KERN_PANEL_Q5_K, CASES_Q4K(KERN_CASE_Q4K, 1, )) \
-    KERN_DEFINE_PACKED(packed_q6_k, CM_Q4K, 256, KERN_PK_Q6_K, KERN_PANEL_Q6_K, CASES_Q4K(KERN_CASE_Q6K, 0, )) \
-    KERN_DEFINE_PACKED(packed_q3_k, CM_Q4K, 256, KERN_PK_Q3_K, KERN_PANEL_Q3_K, CASES_Q4K(KERN_CASE_Q6K, 1, )) \
+    KERN_DEFINE_PACKED(packed_q6_k, CM_Q4K, 256, KERN_PK_Q6_K, KERN_PANEL_Q6_K, \
+                       CASES_Q4K(KERN_CASE_Q6K, KERN_K16_Q6, )) \
+    KERN_DEFINE_PACKED(packed_q3_k, CM_Q4K, 256, KERN_PK_Q3_K, KERN_PANEL_Q3_K, \
+                       CASES_Q4K(KERN_CASE_Q6K, KERN_K16_Q3, )) \
+    KERN_DEFINE_PACKED(packed_q2_k, CM_Q4K, 256, KERN_PK_Q2_K, KERN_PANEL_Q2_K, \
+                       CASES_Q4K(KERN_CASE_Q6K, KERN_K16_Q2, )) \
     kern_gemm_fn getter(uint32_t type) \
     { \
         switch (type) { \
@@ -111,6 +126,7 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
         case GGUF_T_Q5_K: return packed_q5_k; \
         case GGUF_T_Q6_K: return packed_q6_k; \
         case GGUF_T_Q3_K: return packed_q3_k; \
+        case GGUF_T_Q2_K: return packed_q2_k; \
         default: return NULL; \
         } \
     }

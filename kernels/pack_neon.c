@@ -160,21 +160,34 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
     acc_store(C, acc, y, ldy);
 }
 
-/* ---- Q6_K and Q3_K against kern_matmul's Q8_K rows: per super-block the
- * integer sum over the sixteen sub-blocks of scale * (codes . quants -
- * offset * sum of the quants), scaled by d in f32 (see pack_avx512.c for
+/* ---- Q6_K, Q3_K and Q2_K against kern_matmul's Q8_K rows: per
+ * super-block the integer sum over the sixteen sub-blocks of scale *
+ * (codes . quants - offset * sum of the quants), scaled by d in f32, less
+ * (Q2_K) dmin * the sum of min * sum of the quants (see pack_avx512.c for
  * the codes). */
 
-AI void q6k_tile(const int q3, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+/* Q2_K's scale-and-min bytes of sub-blocks 2m and 2m + 1 of rows
+ * 4r..4r+3, one row a lane. */
+AI uint32x4_t q2k_sm(const uint8_t *w, int m, int r)
+{
+    uint16x4_t sm;
+    memcpy(&sm, w + KERN_PK_Q2K_SM + 32 * m + 8 * r, 8);
+    return vmovl_u16(sm);
+}
+
+AI void q6k_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                  const uint8_t *a, size_t as, float *y, size_t ldy)
 {
     (void)nb;
     const uint8x16_t m4 = vdupq_n_u8(0x0f), m30 = vdupq_n_u8(0x30), m3 = vdupq_n_u8(3), b2 = vdupq_n_u8(4);
-    const int off = q3 ? 4 : 32;
-    const size_t sc_at = q3 ? KERN_PK_Q3K_SC : KERN_PK_Q6K_SC, d_at = q3 ? KERN_PK_Q3K_D : KERN_PK_Q6K_D;
+    const uint32x4_t n4 = vdupq_n_u32(0xf);
+    const int q3 = kind == KERN_K16_Q3, q2 = kind == KERN_K16_Q2, off = q3 ? 4 : q2 ? 0 : 32;
+    const size_t bb = q3 ? KERN_PK_Q3_K : q2 ? KERN_PK_Q2_K : KERN_PK_Q6_K;
+    const size_t sc_at = q3 ? KERN_PK_Q3K_SC : KERN_PK_Q6K_SC;
+    const size_t d_at = q3 ? KERN_PK_Q3K_D : q2 ? KERN_PK_Q2K_D : KERN_PK_Q6K_D;
     float32x4_t acc[4][CM];
     acc_load(C, acc, b0 ? y : NULL, ldy);
-    for (size_t b = b0; b < b1; b++, w += q3 ? KERN_PK_Q3_K : KERN_PK_Q6_K) {
+    for (size_t b = b0; b < b1; b++, w += bb) {
         for (int r = 0; r < 4; r++) {
             int32x4_t isum[CM];
             for (int c = 0; c < C; c++)
@@ -183,6 +196,10 @@ AI void q6k_tile(const int q3, const int C, const uint8_t *w, size_t b0, size_t 
                 /* half n, quants 32t + 16p.. of it: sub-block j */
                 const int n = npt / 8, p = (npt / 4) % 2, t = npt % 4, j = 8 * n + 2 * t + p;
                 int8x16_t Q[4];
+                for (int k = 0; q2 && k < 4; k++) {
+                    uint8x16_t lb = vld1q_u8(w + KERN_PK_Q2K_L(n, p, k) + 16 * r);
+                    Q[k] = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(lb, vdupq_n_s8((int8_t)(-2 * t))), m3));
+                }
                 for (int k = 0; q3 && k < 4; k++) {
                     /* two bits of the low-bit bytes, the high bit at bit 2 */
                     uint8x16_t lb = vld1q_u8(w + KERN_PK_Q3K_L(n, p, k) + 16 * r);
@@ -191,7 +208,7 @@ AI void q6k_tile(const int q3, const int C, const uint8_t *w, size_t b0, size_t 
                     hb = vshlq_u8(hb, vdupq_n_s8((int8_t)(2 - 4 * n - t)));
                     Q[k] = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(lb, m3), vandq_u8(hb, b2)));
                 }
-                for (int k = 0; !q3 && k < 4; k++) {
+                for (int k = 0; kind == KERN_K16_Q6 && k < 4; k++) {
                     uint8x16_t lq = vld1q_u8(w + (t % 2 ? KERN_PK_Q6K_HI(n, p, k) : KERN_PK_Q6K_LO(n, p, k)) + 16 * r);
                     uint8x16_t qh = vld1q_u8(w + KERN_PK_Q6K_QH(n, p, k) + 16 * r);
                     if (t >= 2)
@@ -199,9 +216,15 @@ AI void q6k_tile(const int q3, const int C, const uint8_t *w, size_t b0, size_t 
                     qh = t == 3 ? vshrq_n_u8(qh, 2) : t == 2 ? qh : t == 1 ? vshlq_n_u8(qh, 2) : vshlq_n_u8(qh, 4);
                     Q[k] = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(lq, m4), vandq_u8(qh, m30)));
                 }
-                uint32_t sc4;
-                memcpy(&sc4, w + sc_at + 16 * j + 4 * r, 4);
-                int32x4_t sc = vmovl_s16(vget_low_s16(vmovl_s8(vcreate_s8(sc4))));
+                int32x4_t sc;
+                if (q2) {
+                    uint32x4_t sm = q2k_sm(w, j / 2, r);
+                    sc = vreinterpretq_s32_u32(vandq_u32(j % 2 ? vshrq_n_u32(sm, 8) : sm, n4));
+                } else {
+                    uint32_t sc4;
+                    memcpy(&sc4, w + sc_at + 16 * j + 4 * r, 4);
+                    sc = vmovl_s16(vget_low_s16(vmovl_s8(vcreate_s8(sc4))));
+                }
                 for (int c = 0; c < C; c++) {
                     const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
                     int8x16_t qv = vld1q_s8((const int8_t *)(blk + KERN_Q8K_QS + 128 * n + 32 * t + 16 * p));
@@ -219,9 +242,23 @@ AI void q6k_tile(const int q3, const int C, const uint8_t *w, size_t b0, size_t 
             memcpy(&dh, w + d_at + 8 * r, 8);
             float32x4_t dd = vcvt_f32_f16(dh);
             for (int c = 0; c < C; c++) {
+                const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
                 float da;
-                memcpy(&da, a + c * as + b * KERN_Q8K_BYTES, 4);
+                memcpy(&da, blk, 4);
                 acc[r][c] = vfmaq_f32(acc[r][c], vcvtq_f32_s32(isum[c]), vmulq_n_f32(dd, da));
+                if (q2) {
+                    int32x4_t ms = vdupq_n_s32(0);
+                    for (int m = 0; m < 8; m++) {
+                        uint32x4_t sm = q2k_sm(w, m, r);
+                        int16_t bs[2];
+                        memcpy(bs, blk + KERN_Q8K_SUMS + 4 * m, 4);
+                        ms = vmlaq_n_s32(ms, vreinterpretq_s32_u32(vandq_u32(vshrq_n_u32(sm, 4), n4)), bs[0]);
+                        ms = vmlaq_n_s32(ms, vreinterpretq_s32_u32(vshrq_n_u32(sm, 12)), bs[1]);
+                    }
+                    float16x4_t mh;
+                    memcpy(&mh, w + KERN_PK_Q2K_DMIN + 8 * r, 8);
+                    acc[r][c] = vfmsq_f32(acc[r][c], vcvtq_f32_s32(ms), vmulq_n_f32(vcvt_f32_f16(mh), da));
+                }
             }
         }
     }
