@@ -68,16 +68,17 @@ AI __m256i dotn_16(const int n, const __m256i *W, const uint8_t *q, const int *o
     return s;
 }
 
-/* ---- Q4_0 and Q8_0 against kern_matmul's Q8_0 rows (side scales and
- * sums after the blocks) */
+/* ---- Q4_0, Q8_0 and Q5_0 against kern_matmul's Q8_0 rows (side scales
+ * and sums after the blocks; see pack_avx512.c) */
 
-AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                     const uint8_t *a, size_t as, float *y, size_t ldy)
 {
-    const size_t bb = q8 ? KERN_PK_Q8_0 : KERN_PK_Q4_0, ncode = q8 ? 8 : 4;
+    const int q8 = kind == KERN_LEG_Q8, q5 = kind == KERN_LEG_Q5;
+    const size_t bb = q8 ? KERN_PK_Q8_0 : q5 ? KERN_PK_Q5_0 : KERN_PK_Q4_0, ncode = q8 ? 8 : q5 ? 5 : 4;
     /* Q4_0: low nibbles are quants 0-15 of the block, high ones 16-31 */
     static const int off4[8] = {0, 4, 8, 12, 16, 20, 24, 28};
-    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10), ones = _mm256_set1_epi16(1);
     const __m256i flip = _mm256_set1_epi8((char)0x80);
     __m256 acc[2][CM];
     acc_load(C, acc, b0 ? y : NULL, ldy);
@@ -93,6 +94,15 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
                     __m256i v = _mm256_loadu_si256((const __m256i *)(w + 64 * k + 32 * h));
                     W[k] = _mm256_and_si256(v, m4);
                     W[k + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                }
+                /* Q5_0: bit k (or 4 + k) of the byte beside code byte e, at bit 4 */
+                if (q5) {
+                    __m256i qh = _mm256_loadu_si256((const __m256i *)(w + 256 + 32 * h));
+                    for (int k = 0; k < 4; k++) {
+                        W[k] = _mm256_or_si256(W[k], _mm256_and_si256(_mm256_slli_epi16(qh, 4 - k), b4));
+                        W[k + 4] = _mm256_or_si256(W[k + 4],
+                                                   _mm256_and_si256(k ? _mm256_srli_epi16(qh, k) : qh, b4));
+                    }
                 }
             }
             __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 64 * ncode + 16 * h)));
@@ -110,6 +120,10 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
                                                          _mm256_sign_epi8(bcast4(q + 4 * k), W[k]));
                         s = _mm256_add_epi32(s, _mm256_madd_epi16(p, ones));
                     }
+                } else if (q5) { /* five-bit codes: eight pairs could pass an int16 */
+                    s = _mm256_add_epi32(_mm256_madd_epi16(dotn_16(4, W, q, off4), ones),
+                                         _mm256_madd_epi16(dotn_16(4, W + 4, q, off4 + 4), ones));
+                    s = _mm256_sub_epi32(s, _mm256_set1_epi32(16 * sa[b]));
                 } else {
                     s = _mm256_madd_epi16(dotn_16(8, W, q, off4), ones);
                     s = _mm256_sub_epi32(s, _mm256_set1_epi32(8 * sa[b]));

@@ -86,23 +86,25 @@ AI void act_ahead(const uint8_t *q, const uint8_t *d, size_t b, size_t nb)
     }
 }
 
-/* ---- Q4_0 and Q8_0 against kern_matmul's Q8_0 rows (side scales and
- * sums after the blocks): the codes are unsigned (Q4_0 as stored, Q8_0 +
- * 128) and offset * (sum of the activation block) comes off up front. */
+/* ---- Q4_0, Q8_0 and Q5_0 against kern_matmul's Q8_0 rows (side scales
+ * and sums after the blocks): the codes are unsigned (Q4_0 as stored, Q8_0
+ * + 128, Q5_0 with its fifth bit at bit 4) and offset * (sum of the
+ * activation block) comes off up front. */
 
 /* Blocks b0..b1 of one group at w (of nb in a row) against C tokens,
  * added to y's partial sums unless b0 is 0. */
-AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                     const uint8_t *a, size_t as, float *y, size_t ldy)
 {
-    const size_t bb = q8 ? KERN_PK_Q8_0 : KERN_PK_Q4_0, ncode = q8 ? 8 : 4;
-    const int off = q8 ? 128 : 8;
+    const int q8 = kind == KERN_LEG_Q8, q5 = kind == KERN_LEG_Q5;
+    const size_t bb = q8 ? KERN_PK_Q8_0 : q5 ? KERN_PK_Q5_0 : KERN_PK_Q4_0, ncode = q8 ? 8 : q5 ? 5 : 4;
+    const int off = q8 ? 128 : q5 ? 16 : 8;
     /* A lone token's Q4_0 keeps the high nibbles in place (16 times the
      * code) and shifts their sum once instead of four code vectors: +4-15%
      * on a product hot in the second level (decoding unchanged within the
      * noise). */
-    const int in_place = !q8 && C == 1;
-    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const int in_place = kind == KERN_LEG_Q4 && C == 1;
+    const __m512i m4 = _mm512_set1_epi8(0x0f), b4 = _mm512_set1_epi8(0x10);
     __m512 acc[CM_LEG];
     acc_load(C, acc, b0 ? y : NULL, ldy);
     for (size_t b = b0; b < b1; b++, w += bb) {
@@ -121,6 +123,14 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
                 __m512i v = _mm512_loadu_si512(w + 64 * k);
                 W[k] = _mm512_and_si512(v, m4);
                 W[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+            }
+            /* Q5_0: bit k (or 4 + k) of the byte beside code byte e, at bit 4 */
+            if (q5) {
+                __m512i qh = _mm512_loadu_si512(w + 256);
+                for (int k = 0; k < 4; k++) {
+                    W[k] = _mm512_or_si512(W[k], _mm512_and_si512(_mm512_slli_epi16(qh, 4 - k), b4));
+                    W[k + 4] = _mm512_or_si512(W[k + 4], _mm512_and_si512(k ? _mm512_srli_epi16(qh, k) : qh, b4));
+                }
             }
         }
         __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + 64 * ncode)));

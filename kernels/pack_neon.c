@@ -58,11 +58,12 @@ AI int32x4_t dot8(int32x4_t acc, const int8x16_t *W, const int8_t *q)
 /* ---- Q4_0 and Q8_0 against kern_matmul's Q8_0 rows (side scales and
  * sums after the blocks) */
 
-AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                     const uint8_t *a, size_t as, float *y, size_t ldy)
 {
-    const size_t bb = q8 ? KERN_PK_Q8_0 : KERN_PK_Q4_0, ncode = q8 ? 8 : 4;
-    const uint8x16_t m4 = vdupq_n_u8(0x0f), flip = vdupq_n_u8(0x80);
+    const int q8 = kind == KERN_LEG_Q8, q5 = kind == KERN_LEG_Q5;
+    const size_t bb = q8 ? KERN_PK_Q8_0 : q5 ? KERN_PK_Q5_0 : KERN_PK_Q4_0, ncode = q8 ? 8 : q5 ? 5 : 4;
+    const uint8x16_t m4 = vdupq_n_u8(0x0f), flip = vdupq_n_u8(0x80), b4 = vdupq_n_u8(0x10);
     float32x4_t acc[4][CM];
     acc_load(C, acc, b0 ? y : NULL, ldy);
     for (size_t b = b0; b < b1; b++, w += bb) {
@@ -72,10 +73,17 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
                 for (int k = 0; k < 8; k++)
                     W[k] = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(w + 64 * k + 16 * r), flip));
             } else {
+                /* Q5_0: bit k (or 4 + k) of the byte beside code byte e, at bit 4 */
+                uint8x16_t qh = q5 ? vld1q_u8(w + 256 + 16 * r) : vdupq_n_u8(0);
                 for (int k = 0; k < 4; k++) {
                     uint8x16_t v = vld1q_u8(w + 64 * k + 16 * r);
-                    W[k] = vreinterpretq_s8_u8(vandq_u8(v, m4));
-                    W[k + 4] = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+                    uint8x16_t lo = vandq_u8(v, m4), hi = vshrq_n_u8(v, 4);
+                    if (q5) {
+                        lo = vorrq_u8(lo, vandq_u8(vshlq_u8(qh, vdupq_n_s8((int8_t)(4 - k))), b4));
+                        hi = vorrq_u8(hi, vandq_u8(vshlq_u8(qh, vdupq_n_s8((int8_t)-k)), b4));
+                    }
+                    W[k] = vreinterpretq_s8_u8(lo);
+                    W[k + 4] = vreinterpretq_s8_u8(hi);
                 }
             }
             float16x4_t dh;
@@ -85,7 +93,7 @@ AI void legacy_tile(const int q8, const int C, const uint8_t *w, size_t b0, size
                 const uint8_t *row = a + c * as;
                 const float *da = (const float *)(row + KERN_Q8_0_SIDE(nb));
                 const int32_t *sa = (const int32_t *)(da + nb);
-                int32x4_t s = vdupq_n_s32(q8 ? 0 : -8 * sa[b]);
+                int32x4_t s = vdupq_n_s32(q8 ? 0 : q5 ? -16 * sa[b] : -8 * sa[b]);
                 s = dot8(s, W, (const int8_t *)(row + 34 * b + 2));
                 acc[r][c] = vfmaq_f32(acc[r][c], vcvtq_f32_s32(s), vmulq_n_f32(dw, da[b]));
             }

@@ -316,7 +316,7 @@ static void test_threads(void **state)
 static void test_packed(void **state)
 {
     static const kern_isa isas[] = {KERN_ISA_PORTABLE, KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON};
-    static const uint32_t ptypes[] = {GGUF_T_Q4_0, GGUF_T_Q8_0, GGUF_T_Q2_K, GGUF_T_Q3_K,
+    static const uint32_t ptypes[] = {GGUF_T_Q4_0, GGUF_T_Q8_0, GGUF_T_Q5_0, GGUF_T_Q2_K, GGUF_T_Q3_K,
                                       GGUF_T_Q4_K, GGUF_T_Q5_K, GGUF_T_Q6_K};
     static const size_t outs[] = {16, 48, 80};
     static const size_t toks[] = {1, 2, 3, 7, 8, 9, 17};
