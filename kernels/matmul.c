@@ -30,6 +30,8 @@ static size_t act_row_bytes(uint32_t wtype, size_t n_in)
     size_t bytes = (size_t)gguf_row_size(vt, n_in);
     if (vt == GGUF_T_Q8_0)
         bytes = KERN_Q8_0_SIDE(n_in / 32) + 8 * (n_in / 32);
+    if (vt == GGUF_T_Q8_1)
+        bytes = KERN_Q8_1_SIDE(n_in / 32) + 8 * (n_in / 32);
     if (vt == GGUF_T_Q8_K)
         bytes = KERN_Q8_K_SIDE(n_in / 256) + 16 * (n_in / 256);
     /* round up to keep every activation row 64-byte aligned */
@@ -87,6 +89,14 @@ static void quant_rows(void *arg, size_t begin, size_t end, unsigned tid)
             kern_quantize_row(vt, j->x + t * j->n_in, row, j->n_in);
         if (vt == GGUF_T_Q8_K) {
             q8_k_side(row, j->n_in / 256);
+            continue;
+        }
+        if (vt == GGUF_T_Q8_1) {
+            float *d = (float *)(row + KERN_Q8_1_SIDE(nb));
+            for (size_t b = 0; b < nb; b++) {
+                d[b] = kern_f16_to_f32(kern_rd16(row + 36 * b));
+                d[nb + b] = kern_f16_to_f32(kern_rd16(row + 36 * b + 2));
+            }
             continue;
         }
         if (vt != GGUF_T_Q8_0)

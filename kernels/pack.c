@@ -14,6 +14,8 @@
  *         of quants 4k + e (k = 0..3) in bits 0..3 of qh[i][e], of quants
  *         16 + 4k + e in bits 4..7 (so bit k, or 4 + k, of the byte
  *         beside code byte e of [k])
+ *   Q4_1  Q4_0's layout, then f16 m[16]
+ *   Q5_1  Q5_0's layout, then f16 m[16]
  *   Q4_K  per super-block: codes[4][8][16][4] (pair p of sub-blocks, bytes
  *         32p+4k.. of row i: low nibbles sub-block 2p, high 2p+1),
  *         sc[8][16], mins[4][16][2] (sub-blocks 2m and 2m+1 of row i),
@@ -77,7 +79,8 @@ static const pack_kind *kind_of(uint32_t type)
 {
     static const pack_kind kinds[] = {
         {GGUF_T_Q4_0, KERN_PK_Q4_0, KERN_PANEL_Q4_0}, {GGUF_T_Q8_0, KERN_PK_Q8_0, KERN_PANEL_Q8_0},
-        {GGUF_T_Q5_0, KERN_PK_Q5_0, KERN_PANEL_Q5_0},
+        {GGUF_T_Q5_0, KERN_PK_Q5_0, KERN_PANEL_Q5_0}, {GGUF_T_Q4_1, KERN_PK_Q4_1, KERN_PANEL_Q4_1},
+        {GGUF_T_Q5_1, KERN_PK_Q5_1, KERN_PANEL_Q5_1},
         {GGUF_T_Q4_K, KERN_PK_Q4_K, KERN_PANEL_Q4_K}, {GGUF_T_Q5_K, KERN_PK_Q5_K, KERN_PANEL_Q5_K},
         {GGUF_T_Q6_K, KERN_PK_Q6_K, KERN_PANEL_Q6_K}, {GGUF_T_Q3_K, KERN_PK_Q3_K, KERN_PANEL_Q3_K},
         {GGUF_T_Q2_K, KERN_PK_Q2_K, KERN_PANEL_Q2_K},
@@ -121,23 +124,28 @@ static void gather4(const uint8_t *w, size_t ws, size_t off, uint8_t flip, uint8
             dst[4 * i + j] = (uint8_t)(w[i * ws + off + j] ^ flip);
 }
 
-/* Block b (of bs bytes) of the 16 rows at w (ws bytes apart) into dst. */
+/* Block b (of bs bytes) of the 16 rows at w (ws bytes apart) into dst:
+ * stored as d (f16), m (f16, Q4_1 and Q5_1), qh (32 bits, Q5_0 and Q5_1),
+ * then the quants. */
 static void pack_legacy(uint32_t type, const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t *dst)
 {
-    const int q8 = type == GGUF_T_Q8_0, q5 = type == GGUF_T_Q5_0;
-    const size_t ncode = q8 ? 8 : q5 ? 5 : 4;
+    const int q8 = type == GGUF_T_Q8_0, q5 = type == GGUF_T_Q5_0 || type == GGUF_T_Q5_1;
+    const int q1 = type == GGUF_T_Q4_1 || type == GGUF_T_Q5_1;
+    const size_t ncode = q8 ? 8 : q5 ? 5 : 4, qh_at = q1 ? 4 : 2, qs_at = qh_at + (q5 ? 4 : 0);
     for (size_t k = 0; k < (q8 ? 8 : 4); k++)
-        gather4(w, ws, b * bs + (q5 ? 6 : 2) + 4 * k, q8 ? 0x80 : 0, dst + 64 * k);
+        gather4(w, ws, b * bs + qs_at + 4 * k, q8 ? 0x80 : 0, dst + 64 * k);
     for (int i = 0; i < KERN_PACK_ROWS; i++) {
         const uint8_t *blk = w + i * ws + b * bs;
         for (int e = 0; q5 && e < 4; e++) {
-            uint32_t qh = kern_rd32(blk + 2);
+            uint32_t qh = kern_rd32(blk + qh_at);
             uint8_t hb = 0;
             for (int k = 0; k < 4; k++)
                 hb |= (uint8_t)((qh >> (4 * k + e) & 1) << k | (qh >> (16 + 4 * k + e) & 1) << (4 + k));
             dst[256 + 4 * i + e] = hb;
         }
         memcpy(dst + 64 * ncode + 2 * i, blk, 2);
+        if (q1)
+            memcpy(dst + 64 * ncode + 32 + 2 * i, blk + 2, 2);
     }
 }
 

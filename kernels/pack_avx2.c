@@ -69,13 +69,17 @@ AI __m256i dotn_16(const int n, const __m256i *W, const uint8_t *q, const int *o
 }
 
 /* ---- Q4_0, Q8_0 and Q5_0 against kern_matmul's Q8_0 rows (side scales
- * and sums after the blocks; see pack_avx512.c) */
+ * and sums after the blocks), Q4_1 and Q5_1 against its Q8_1 rows (see
+ * pack_avx512.c) */
 
 AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                     const uint8_t *a, size_t as, float *y, size_t ldy)
 {
-    const int q8 = kind == KERN_LEG_Q8, q5 = kind == KERN_LEG_Q5;
-    const size_t bb = q8 ? KERN_PK_Q8_0 : q5 ? KERN_PK_Q5_0 : KERN_PK_Q4_0, ncode = q8 ? 8 : q5 ? 5 : 4;
+    const int q8 = kind == KERN_LEG_Q8, q1 = kind == KERN_LEG_Q4_1 || kind == KERN_LEG_Q5_1;
+    const int q5 = kind == KERN_LEG_Q5 || kind == KERN_LEG_Q5_1;
+    const size_t bb = kern_pk_leg_bytes(kind), ncode = q8 ? 8 : q5 ? 5 : 4;
+    const int off = q8 || q1 ? 0 : q5 ? 16 : 8; /* Q8_0: signed codes here */
+    const size_t ab = q1 ? 36 : 34, side = q1 ? KERN_Q8_1_SIDE(nb) : KERN_Q8_0_SIDE(nb);
     /* Q4_0: low nibbles are quants 0-15 of the block, high ones 16-31 */
     static const int off4[8] = {0, 4, 8, 12, 16, 20, 24, 28};
     const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10), ones = _mm256_set1_epi16(1);
@@ -95,7 +99,7 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
                     W[k] = _mm256_and_si256(v, m4);
                     W[k + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
                 }
-                /* Q5_0: bit k (or 4 + k) of the byte beside code byte e, at bit 4 */
+                /* Q5_0, Q5_1: bit k (or 4 + k) of the byte beside code byte e, at bit 4 */
                 if (q5) {
                     __m256i qh = _mm256_loadu_si256((const __m256i *)(w + 256 + 32 * h));
                     for (int k = 0; k < 4; k++) {
@@ -106,12 +110,13 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
                 }
             }
             __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 64 * ncode + 16 * h)));
+            __m256 mw = q1 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 64 * ncode + 32 + 16 * h))) : dw;
 #pragma GCC unroll 8
             for (int c = 0; c < C; c++) {
                 const uint8_t *row = a + c * as;
-                const float *da = (const float *)(row + KERN_Q8_0_SIDE(nb));
+                const float *da = (const float *)(row + side);
                 const int32_t *sa = (const int32_t *)(da + nb);
-                const uint8_t *q = row + 34 * b + 2;
+                const uint8_t *q = row + ab * b + ab - 32;
                 __m256i s;
                 if (q8) {
                     s = _mm256_setzero_si256();
@@ -123,13 +128,15 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
                 } else if (q5) { /* five-bit codes: eight pairs could pass an int16 */
                     s = _mm256_add_epi32(_mm256_madd_epi16(dotn_16(4, W, q, off4), ones),
                                          _mm256_madd_epi16(dotn_16(4, W + 4, q, off4 + 4), ones));
-                    s = _mm256_sub_epi32(s, _mm256_set1_epi32(16 * sa[b]));
                 } else {
                     s = _mm256_madd_epi16(dotn_16(8, W, q, off4), ones);
-                    s = _mm256_sub_epi32(s, _mm256_set1_epi32(8 * sa[b]));
                 }
+                if (off)
+                    s = _mm256_sub_epi32(s, _mm256_set1_epi32(off * sa[b]));
                 __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(da[b]));
                 acc[h][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc[h][c]);
+                if (q1)
+                    acc[h][c] = _mm256_fmadd_ps(mw, _mm256_set1_ps(da[nb + b]), acc[h][c]);
             }
         }
     }

@@ -89,16 +89,21 @@ AI void act_ahead(const uint8_t *q, const uint8_t *d, size_t b, size_t nb)
 /* ---- Q4_0, Q8_0 and Q5_0 against kern_matmul's Q8_0 rows (side scales
  * and sums after the blocks): the codes are unsigned (Q4_0 as stored, Q8_0
  * + 128, Q5_0 with its fifth bit at bit 4) and offset * (sum of the
- * activation block) comes off up front. */
+ * activation block) comes off up front. Q4_1 and Q5_1 (codes as Q4_0's and
+ * Q5_0's, no offset) against Q8_1 rows, whose side holds each block's
+ * scale and stored sum: + m * that sum, as the reference adds it. */
 
 /* Blocks b0..b1 of one group at w (of nb in a row) against C tokens,
  * added to y's partial sums unless b0 is 0. */
 AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                     const uint8_t *a, size_t as, float *y, size_t ldy)
 {
-    const int q8 = kind == KERN_LEG_Q8, q5 = kind == KERN_LEG_Q5;
-    const size_t bb = q8 ? KERN_PK_Q8_0 : q5 ? KERN_PK_Q5_0 : KERN_PK_Q4_0, ncode = q8 ? 8 : q5 ? 5 : 4;
-    const int off = q8 ? 128 : q5 ? 16 : 8;
+    const int q8 = kind == KERN_LEG_Q8, q1 = kind == KERN_LEG_Q4_1 || kind == KERN_LEG_Q5_1;
+    const int q5 = kind == KERN_LEG_Q5 || kind == KERN_LEG_Q5_1;
+    const size_t bb = kern_pk_leg_bytes(kind), ncode = q8 ? 8 : q5 ? 5 : 4;
+    const int off = q8 ? 128 : q1 ? 0 : q5 ? 16 : 8;
+    /* the activation blocks: Q8_0 (34 bytes) or Q8_1 (36), and their side */
+    const size_t ab = q1 ? 36 : 34, side = q1 ? KERN_Q8_1_SIDE(nb) : KERN_Q8_0_SIDE(nb);
     /* A lone token's Q4_0 keeps the high nibbles in place (16 times the
      * code) and shifts their sum once instead of four code vectors: +4-15%
      * on a product hot in the second level (decoding unchanged within the
@@ -124,7 +129,7 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
                 W[k] = _mm512_and_si512(v, m4);
                 W[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
             }
-            /* Q5_0: bit k (or 4 + k) of the byte beside code byte e, at bit 4 */
+            /* Q5_0, Q5_1: bit k (or 4 + k) of the byte beside code byte e, at bit 4 */
             if (q5) {
                 __m512i qh = _mm512_loadu_si512(w + 256);
                 for (int k = 0; k < 4; k++) {
@@ -134,12 +139,13 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
             }
         }
         __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + 64 * ncode)));
+        __m512 mw = q1 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + 64 * ncode + 32))) : dw;
         if (C == 1 && !q8 && nb > 64)
-            act_ahead(a + 34 * (b + ACT_AHEAD), a + KERN_Q8_0_SIDE(nb) + 4 * (b + ACT_AHEAD), b, nb);
+            act_ahead(a + ab * (b + ACT_AHEAD), a + side + 4 * (b + ACT_AHEAD), b, nb);
 #pragma GCC unroll 16
         for (int c = 0; c < C; c++) {
             const uint8_t *row = a + c * as;
-            const float *da = (const float *)(row + KERN_Q8_0_SIDE(nb));
+            const float *da = (const float *)(row + side);
             const int32_t *sa = (const int32_t *)(da + nb);
             __m512i s;
             if (in_place) {
@@ -151,9 +157,11 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
                 }
                 s = _mm512_add_epi32(lo, _mm512_srai_epi32(hi, 4));
             } else {
-                s = dot8(W, row + 34 * b + 2, _mm512_set1_epi32(-off * sa[b]));
+                s = dot8(W, row + ab * b + ab - 32, _mm512_set1_epi32(q1 ? 0 : -off * sa[b]));
             }
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(da[b])), acc[c]);
+            if (q1)
+                acc[c] = _mm512_fmadd_ps(mw, _mm512_set1_ps(da[nb + b]), acc[c]);
         }
     }
     acc_store(C, acc, y, ldy);

@@ -12,10 +12,20 @@
 /* Bytes of one block of a group of KERN_PACK_ROWS rows. */
 #define KERN_PK_Q4_0 (4 * 64 + 32)
 #define KERN_PK_Q8_0 (8 * 64 + 32)
-/* Q5_0: Q4_0's codes, then the fifth bits qh[16][4], then d */
+/* Q5_0: Q4_0's codes, then the fifth bits qh[16][4], then d; Q4_1 and
+ * Q5_1: Q4_0's and Q5_0's, then their mins m */
 #define KERN_PK_Q5_0 (5 * 64 + 32)
-/* The types of legacy_tile: 32-quant blocks with one scale. */
-enum { KERN_LEG_Q4, KERN_LEG_Q8, KERN_LEG_Q5 };
+#define KERN_PK_Q4_1 (4 * 64 + 64)
+#define KERN_PK_Q5_1 (5 * 64 + 64)
+/* The types of legacy_tile: 32-quant blocks with a scale (and a min:
+ * against Q8_1 activations). */
+enum { KERN_LEG_Q4, KERN_LEG_Q8, KERN_LEG_Q5, KERN_LEG_Q4_1, KERN_LEG_Q5_1 };
+
+static inline size_t kern_pk_leg_bytes(int kind)
+{
+    static const size_t bytes[] = {KERN_PK_Q4_0, KERN_PK_Q8_0, KERN_PK_Q5_0, KERN_PK_Q4_1, KERN_PK_Q5_1};
+    return bytes[kind];
+}
 #define KERN_PK_Q4_K (4 * 8 * 64 + 128 + 128 + 64)
 /* Where a Q4_K block's scales, mins, d and dmin start (after the codes). */
 #define KERN_PK_Q4K_SC 2048
@@ -59,6 +69,8 @@ enum { KERN_K16_Q6, KERN_K16_Q3, KERN_K16_Q2 };
 #define KERN_PANEL_Q4_0 64
 #define KERN_PANEL_Q8_0 32
 #define KERN_PANEL_Q5_0 52
+#define KERN_PANEL_Q4_1 56
+#define KERN_PANEL_Q5_1 48
 #define KERN_PANEL_Q4_K 8
 #define KERN_PANEL_Q5_K 6
 #define KERN_PANEL_Q6_K 5
@@ -107,7 +119,7 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
 #define KERN_CASE_Q4K(Q5, C) case C: q4k_tile(Q5, C, wg, b0, b1, nb, at, as, yt, ldy); break;
 #define KERN_CASE_Q6K(KIND, C) case C: q6k_tile(KIND, C, wg, b0, b1, nb, at, as, yt, ldy); break;
 
-/* A set's packed products of Q4_0, Q8_0, Q5_0 (its legacy_tile, up to CM_LEG
+/* A set's packed products of Q4_0, Q8_0, Q5_0, Q4_1, Q5_1 (its legacy_tile, up to CM_LEG
  * tokens a tile, cases CASES_LEG), Q4_K, Q5_K (q4k_tile), Q6_K, Q3_K and
  * Q2_K (q6k_tile; CM_Q4K, CASES_Q4K), and `getter`, the kern_gemm_fn of a
  * type or NULL. */
@@ -118,6 +130,10 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
                        CASES_LEG(KERN_CASE_LEG, KERN_LEG_Q8, )) \
     KERN_DEFINE_PACKED(packed_q5_0, CM_LEG, 32, KERN_PK_Q5_0, KERN_PANEL_Q5_0, \
                        CASES_LEG(KERN_CASE_LEG, KERN_LEG_Q5, )) \
+    KERN_DEFINE_PACKED(packed_q4_1, CM_LEG, 32, KERN_PK_Q4_1, KERN_PANEL_Q4_1, \
+                       CASES_LEG(KERN_CASE_LEG, KERN_LEG_Q4_1, )) \
+    KERN_DEFINE_PACKED(packed_q5_1, CM_LEG, 32, KERN_PK_Q5_1, KERN_PANEL_Q5_1, \
+                       CASES_LEG(KERN_CASE_LEG, KERN_LEG_Q5_1, )) \
     KERN_DEFINE_PACKED(packed_q4_k, CM_Q4K, 256, KERN_PK_Q4_K, KERN_PANEL_Q4_K, CASES_Q4K(KERN_CASE_Q4K, 0, )) \
     KERN_DEFINE_PACKED(packed_q5_k, CM_Q4K, 256, KERN_PK_Q5_K, KERN_PANEL_Q5_K, CASES_Q4K(KERN_CASE_Q4K, 1, )) \
     KERN_DEFINE_PACKED(packed_q6_k, CM_Q4K, 256, KERN_PK_Q6_K, KERN_PANEL_Q6_K, \
@@ -132,6 +148,8 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
         case GGUF_T_Q4_0: return packed_q4_0; \
         case GGUF_T_Q8_0: return packed_q8_0; \
         case GGUF_T_Q5_0: return packed_q5_0; \
+        case GGUF_T_Q4_1: return packed_q4_1; \
+        case GGUF_T_Q5_1: return packed_q5_1; \
         case GGUF_T_Q4_K: return packed_q4_k; \
         case GGUF_T_Q5_K: return packed_q5_k; \
         case GGUF_T_Q6_K: return packed_q6_k; \

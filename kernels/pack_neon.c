@@ -61,8 +61,11 @@ AI int32x4_t dot8(int32x4_t acc, const int8x16_t *W, const int8_t *q)
 AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                     const uint8_t *a, size_t as, float *y, size_t ldy)
 {
-    const int q8 = kind == KERN_LEG_Q8, q5 = kind == KERN_LEG_Q5;
-    const size_t bb = q8 ? KERN_PK_Q8_0 : q5 ? KERN_PK_Q5_0 : KERN_PK_Q4_0, ncode = q8 ? 8 : q5 ? 5 : 4;
+    const int q8 = kind == KERN_LEG_Q8, q1 = kind == KERN_LEG_Q4_1 || kind == KERN_LEG_Q5_1;
+    const int q5 = kind == KERN_LEG_Q5 || kind == KERN_LEG_Q5_1;
+    const size_t bb = kern_pk_leg_bytes(kind), ncode = q8 ? 8 : q5 ? 5 : 4;
+    const int off = q8 || q1 ? 0 : q5 ? 16 : 8; /* Q8_0: signed codes here */
+    const size_t ab = q1 ? 36 : 34, side = q1 ? KERN_Q8_1_SIDE(nb) : KERN_Q8_0_SIDE(nb);
     const uint8x16_t m4 = vdupq_n_u8(0x0f), flip = vdupq_n_u8(0x80), b4 = vdupq_n_u8(0x10);
     float32x4_t acc[4][CM];
     acc_load(C, acc, b0 ? y : NULL, ldy);
@@ -73,7 +76,7 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
                 for (int k = 0; k < 8; k++)
                     W[k] = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(w + 64 * k + 16 * r), flip));
             } else {
-                /* Q5_0: bit k (or 4 + k) of the byte beside code byte e, at bit 4 */
+                /* Q5_0, Q5_1: bit k (or 4 + k) of the byte beside code byte e, at bit 4 */
                 uint8x16_t qh = q5 ? vld1q_u8(w + 256 + 16 * r) : vdupq_n_u8(0);
                 for (int k = 0; k < 4; k++) {
                     uint8x16_t v = vld1q_u8(w + 64 * k + 16 * r);
@@ -88,14 +91,20 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
             }
             float16x4_t dh;
             memcpy(&dh, w + 64 * ncode + 8 * r, 8);
-            float32x4_t dw = vcvt_f32_f16(dh);
+            float32x4_t dw = vcvt_f32_f16(dh), mw = dw;
+            if (q1) {
+                memcpy(&dh, w + 64 * ncode + 32 + 8 * r, 8);
+                mw = vcvt_f32_f16(dh);
+            }
             for (int c = 0; c < C; c++) {
                 const uint8_t *row = a + c * as;
-                const float *da = (const float *)(row + KERN_Q8_0_SIDE(nb));
+                const float *da = (const float *)(row + side);
                 const int32_t *sa = (const int32_t *)(da + nb);
-                int32x4_t s = vdupq_n_s32(q8 ? 0 : q5 ? -16 * sa[b] : -8 * sa[b]);
-                s = dot8(s, W, (const int8_t *)(row + 34 * b + 2));
+                int32x4_t s = vdupq_n_s32(off ? -off * sa[b] : 0);
+                s = dot8(s, W, (const int8_t *)(row + ab * b + ab - 32));
                 acc[r][c] = vfmaq_f32(acc[r][c], vcvtq_f32_s32(s), vmulq_n_f32(dw, da[b]));
+                if (q1)
+                    acc[r][c] = vfmaq_n_f32(acc[r][c], mw, da[nb + b]);
             }
         }
     }

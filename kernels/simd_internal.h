@@ -21,6 +21,11 @@ typedef void (*kern_gemm_fn)(const uint8_t *w, size_t ws, size_t nr, const uint8
  * quants as int32. */
 #define KERN_Q8_0_SIDE(nb) (((nb) * 34 + 3) & ~(size_t)3)
 
+/* Q8_1 activation rows (kern_matmul's own) carry, after the nb blocks,
+ * each block's scale and then its stored sum (d * the sum of its quants,
+ * as F16), both as f32. */
+#define KERN_Q8_1_SIDE(nb) ((nb) * (size_t)36)
+
 /* A Q8_K block: f32 scale, 256 quants at KERN_Q8K_QS, sixteen int16 sums
  * of 16 quants each at KERN_Q8K_SUMS. */
 #define KERN_Q8K_BYTES 292

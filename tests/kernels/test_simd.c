@@ -43,11 +43,13 @@ static void put_f16(uint8_t *p, float v)
     memcpy(p, &h, 2);
 }
 
-/* Offsets of the f16 scale fields of a k-quant block (-1: none). */
+/* Offsets of the f16 scale and min fields of a block with a min or of a
+ * k-quant block (-1: none). */
 static void kq_scale_fields(uint32_t type, int *d, int *dmin)
 {
     *d = *dmin = -1;
     switch (type) {
+    case GGUF_T_Q4_1: case GGUF_T_Q5_1: *d = 0; *dmin = 2; break;
     case GGUF_T_Q2_K: *d = 80; *dmin = 82; break;
     case GGUF_T_Q3_K: *d = 108; break;
     case GGUF_T_Q4_K: case GGUF_T_Q5_K: *d = 0; *dmin = 2; break;
@@ -316,8 +318,8 @@ static void test_threads(void **state)
 static void test_packed(void **state)
 {
     static const kern_isa isas[] = {KERN_ISA_PORTABLE, KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON};
-    static const uint32_t ptypes[] = {GGUF_T_Q4_0, GGUF_T_Q8_0, GGUF_T_Q5_0, GGUF_T_Q2_K, GGUF_T_Q3_K,
-                                      GGUF_T_Q4_K, GGUF_T_Q5_K, GGUF_T_Q6_K};
+    static const uint32_t ptypes[] = {GGUF_T_Q4_0, GGUF_T_Q4_1, GGUF_T_Q5_0, GGUF_T_Q5_1, GGUF_T_Q8_0,
+                                      GGUF_T_Q2_K, GGUF_T_Q3_K, GGUF_T_Q4_K, GGUF_T_Q5_K, GGUF_T_Q6_K};
     static const size_t outs[] = {16, 48, 80};
     static const size_t toks[] = {1, 2, 3, 7, 8, 9, 17};
     int sets = 0;
@@ -332,7 +334,7 @@ static void test_packed(void **state)
                 continue;
             sets++;
             assert_int_equal(kern_pack_size(&cpu, type, blck, 18), 0);
-            assert_int_equal(kern_pack_size(&cpu, GGUF_T_Q5_1, 32, 16), 0);
+            assert_int_equal(kern_pack_size(&cpu, GGUF_T_F16, 32, 16), 0);
             /* one block, a few, and rows longer than the first-level cache,
              * in panels and a shorter one, over 1, 3 and 5 groups (a whole
              * super-group and a part of one) */
