@@ -3,8 +3,9 @@
  * vector holds four bytes of each of sixteen rows (the AVX2 set reads it
  * as two halves of eight, the NEON set as four quarters of four), so one
  * dot instruction with a group of four activation bytes advances all of
- * them. Packing once at load moves the transposition (and, for Q4_K and
- * Q5_K, the six-bit scale unpacking) out of every product.
+ * them. Packing once at load moves the transposition (and, for Q4_K, Q5_K
+ * and Q3_K, the six-bit scale unpacking) out of every product. Every
+ * quantized type the engine reads is packed.
  *
  * Layout of one group of 16 rows, block after block (each block's part is
  * KERN_PK_* long, so a group is nb of them):

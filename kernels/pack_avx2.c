@@ -285,7 +285,7 @@ AI __m256i k16_scale(const int kind, const uint8_t *w, int h, int j)
     return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(w + at + 16 * j + 8 * h)));
 }
 
-AI void q6k_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                  const uint8_t *a, size_t as, float *y, size_t ldy)
 {
     (void)nb;

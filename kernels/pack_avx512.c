@@ -266,7 +266,7 @@ AI __m512i k16_scale(const int kind, const uint8_t *w, int j)
     return _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(w + at + 16 * j)));
 }
 
-AI void q6k_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                  const uint8_t *a, size_t as, float *y, size_t ldy)
 {
     (void)nb;

@@ -21,11 +21,13 @@
  * against Q8_1 activations). */
 enum { KERN_LEG_Q4, KERN_LEG_Q8, KERN_LEG_Q5, KERN_LEG_Q4_1, KERN_LEG_Q5_1 };
 
+/* KERN_PK_* of a legacy_tile kind. */
 static inline size_t kern_pk_leg_bytes(int kind)
 {
     static const size_t bytes[] = {KERN_PK_Q4_0, KERN_PK_Q8_0, KERN_PK_Q5_0, KERN_PK_Q4_1, KERN_PK_Q5_1};
     return bytes[kind];
 }
+
 #define KERN_PK_Q4_K (4 * 8 * 64 + 128 + 128 + 64)
 /* Where a Q4_K block's scales, mins, d and dmin start (after the codes). */
 #define KERN_PK_Q4K_SC 2048
@@ -60,7 +62,7 @@ static inline size_t kern_pk_leg_bytes(int kind)
 #define KERN_PK_Q2K_SM 1024
 #define KERN_PK_Q2K_D 1280
 #define KERN_PK_Q2K_DMIN 1312
-/* The types of q6k_tile: sixteen sub-blocks of sixteen quants each. */
+/* The types of k16_tile: sixteen sub-blocks of sixteen quants each. */
 enum { KERN_K16_Q6, KERN_K16_Q3, KERN_K16_Q2 };
 
 /* Groups per super-group, and blocks per panel (about 18 KB of weights of
@@ -110,19 +112,19 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
     }
 
 /* The cases of a tile switch for 1..4 or 1..8 tokens, and a case for a
- * set's legacy_tile(kind, C, ...), q4k_tile(q5, C, ...) and q6k_tile(kind,
+ * set's legacy_tile(kind, C, ...), q4k_tile(q5, C, ...) and k16_tile(kind,
  * C, ...) (see above). */
 #define KERN_CASES_4(M, ...) M(__VA_ARGS__ 1) M(__VA_ARGS__ 2) M(__VA_ARGS__ 3) M(__VA_ARGS__ 4)
 #define KERN_CASES_8(M, ...) KERN_CASES_4(M, __VA_ARGS__) M(__VA_ARGS__ 5) M(__VA_ARGS__ 6) \
     M(__VA_ARGS__ 7) M(__VA_ARGS__ 8)
 #define KERN_CASE_LEG(KIND, C) case C: legacy_tile(KIND, C, wg, b0, b1, nb, at, as, yt, ldy); break;
 #define KERN_CASE_Q4K(Q5, C) case C: q4k_tile(Q5, C, wg, b0, b1, nb, at, as, yt, ldy); break;
-#define KERN_CASE_Q6K(KIND, C) case C: q6k_tile(KIND, C, wg, b0, b1, nb, at, as, yt, ldy); break;
+#define KERN_CASE_K16(KIND, C) case C: k16_tile(KIND, C, wg, b0, b1, nb, at, as, yt, ldy); break;
 
-/* A set's packed products of Q4_0, Q8_0, Q5_0, Q4_1, Q5_1 (its legacy_tile, up to CM_LEG
- * tokens a tile, cases CASES_LEG), Q4_K, Q5_K (q4k_tile), Q6_K, Q3_K and
- * Q2_K (q6k_tile; CM_Q4K, CASES_Q4K), and `getter`, the kern_gemm_fn of a
- * type or NULL. */
+/* A set's packed products of Q4_0, Q8_0, Q5_0, Q4_1 and Q5_1 (its
+ * legacy_tile, up to CM_LEG tokens a tile, cases CASES_LEG), Q4_K, Q5_K
+ * (q4k_tile), Q6_K, Q3_K and Q2_K (k16_tile; CM_Q4K, CASES_Q4K), and
+ * `getter`, the kern_gemm_fn of a type or NULL. */
 #define KERN_DEFINE_PACKED_SET(getter, CM_LEG, CASES_LEG, CM_Q4K, CASES_Q4K) \
     KERN_DEFINE_PACKED(packed_q4_0, CM_LEG, 32, KERN_PK_Q4_0, KERN_PANEL_Q4_0, \
                        CASES_LEG(KERN_CASE_LEG, KERN_LEG_Q4, )) \
@@ -137,11 +139,11 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
     KERN_DEFINE_PACKED(packed_q4_k, CM_Q4K, 256, KERN_PK_Q4_K, KERN_PANEL_Q4_K, CASES_Q4K(KERN_CASE_Q4K, 0, )) \
     KERN_DEFINE_PACKED(packed_q5_k, CM_Q4K, 256, KERN_PK_Q5_K, KERN_PANEL_Q5_K, CASES_Q4K(KERN_CASE_Q4K, 1, )) \
     KERN_DEFINE_PACKED(packed_q6_k, CM_Q4K, 256, KERN_PK_Q6_K, KERN_PANEL_Q6_K, \
-                       CASES_Q4K(KERN_CASE_Q6K, KERN_K16_Q6, )) \
+                       CASES_Q4K(KERN_CASE_K16, KERN_K16_Q6, )) \
     KERN_DEFINE_PACKED(packed_q3_k, CM_Q4K, 256, KERN_PK_Q3_K, KERN_PANEL_Q3_K, \
-                       CASES_Q4K(KERN_CASE_Q6K, KERN_K16_Q3, )) \
+                       CASES_Q4K(KERN_CASE_K16, KERN_K16_Q3, )) \
     KERN_DEFINE_PACKED(packed_q2_k, CM_Q4K, 256, KERN_PK_Q2_K, KERN_PANEL_Q2_K, \
-                       CASES_Q4K(KERN_CASE_Q6K, KERN_K16_Q2, )) \
+                       CASES_Q4K(KERN_CASE_K16, KERN_K16_Q2, )) \
     kern_gemm_fn getter(uint32_t type) \
     { \
         switch (type) { \

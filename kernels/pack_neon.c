@@ -192,7 +192,7 @@ AI uint32x4_t q2k_sm(const uint8_t *w, int m, int r)
     return vmovl_u16(sm);
 }
 
-AI void q6k_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                  const uint8_t *a, size_t as, float *y, size_t ldy)
 {
     (void)nb;
