@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 #include "engine/engine.h"
+#include "kernels/kernels.h"
 #include "tokenizer/tokenizer.h"
 
 #include <math.h>
@@ -56,8 +57,7 @@ static int run_engine(const route_call *call, eng_model *m, route_reply *reply, 
     net_buf_init(&sink.buf);
     eng_ctx_params cp = eng_ctx_default_params();
     cp.n_ctx = (uint32_t)call->model_cfg->max_context_length;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    cp.n_threads = cores > 0 && cores < 64 ? (uint32_t)cores : 1;
+    cp.n_threads = kern_physical_cores();
     eng_sampler_params sp = eng_sampler_default_params();
     sp.seed = (uint64_t)time(NULL);
     int rc = tok_vocab_load(&v, eng_model_file(m), err, errlen) != TOK_OK ||

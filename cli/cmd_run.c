@@ -10,23 +10,34 @@
 
 #include "cli/cli.h"
 #include "engine/engine.h"
+#include "kernels/kernels.h"
 #include "tokenizer/tokenizer.h"
 
-/* Options shared by both commands: the model and its context. */
+/* Options shared by both commands: the model, its context and the kernels
+ * (cpu: the set --kernels named, else the fastest). */
 typedef struct model_opts {
-    const char *model;
+    const char *model, *kernels;
     long threads, ctx;
     bool reference, kv_f32;
+    kern_cpu cpu;
 } model_opts;
 
-static int check_model_opts(const cli_cmd *cmd, const model_opts *mo)
+#define MODEL_OPTS_DEFAULT {NULL, NULL, 0, 0, false, false, {0}}
+
+static int check_model_opts(const cli_cmd *cmd, model_opts *mo)
 {
+    char kerr[160];
     if (!mo->model)
         return cli_usage_error(cmd, "--model NAME|PATH is required");
+    if (mo->threads == 0)
+        mo->threads = kern_physical_cores();
     if (mo->threads < 1 || mo->threads > 256)
         return cli_usage_error(cmd, "--threads must be between 1 and 256");
     if (mo->ctx < 0 || mo->ctx > (1L << 20))
         return cli_usage_error(cmd, "--ctx must be between 0 (the model's) and 1048576");
+    kern_cpu_detect(&mo->cpu);
+    if (mo->kernels && kern_cpu_select_name(&mo->cpu, mo->kernels, kerr, sizeof kerr) != KERN_OK)
+        return cli_usage_error(cmd, "--kernels: %s", kerr);
     return CLI_EXIT_OK;
 }
 
@@ -43,6 +54,7 @@ static int open_model(const model_opts *mo, eng_model **m, eng_ctx **c)
     p.n_ctx = (uint32_t)mo->ctx;
     p.n_threads = (uint32_t)mo->threads;
     p.reference = mo->reference;
+    p.cpu = &mo->cpu;
     p.kv_type = mo->kv_f32 ? ENG_KV_F32 : ENG_KV_F16;
     if (eng_ctx_new(c, *m, &p, err, sizeof err) != ENG_OK) {
         fprintf(stderr, "rhema: %s\n", err);
@@ -101,7 +113,7 @@ static int build_prompt(const eng_model *m, const tok_vocab *v, const char *prom
 
 static int run_generate(const cli_cmd *cmd, int argc, char **argv)
 {
-    model_opts mo = {NULL, 1, 0, false, false};
+    model_opts mo = MODEL_OPTS_DEFAULT;
     const char *prompt = NULL, *chat = NULL, *system = NULL, *tmpl_name = NULL, *stop = NULL;
     long n_predict = 128, top_k = 40, seed = -1, last_n = 64;
     double temp = 0.8, top_p = 0.95, min_p = 0.05, rep = 1.0, freq = 0.0, pres = 0.0;
@@ -121,7 +133,8 @@ static int run_generate(const cli_cmd *cmd, int argc, char **argv)
         {"frequency-penalty", 0, CLI_FLOAT, &freq, "F  subtract F x count of a recent token (default 0)"},
         {"presence-penalty", 0, CLI_FLOAT, &pres, "F  subtract F from every recent token (default 0)"},
         {"seed", 's', CLI_INT, &seed, "S  random seed (default: from the clock)"},
-        {"threads", 't', CLI_INT, &mo.threads, "N  threads (default 1)"},
+        {"threads", 't', CLI_INT, &mo.threads, "N  threads (default: the physical cores)"},
+        {"kernels", 0, CLI_STR, &mo.kernels, "SET  portable, avx2, avx512 or neon (default: the fastest)"},
         {"ctx", 'c', CLI_INT, &mo.ctx, "N  context length (default: the model's, at most 4096)"},
         {"kv-f32", 0, CLI_FLAG, &mo.kv_f32, "keep the KV cache in F32 (default F16)"},
         {"stop", 0, CLI_STR, &stop, "TEXT  also stop before this text"},
@@ -245,13 +258,14 @@ static int write_logits(const char *path, const eng_ctx *c, const int32_t *ids, 
 
 static int run_logits(const cli_cmd *cmd, int argc, char **argv)
 {
-    model_opts mo = {NULL, 1, 0, false, false};
+    model_opts mo = MODEL_OPTS_DEFAULT;
     const char *tokens = NULL, *out = NULL;
     const cli_opt opts[] = {
         {"model", 'm', CLI_STR, &mo.model, "NAME|PATH  an installed model or a GGUF file"},
         {"tokens", 0, CLI_STR, &tokens, "\"ID ID ...\"  token ids, evaluated as one batch from position 0"},
         {"out", 'o', CLI_STR, &out, "FILE  where to write int32 n, int32 n_vocab, ids, float32 logits[n][n_vocab]"},
-        {"threads", 't', CLI_INT, &mo.threads, "N  threads (default 1)"},
+        {"threads", 't', CLI_INT, &mo.threads, "N  threads (default: the physical cores)"},
+        {"kernels", 0, CLI_STR, &mo.kernels, "SET  portable, avx2, avx512 or neon (default: the fastest)"},
         {"ctx", 'c', CLI_INT, &mo.ctx, "N  context length (default: the model's, at most 4096)"},
         {"reference", 0, CLI_FLAG, &mo.reference, "use the portable reference kernels (the ground truth)"},
     };
@@ -290,10 +304,10 @@ static int run_logits(const cli_cmd *cmd, int argc, char **argv)
 
 const cli_cmd cli_cmd_run = {
     "ai run", "--model PATH (--prompt TEXT | --chat TEXT) [-n N] [--temp T] [--top-k K] [--top-p P] "
-    "[--min-p P] [--seed S] [--threads N] [--ctx N] [--stop TEXT]",
+    "[--min-p P] [--seed S] [--threads N] [--kernels SET] [--ctx N] [--stop TEXT]",
     "Generate text with a local GGUF model and stream it to stdout.", run_generate};
 
 const cli_cmd cli_cmd_logits = {
-    "ai logits", "--model PATH --tokens \"ID ID ...\" --out FILE [--threads N] [--reference]",
+    "ai logits", "--model PATH --tokens \"ID ID ...\" --out FILE [--threads N] [--kernels SET] [--reference]",
     "Write the logits of every position of a token sequence (the fixtures' .logits layout).",
     run_logits};
