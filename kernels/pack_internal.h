@@ -124,26 +124,21 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
 /* A set's packed products of Q4_0, Q8_0, Q5_0, Q4_1 and Q5_1 (its
  * legacy_tile, up to CM_LEG tokens a tile, cases CASES_LEG), Q4_K, Q5_K
  * (q4k_tile), Q6_K, Q3_K and Q2_K (k16_tile; CM_Q4K, CASES_Q4K), and
- * `getter`, the kern_gemm_fn of a type or NULL. */
+ * `getter`, the kern_gemm_fn of a type or NULL; KERN_PACKED_TYPE defines
+ * one, of type T, with the tile case CASE(KIND, C). */
+#define KERN_PACKED_TYPE(name, CM, BLCK, T, CASES, CASE, KIND) \
+    KERN_DEFINE_PACKED(name, CM, BLCK, KERN_PK_##T, KERN_PANEL_##T, CASES(CASE, KIND, ))
 #define KERN_DEFINE_PACKED_SET(getter, CM_LEG, CASES_LEG, CM_Q4K, CASES_Q4K) \
-    KERN_DEFINE_PACKED(packed_q4_0, CM_LEG, 32, KERN_PK_Q4_0, KERN_PANEL_Q4_0, \
-                       CASES_LEG(KERN_CASE_LEG, KERN_LEG_Q4, )) \
-    KERN_DEFINE_PACKED(packed_q8_0, CM_LEG, 32, KERN_PK_Q8_0, KERN_PANEL_Q8_0, \
-                       CASES_LEG(KERN_CASE_LEG, KERN_LEG_Q8, )) \
-    KERN_DEFINE_PACKED(packed_q5_0, CM_LEG, 32, KERN_PK_Q5_0, KERN_PANEL_Q5_0, \
-                       CASES_LEG(KERN_CASE_LEG, KERN_LEG_Q5, )) \
-    KERN_DEFINE_PACKED(packed_q4_1, CM_LEG, 32, KERN_PK_Q4_1, KERN_PANEL_Q4_1, \
-                       CASES_LEG(KERN_CASE_LEG, KERN_LEG_Q4_1, )) \
-    KERN_DEFINE_PACKED(packed_q5_1, CM_LEG, 32, KERN_PK_Q5_1, KERN_PANEL_Q5_1, \
-                       CASES_LEG(KERN_CASE_LEG, KERN_LEG_Q5_1, )) \
-    KERN_DEFINE_PACKED(packed_q4_k, CM_Q4K, 256, KERN_PK_Q4_K, KERN_PANEL_Q4_K, CASES_Q4K(KERN_CASE_Q4K, 0, )) \
-    KERN_DEFINE_PACKED(packed_q5_k, CM_Q4K, 256, KERN_PK_Q5_K, KERN_PANEL_Q5_K, CASES_Q4K(KERN_CASE_Q4K, 1, )) \
-    KERN_DEFINE_PACKED(packed_q6_k, CM_Q4K, 256, KERN_PK_Q6_K, KERN_PANEL_Q6_K, \
-                       CASES_Q4K(KERN_CASE_K16, KERN_K16_Q6, )) \
-    KERN_DEFINE_PACKED(packed_q3_k, CM_Q4K, 256, KERN_PK_Q3_K, KERN_PANEL_Q3_K, \
-                       CASES_Q4K(KERN_CASE_K16, KERN_K16_Q3, )) \
-    KERN_DEFINE_PACKED(packed_q2_k, CM_Q4K, 256, KERN_PK_Q2_K, KERN_PANEL_Q2_K, \
-                       CASES_Q4K(KERN_CASE_K16, KERN_K16_Q2, )) \
+    KERN_PACKED_TYPE(packed_q4_0, CM_LEG, 32, Q4_0, CASES_LEG, KERN_CASE_LEG, KERN_LEG_Q4) \
+    KERN_PACKED_TYPE(packed_q8_0, CM_LEG, 32, Q8_0, CASES_LEG, KERN_CASE_LEG, KERN_LEG_Q8) \
+    KERN_PACKED_TYPE(packed_q5_0, CM_LEG, 32, Q5_0, CASES_LEG, KERN_CASE_LEG, KERN_LEG_Q5) \
+    KERN_PACKED_TYPE(packed_q4_1, CM_LEG, 32, Q4_1, CASES_LEG, KERN_CASE_LEG, KERN_LEG_Q4_1) \
+    KERN_PACKED_TYPE(packed_q5_1, CM_LEG, 32, Q5_1, CASES_LEG, KERN_CASE_LEG, KERN_LEG_Q5_1) \
+    KERN_PACKED_TYPE(packed_q4_k, CM_Q4K, 256, Q4_K, CASES_Q4K, KERN_CASE_Q4K, 0) \
+    KERN_PACKED_TYPE(packed_q5_k, CM_Q4K, 256, Q5_K, CASES_Q4K, KERN_CASE_Q4K, 1) \
+    KERN_PACKED_TYPE(packed_q6_k, CM_Q4K, 256, Q6_K, CASES_Q4K, KERN_CASE_K16, KERN_K16_Q6) \
+    KERN_PACKED_TYPE(packed_q3_k, CM_Q4K, 256, Q3_K, CASES_Q4K, KERN_CASE_K16, KERN_K16_Q3) \
+    KERN_PACKED_TYPE(packed_q2_k, CM_Q4K, 256, Q2_K, CASES_Q4K, KERN_CASE_K16, KERN_K16_Q2) \
     kern_gemm_fn getter(uint32_t type) \
     { \
         switch (type) { \
