@@ -137,12 +137,12 @@ static void pack_legacy(uint32_t type, const uint8_t *w, size_t ws, size_t b, si
         gather4(w, ws, b * bs + qs_at + 4 * k, q8 ? 0x80 : 0, dst + 64 * k);
     for (int i = 0; i < KERN_PACK_ROWS; i++) {
         const uint8_t *blk = w + i * ws + b * bs;
+        const uint32_t qh = q5 ? kern_rd32(blk + qh_at) : 0;
         for (int e = 0; q5 && e < 4; e++) {
-            uint32_t qh = kern_rd32(blk + qh_at);
             uint8_t hb = 0;
             for (int k = 0; k < 4; k++)
                 hb |= (uint8_t)((qh >> (4 * k + e) & 1) << k | (qh >> (16 + 4 * k + e) & 1) << (4 + k));
-            dst[256 + 4 * i + e] = hb;
+            dst[KERN_PK_Q5_QH + 4 * i + e] = hb;
         }
         memcpy(dst + 64 * ncode + 2 * i, blk, 2);
         if (q1)

@@ -101,7 +101,7 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
                 }
                 /* Q5_0, Q5_1: bit k (or 4 + k) of the byte beside code byte e, at bit 4 */
                 if (q5) {
-                    __m256i qh = _mm256_loadu_si256((const __m256i *)(w + 256 + 32 * h));
+                    __m256i qh = _mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q5_QH + 32 * h));
                     for (int k = 0; k < 4; k++) {
                         W[k] = _mm256_or_si256(W[k], _mm256_and_si256(_mm256_slli_epi16(qh, 4 - k), b4));
                         W[k + 4] = _mm256_or_si256(W[k + 4],
@@ -339,6 +339,7 @@ AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_
                 mn[m] = _mm256_srli_epi16(
                     _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(w + KERN_PK_Q2K_SM + 32 * m + 16 * h))), 4);
             __m256 dd = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + d_at + 16 * h)));
+            __m256 dm = q2 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + KERN_PK_Q2K_DMIN + 16 * h))) : dd;
 #pragma GCC unroll 8
             for (int c = 0; c < C; c++) {
                 const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
@@ -347,7 +348,6 @@ AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_
                 __m256 vda = _mm256_set1_ps(da);
                 acc[h][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_mul_ps(dd, vda), acc[h][c]);
                 if (q2) {
-                    __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + KERN_PK_Q2K_DMIN + 16 * h)));
                     __m256i ms = _mm256_madd_epi16(mn[0], bcast4(blk + KERN_Q8K_SUMS));
                     for (int m = 1; m < 8; m++)
                         ms = _mm256_add_epi32(ms, _mm256_madd_epi16(mn[m], bcast4(blk + KERN_Q8K_SUMS + 4 * m)));

@@ -131,7 +131,7 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
             }
             /* Q5_0, Q5_1: bit k (or 4 + k) of the byte beside code byte e, at bit 4 */
             if (q5) {
-                __m512i qh = _mm512_loadu_si512(w + 256);
+                __m512i qh = _mm512_loadu_si512(w + KERN_PK_Q5_QH);
                 for (int k = 0; k < 4; k++) {
                     W[k] = _mm512_or_si512(W[k], _mm512_and_si512(_mm512_slli_epi16(qh, 4 - k), b4));
                     W[k + 4] = _mm512_or_si512(W[k + 4], _mm512_and_si512(k ? _mm512_srli_epi16(qh, k) : qh, b4));
@@ -334,6 +334,7 @@ AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_
             mn[m] = _mm512_srli_epi16(
                 _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q2K_SM + 32 * m))), 4);
         __m512 dd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + d_at)));
+        __m512 dm = q2 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q2K_DMIN))) : dd;
 #pragma GCC unroll 16
         for (int c = 0; c < C; c++) {
             const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
@@ -342,7 +343,6 @@ AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_
             __m512 vda = _mm512_set1_ps(da);
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dd, vda), acc[c]);
             if (q2) {
-                __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + KERN_PK_Q2K_DMIN)));
                 __m512i ms = _mm512_setzero_si512();
                 for (int m = 0; m < 8; m++)
                     ms = _mm512_dpwssd_epi32(ms, mn[m], bcast4(blk + KERN_Q8K_SUMS + 4 * m));

@@ -17,6 +17,7 @@
 #define KERN_PK_Q5_0 (5 * 64 + 32)
 #define KERN_PK_Q4_1 (4 * 64 + 64)
 #define KERN_PK_Q5_1 (5 * 64 + 64)
+#define KERN_PK_Q5_QH 256
 /* The types of legacy_tile: 32-quant blocks with a scale (and a min:
  * against Q8_1 activations). */
 enum { KERN_LEG_Q4, KERN_LEG_Q8, KERN_LEG_Q5, KERN_LEG_Q4_1, KERN_LEG_Q5_1 };

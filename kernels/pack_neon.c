@@ -77,7 +77,7 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
                     W[k] = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(w + 64 * k + 16 * r), flip));
             } else {
                 /* Q5_0, Q5_1: bit k (or 4 + k) of the byte beside code byte e, at bit 4 */
-                uint8x16_t qh = q5 ? vld1q_u8(w + 256 + 16 * r) : vdupq_n_u8(0);
+                uint8x16_t qh = q5 ? vld1q_u8(w + KERN_PK_Q5_QH + 16 * r) : vdupq_n_u8(0);
                 for (int k = 0; k < 4; k++) {
                     uint8x16_t v = vld1q_u8(w + 64 * k + 16 * r);
                     uint8x16_t lo = vandq_u8(v, m4), hi = vshrq_n_u8(v, 4);
@@ -257,24 +257,30 @@ AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_
             }
             float16x4_t dh;
             memcpy(&dh, w + d_at + 8 * r, 8);
-            float32x4_t dd = vcvt_f32_f16(dh);
+            float32x4_t dd = vcvt_f32_f16(dh), dm = dd;
+            /* Q2_K's mins of sub-block j of the four rows */
+            int32x4_t mn[16];
+            for (int m = 0; q2 && m < 8; m++) {
+                uint32x4_t sm = q2k_sm(w, m, r);
+                mn[2 * m] = vreinterpretq_s32_u32(vandq_u32(vshrq_n_u32(sm, 4), n4));
+                mn[2 * m + 1] = vreinterpretq_s32_u32(vshrq_n_u32(sm, 12));
+            }
+            if (q2) {
+                memcpy(&dh, w + KERN_PK_Q2K_DMIN + 8 * r, 8);
+                dm = vcvt_f32_f16(dh);
+            }
             for (int c = 0; c < C; c++) {
                 const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
                 float da;
                 memcpy(&da, blk, 4);
                 acc[r][c] = vfmaq_f32(acc[r][c], vcvtq_f32_s32(isum[c]), vmulq_n_f32(dd, da));
                 if (q2) {
+                    int16_t bs[16];
+                    memcpy(bs, blk + KERN_Q8K_SUMS, 32);
                     int32x4_t ms = vdupq_n_s32(0);
-                    for (int m = 0; m < 8; m++) {
-                        uint32x4_t sm = q2k_sm(w, m, r);
-                        int16_t bs[2];
-                        memcpy(bs, blk + KERN_Q8K_SUMS + 4 * m, 4);
-                        ms = vmlaq_n_s32(ms, vreinterpretq_s32_u32(vandq_u32(vshrq_n_u32(sm, 4), n4)), bs[0]);
-                        ms = vmlaq_n_s32(ms, vreinterpretq_s32_u32(vshrq_n_u32(sm, 12)), bs[1]);
-                    }
-                    float16x4_t mh;
-                    memcpy(&mh, w + KERN_PK_Q2K_DMIN + 8 * r, 8);
-                    acc[r][c] = vfmsq_f32(acc[r][c], vcvtq_f32_s32(ms), vmulq_n_f32(vcvt_f32_f16(mh), da));
+                    for (int j = 0; j < 16; j++)
+                        ms = vmlaq_n_s32(ms, mn[j], bs[j]);
+                    acc[r][c] = vfmsq_f32(acc[r][c], vcvtq_f32_s32(ms), vmulq_n_f32(dm, da));
                 }
             }
         }
