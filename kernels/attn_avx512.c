@@ -61,11 +61,10 @@ AI __m512 sum16(const __m512 *d)
     return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), w);
 }
 
-/* Lanes shifted up by one, lane 0 taking f's lane 15. */
-AI __m512 up1(__m512 x, __m512 f)
-{
-    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(x), _mm512_castps_si512(f), 15));
-}
+/* x's lanes shifted up by n, the lowest n taking -inf (ninf); a macro, as
+ * the shift must be a constant where the intrinsic is used. */
+#define UP(x, n) \
+    _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(x), _mm512_castps_si512(ninf), 16 - (n)))
 
 /* QB queries (rows of 16 * NV values in q and out) over the same keys
  * and values. Each query's arithmetic is the single-query loop's; running
@@ -114,11 +113,11 @@ AI void attn_group(const int NV, const int QB, const float *q, const uint16_t *k
             __m512 s = _mm512_mask_mul_ps(ninf, live, sum16(d), _mm512_set1_ps(scale));
             /* the maximum of the scores before each key (and mx) */
             __m512 pm = s;
-            pm = _mm512_max_ps(pm, up1(pm, ninf));
-            pm = _mm512_max_ps(pm, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(pm), _mm512_castps_si512(ninf), 14)));
-            pm = _mm512_max_ps(pm, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(pm), _mm512_castps_si512(ninf), 12)));
-            pm = _mm512_max_ps(pm, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(pm), _mm512_castps_si512(ninf), 8)));
-            __m512 prev = _mm512_max_ps(up1(pm, ninf), _mm512_set1_ps(mx[b]));
+            pm = _mm512_max_ps(pm, UP(pm, 1));
+            pm = _mm512_max_ps(pm, UP(pm, 2));
+            pm = _mm512_max_ps(pm, UP(pm, 4));
+            pm = _mm512_max_ps(pm, UP(pm, 8));
+            __m512 prev = _mm512_max_ps(UP(pm, 1), _mm512_set1_ps(mx[b]));
             __mmask16 nm = _mm512_cmp_ps_mask(s, prev, _CMP_GT_OQ);
             __m512 arg = _mm512_mask_sub_ps(_mm512_sub_ps(s, prev), nm, prev, s);
             _mm512_storeu_ps(e[b], exp_neg(arg));
