@@ -1,6 +1,8 @@
 /* Option parsing shared by every command, with "did you mean" hints. */
 #include "cli/cli.h"
 
+#include "kernels/kernels.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -169,4 +171,13 @@ int cli_parse(const cli_cmd *cmd, int argc, char **argv, const cli_opt *opts, si
     if (npos)
         *npos = np;
     return 0;
+}
+
+int cli_kernels(const cli_cmd *cmd, const char *name, kern_cpu *cpu)
+{
+    char err[160];
+    kern_cpu_detect(cpu);
+    if (name && kern_cpu_select_name(cpu, name, err, sizeof err) != KERN_OK)
+        return cli_usage_error(cmd, "--kernels: %s", err);
+    return CLI_EXIT_OK;
 }

@@ -51,6 +51,12 @@ extern const size_t cli_n_commands;
  * a message. */
 int cli_model_file(const char *arg, char *out, size_t n, char *err, size_t errlen);
 
+/* --kernels SET: the named kernel set (NULL: the fastest this CPU runs)
+ * into cpu, or a usage error naming the sets there are. */
+struct kern_cpu;
+#define CLI_KERNELS_HELP "SET  portable, avx2, avx512 or neon (default: the fastest)"
+int cli_kernels(const cli_cmd *cmd, const char *name, struct kern_cpu *cpu);
+
 /* Levenshtein distance, used for "did you mean". */
 size_t cli_edit_distance(const char *a, const char *b);
 

@@ -194,7 +194,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
         {"gen", 'n', CLI_INT, &o.tg, "N  tokens generated one at a time (128)"},
         {"threads", 't', CLI_INT, &o.threads, "N  threads (default: physical cores)"},
         {"reps", 'r', CLI_INT, &o.reps, "N  repetitions for mean and deviation (3)"},
-        {"kernels", 0, CLI_STR, &kernels, "SET  portable, avx2, avx512 or neon (default: the fastest)"},
+        {"kernels", 0, CLI_STR, &kernels, CLI_KERNELS_HELP},
         CLI_OPT_JSON(json),
     };
     int npos;
@@ -215,10 +215,8 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
     if (o.threads == 0)
         o.threads = kern_physical_cores();
     kern_cpu cpu;
-    char kerr[160];
-    kern_cpu_detect(&cpu);
-    if (kernels && kern_cpu_select_name(&cpu, kernels, kerr, sizeof kerr) != KERN_OK)
-        return cli_usage_error(cmd, "--kernels: %s", kerr);
+    if ((rc = cli_kernels(cmd, kernels, &cpu)))
+        return rc;
 
     char err[512] = "out of memory";
     eng_model *m = NULL;

@@ -26,7 +26,6 @@ typedef struct model_opts {
 
 static int check_model_opts(const cli_cmd *cmd, model_opts *mo)
 {
-    char kerr[160];
     if (!mo->model)
         return cli_usage_error(cmd, "--model NAME|PATH is required");
     if (mo->threads == 0)
@@ -35,10 +34,7 @@ static int check_model_opts(const cli_cmd *cmd, model_opts *mo)
         return cli_usage_error(cmd, "--threads must be between 1 and 256");
     if (mo->ctx < 0 || mo->ctx > (1L << 20))
         return cli_usage_error(cmd, "--ctx must be between 0 (the model's) and 1048576");
-    kern_cpu_detect(&mo->cpu);
-    if (mo->kernels && kern_cpu_select_name(&mo->cpu, mo->kernels, kerr, sizeof kerr) != KERN_OK)
-        return cli_usage_error(cmd, "--kernels: %s", kerr);
-    return CLI_EXIT_OK;
+    return cli_kernels(cmd, mo->kernels, &mo->cpu);
 }
 
 static int open_model(const model_opts *mo, eng_model **m, eng_ctx **c)
@@ -134,7 +130,7 @@ static int run_generate(const cli_cmd *cmd, int argc, char **argv)
         {"presence-penalty", 0, CLI_FLOAT, &pres, "F  subtract F from every recent token (default 0)"},
         {"seed", 's', CLI_INT, &seed, "S  random seed (default: from the clock)"},
         {"threads", 't', CLI_INT, &mo.threads, "N  threads (default: the physical cores)"},
-        {"kernels", 0, CLI_STR, &mo.kernels, "SET  portable, avx2, avx512 or neon (default: the fastest)"},
+        {"kernels", 0, CLI_STR, &mo.kernels, CLI_KERNELS_HELP},
         {"ctx", 'c', CLI_INT, &mo.ctx, "N  context length (default: the model's, at most 4096)"},
         {"kv-f32", 0, CLI_FLAG, &mo.kv_f32, "keep the KV cache in F32 (default F16)"},
         {"stop", 0, CLI_STR, &stop, "TEXT  also stop before this text"},
@@ -265,7 +261,7 @@ static int run_logits(const cli_cmd *cmd, int argc, char **argv)
         {"tokens", 0, CLI_STR, &tokens, "\"ID ID ...\"  token ids, evaluated as one batch from position 0"},
         {"out", 'o', CLI_STR, &out, "FILE  where to write int32 n, int32 n_vocab, ids, float32 logits[n][n_vocab]"},
         {"threads", 't', CLI_INT, &mo.threads, "N  threads (default: the physical cores)"},
-        {"kernels", 0, CLI_STR, &mo.kernels, "SET  portable, avx2, avx512 or neon (default: the fastest)"},
+        {"kernels", 0, CLI_STR, &mo.kernels, CLI_KERNELS_HELP},
         {"ctx", 'c', CLI_INT, &mo.ctx, "N  context length (default: the model's, at most 4096)"},
         {"reference", 0, CLI_FLAG, &mo.reference, "use the portable reference kernels (the ground truth)"},
     };
