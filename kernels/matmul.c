@@ -24,10 +24,13 @@
  * noise when it is high; 256 KiB did less). */
 #define READ_AHEAD (1024u << 10)
 
+/* F16 weights take their activations rounded to F16 but kept as f32: the
+ * reference's values, with one conversion per multiply-add instead of
+ * two. */
 static size_t act_row_bytes(uint32_t wtype, size_t n_in)
 {
     uint32_t vt = kern_vec_dot_type(wtype);
-    size_t bytes = (size_t)gguf_row_size(vt, n_in);
+    size_t bytes = vt == GGUF_T_F16 ? n_in * sizeof(float) : (size_t)gguf_row_size(vt, n_in);
     if (vt == GGUF_T_Q8_0)
         bytes = KERN_Q8_0_SIDE(n_in / 32) + 8 * (n_in / 32);
     if (vt == GGUF_T_Q8_1)
@@ -72,6 +75,16 @@ static void q8_k_side(uint8_t *row, size_t nb)
     }
 }
 
+static void round_f16(const struct kern_ops *ops, const float *x, float *y, size_t n)
+{
+    if (ops && ops->round_f16) {
+        ops->round_f16(x, y, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        y[i] = kern_f16_to_f32(kern_f32_to_f16(x[i]));
+}
+
 static void quant_rows(void *arg, size_t begin, size_t end, unsigned tid)
 {
     const mm_job *j = arg;
@@ -81,6 +94,10 @@ static void quant_rows(void *arg, size_t begin, size_t end, unsigned tid)
         uint8_t *row = (uint8_t *)j->a + t * j->as;
         if (vt == GGUF_T_Q8_0 && j->ops && j->ops->quant_q8_0) {
             j->ops->quant_q8_0(j->x + t * j->n_in, row, j->n_in);
+            continue;
+        }
+        if (vt == GGUF_T_F16) {
+            round_f16(j->ops, j->x + t * j->n_in, (float *)row, j->n_in);
             continue;
         }
         if (vt == GGUF_T_Q8_K && j->ops && j->ops->quant_q8_k)
@@ -118,8 +135,11 @@ static void quant_rows(void *arg, size_t begin, size_t end, unsigned tid)
 static void ref_gemm(const mm_job *j, size_t r0, size_t r1)
 {
     for (size_t r = r0; r < r1; r++)
-        for (size_t t = 0; t < j->n_tok; t++)
-            j->y[t * j->n_out + r] = kern_vec_dot(j->type, j->w + r * j->ws, j->a + t * j->as, j->n_in);
+        for (size_t t = 0; t < j->n_tok; t++) {
+            const uint8_t *w = j->w + r * j->ws, *a = j->a + t * j->as;
+            j->y[t * j->n_out + r] = j->type == GGUF_T_F16 ? kern_dot_row(j->type, w, (const float *)a, j->n_in)
+                                                            : kern_vec_dot(j->type, w, a, j->n_in);
+        }
 }
 
 static void mm_rows(void *arg, size_t begin, size_t end, unsigned tid)

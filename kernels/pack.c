@@ -5,10 +5,11 @@
  * dot instruction with a group of four activation bytes advances all of
  * them. Packing once at load moves the transposition (and, for Q4_K, Q5_K
  * and Q3_K, the six-bit scale unpacking) out of every product. Every
- * quantized type the engine reads is packed.
+ * quantized type the engine reads is packed, and F16.
  *
  * Layout of one group of 16 rows, block after block (each block's part is
  * KERN_PK_* long, so a group is nb of them):
+ *   F16   per 32 elements: [32][16] (element e of row i at [e][i])
  *   Q4_0  codes[4][16][4] (row i's quant bytes 4k..4k+3 at [k][i]), f16 d[16]
  *   Q8_0  codes[8][16][4] (quants + 128, unsigned), f16 d[16]
  *   Q5_0  Q4_0's codes[4][16][4], qh[16][4], f16 d[16]: row i's fifth bits
@@ -70,21 +71,23 @@
 #include "gguf/gguf.h"
 #include "kernels/kernels_internal.h"
 
-/* The packed types: bytes of a block of 16 rows, blocks per panel. */
+/* The packed types: elements per block, bytes of a block of 16 rows,
+ * blocks per panel. */
 typedef struct pack_kind {
     uint32_t type;
-    size_t bytes, panel;
+    size_t blck, bytes, panel;
 } pack_kind;
 
 static const pack_kind *kind_of(uint32_t type)
 {
     static const pack_kind kinds[] = {
-        {GGUF_T_Q4_0, KERN_PK_Q4_0, KERN_PANEL_Q4_0}, {GGUF_T_Q8_0, KERN_PK_Q8_0, KERN_PANEL_Q8_0},
-        {GGUF_T_Q5_0, KERN_PK_Q5_0, KERN_PANEL_Q5_0}, {GGUF_T_Q4_1, KERN_PK_Q4_1, KERN_PANEL_Q4_1},
-        {GGUF_T_Q5_1, KERN_PK_Q5_1, KERN_PANEL_Q5_1},
-        {GGUF_T_Q4_K, KERN_PK_Q4_K, KERN_PANEL_Q4_K}, {GGUF_T_Q5_K, KERN_PK_Q5_K, KERN_PANEL_Q5_K},
-        {GGUF_T_Q6_K, KERN_PK_Q6_K, KERN_PANEL_Q6_K}, {GGUF_T_Q3_K, KERN_PK_Q3_K, KERN_PANEL_Q3_K},
-        {GGUF_T_Q2_K, KERN_PK_Q2_K, KERN_PANEL_Q2_K},
+        {GGUF_T_Q4_0, 32, KERN_PK_Q4_0, KERN_PANEL_Q4_0}, {GGUF_T_Q8_0, 32, KERN_PK_Q8_0, KERN_PANEL_Q8_0},
+        {GGUF_T_Q5_0, 32, KERN_PK_Q5_0, KERN_PANEL_Q5_0}, {GGUF_T_Q4_1, 32, KERN_PK_Q4_1, KERN_PANEL_Q4_1},
+        {GGUF_T_Q5_1, 32, KERN_PK_Q5_1, KERN_PANEL_Q5_1},
+        {GGUF_T_Q4_K, 256, KERN_PK_Q4_K, KERN_PANEL_Q4_K}, {GGUF_T_Q5_K, 256, KERN_PK_Q5_K, KERN_PANEL_Q5_K},
+        {GGUF_T_Q6_K, 256, KERN_PK_Q6_K, KERN_PANEL_Q6_K}, {GGUF_T_Q3_K, 256, KERN_PK_Q3_K, KERN_PANEL_Q3_K},
+        {GGUF_T_Q2_K, 256, KERN_PK_Q2_K, KERN_PANEL_Q2_K},
+        {GGUF_T_F16, KERN_PK_F16_BLCK, KERN_PK_F16, KERN_PANEL_F16},
     };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (kinds[i].type == type)
@@ -95,10 +98,9 @@ static const pack_kind *kind_of(uint32_t type)
 size_t kern_pack16_size(uint32_t type, size_t n_in, size_t n_out)
 {
     const pack_kind *k = kind_of(type);
-    size_t blck = k ? gguf_type_info(type)->blck : 0;
-    if (!k || n_out % KERN_PACK_ROWS || n_in % blck)
+    if (!k || n_out % KERN_PACK_ROWS || n_in % k->blck)
         return 0;
-    return n_out / KERN_PACK_ROWS * (n_in / blck) * k->bytes;
+    return n_out / KERN_PACK_ROWS * (n_in / k->blck) * k->bytes;
 }
 
 size_t kern_pack16_grain(uint32_t type, size_t n_in)
@@ -106,7 +108,7 @@ size_t kern_pack16_grain(uint32_t type, size_t n_in)
     const pack_kind *k = kind_of(type);
     if (!k)
         return KERN_PACK_ROWS;
-    return n_in / gguf_type_info(type)->blck > k->panel ? KERN_PK_SUPER * KERN_PACK_ROWS : KERN_PACK_ROWS;
+    return n_in / k->blck > k->panel ? KERN_PK_SUPER * KERN_PACK_ROWS : KERN_PACK_ROWS;
 }
 
 size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_t pb)
@@ -228,11 +230,19 @@ static void pack_q2_k(const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t 
     }
 }
 
+/* F16 block b: element e of row i at [e][i]. */
+static void pack_f16(const uint8_t *w, size_t ws, size_t b, uint8_t *dst)
+{
+    for (size_t e = 0; e < KERN_PK_F16_BLCK; e++)
+        for (int i = 0; i < KERN_PACK_ROWS; i++)
+            memcpy(dst + 32 * e + 2 * i, w + i * ws + 2 * (KERN_PK_F16_BLCK * b + e), 2);
+}
+
 void kern_pack16(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst)
 {
     const pack_kind *k = kind_of(type);
-    const gguf_type_traits *t = gguf_type_info(type);
-    size_t nb = n_in / t->blck, bs = t->size, ws = (size_t)gguf_row_size(type, n_in), ng = n_out / KERN_PACK_ROWS;
+    size_t nb = n_in / k->blck, bs = (size_t)gguf_row_size(type, k->blck), ws = (size_t)gguf_row_size(type, n_in);
+    size_t ng = n_out / KERN_PACK_ROWS;
     for (size_t g = 0; g < ng; g++)
         for (size_t b = 0; b < nb; b++) {
             const uint8_t *rows = w + g * KERN_PACK_ROWS * ws;
@@ -245,6 +255,8 @@ void kern_pack16(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uin
                 pack_q3_k(rows, ws, b, bs, out);
             else if (type == GGUF_T_Q2_K)
                 pack_q2_k(rows, ws, b, bs, out);
+            else if (type == GGUF_T_F16)
+                pack_f16(rows, ws, b, out);
             else
                 pack_legacy(type, rows, ws, b, bs, out);
         }

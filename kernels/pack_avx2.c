@@ -359,4 +359,36 @@ AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_
     acc_store(C, acc, y, ldy);
 }
 
-KERN_DEFINE_PACKED_SET(kern_packed_gemm_avx2, CM, KERN_CASES_4, CM, KERN_CASES_4)
+/* ---- F16: as the AVX-512 set's f16_tile, in two halves of eight rows;
+ * the eight chains of a token fill half the registers, so a tile is one
+ * token. */
+
+AI void f16_tile(const int C, const uint8_t *w, size_t b1, const uint8_t *a, size_t as, float *y, size_t ldy)
+{
+    (void)C;
+    (void)as;
+    (void)ldy;
+    __m256 acc[2][4];
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++)
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            acc[h][k] = _mm256_setzero_ps();
+    const float *x = (const float *)a;
+    const size_t n = b1 * KERN_PK_F16_BLCK;
+    for (size_t e = 0; e < n; e += 4, w += 4 * 32)
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            __m256 xv = _mm256_set1_ps(x[e + k]);
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++)
+                acc[h][k] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 32 * k + 16 * h))),
+                                            xv, acc[h][k]);
+        }
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++)
+        _mm256_storeu_ps(y + 8 * h, _mm256_add_ps(_mm256_add_ps(acc[h][0], acc[h][1]),
+                                                  _mm256_add_ps(acc[h][2], acc[h][3])));
+}
+
+KERN_DEFINE_PACKED_SET(kern_packed_gemm_avx2, CM, KERN_CASES_4, CM, KERN_CASES_4, 1, KERN_CASES_1)

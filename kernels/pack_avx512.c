@@ -25,6 +25,8 @@
  * 6-9% slower). */
 #define CM_LEG 8
 #define CM_Q4K 8
+/* F16: four chains of sums per token */
+#define CM_F16 4
 
 /* A tile's sums per token: y's partial sums (y is NULL for the first
  * panel: zero), and back. */
@@ -353,4 +355,34 @@ AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_
     acc_store(C, acc, y, ldy);
 }
 
-KERN_DEFINE_PACKED_SET(kern_packed_gemm_avx512, CM_LEG, KERN_CASES_8, CM_Q4K, KERN_CASES_8)
+/* ---- F16 against f32 activations (rounded to F16 by kern_matmul): one
+ * element's sixteen weights converted to one vector, times the element's
+ * activation broadcast, into chain e % 4 of the token's sums (one chain
+ * would wait on the adder's latency: four cover it). The chains are
+ * added (0 + 1) + (2 + 3) at the end, in every set, so every set gives the
+ * same bits. A single panel: the blocks are 0..b1. */
+
+AI void f16_tile(const int C, const uint8_t *w, size_t b1, const uint8_t *a, size_t as, float *y, size_t ldy)
+{
+    __m512 acc[CM_F16][4];
+#pragma GCC unroll 8
+    for (int c = 0; c < C; c++)
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            acc[c][k] = _mm512_setzero_ps();
+    const size_t n = b1 * KERN_PK_F16_BLCK;
+    for (size_t e = 0; e < n; e += 4, w += 4 * 32)
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            __m512 wv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + 32 * k)));
+#pragma GCC unroll 8
+            for (int c = 0; c < C; c++)
+                acc[c][k] = _mm512_fmadd_ps(wv, _mm512_set1_ps(((const float *)(a + c * as))[e + k]), acc[c][k]);
+        }
+#pragma GCC unroll 8
+    for (int c = 0; c < C; c++)
+        _mm512_storeu_ps(y + c * ldy, _mm512_add_ps(_mm512_add_ps(acc[c][0], acc[c][1]),
+                                                    _mm512_add_ps(acc[c][2], acc[c][3])));
+}
+
+KERN_DEFINE_PACKED_SET(kern_packed_gemm_avx512, CM_LEG, KERN_CASES_8, CM_Q4K, KERN_CASES_8, CM_F16, KERN_CASES_4)

@@ -66,6 +66,11 @@ static inline size_t kern_pk_leg_bytes(int kind)
 /* The types of k16_tile: sixteen sub-blocks of sixteen quants each. */
 enum { KERN_K16_Q6, KERN_K16_Q3, KERN_K16_Q2 };
 
+/* F16: per element, the sixteen rows' weights (32 bytes: one vector of
+ * sixteen f32 once converted), in blocks of KERN_PK_F16_BLCK elements. */
+#define KERN_PK_F16_BLCK 32
+#define KERN_PK_F16 (KERN_PK_F16_BLCK * 32)
+
 /* Groups per super-group, and blocks per panel (about 18 KB of weights of
  * one group) for rows longer than one panel (see pack.c). */
 #define KERN_PK_SUPER 4
@@ -79,6 +84,9 @@ enum { KERN_K16_Q6, KERN_K16_Q3, KERN_K16_Q2 };
 #define KERN_PANEL_Q6_K 5
 #define KERN_PANEL_Q3_K 10
 #define KERN_PANEL_Q2_K 14
+/* F16 is not cut into panels: its tiles keep several chains of sums per
+ * token in registers, which y could not carry between panels. */
+#define KERN_PANEL_F16 ((size_t)1 << 40)
 
 size_t kern_pack16_size(uint32_t type, size_t n_in, size_t n_out);
 size_t kern_pack16_grain(uint32_t type, size_t n_in);
@@ -112,24 +120,27 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
             } \
     }
 
-/* The cases of a tile switch for 1..4 or 1..8 tokens, and a case for a
+/* The cases of a tile switch for 1, 1..4 or 1..8 tokens, and a case for a
  * set's legacy_tile(kind, C, ...), q4k_tile(q5, C, ...) and k16_tile(kind,
  * C, ...) (see above). */
-#define KERN_CASES_4(M, ...) M(__VA_ARGS__ 1) M(__VA_ARGS__ 2) M(__VA_ARGS__ 3) M(__VA_ARGS__ 4)
+#define KERN_CASES_1(M, ...) M(__VA_ARGS__ 1)
+#define KERN_CASES_4(M, ...) KERN_CASES_1(M, __VA_ARGS__) M(__VA_ARGS__ 2) M(__VA_ARGS__ 3) M(__VA_ARGS__ 4)
 #define KERN_CASES_8(M, ...) KERN_CASES_4(M, __VA_ARGS__) M(__VA_ARGS__ 5) M(__VA_ARGS__ 6) \
     M(__VA_ARGS__ 7) M(__VA_ARGS__ 8)
 #define KERN_CASE_LEG(KIND, C) case C: legacy_tile(KIND, C, wg, b0, b1, nb, at, as, yt, ldy); break;
 #define KERN_CASE_Q4K(Q5, C) case C: q4k_tile(Q5, C, wg, b0, b1, nb, at, as, yt, ldy); break;
 #define KERN_CASE_K16(KIND, C) case C: k16_tile(KIND, C, wg, b0, b1, nb, at, as, yt, ldy); break;
+#define KERN_CASE_F16(KIND, C) case C: f16_tile(C, wg, b1, at, as, yt, ldy); break;
 
 /* A set's packed products of Q4_0, Q8_0, Q5_0, Q4_1 and Q5_1 (its
  * legacy_tile, up to CM_LEG tokens a tile, cases CASES_LEG), Q4_K, Q5_K
- * (q4k_tile), Q6_K, Q3_K and Q2_K (k16_tile; CM_Q4K, CASES_Q4K), and
+ * (q4k_tile), Q6_K, Q3_K and Q2_K (k16_tile; CM_Q4K, CASES_Q4K), F16
+ * (f16_tile(C, w, b1, ...), blocks 0..b1; CM_F16, CASES_F16), and
  * `getter`, the kern_gemm_fn of a type or NULL; KERN_PACKED_TYPE defines
  * one, of type T, with the tile case CASE(KIND, C). */
 #define KERN_PACKED_TYPE(name, CM, BLCK, T, CASES, CASE, KIND) \
     KERN_DEFINE_PACKED(name, CM, BLCK, KERN_PK_##T, KERN_PANEL_##T, CASES(CASE, KIND, ))
-#define KERN_DEFINE_PACKED_SET(getter, CM_LEG, CASES_LEG, CM_Q4K, CASES_Q4K) \
+#define KERN_DEFINE_PACKED_SET(getter, CM_LEG, CASES_LEG, CM_Q4K, CASES_Q4K, CM_F16, CASES_F16) \
     KERN_PACKED_TYPE(packed_q4_0, CM_LEG, 32, Q4_0, CASES_LEG, KERN_CASE_LEG, KERN_LEG_Q4) \
     KERN_PACKED_TYPE(packed_q8_0, CM_LEG, 32, Q8_0, CASES_LEG, KERN_CASE_LEG, KERN_LEG_Q8) \
     KERN_PACKED_TYPE(packed_q5_0, CM_LEG, 32, Q5_0, CASES_LEG, KERN_CASE_LEG, KERN_LEG_Q5) \
@@ -140,6 +151,7 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
     KERN_PACKED_TYPE(packed_q6_k, CM_Q4K, 256, Q6_K, CASES_Q4K, KERN_CASE_K16, KERN_K16_Q6) \
     KERN_PACKED_TYPE(packed_q3_k, CM_Q4K, 256, Q3_K, CASES_Q4K, KERN_CASE_K16, KERN_K16_Q3) \
     KERN_PACKED_TYPE(packed_q2_k, CM_Q4K, 256, Q2_K, CASES_Q4K, KERN_CASE_K16, KERN_K16_Q2) \
+    KERN_PACKED_TYPE(packed_f16, CM_F16, KERN_PK_F16_BLCK, F16, CASES_F16, KERN_CASE_F16, 0) \
     kern_gemm_fn getter(uint32_t type) \
     { \
         switch (type) { \
@@ -153,6 +165,7 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
         case GGUF_T_Q6_K: return packed_q6_k; \
         case GGUF_T_Q3_K: return packed_q3_k; \
         case GGUF_T_Q2_K: return packed_q2_k; \
+        case GGUF_T_F16: return packed_f16; \
         default: return NULL; \
         } \
     }

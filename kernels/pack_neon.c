@@ -288,4 +288,29 @@ AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_
     acc_store(C, acc, y, ldy);
 }
 
-KERN_DEFINE_PACKED_SET(kern_packed_gemm_neon, CM, KERN_CASES_4, CM, KERN_CASES_4)
+/* ---- F16: as the x86 sets' f16_tile, in four quarters of four rows;
+ * the sixteen chains of a token fill half the registers, so a tile is one
+ * token. */
+
+AI void f16_tile(const int C, const uint8_t *w, size_t b1, const uint8_t *a, size_t as, float *y, size_t ldy)
+{
+    (void)C;
+    (void)as;
+    (void)ldy;
+    float32x4_t acc[4][4];
+    for (int q = 0; q < 4; q++)
+        for (int k = 0; k < 4; k++)
+            acc[q][k] = vdupq_n_f32(0.0f);
+    const float *x = (const float *)a;
+    const size_t n = b1 * KERN_PK_F16_BLCK;
+    for (size_t e = 0; e < n; e += 4, w += 4 * 32)
+        for (int k = 0; k < 4; k++)
+            for (int q = 0; q < 4; q++) {
+                float16x4_t h = vreinterpret_f16_u16(vld1_u16((const uint16_t *)(w + 32 * k + 8 * q)));
+                acc[q][k] = vfmaq_n_f32(acc[q][k], vcvt_f32_f16(h), x[e + k]);
+            }
+    for (int q = 0; q < 4; q++)
+        vst1q_f32(y + 4 * q, vaddq_f32(vaddq_f32(acc[q][0], acc[q][1]), vaddq_f32(acc[q][2], acc[q][3])));
+}
+
+KERN_DEFINE_PACKED_SET(kern_packed_gemm_neon, CM, KERN_CASES_4, CM, KERN_CASES_4, 1, KERN_CASES_1)

@@ -68,6 +68,9 @@ struct kern_ops {
                            size_t n_kv, size_t hd, float scale, float *out);
     /* kern_f32_to_f16_row; NULL: the portable loop */
     void (*f32_to_f16)(const float *x, uint16_t *y, size_t n);
+    /* y[i] = x[i] rounded to F16 and back: kern_matmul's activation row
+     * for F16 weights; NULL: the portable loop */
+    void (*round_f16)(const float *x, float *y, size_t n);
     /* kern_silu_mul; NULL: the portable loop */
     void (*silu_mul)(const float *gate, const float *up, float *out, size_t n);
     /* kern_attn_f16 for one query; NULL: the portable loop */
@@ -92,6 +95,7 @@ bool kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const ui
  * (struct kern_ops) on x86 (vec_x86.c). */
 void kern_silu_mul_avx2(const float *gate, const float *up, float *out, size_t n);
 void kern_f32_to_f16_avx2(const float *x, uint16_t *y, size_t n);
+void kern_round_f16_avx2(const float *x, float *y, size_t n);
 void kern_quant_q8_0_avx2(const float *x, uint8_t *row, size_t n);
 void kern_quant_q8_k_avx2(const float *x, uint8_t *row, size_t n);
 

@@ -254,18 +254,21 @@ AI float ld1(int kind, const uint8_t *p)
     return f;
 }
 
+/* F16 weights take f32 activations (rounded to F16 by kern_matmul), BF16
+ * weights BF16 ones. */
 AI float float_dot(const int kind, const uint8_t *w, const uint8_t *a, size_t n)
 {
-    const size_t es = kind == F_F32 ? 4 : 2;
+    const int ak = kind == F_BF16 ? F_BF16 : F_F32;
+    const size_t es = kind == F_F32 ? 4 : 2, as = ak == F_F32 ? 4 : 2;
     float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        acc0 = vfmaq_f32(acc0, ld4(kind, w + i * es), ld4(kind, a + i * es));
-        acc1 = vfmaq_f32(acc1, ld4(kind, w + (i + 4) * es), ld4(kind, a + (i + 4) * es));
+        acc0 = vfmaq_f32(acc0, ld4(kind, w + i * es), ld4(ak, a + i * as));
+        acc1 = vfmaq_f32(acc1, ld4(kind, w + (i + 4) * es), ld4(ak, a + (i + 4) * as));
     }
     float s = vaddvq_f32(vaddq_f32(acc0, acc1));
     for (; i < n; i++)
-        s += ld1(kind, w + i * es) * ld1(kind, a + i * es);
+        s += ld1(kind, w + i * es) * ld1(ak, a + i * as);
     return s;
 }
 
@@ -332,6 +335,15 @@ static void f32_to_f16(const float *x, uint16_t *y, size_t n)
         y[i] = kern_f32_to_f16(x[i]);
 }
 
+static void round_f16(const float *x, float *y, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(y + i, vcvt_f32_f16(vcvt_f16_f32(vld1q_f32(x + i))));
+    for (; i < n; i++)
+        y[i] = kern_f16_to_f32(kern_f32_to_f16(x[i]));
+}
+
 static void silu_mul(const float *gate, const float *up, float *out, size_t n)
 {
     size_t i = 0;
@@ -363,4 +375,5 @@ const struct kern_ops OPS_NAME = {
 #endif
     .silu_mul = silu_mul,
     .f32_to_f16 = f32_to_f16,
+    .round_f16 = round_f16,
 };

@@ -671,8 +671,8 @@ AI void k16_tile(const int kind, const int R, const int C, const uint8_t *w, siz
             y[c * ldy + r] = hsum(acc[r][c]);
 }
 
-/* ---- float weights: F32 (f32 activations), F16 and BF16 (activations
- * rounded to the same format) ---- */
+/* ---- float weights: F32 and F16 (f32 activations, for F16 rounded to
+ * F16 by kern_matmul) and BF16 (activations rounded to BF16) ---- */
 
 enum { F_F32, F_F16, F_BF16 };
 
@@ -698,10 +698,17 @@ AI float ld1(int kind, const uint8_t *p)
     return f;
 }
 
+/* The activations' format for weights of the given kind. */
+AI int act_kind(int kind)
+{
+    return kind == F_BF16 ? F_BF16 : F_F32;
+}
+
 AI void float_tile(const int kind, const int R, const int C, const uint8_t *w, size_t ws,
                    const uint8_t *a, size_t as, size_t n, float *y, size_t ldy)
 {
-    const size_t es = kind == F_F32 ? 4 : 2;
+    const int ak = act_kind(kind);
+    const size_t es = kind == F_F32 ? 4 : 2, aes = ak == F_F32 ? 4 : 2;
     __m256 acc[RM_FLOAT][CM_FLOAT];
 #pragma GCC unroll 16
     for (int r = 0; r < R; r++)
@@ -716,7 +723,7 @@ AI void float_tile(const int kind, const int R, const int C, const uint8_t *w, s
             wv[r] = ld8(kind, w + r * ws + i * es);
 #pragma GCC unroll 16
         for (int c = 0; c < C; c++) {
-            __m256 av = ld8(kind, a + c * as + i * es);
+            __m256 av = ld8(ak, a + c * as + i * aes);
 #pragma GCC unroll 16
             for (int r = 0; r < R; r++)
                 acc[r][c] = _mm256_fmadd_ps(wv[r], av, acc[r][c]);
@@ -728,7 +735,7 @@ AI void float_tile(const int kind, const int R, const int C, const uint8_t *w, s
         for (int c = 0; c < C; c++) {
             float s = hsum(acc[r][c]);
             for (size_t j = i; j < n; j++)
-                s += ld1(kind, w + r * ws + j * es) * ld1(kind, a + c * as + j * es);
+                s += ld1(kind, w + r * ws + j * es) * ld1(ak, a + c * as + j * aes);
             y[c * ldy + r] = s;
         }
     }
@@ -871,6 +878,7 @@ DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
     PACKED_OPS \
     .silu_mul = kern_silu_mul_avx2, \
     .f32_to_f16 = kern_f32_to_f16_avx2, \
+    .round_f16 = kern_round_f16_avx2, \
     .attn_f16 = attn_f16
 
 #define PACK16_OPS .pack_size = kern_pack16_size, .pack_grain = kern_pack16_grain, .pack = kern_pack16,

@@ -61,6 +61,16 @@ void kern_f32_to_f16_avx2(const float *x, uint16_t *y, size_t n)
         y[i] = kern_f32_to_f16(x[i]);
 }
 
+void kern_round_f16_avx2(const float *x, float *y, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i),
+                                                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+    for (; i < n; i++)
+        y[i] = kern_f16_to_f32(kern_f32_to_f16(x[i]));
+}
+
 /* Lane i of the result: the largest of v[i]'s eight lanes; pairs folded
  * within 128-bit halves the way _mm256_hadd_ps folds sums, then across. */
 AI __m256 fold8_max(const __m256 *v)
