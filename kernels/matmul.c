@@ -96,6 +96,10 @@ static void quant_rows(void *arg, size_t begin, size_t end, unsigned tid)
             j->ops->quant_q8_0(j->x + t * j->n_in, row, j->n_in);
             continue;
         }
+        if (vt == GGUF_T_Q8_1 && j->ops && j->ops->quant_q8_1) {
+            j->ops->quant_q8_1(j->x + t * j->n_in, row, j->n_in);
+            continue;
+        }
         if (vt == GGUF_T_F16) {
             round_f16(j->ops, j->x + t * j->n_in, (float *)row, j->n_in);
             continue;

@@ -50,6 +50,8 @@ struct kern_ops {
      * as kern_quantize_row writes them, then the side scales and sums;
      * NULL: the reference quantizer */
     void (*quant_q8_0)(const float *x, uint8_t *row, size_t n);
+    /* the same for Q8_1 rows (side: scales and stored sums as f32) */
+    void (*quant_q8_1)(const float *x, uint8_t *row, size_t n);
     /* n values into Q8_K blocks exactly as kern_quantize_row writes them;
      * NULL: the reference quantizer */
     void (*quant_q8_k)(const float *x, uint8_t *row, size_t n);
@@ -97,6 +99,7 @@ void kern_silu_mul_avx2(const float *gate, const float *up, float *out, size_t n
 void kern_f32_to_f16_avx2(const float *x, uint16_t *y, size_t n);
 void kern_round_f16_avx2(const float *x, float *y, size_t n);
 void kern_quant_q8_0_avx2(const float *x, uint8_t *row, size_t n);
+void kern_quant_q8_1_avx2(const float *x, uint8_t *row, size_t n);
 void kern_quant_q8_k_avx2(const float *x, uint8_t *row, size_t n);
 
 /* BF16 products with vdpbf16ps (AVX-512 BF16). */

@@ -874,6 +874,7 @@ DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
         [GGUF_T_Q3_K] = gemm_q3_k, \
     }, \
     .quant_q8_0 = kern_quant_q8_0_avx2, \
+    .quant_q8_1 = kern_quant_q8_1_avx2, \
     .quant_q8_k = kern_quant_q8_k_avx2, \
     PACKED_OPS \
     .silu_mul = kern_silu_mul_avx2, \

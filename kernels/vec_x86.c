@@ -90,18 +90,19 @@ AI __m256i fold8_add(const __m256i *v)
     return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
 }
 
-/* Q8_0 the way the reference quantizer computes it (amax / 127 as the
+/* Q8_0 (q1 false) or Q8_1 (true: after d, the f16 of d * the sum of the
+ * quants) the way the reference quantizer computes it (amax / 127 as the
  * scale, quants rounded to nearest even from x * (127 / amax)), plus
- * kern_matmul's side scales and sums. Eight blocks at a time, so that
- * their largest magnitudes, scales, half-precision rounding and sums are
- * each one vector operation: a product of 16 rows by 2048 inputs, hot,
- * 0.89 -> 0.67 us a call; during decoding (run before every product, on
- * one thread) 4-7 -> 1-4 us a product. */
-void kern_quant_q8_0_avx2(const float *x, uint8_t *row, size_t n)
+ * kern_matmul's side: Q8_0's scales and sums, Q8_1's scales and stored
+ * sums as f32. Eight blocks at a time, so that their largest magnitudes,
+ * scales, half-precision rounding and sums are each one vector operation:
+ * a product of 16 rows by 2048 inputs, hot, 0.89 -> 0.67 us a call;
+ * during decoding (run before every product, on one thread) 4-7 -> 1-4 us
+ * a product. */
+static void quant_q8(const float *x, uint8_t *row, size_t n, const bool q1)
 {
-    const size_t nb = n / 32;
-    float *dside = (float *)(row + KERN_Q8_0_SIDE(nb));
-    int32_t *sums = (int32_t *)(dside + nb);
+    const size_t nb = n / 32, bs = q1 ? 36 : 34;
+    float *dside = (float *)(row + (q1 ? KERN_Q8_1_SIDE(nb) : KERN_Q8_0_SIDE(nb)));
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (size_t b0 = 0; b0 < nb; b0 += 8) {
         const size_t nk = nb - b0 < 8 ? nb - b0 : 8;
@@ -130,19 +131,41 @@ void kern_quant_q8_0_avx2(const float *x, uint8_t *row, size_t n)
             /* the packs interleave 128-bit lanes; the permute restores order */
             __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
             p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-            uint8_t *blk = row + 34 * (b0 + k);
+            uint8_t *blk = row + bs * (b0 + k);
             memcpy(blk, &hs[k], 2);
-            _mm256_storeu_si256((__m256i *)(blk + 2), p);
+            _mm256_storeu_si256((__m256i *)(blk + bs - 32), p);
             qs[k] = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
         }
         for (size_t k = nk; k < 8; k++)
             qs[k] = _mm256_setzero_si256();
         __m256i sum = fold8_add(qs);
-        int32_t ss[8];
-        _mm256_storeu_si256((__m256i *)ss, sum);
         memcpy(dside + b0, ds, nk * sizeof *ds);
-        memcpy(sums + b0, ss, nk * sizeof *ss);
+        if (q1) {
+            /* the scale before its rounding to f16, times the sum */
+            __m128i sh = _mm256_cvtps_ph(_mm256_mul_ps(d, _mm256_cvtepi32_ps(sum)),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            float sf[8];
+            _mm_storeu_si128((__m128i *)hs, sh);
+            _mm256_storeu_ps(sf, _mm256_cvtph_ps(sh));
+            for (size_t k = 0; k < nk; k++)
+                memcpy(row + bs * (b0 + k) + 2, &hs[k], 2);
+            memcpy(dside + nb + b0, sf, nk * sizeof *sf);
+        } else {
+            int32_t ss[8];
+            _mm256_storeu_si256((__m256i *)ss, sum);
+            memcpy((int32_t *)(dside + nb) + b0, ss, nk * sizeof *ss);
+        }
     }
+}
+
+void kern_quant_q8_0_avx2(const float *x, uint8_t *row, size_t n)
+{
+    quant_q8(x, row, n, false);
+}
+
+void kern_quant_q8_1_avx2(const float *x, uint8_t *row, size_t n)
+{
+    quant_q8(x, row, n, true);
 }
 
 /* Q8_K the way the reference quantizer computes it: the value of largest

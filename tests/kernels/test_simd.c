@@ -533,7 +533,8 @@ static void test_attn(void **state)
     }
 }
 
-/* A kernel set's Q8_0 activation quantizer writes the reference's bytes. */
+/* A kernel set's Q8_0 and Q8_1 activation quantizers write the
+ * reference's bytes, and their sides what the blocks say. */
 static void test_quant_q8_0(void **state)
 {
     static const kern_isa isas[] = {KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON};
@@ -541,26 +542,33 @@ static void test_quant_q8_0(void **state)
         kern_cpu cpu;
         if (kern_cpu_select(&cpu, isas[ii], NULL, 0) != KERN_OK || !cpu.ops->quant_q8_0)
             continue;
-        for (int rep = 0; rep < 200; rep++) {
-            size_t n = 32 * (1 + (size_t)rep % 9), nb = n / 32;
+        for (int rep = 0; rep < 400; rep++) {
+            const bool q1 = rep % 2;
+            if (q1 && !cpu.ops->quant_q8_1)
+                continue;
+            size_t n = 32 * (1 + (size_t)rep / 2 % 9), nb = n / 32, bs = q1 ? 36 : 34;
             float x[288];
             /* zero blocks, and scales below the smallest normal half */
-            float scale = rep % 11 == 0 ? 1e-4f : (float)(1 + rep % 5) * 10.0f;
+            float scale = rep / 2 % 11 == 0 ? 1e-4f : (float)(1 + rep / 2 % 5) * 10.0f;
             for (size_t i = 0; i < n; i++)
-                x[i] = rep % 7 == 0 && i < 64 ? 0.0f : frnd() * scale;
-            uint8_t want[9 * 34], got[9 * 34 + 9 * 8 + 4];
-            kern_quantize_row(GGUF_T_Q8_0, x, want, n);
-            cpu.ops->quant_q8_0(x, got, n);
-            assert_memory_equal(want, got, nb * 34);
-            /* the side: each block's scale as f32, the sum of its quants */
-            const float *d = (const float *)(got + KERN_Q8_0_SIDE(nb));
-            const int32_t *sum = (const int32_t *)(d + nb);
+                x[i] = rep / 2 % 7 == 0 && i < 64 ? 0.0f : frnd() * scale;
+            uint8_t want[9 * 36], got[9 * 36 + 9 * 8 + 4];
+            kern_quantize_row(q1 ? GGUF_T_Q8_1 : GGUF_T_Q8_0, x, want, n);
+            (q1 ? cpu.ops->quant_q8_1 : cpu.ops->quant_q8_0)(x, got, n);
+            assert_memory_equal(want, got, nb * bs);
+            /* the side: each block's scale as f32, then Q8_0's sum of its
+             * quants or Q8_1's stored sum as f32 */
+            const float *d = (const float *)(got + (q1 ? KERN_Q8_1_SIDE(nb) : KERN_Q8_0_SIDE(nb)));
             for (size_t b = 0; b < nb; b++) {
+                const uint8_t *blk = want + bs * b;
                 int s = 0;
                 for (int i = 0; i < 32; i++)
-                    s += (int8_t)want[34 * b + 2 + i];
-                assert_true(d[b] == kern_f16_to_f32((uint16_t)(want[34 * b] | want[34 * b + 1] << 8)));
-                assert_int_equal(sum[b], s);
+                    s += (int8_t)blk[bs - 32 + i];
+                assert_true(d[b] == kern_f16_to_f32((uint16_t)(blk[0] | blk[1] << 8)));
+                if (q1)
+                    assert_true(d[nb + b] == kern_f16_to_f32((uint16_t)(blk[2] | blk[3] << 8)));
+                else
+                    assert_int_equal(((const int32_t *)(d + nb))[b], s);
             }
         }
     }
