@@ -7,6 +7,7 @@
 #include "kernels/simd_internal.h"
 
 #include <arm_neon.h>
+#include <math.h>
 #include <string.h>
 
 #include "gguf/gguf.h"
@@ -344,6 +345,99 @@ static void round_f16(const float *x, float *y, size_t n)
         y[i] = kern_f16_to_f32(kern_f32_to_f16(x[i]));
 }
 
+/* ---- activation quantizers, byte for byte the reference's (quant.c):
+ * the largest magnitude by fmaxf's rules (FMAXNM), quants rounded to
+ * nearest even (FCVTNS) from the same products ---- */
+
+/* Eight vectors of 4 int32 quants (in range) as 32 int8 at q. */
+static void narrow32(const int32x4_t *v, int8_t *q)
+{
+    for (int h = 0; h < 2; h++) {
+        int16x8_t a = vcombine_s16(vmovn_s32(v[4 * h]), vmovn_s32(v[4 * h + 1]));
+        int16x8_t b = vcombine_s16(vmovn_s32(v[4 * h + 2]), vmovn_s32(v[4 * h + 3]));
+        vst1q_s8(q + 16 * h, vcombine_s8(vmovn_s16(a), vmovn_s16(b)));
+    }
+}
+
+/* Q8_0 (q1 false) or Q8_1 rows with kern_matmul's side (see vec_x86.c). */
+static void quant_q8(const float *x, uint8_t *row, size_t n, const bool q1)
+{
+    const size_t nb = n / 32, bs = q1 ? 36 : 34;
+    float *dside = (float *)(row + (q1 ? KERN_Q8_1_SIDE(nb) : KERN_Q8_0_SIDE(nb)));
+    for (size_t b = 0; b < nb; b++) {
+        const float *xb = x + 32 * b;
+        uint8_t *blk = row + bs * b;
+        float32x4_t v[8], m = vdupq_n_f32(0.0f);
+        for (int i = 0; i < 8; i++) {
+            v[i] = vld1q_f32(xb + 4 * i);
+            m = vmaxnmq_f32(m, vabsq_f32(v[i]));
+        }
+        const float amax = vmaxnmvq_f32(m), d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        int32x4_t q[8], sum = vdupq_n_s32(0);
+        for (int i = 0; i < 8; i++) {
+            q[i] = vcvtnq_s32_f32(vmulq_n_f32(v[i], id));
+            sum = vaddq_s32(sum, q[i]);
+        }
+        narrow32(q, (int8_t *)(blk + bs - 32));
+        const uint16_t hd = kern_f32_to_f16(d);
+        kern_wr16(blk, hd);
+        dside[b] = kern_f16_to_f32(hd);
+        const int32_t s = vaddvq_s32(sum);
+        if (q1) {
+            const uint16_t hs = kern_f32_to_f16(d * (float)s);
+            kern_wr16(blk + 2, hs);
+            dside[nb + b] = kern_f16_to_f32(hs);
+        } else {
+            ((int32_t *)(dside + nb))[b] = s;
+        }
+    }
+}
+
+static void quant_q8_0(const float *x, uint8_t *row, size_t n)
+{
+    quant_q8(x, row, n, false);
+}
+
+static void quant_q8_1(const float *x, uint8_t *row, size_t n)
+{
+    quant_q8(x, row, n, true);
+}
+
+/* Q8_K blocks: the value of largest magnitude (the first of equals) maps
+ * to -127. */
+static void quant_q8_k(const float *x, uint8_t *row, size_t n)
+{
+    for (size_t blk = 0; blk < n / 256; blk++) {
+        const float *xb = x + 256 * blk;
+        uint8_t *b = row + KERN_Q8K_BYTES * blk;
+        float32x4_t m = vdupq_n_f32(0.0f);
+        for (int i = 0; i < 64; i++)
+            m = vmaxnmq_f32(m, vabsq_f32(vld1q_f32(xb + 4 * i)));
+        const float amax = vmaxnmvq_f32(m);
+        float max = 0.0f, d = 0.0f;
+        for (int i = 0; amax > 0.0f && i < 256; i++)
+            if (fabsf(xb[i]) == amax) {
+                max = xb[i];
+                break;
+            }
+        const float iscale = max != 0.0f ? -127.0f / max : 0.0f;
+        if (max != 0.0f)
+            d = 1.0f / iscale;
+        for (int g = 0; g < 8; g++) {
+            int32x4_t q[8];
+            for (int i = 0; i < 8; i++)
+                q[i] = vminq_s32(vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(xb + 32 * g + 4 * i), iscale)),
+                                 vdupq_n_s32(127));
+            narrow32(q, (int8_t *)(b + KERN_Q8K_QS + 32 * g));
+            for (int h = 0; h < 2; h++) {
+                int32x4_t s = vaddq_s32(vaddq_s32(q[4 * h], q[4 * h + 1]), vaddq_s32(q[4 * h + 2], q[4 * h + 3]));
+                kern_wr16(b + KERN_Q8K_SUMS + 4 * g + 2 * h, (uint16_t)(int16_t)vaddvq_s32(s));
+            }
+        }
+        memcpy(b, &d, 4);
+    }
+}
+
 static void silu_mul(const float *gate, const float *up, float *out, size_t n)
 {
     size_t i = 0;
@@ -373,6 +467,9 @@ const struct kern_ops OPS_NAME = {
     .pack = kern_pack16,
     .packed_gemm = kern_packed_gemm_neon,
 #endif
+    .quant_q8_0 = quant_q8_0,
+    .quant_q8_1 = quant_q8_1,
+    .quant_q8_k = quant_q8_k,
     .silu_mul = silu_mul,
     .f32_to_f16 = f32_to_f16,
     .round_f16 = round_f16,
