@@ -44,8 +44,10 @@ static int chat_tokens(const eng_model *m, const tok_vocab *v, const char *promp
     return rc;
 }
 
-static int run_engine(const route_call *call, eng_model *m, route_reply *reply, char *err, size_t errlen)
+static int run_engine(const route_call *call, const cli_ai_backend_state *st, route_reply *reply, char *err,
+                      size_t errlen)
 {
+    eng_model *m = st->model;
     tok_vocab *v = NULL;
     eng_ctx *c = NULL;
     eng_sampler *s = NULL;
@@ -57,7 +59,8 @@ static int run_engine(const route_call *call, eng_model *m, route_reply *reply, 
     net_buf_init(&sink.buf);
     eng_ctx_params cp = eng_ctx_default_params();
     cp.n_ctx = (uint32_t)call->model_cfg->max_context_length;
-    cp.n_threads = kern_physical_cores();
+    cp.n_threads = st->n_threads ? st->n_threads : kern_physical_cores();
+    cp.cpu = st->cpu;
     eng_sampler_params sp = eng_sampler_default_params();
     sp.seed = (uint64_t)time(NULL);
     int rc = tok_vocab_load(&v, eng_model_file(m), err, errlen) != TOK_OK ||
@@ -156,7 +159,7 @@ static int embedded_call(void *user, const route_call *call, route_reply *reply,
         if (load_ms < 0.1) load_ms = 0.1; /* a load, however fast, is not "already open" */
         snprintf(st->model_path, sizeof st->model_path, "%s", path);
     }
-    int rc = run_engine(call, st->model, reply, err, errlen);
+    int rc = run_engine(call, st, reply, err, errlen);
     if (!rc) measure(call, st->model, load_ms, reply);
     return rc;
 }

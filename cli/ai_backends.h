@@ -13,6 +13,10 @@ typedef struct cli_ai_backend_state {
     /* What the client was made for: another provider may need another. */
     char client_ca[4096];
     long client_timeout_s;
+    /* How the engine runs: threads (0: the physical cores) and the kernel
+     * set (NULL: the fastest this CPU runs). */
+    unsigned n_threads;
+    const kern_cpu *cpu;
 } cli_ai_backend_state;
 
 void cli_ai_backends_init(route_backends *b, cli_ai_backend_state *st);

@@ -173,6 +173,15 @@ int cli_parse(const cli_cmd *cmd, int argc, char **argv, const cli_opt *opts, si
     return 0;
 }
 
+int cli_threads(const cli_cmd *cmd, long *threads)
+{
+    if (*threads == 0)
+        *threads = kern_physical_cores();
+    if (*threads < 1 || *threads > 256)
+        return cli_usage_error(cmd, "--threads must be between 1 and 256");
+    return CLI_EXIT_OK;
+}
+
 int cli_kernels(const cli_cmd *cmd, const char *name, kern_cpu *cpu)
 {
     char err[160];

@@ -57,6 +57,11 @@ struct kern_cpu;
 #define CLI_KERNELS_HELP "SET  portable, avx2, avx512 or neon (default: the fastest)"
 int cli_kernels(const cli_cmd *cmd, const char *name, struct kern_cpu *cpu);
 
+/* --threads N: 0 (not given) becomes the physical cores; outside 1..256 a
+ * usage error. */
+#define CLI_THREADS_HELP "N  threads (default: the physical cores)"
+int cli_threads(const cli_cmd *cmd, long *threads);
+
 /* Levenshtein distance, used for "did you mean". */
 size_t cli_edit_distance(const char *a, const char *b);
 

@@ -13,6 +13,10 @@ typedef struct task_opts {
     const char *prompt, *task, *config, *context;
     bool json, dry_run, is_private, explain, no_cache;
     long max_output;
+    /* the embedded engine's threads and kernel set (route only) */
+    const char *kernels;
+    long threads;
+    kern_cpu cpu;
 } task_opts;
 
 /* A request ready to classify or route, with what it borrows from. */
@@ -300,6 +304,8 @@ static int execute(const route_config *cfg, const route_request *rq, const route
     bool json = o->json;
     if (!o->no_cache && !route_cache_dir(cfg, cache_dir, sizeof cache_dir, err, sizeof err)) rt.cache_dir = cache_dir;
     cli_ai_backends_init(&b, &st);
+    st.n_threads = (unsigned)o->threads;
+    st.cpu = &o->cpu;
     int rc = route_execute(cfg, rq, d, &b, &rt, &res, err, sizeof err);
     cli_ai_backends_free(&st);
     /* At most hourly; a sweep that fails leaves only stale files behind. */
@@ -378,9 +384,11 @@ static int run_route(const cli_cmd *cmd, int argc, char **argv)
         {"no-cache", 0, CLI_FLAG, &o.no_cache, "neither answer from nor write to the answer cache"},
         {"explain", 'v', CLI_FLAG, &o.explain, "print the decision, then run it"},
         {"json", 0, CLI_FLAG, &o.json, "print one JSON object"},
+        {"threads", 0, CLI_INT, &o.threads, CLI_THREADS_HELP},
+        {"kernels", 0, CLI_STR, &o.kernels, CLI_KERNELS_HELP},
     };
     int rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
-    if (rc) return rc;
+    if (rc || (rc = cli_threads(cmd, &o.threads)) || (rc = cli_kernels(cmd, o.kernels, &o.cpu))) return rc;
     prepared p;
     if ((rc = prepare(cmd, &o, &p))) goto done;
     route_config *cfg = p.cfg;
@@ -432,6 +440,6 @@ done:
 const cli_cmd cli_cmd_tasks_classify = {"ai tasks classify", "(--prompt TEXT | --task FILE) [--context FILE] [--json]",
                                         "classify a prompt as simple, medium or complex, with each signal's weight",
                                         run_classify};
-const cli_cmd cli_cmd_tasks_route = {"ai tasks route", "(--prompt TEXT | --task FILE) [--dry-run | --explain] [--private] [--no-cache] [--json]",
+const cli_cmd cli_cmd_tasks_route = {"ai tasks route", "(--prompt TEXT | --task FILE) [--dry-run | --explain] [--private] [--no-cache] [--threads N] [--kernels SET] [--json]",
                                      "decide where a request runs (embedded, external or hybrid) and why, then run it",
                                      run_route};

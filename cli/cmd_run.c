@@ -28,10 +28,9 @@ static int check_model_opts(const cli_cmd *cmd, model_opts *mo)
 {
     if (!mo->model)
         return cli_usage_error(cmd, "--model NAME|PATH is required");
-    if (mo->threads == 0)
-        mo->threads = kern_physical_cores();
-    if (mo->threads < 1 || mo->threads > 256)
-        return cli_usage_error(cmd, "--threads must be between 1 and 256");
+    int rc = cli_threads(cmd, &mo->threads);
+    if (rc)
+        return rc;
     if (mo->ctx < 0 || mo->ctx > (1L << 20))
         return cli_usage_error(cmd, "--ctx must be between 0 (the model's) and 1048576");
     return cli_kernels(cmd, mo->kernels, &mo->cpu);
@@ -129,7 +128,7 @@ static int run_generate(const cli_cmd *cmd, int argc, char **argv)
         {"frequency-penalty", 0, CLI_FLOAT, &freq, "F  subtract F x count of a recent token (default 0)"},
         {"presence-penalty", 0, CLI_FLOAT, &pres, "F  subtract F from every recent token (default 0)"},
         {"seed", 's', CLI_INT, &seed, "S  random seed (default: from the clock)"},
-        {"threads", 't', CLI_INT, &mo.threads, "N  threads (default: the physical cores)"},
+        {"threads", 't', CLI_INT, &mo.threads, CLI_THREADS_HELP},
         {"kernels", 0, CLI_STR, &mo.kernels, CLI_KERNELS_HELP},
         {"ctx", 'c', CLI_INT, &mo.ctx, "N  context length (default: the model's, at most 4096)"},
         {"kv-f32", 0, CLI_FLAG, &mo.kv_f32, "keep the KV cache in F32 (default F16)"},
@@ -260,7 +259,7 @@ static int run_logits(const cli_cmd *cmd, int argc, char **argv)
         {"model", 'm', CLI_STR, &mo.model, "NAME|PATH  an installed model or a GGUF file"},
         {"tokens", 0, CLI_STR, &tokens, "\"ID ID ...\"  token ids, evaluated as one batch from position 0"},
         {"out", 'o', CLI_STR, &out, "FILE  where to write int32 n, int32 n_vocab, ids, float32 logits[n][n_vocab]"},
-        {"threads", 't', CLI_INT, &mo.threads, "N  threads (default: the physical cores)"},
+        {"threads", 't', CLI_INT, &mo.threads, CLI_THREADS_HELP},
         {"kernels", 0, CLI_STR, &mo.kernels, CLI_KERNELS_HELP},
         {"ctx", 'c', CLI_INT, &mo.ctx, "N  context length (default: the model's, at most 4096)"},
         {"reference", 0, CLI_FLAG, &mo.reference, "use the portable reference kernels (the ground truth)"},

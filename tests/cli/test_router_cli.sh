@@ -23,6 +23,8 @@ expect 0 "(none found: built-in defaults, embedded only)" rhema ai service confi
 expect 0 '"complexity":"complex"' rhema ai tasks classify --json --prompt "Prove step by step and compare the designs"
 expect 0 "reasoning markers: 'prove', 'step by step'" rhema ai tasks classify --prompt "Prove it step by step"
 expect 2 "give exactly one of --prompt TEXT or --task FILE" rhema ai tasks route --dry-run
+expect 2 "--threads must be between 1 and 256" rhema ai tasks route --prompt "hi" --threads 300 --dry-run
+expect 2 "--kernels: " rhema ai tasks route --prompt "hi" --kernels nope --dry-run
 expect 1 "no file for embedded model" rhema ai tasks route --prompt "hi"
 
 # The proposal's advanced example as the project's configuration.
@@ -127,6 +129,8 @@ if [ -n "$fx" ] && [ -f "$fx/models/llama-tiny-q8_0.gguf" ]; then
     mkdir bare && cd bare || exit 1
     export RHEMA_MODEL="$fx/models/llama-tiny-q8_0.gguf"
     expect 0 "[embedded llama-tiny-q8_0, 1 attempt" rhema ai tasks route --prompt "hi" --max-tokens 4
+    # the engine's threads and kernel set, as ai run takes them
+    expect 0 "[embedded llama-tiny-q8_0, 1 attempt" rhema ai tasks route --prompt "hi" --max-tokens 4 --no-cache --threads 1 --kernels portable
     expect 0 "= $RHEMA_MODEL  [\$RHEMA_MODEL]" rhema ai service config --show
     unset RHEMA_MODEL
     cd .. || exit 1
