@@ -130,22 +130,31 @@ static void gather4(const uint8_t *w, size_t ws, size_t off, uint8_t flip, uint8
 /* Block b (of bs bytes) of the 16 rows at w (ws bytes apart) into dst:
  * stored as d (f16), m (f16, Q4_1 and Q5_1), qh (32 bits, Q5_0 and Q5_1),
  * then the quants. */
+/* Bits 0, 4, 8 and 12 of x as bits 0..3: the product moves each to bits
+ * 12..15 without carries (the shifted copies never share a bit). */
+static uint8_t nibble_bits(uint32_t x)
+{
+    return (uint8_t)(((x & 0x1111u) * 0x1248u) >> 12 & 0xf);
+}
+
 static void pack_legacy(uint32_t type, const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t *dst)
 {
     const int q8 = type == GGUF_T_Q8_0, q5 = type == GGUF_T_Q5_0 || type == GGUF_T_Q5_1;
     const int q1 = type == GGUF_T_Q4_1 || type == GGUF_T_Q5_1;
     const size_t ncode = q8 ? 8 : q5 ? 5 : 4, qh_at = q1 ? 4 : 2, qs_at = qh_at + (q5 ? 4 : 0);
-    for (size_t k = 0; k < (q8 ? 8 : 4); k++)
-        gather4(w, ws, b * bs + qs_at + 4 * k, q8 ? 0x80 : 0, dst + 64 * k);
+    /* row by row, each row's block read once: 2-3 times as fast as
+     * gathering four bytes of sixteen rows at a time */
     for (int i = 0; i < KERN_PACK_ROWS; i++) {
         const uint8_t *blk = w + i * ws + b * bs;
-        const uint32_t qh = q5 ? kern_rd32(blk + qh_at) : 0;
-        for (int e = 0; q5 && e < 4; e++) {
-            uint8_t hb = 0;
-            for (int k = 0; k < 4; k++)
-                hb |= (uint8_t)((qh >> (4 * k + e) & 1) << k | (qh >> (16 + 4 * k + e) & 1) << (4 + k));
-            dst[KERN_PK_Q5_QH + 4 * i + e] = hb;
+        for (size_t k = 0; k < (q8 ? 8 : 4); k++) {
+            uint32_t v;
+            memcpy(&v, blk + qs_at + 4 * k, 4);
+            v ^= q8 ? 0x80808080u : 0; /* every byte + 128 */
+            memcpy(dst + 64 * k + 4 * i, &v, 4);
         }
+        const uint32_t qh = q5 ? kern_rd32(blk + qh_at) : 0;
+        for (int e = 0; q5 && e < 4; e++)
+            dst[KERN_PK_Q5_QH + 4 * i + e] = (uint8_t)(nibble_bits(qh >> e) | nibble_bits(qh >> (16 + e)) << 4);
         memcpy(dst + 64 * ncode + 2 * i, blk, 2);
         if (q1)
             memcpy(dst + 64 * ncode + 32 + 2 * i, blk + 2, 2);
