@@ -118,13 +118,13 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
     return (sg * nb + s_eff * b0 + (g - sg) * len + (b - b0)) * bb;
 }
 
-/* Four bytes of each of the 16 rows at byte `off` of their blocks, as one
- * vector's worth (64 bytes), optionally with every byte + 128. */
-static void gather4(const uint8_t *w, size_t ws, size_t off, uint8_t flip, uint8_t *dst)
+/* Row i's four bytes at byte `off` of its block into their place in a
+ * vector's worth (64 bytes, four bytes of each of the 16 rows) at dst.
+ * Every packer goes row by row, reading each row's block once: 2-3 times
+ * as fast as gathering four bytes of sixteen rows at a time. */
+static void put4(const uint8_t *blk, size_t off, int i, uint8_t *dst)
 {
-    for (int i = 0; i < KERN_PACK_ROWS; i++)
-        for (int j = 0; j < 4; j++)
-            dst[4 * i + j] = (uint8_t)(w[i * ws + off + j] ^ flip);
+    memcpy(dst + 4 * i, blk + off, 4);
 }
 
 /* Block b (of bs bytes) of the 16 rows at w (ws bytes apart) into dst:
@@ -142,8 +142,6 @@ static void pack_legacy(uint32_t type, const uint8_t *w, size_t ws, size_t b, si
     const int q8 = type == GGUF_T_Q8_0, q5 = type == GGUF_T_Q5_0 || type == GGUF_T_Q5_1;
     const int q1 = type == GGUF_T_Q4_1 || type == GGUF_T_Q5_1;
     const size_t ncode = q8 ? 8 : q5 ? 5 : 4, qh_at = q1 ? 4 : 2, qs_at = qh_at + (q5 ? 4 : 0);
-    /* row by row, each row's block read once: 2-3 times as fast as
-     * gathering four bytes of sixteen rows at a time */
     for (int i = 0; i < KERN_PACK_ROWS; i++) {
         const uint8_t *blk = w + i * ws + b * bs;
         for (size_t k = 0; k < (q8 ? 8 : 4); k++) {
@@ -167,17 +165,15 @@ static void pack_q45_k(uint32_t type, const uint8_t *w, size_t ws, size_t b, siz
 {
     const int q5 = type == GGUF_T_Q5_K;
     const size_t qs = q5 ? 48 : 16;
-    if (q5) {
-        for (size_t k = 0; k < 8; k++)
-            gather4(w, ws, b * bs + 16 + 4 * k, 0, dst + 64 * k);
-        dst += KERN_PK_Q5K_QH;
-    }
-    for (size_t p = 0; p < 4; p++)
-        for (size_t k = 0; k < 8; k++)
-            gather4(w, ws, b * bs + qs + 32 * p + 4 * k, 0, dst + 512 * p + 64 * k);
-    uint8_t *sc = dst + KERN_PK_Q4K_SC, *mn = dst + KERN_PK_Q4K_MIN, *d = dst + KERN_PK_Q4K_D;
+    uint8_t *q4 = dst + (q5 ? KERN_PK_Q5K_QH : 0);
+    uint8_t *sc = q4 + KERN_PK_Q4K_SC, *mn = q4 + KERN_PK_Q4K_MIN, *d = q4 + KERN_PK_Q4K_D;
     for (int i = 0; i < KERN_PACK_ROWS; i++) {
         const uint8_t *blk = w + i * ws + b * bs;
+        for (size_t k = 0; q5 && k < 8; k++)
+            put4(blk, 16 + 4 * k, i, dst + 64 * k);
+        for (size_t p = 0; p < 4; p++)
+            for (size_t k = 0; k < 8; k++)
+                put4(blk, qs + 32 * p + 4 * k, i, q4 + 512 * p + 64 * k);
         for (int j = 0; j < 8; j++) {
             int s, m;
             kern_k4_scale_min(blk + 4, j, &s, &m);
@@ -191,16 +187,16 @@ static void pack_q45_k(uint32_t type, const uint8_t *w, size_t ws, size_t b, siz
 
 static void pack_q6_k(const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t *dst)
 {
-    for (int n = 0; n < 2; n++)
-        for (int p = 0; p < 2; p++)
-            for (int k = 0; k < 4; k++) {
-                const size_t l = 4 * (4 * (size_t)p + (size_t)k); /* byte of the half's 32 */
-                gather4(w, ws, b * bs + 64 * (size_t)n + l, 0, dst + KERN_PK_Q6K_LO(n, p, k));
-                gather4(w, ws, b * bs + 128 + 32 * (size_t)n + l, 0, dst + KERN_PK_Q6K_QH(n, p, k));
-                gather4(w, ws, b * bs + 64 * (size_t)n + 32 + l, 0, dst + KERN_PK_Q6K_HI(n, p, k));
-            }
     for (int i = 0; i < KERN_PACK_ROWS; i++) {
         const uint8_t *blk = w + i * ws + b * bs;
+        for (int n = 0; n < 2; n++)
+            for (int p = 0; p < 2; p++)
+                for (int k = 0; k < 4; k++) {
+                    const size_t l = 4 * (4 * (size_t)p + (size_t)k); /* byte of the half's 32 */
+                    put4(blk, 64 * (size_t)n + l, i, dst + KERN_PK_Q6K_LO(n, p, k));
+                    put4(blk, 128 + 32 * (size_t)n + l, i, dst + KERN_PK_Q6K_QH(n, p, k));
+                    put4(blk, 64 * (size_t)n + 32 + l, i, dst + KERN_PK_Q6K_HI(n, p, k));
+                }
         for (int j = 0; j < 16; j++)
             dst[KERN_PK_Q6K_SC + 16 * j + i] = blk[192 + j];
         memcpy(dst + KERN_PK_Q6K_D + 2 * i, blk + 208, 2);
@@ -209,15 +205,15 @@ static void pack_q6_k(const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t 
 
 static void pack_q3_k(const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t *dst)
 {
-    for (size_t p = 0; p < 2; p++)
-        for (size_t k = 0; k < 4; k++) {
-            const size_t l = 16 * p + 4 * k;
-            gather4(w, ws, b * bs + l, 0, dst + KERN_PK_Q3K_H(p, k));
-            for (size_t n = 0; n < 2; n++)
-                gather4(w, ws, b * bs + 32 + 32 * n + l, 0, dst + KERN_PK_Q3K_L(n, p, k));
-        }
     for (int i = 0; i < KERN_PACK_ROWS; i++) {
         const uint8_t *blk = w + i * ws + b * bs;
+        for (size_t p = 0; p < 2; p++)
+            for (size_t k = 0; k < 4; k++) {
+                const size_t l = 16 * p + 4 * k;
+                put4(blk, l, i, dst + KERN_PK_Q3K_H(p, k));
+                for (size_t n = 0; n < 2; n++)
+                    put4(blk, 32 + 32 * n + l, i, dst + KERN_PK_Q3K_L(n, p, k));
+            }
         for (int j = 0; j < 16; j++)
             dst[KERN_PK_Q3K_SC + 16 * j + i] = (uint8_t)(int8_t)kern_k3_scale(blk + 96, j);
         memcpy(dst + KERN_PK_Q3K_D + 2 * i, blk + 108, 2);
@@ -226,12 +222,12 @@ static void pack_q3_k(const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t 
 
 static void pack_q2_k(const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t *dst)
 {
-    for (size_t n = 0; n < 2; n++)
-        for (size_t p = 0; p < 2; p++)
-            for (size_t k = 0; k < 4; k++)
-                gather4(w, ws, b * bs + 16 + 32 * n + 16 * p + 4 * k, 0, dst + KERN_PK_Q2K_L(n, p, k));
     for (int i = 0; i < KERN_PACK_ROWS; i++) {
         const uint8_t *blk = w + i * ws + b * bs;
+        for (size_t n = 0; n < 2; n++)
+            for (size_t p = 0; p < 2; p++)
+                for (size_t k = 0; k < 4; k++)
+                    put4(blk, 16 + 32 * n + 16 * p + 4 * k, i, dst + KERN_PK_Q2K_L(n, p, k));
         for (int j = 0; j < 16; j++)
             dst[KERN_PK_Q2K_SM + 32 * (j / 2) + 2 * i + j % 2] = blk[j];
         memcpy(dst + KERN_PK_Q2K_D + 2 * i, blk + 80, 2);
