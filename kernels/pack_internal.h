@@ -86,7 +86,7 @@ enum { KERN_K16_Q6, KERN_K16_Q3, KERN_K16_Q2 };
 #define KERN_PANEL_Q2_K 14
 /* F16 is not cut into panels: its tiles keep several chains of sums per
  * token in registers, which y could not carry between panels. */
-#define KERN_PANEL_F16 ((size_t)1 << 40)
+#define KERN_PANEL_F16 (SIZE_MAX / 2)
 
 size_t kern_pack16_size(uint32_t type, size_t n_in, size_t n_out);
 size_t kern_pack16_grain(uint32_t type, size_t n_in);
