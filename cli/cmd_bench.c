@@ -192,7 +192,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
         {"model", 'm', CLI_STR, &o.model, "PATH  the GGUF model file"},
         {"prompt", 'p', CLI_INT, &o.pp, "N  prompt tokens evaluated in one batch (512)"},
         {"gen", 'n', CLI_INT, &o.tg, "N  tokens generated one at a time (128)"},
-        {"threads", 't', CLI_INT, &o.threads, "N  threads (default: physical cores)"},
+        {"threads", 't', CLI_INT, &o.threads, CLI_THREADS_HELP},
         {"reps", 'r', CLI_INT, &o.reps, "N  repetitions for mean and deviation (3)"},
         {"kernels", 0, CLI_STR, &kernels, CLI_KERNELS_HELP},
         CLI_OPT_JSON(json),

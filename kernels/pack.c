@@ -127,9 +127,6 @@ static void put4(const uint8_t *blk, size_t off, int i, uint8_t *dst)
     memcpy(dst + 4 * i, blk + off, 4);
 }
 
-/* Block b (of bs bytes) of the 16 rows at w (ws bytes apart) into dst:
- * stored as d (f16), m (f16, Q4_1 and Q5_1), qh (32 bits, Q5_0 and Q5_1),
- * then the quants. */
 /* Bits 0, 4, 8 and 12 of x as bits 0..3: the product moves each to bits
  * 12..15 without carries (the shifted copies never share a bit). */
 static uint8_t nibble_bits(uint32_t x)
@@ -137,6 +134,9 @@ static uint8_t nibble_bits(uint32_t x)
     return (uint8_t)(((x & 0x1111u) * 0x1248u) >> 12 & 0xf);
 }
 
+/* Block b (of bs bytes) of the 16 rows at w (ws bytes apart) into dst:
+ * stored as d (f16), m (f16, Q4_1 and Q5_1), qh (32 bits, Q5_0 and Q5_1),
+ * then the quants. */
 static void pack_legacy(uint32_t type, const uint8_t *w, size_t ws, size_t b, size_t bs, uint8_t *dst)
 {
     const int q8 = type == GGUF_T_Q8_0, q5 = type == GGUF_T_Q5_0 || type == GGUF_T_Q5_1;
