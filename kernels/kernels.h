@@ -127,7 +127,8 @@ void kern_pool_for_parts(kern_pool *p, size_t n, size_t grain, kern_task_fn fn, 
  * as its own part. */
 void kern_pool_part(const kern_pool *p, size_t n_chunks, unsigned tid, size_t *c0, size_t *c1);
 /* Thread tid, while it waits, reads ahead [addr, addr + len) into its
- * caches (until the next call for it names another range). */
+ * caches (until the next call for it names another range). Called by the
+ * thread that runs the pool's jobs. */
 void kern_pool_prefetch(kern_pool *p, unsigned tid, const void *addr, size_t len);
 
 /* Bytes of scratch kern_matmul needs for n_tokens rows of n_in. */
