@@ -32,19 +32,27 @@ AI __m256 exp_neg8(__m256 x)
     return _mm256_and_ps(keep, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
-/* silu(x) = x * sigmoid(x), with e = e^-|x| never overflowing: sigmoid is
- * 1 / (1 + e) for x >= 0 and e / (1 + e) below. The tail goes masked. */
+/* silu(x) * up for eight values, with e = e^-|x| never overflowing:
+ * sigmoid is 1 / (1 + e) for x >= 0 and e / (1 + e) below. */
+AI __m256 silu_mul8(__m256 x, __m256 up)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 e = exp_neg8(_mm256_or_ps(x, _mm256_set1_ps(-0.0f)));
+    __m256 s = _mm256_div_ps(_mm256_blendv_ps(one, e, x), _mm256_add_ps(one, e));
+    return _mm256_mul_ps(_mm256_mul_ps(x, s), up);
+}
+
+/* Plain loads and stores, only the tail masked: masked moves are slow on
+ * some CPUs (here 7.7 -> 2.6 us for 5632 values, hot). */
 void kern_silu_mul_avx2(const float *gate, const float *up, float *out, size_t n)
 {
-    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
-    for (size_t i = 0; i < n; i += 8) {
-        __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i < 8 ? n - i : 8)),
-                                       _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        __m256 x = _mm256_maskload_ps(gate + i, m);
-        __m256 e = exp_neg8(_mm256_or_ps(x, sign));
-        __m256 s = _mm256_div_ps(_mm256_blendv_ps(one, e, x), _mm256_add_ps(one, e));
-        _mm256_maskstore_ps(out + i, m, _mm256_mul_ps(_mm256_mul_ps(x, s), _mm256_maskload_ps(up + i, m)));
-    }
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, silu_mul8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+    if (i == n)
+        return;
+    __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    _mm256_maskstore_ps(out + i, m, silu_mul8(_mm256_maskload_ps(gate + i, m), _mm256_maskload_ps(up + i, m)));
 }
 
 /* Round to nearest even, as kern_f32_to_f16; the cache row written is
