@@ -22,7 +22,7 @@
 
 typedef struct bench_opts {
     const char *model;
-    long pp, tg, threads, reps;
+    long pp, tg, threads, reps, depth;
 } bench_opts;
 
 typedef struct stat {
@@ -70,28 +70,40 @@ static stat mean_sd(const double *v, size_t n)
     return s;
 }
 
-/* Weight bytes one generated token reads: every tensor but the token
+/* Bytes one generated token reads: every weight tensor but the token
  * embedding (one row of it), which the output head reads in full when the
- * model ties the two. */
-static uint64_t bytes_per_token(const gguf_file *f)
+ * model ties the two; and the keys and values of the positions it attends
+ * to (F16), on average over a run of o->tg tokens after o->depth. */
+static uint64_t bytes_per_token(const eng_model *m, const bench_opts *o)
 {
+    const gguf_file *f = eng_model_file(m);
+    const eng_hparams *hp = eng_model_hparams(m);
     uint64_t total = 0;
     const gguf_tensor *emb = gguf_find_tensor(f, "token_embd.weight");
     for (uint64_t i = 0; i < f->n_tensors; i++)
         total += f->tensors[i].nbytes;
     if (emb && gguf_find_tensor(f, "output.weight"))
         total -= emb->nbytes - gguf_row_size(emb->type, emb->ne[0]);
-    return total;
+    uint64_t kv_pos = (uint64_t)hp->n_layer * 2 * hp->n_head_kv * hp->head_dim * 2;
+    return total + kv_pos * (uint64_t)(2 * o->depth + o->tg + 1) / 2;
 }
 
-/* One generation run from an empty context: tokens/s, the cores' share
+/* A fresh context holding o->depth tokens, not timed. */
+static int fill_depth(eng_ctx *ctx, const bench_opts *o, const int32_t *fill, char *err, size_t errlen)
+{
+    eng_ctx_reset(ctx);
+    return o->depth ? eng_eval(ctx, fill, (size_t)o->depth, false, err, errlen) : 0;
+}
+
+/* One generation run after o->depth tokens: tokens/s, the cores' share
  * and the bandwidth the probe slices between the tokens read. */
 static int gen_run(eng_ctx *ctx, kern_pool *pool, const uint8_t *probe, const bench_opts *o,
                    const int32_t *toks, bench_runs *br, long rep, char *err, size_t errlen)
 {
     double tok_s = 0.0, tok_cpu = 0.0, probe_s = 0.0, probe_bytes = 0.0;
     size_t at = 0;
-    eng_ctx_reset(ctx);
+    if (fill_depth(ctx, o, toks + o->pp, err, errlen))
+        return -1;
     for (long i = 0; i < o->tg; i++) {
         double t0 = now_s(), c0 = cpu_s();
         if (eng_eval(ctx, &toks[i % o->pp], 1, false, err, errlen))
@@ -112,16 +124,20 @@ static int gen_run(eng_ctx *ctx, kern_pool *pool, const uint8_t *probe, const be
 static int run_reps(eng_ctx *ctx, kern_pool *pool, const uint8_t *probe, const bench_opts *o, uint32_t n_vocab,
                     bench_runs *br, char *err, size_t errlen)
 {
-    int32_t *toks = malloc((size_t)o->pp * sizeof *toks);
+    /* the prompt, then the tokens that fill the context to the depth */
+    size_t n = (size_t)(o->pp + o->depth);
+    int32_t *toks = malloc(n * sizeof *toks);
     if (!toks) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (long i = 0; i < o->pp; i++)
+    for (size_t i = 0; i < n; i++)
         toks[i] = (int32_t)(((uint64_t)i * 7919u + 17u) % n_vocab);
     int rc = 0;
     for (long rep = -1; rep < o->reps && rc == 0; rep++) {
         eng_ctx_reset(ctx);
+        if (rep >= 0 && (rc = fill_depth(ctx, o, toks + o->pp, err, errlen)))
+            break;
         double t0 = now_s(), c0 = cpu_s();
         rc = eng_eval(ctx, toks, rep < 0 ? 1 : (size_t)o->pp, false, err, errlen);
         double t1 = now_s(), c1 = cpu_s();
@@ -157,11 +173,11 @@ static void print_result(const bench_opts *o, bool json, const char *isa, const 
         for (const char *p = o->model; *p; p++)
             printf((*p == '"' || *p == '\\') ? "\\%c" : ((unsigned char)*p < 0x20 ? "?" : "%c"), *p);
         printf("\",\"kernels\":\"%s\",\"threads\":%ld,\"pp_tokens\":%ld,\"tg_tokens\":%ld,"
-               "\"reps\":%ld,\"pp_tps\":%.3f,\"pp_tps_sd\":%.3f,\"tg_tps\":%.3f,\"tg_tps_sd\":%.3f,"
+               "\"depth\":%ld,\"reps\":%ld,\"pp_tps\":%.3f,\"pp_tps_sd\":%.3f,\"tg_tps\":%.3f,\"tg_tps_sd\":%.3f,"
                "\"bandwidth_gbs\":%.3f,\"bandwidth_gbs_sd\":%.3f,\"bytes_per_token\":%" PRIu64
                ",\"tg_limit_tps\":%.3f,\"tg_fraction\":%.4f,\"pp_cpu_share\":%.3f,\"tg_cpu_share\":%.3f,"
                "\"runs\":[",
-               isa, o->threads, o->pp, o->tg, o->reps, pp.mean, pp.sd, tg.mean, tg.sd, bw.mean / 1e9,
+               isa, o->threads, o->pp, o->tg, o->depth, o->reps, pp.mean, pp.sd, tg.mean, tg.sd, bw.mean / 1e9,
                bw.sd / 1e9, bpt, limit, frac, pp_share, tg_share);
         /* each run with its own bandwidth, so that runs can be split by
          * the regime they met */
@@ -178,7 +194,10 @@ static void print_result(const bench_opts *o, bool json, const char *isa, const 
     printf("tg%-5ld    %9.2f ± %.2f tokens/s  (got %.0f%% of %ld cores)\n", o->tg, tg.mean, tg.sd,
            100.0 * tg_share, o->threads);
     printf("bandwidth  %9.2f ± %.2f GB/s read (between the generated tokens)\n", bw.mean / 1e9, bw.sd / 1e9);
-    printf("weights    %9.1f MiB read per generated token\n", (double)bpt / 1048576.0);
+    if (o->depth)
+        printf("depth      %9ld tokens in the context before each pass\n", o->depth);
+    printf("read       %9.1f MiB per generated token (weights%s)\n", (double)bpt / 1048576.0,
+           o->depth ? ", and keys and values" : "");
     printf("limit      %9.2f tokens/s; generation reaches %.1f%% of it\n", limit, 100.0 * frac);
 }
 
@@ -186,7 +205,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
 {
     const char *service = NULL, *kernels = NULL;
     bool json = false;
-    bench_opts o = {NULL, 512, 128, 0, 3};
+    bench_opts o = {NULL, 512, 128, 0, 3, 0};
     const cli_opt opts[] = {
         {"service", 0, CLI_STR, &service, "NAME  the service to measure (only \"embedded\")"},
         {"model", 'm', CLI_STR, &o.model, "PATH  the GGUF model file"},
@@ -194,6 +213,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
         {"gen", 'n', CLI_INT, &o.tg, "N  tokens generated one at a time (128)"},
         {"threads", 't', CLI_INT, &o.threads, CLI_THREADS_HELP},
         {"reps", 'r', CLI_INT, &o.reps, "N  repetitions for mean and deviation (3)"},
+        {"depth", 'd', CLI_INT, &o.depth, "N  tokens already in the context before each pass (0)"},
         {"kernels", 0, CLI_STR, &kernels, CLI_KERNELS_HELP},
         CLI_OPT_JSON(json),
     };
@@ -208,6 +228,8 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
         return cli_usage_error(cmd, "--model PATH is required");
     if (o.pp < 1 || o.pp > 1000000 || o.tg < 1 || o.tg > 1000000)
         return cli_usage_error(cmd, "-p and -n take 1 to 1000000 tokens");
+    if (o.depth < 0 || o.depth > 1000000)
+        return cli_usage_error(cmd, "-d takes 0 to 1000000 tokens");
     if (o.reps < 1 || o.reps > 1000)
         return cli_usage_error(cmd, "-r takes 1 to 1000 repetitions");
     if (o.threads < 0 || o.threads > 1024)
@@ -233,7 +255,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
     if (kern_pool_new(&pool, (unsigned)o.threads, err, sizeof err) != KERN_OK)
         goto done;
     eng_ctx_params cp = eng_ctx_default_params();
-    cp.n_ctx = (uint32_t)(o.pp > o.tg ? o.pp : o.tg);
+    cp.n_ctx = (uint32_t)(o.depth + (o.pp > o.tg ? o.pp : o.tg));
     cp.pool = pool;
     cp.cpu = &cpu;
     if (eng_ctx_new(&ctx, m, &cp, err, sizeof err) != ENG_OK)
@@ -246,7 +268,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
     memset(probe, 1, PROBE_BYTES);
     if (run_reps(ctx, pool, probe, &o, eng_model_hparams(m)->n_vocab, &br, err, sizeof err))
         goto done;
-    print_result(&o, json, kern_cpu_name(&cpu), &br, bytes_per_token(eng_model_file(m)));
+    print_result(&o, json, kern_cpu_name(&cpu), &br, bytes_per_token(m, &o));
     rc = CLI_EXIT_OK;
 done:
     if (rc != CLI_EXIT_OK)
@@ -261,5 +283,5 @@ done:
 
 const cli_cmd cli_cmd_tasks_benchmark = {
     "ai tasks benchmark",
-    "--service embedded --model PATH [-p 512] [-n 128] [-t THREADS] [-r REPS] [--kernels SET] [--json]",
+    "--service embedded --model PATH [-p 512] [-n 128] [-d 0] [-t THREADS] [-r REPS] [--kernels SET] [--json]",
     "Measure prompt and generation tokens/s against the memory bandwidth limit.", run_bench};

@@ -13,6 +13,7 @@ expect 2 "--model PATH is required" rhema ai tasks benchmark --service embedded
 expect 2 "only the embedded engine can be benchmarked" rhema ai tasks benchmark --service openai --model x
 expect 2 "-p and -n take 1 to 1000000 tokens" rhema ai tasks benchmark --model x -p 0
 expect 2 "-r takes 1 to 1000 repetitions" rhema ai tasks benchmark --model x -r 0
+expect 2 "-d takes 0 to 1000000 tokens" rhema ai tasks benchmark --model x -d -1
 expect 1 "cannot open: No such file or directory" rhema ai tasks benchmark --model "$tmp/none.gguf"
 expect 2 "--kernels: unknown kernel set 'sse2' (portable, avx2, avx512, neon)" \
     rhema ai tasks benchmark --model x --kernels sse2
@@ -60,6 +61,19 @@ for path, reps in ((sys.argv[1], 2), (sys.argv[2], 1)):
         assert abs(mean - b[k]) <= 1e-3 * b[k] + 1e-3, (k, mean, b[k])
 PY
     expect 0 "generation reaches" rhema ai tasks benchmark --model "$model" -p 4 -n 2 -r 1 -t 2
+    # at a depth, each generated token also reads the keys and values of
+    # the positions before it: eight more of them on average
+    if rhema ai tasks benchmark --model "$model" -p 4 -n 3 -d 8 -r 1 -t 1 --json >"$tmp/d8.json" &&
+        rhema ai tasks benchmark --model "$model" -p 4 -n 3 -r 1 -t 1 --json >"$tmp/d0.json" &&
+        python3 - "$tmp/d8.json" "$tmp/d0.json" <<'PY'; then ok; else bad "benchmark at depth 8: $(cat "$tmp"/d*.json)"; fi
+import json, sys
+d8, d0 = (json.load(open(p)) for p in sys.argv[1:])
+assert d8["depth"] == 8 and d0["depth"] == 0, (d8, d0)
+grew = d8["bytes_per_token"] - d0["bytes_per_token"]
+assert grew > 0 and grew % 8 == 0, grew
+assert d8["pp_tps"] > 0 and d8["tg_tps"] > 0
+PY
+    expect 0 "depth              8 tokens in the context" rhema ai tasks benchmark --model "$model" -p 4 -n 2 -d 8 -r 1 -t 1
     # a chosen kernel set, named in the report
     expect 0 '"kernels":"portable"' rhema ai tasks benchmark --model "$model" -p 4 -n 2 -r 1 -t 1 --kernels portable --json
 fi
