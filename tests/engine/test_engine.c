@@ -57,6 +57,15 @@ static size_t argmax(const float *x, size_t n)
     return b;
 }
 
+/* Our arg-max is the reference's, or a near tie in the reference itself
+ * (its logit there within 1e-3 of its best), which the order of a float
+ * sum decides: phi2-tiny-f32's token 13 has its two best 0.0003 apart. */
+static bool argmax_agrees(const float *ours, const float *ref, size_t n)
+{
+    size_t a = argmax(ours, n), b = argmax(ref, n);
+    return a == b || ref[b] - ref[a] <= 1e-3f;
+}
+
 static eng_ctx *new_ctx_set(const eng_model *m, uint32_t threads, bool reference, const kern_cpu *set)
 {
     eng_ctx_params p = eng_ctx_default_params();
@@ -136,7 +145,7 @@ static void check_model(const char *dir, const char *name, bool reference, const
         const float *ours = eng_logits(c1, (size_t)i), *ref = r.logits + (size_t)i * V;
         assert_non_null(ours);
         assert_memory_equal(ours, eng_logits(c2, (size_t)i), V * sizeof(float));
-        agree += argmax(ours, V) == argmax(ref, V);
+        agree += argmax_agrees(ours, ref, V);
         for (size_t j = 0; j < V; j++) {
             double d = fabs((double)ours[j] - (double)ref[j]);
             maxd = d > maxd ? d : maxd;
