@@ -88,10 +88,9 @@ static uint64_t bytes_per_token(const eng_model *m, const bench_opts *o)
     return total + kv_pos * (uint64_t)(2 * o->depth + o->tg + 1) / 2;
 }
 
-/* A fresh context holding o->depth tokens, not timed. */
+/* o->depth tokens into a fresh context, not timed. */
 static int fill_depth(eng_ctx *ctx, const bench_opts *o, const int32_t *fill, char *err, size_t errlen)
 {
-    eng_ctx_reset(ctx);
     return o->depth ? eng_eval(ctx, fill, (size_t)o->depth, false, err, errlen) : 0;
 }
 
@@ -102,6 +101,7 @@ static int gen_run(eng_ctx *ctx, kern_pool *pool, const uint8_t *probe, const be
 {
     double tok_s = 0.0, tok_cpu = 0.0, probe_s = 0.0, probe_bytes = 0.0;
     size_t at = 0;
+    eng_ctx_reset(ctx);
     if (fill_depth(ctx, o, toks + o->pp, err, errlen))
         return -1;
     for (long i = 0; i < o->tg; i++) {
