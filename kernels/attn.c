@@ -46,13 +46,10 @@ static void attn_f16_portable(const float *q, const uint16_t *k, const uint16_t 
 void kern_attn_f16(const kern_cpu *cpu, size_t nq, const float *q, const uint16_t *k, const uint16_t *v,
                    size_t stride, size_t n_kv, size_t hd, float scale, float *out)
 {
-    const struct kern_ops *ops = cpu ? cpu->ops : NULL;
-    if (ops && ops->attn_f16_multi && ops->attn_f16_multi(nq, q, k, v, stride, n_kv, hd, scale, out))
+    if (cpu && cpu->ops && cpu->ops->attn_f16) {
+        cpu->ops->attn_f16(nq, q, k, v, stride, n_kv, hd, scale, out);
         return;
-    for (size_t i = 0; i < nq; i++) {
-        if (ops && ops->attn_f16)
-            ops->attn_f16(q + i * hd, k, v, stride, n_kv, hd, scale, out + i * hd);
-        else
-            attn_f16_portable(q + i * hd, k, v, stride, n_kv, hd, scale, out + i * hd);
     }
+    for (size_t i = 0; i < nq; i++)
+        attn_f16_portable(q + i * hd, k, v, stride, n_kv, hd, scale, out + i * hd);
 }

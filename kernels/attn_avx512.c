@@ -3,12 +3,12 @@
  * F16 through a single-pass softmax), with the accumulators held in
  * registers. Keys go sixteen at a time: their scores first, then the
  * running maximum in order, then the sixteen exponentials in one vector,
- * and only the value updates stay one key after another. */
+ * and only the value updates stay one key after another. Other head sizes
+ * take the AVX2 kernel. */
 #include "kernels/simd_internal.h"
 
 #include <immintrin.h>
 #include <math.h>
-#include <stdbool.h>
 
 #define AI static inline __attribute__((always_inline))
 
@@ -155,11 +155,13 @@ AI void attn_group(const int NV, const int QB, const float *q, const uint16_t *k
 
 #define GROUP(NV, QB) attn_group(NV, QB, q + r * hd, k, v, stride, n_kv, scale, out + r * hd)
 
-bool kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
+void kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                           size_t n_kv, size_t hd, float scale, float *out)
 {
-    if (hd != 64 && hd != 128)
-        return false;
+    if (hd != 64 && hd != 128) {
+        kern_attn_f16_avx2(nq, q, k, v, stride, n_kv, hd, scale, out);
+        return;
+    }
     /* as many queries at once as leave the accumulators in registers */
     const size_t qb = hd == 64 ? 4 : 2;
     for (size_t r = 0; r < nq;) {
@@ -177,5 +179,4 @@ bool kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const ui
             GROUP(8, 1);
         r += n;
     }
-    return true;
 }

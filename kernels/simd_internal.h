@@ -64,10 +64,6 @@ struct kern_ops {
     size_t (*pack_grain)(uint32_t type, size_t n_in);
     void (*pack)(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst);
     kern_gemm_fn (*packed_gemm)(uint32_t type);
-    /* kern_attn_f16 for all nq queries at once; false when it does not
-     * handle hd (then attn_f16 runs query by query); NULL: never */
-    bool (*attn_f16_multi)(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
-                           size_t n_kv, size_t hd, float scale, float *out);
     /* kern_f32_to_f16_row; NULL: the portable loop */
     void (*f32_to_f16)(const float *x, uint16_t *y, size_t n);
     /* y[i] = x[i] rounded to F16 and back: kern_matmul's activation row
@@ -75,8 +71,8 @@ struct kern_ops {
     void (*round_f16)(const float *x, float *y, size_t n);
     /* kern_silu_mul; NULL: the portable loop */
     void (*silu_mul)(const float *gate, const float *up, float *out, size_t n);
-    /* kern_attn_f16 for one query; NULL: the portable loop */
-    void (*attn_f16)(const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
+    /* kern_attn_f16; NULL: the portable loop */
+    void (*attn_f16)(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                      size_t n_kv, size_t hd, float scale, float *out);
 };
 
@@ -90,14 +86,16 @@ static inline float kern_expf_softmax(float x)
 kern_gemm_fn kern_packed_gemm_avx512(uint32_t type);
 kern_gemm_fn kern_packed_gemm_avx2(uint32_t type);
 kern_gemm_fn kern_packed_gemm_neon(uint32_t type);
-bool kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
+void kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                           size_t n_kv, size_t hd, float scale, float *out);
 
-/* kern_silu_mul, kern_f32_to_f16_row and the activation quantizers
- * (struct kern_ops) on x86 (vec_x86.c). */
+/* kern_silu_mul, kern_f32_to_f16_row, the activation quantizers and
+ * kern_attn_f16 (struct kern_ops) on x86 (vec_x86.c). */
 void kern_silu_mul_avx2(const float *gate, const float *up, float *out, size_t n);
 void kern_f32_to_f16_avx2(const float *x, uint16_t *y, size_t n);
 void kern_round_f16_avx2(const float *x, float *y, size_t n);
+void kern_attn_f16_avx2(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
+                        size_t n_kv, size_t hd, float scale, float *out);
 void kern_quant_q8_0_avx2(const float *x, uint8_t *row, size_t n);
 void kern_quant_q8_1_avx2(const float *x, uint8_t *row, size_t n);
 void kern_quant_q8_k_avx2(const float *x, uint8_t *row, size_t n);

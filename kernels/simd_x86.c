@@ -741,77 +741,6 @@ AI void float_tile(const int kind, const int R, const int C, const uint8_t *w, s
     }
 }
 
-/* ---- attention over an F16 cache (see kern_attn_f16) ---- */
-
-AI __m256 round_f16(__m256 x)
-{
-    return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-}
-
-AI float round1_f16(float x)
-{
-    return _cvtsh_ss(_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-}
-
-AI float h2f(uint16_t h)
-{
-    return _cvtsh_ss(h);
-}
-
-#define ATTN_MAX_HD 1024
-
-static void attn_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
-                     size_t n_kv, size_t hd, float scale, float *out)
-{
-    float qv[ATTN_MAX_HD], acc[ATTN_MAX_HD];
-    const size_t h8 = hd / 8 * 8;
-    for (size_t i = 0; i < h8; i += 8) {
-        _mm256_storeu_ps(qv + i, round_f16(_mm256_loadu_ps(q + i)));
-        _mm256_storeu_ps(acc + i, _mm256_setzero_ps());
-    }
-    for (size_t i = h8; i < hd; i++) {
-        qv[i] = round1_f16(q[i]);
-        acc[i] = 0.0f;
-    }
-    float mx = -INFINITY, sum = 0.0f;
-    for (size_t p = 0; p < n_kv; p++) {
-        const uint16_t *kp = k + p * stride, *vp = v + p * stride;
-        __m256 d = _mm256_setzero_ps();
-        for (size_t i = 0; i < h8; i += 8)
-            d = _mm256_fmadd_ps(_mm256_loadu_ps(qv + i), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(kp + i))), d);
-        float s = hsum(d);
-        for (size_t i = h8; i < hd; i++)
-            s += qv[i] * h2f(kp[i]);
-        s *= scale;
-        float ms = 1.0f, vs = 1.0f;
-        if (s > mx) {
-            ms = kern_expf_softmax(mx - s);
-            mx = s;
-            __m256 m = _mm256_set1_ps(ms);
-            for (size_t i = 0; i < h8; i += 8)
-                _mm256_storeu_ps(acc + i, round_f16(_mm256_mul_ps(_mm256_loadu_ps(acc + i), m)));
-            for (size_t i = h8; i < hd; i++)
-                acc[i] = round1_f16(acc[i] * ms);
-        } else {
-            vs = kern_expf_softmax(s - mx);
-        }
-        /* multiply, then add: the same two roundings as the portable loop */
-        __m256 w = _mm256_set1_ps(vs);
-        for (size_t i = 0; i < h8; i += 8) {
-            __m256 x = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vp + i))), w);
-            _mm256_storeu_ps(acc + i, round_f16(_mm256_add_ps(_mm256_loadu_ps(acc + i), x)));
-        }
-        for (size_t i = h8; i < hd; i++)
-            acc[i] = round1_f16(acc[i] + h2f(vp[i]) * vs);
-        sum = sum * ms + vs;
-    }
-    __m256 inv = _mm256_set1_ps(1.0f / sum);
-    for (size_t i = 0; i < h8; i += 8)
-        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(acc + i), inv));
-    for (size_t i = h8; i < hd; i++)
-        out[i] = acc[i] * (1.0f / sum);
-}
-
 /* ---- drivers: walk the rows RM at a time and the tokens CM at a time,
  * with the tile's shape known at compile time ---- */
 
@@ -880,13 +809,15 @@ DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
     .silu_mul = kern_silu_mul_avx2, \
     .f32_to_f16 = kern_f32_to_f16_avx2, \
     .round_f16 = kern_round_f16_avx2, \
-    .attn_f16 = attn_f16
+    ATTN_OPS
 
 #define PACK16_OPS .pack_size = kern_pack16_size, .pack_grain = kern_pack16_grain, .pack = kern_pack16,
 #if VNNI
-#define PACKED_OPS PACK16_OPS .packed_gemm = kern_packed_gemm_avx512, .attn_f16_multi = kern_attn_f16_avx512,
+#define PACKED_OPS PACK16_OPS .packed_gemm = kern_packed_gemm_avx512,
+#define ATTN_OPS .attn_f16 = kern_attn_f16_avx512
 #else
 #define PACKED_OPS PACK16_OPS .packed_gemm = kern_packed_gemm_avx2,
+#define ATTN_OPS .attn_f16 = kern_attn_f16_avx2
 #endif
 
 const struct kern_ops OPS_NAME = {.name = SET_NAME, OPS_TABLE(gemm_bf16)};
