@@ -455,7 +455,7 @@ static void silu_mul(const float *gate, const float *up, float *out, size_t n)
 /* ---- attention over an F16 cache (kern_attn_f16), as vec_x86.c's:
  * eight keys a block, in two vectors of scores; up to ATTN_BUF_HD values a
  * row, a block's keys and values converted to F32 once for a group of up
- * to ATTN_GROUP queries ---- */
+ * to ATTN_GROUP queries (when there are several) ---- */
 
 #define ATTN_BUF_HD 256
 #define ATTN_GROUP 16
@@ -633,7 +633,7 @@ static void attn_f16(size_t nq, const float *q, const uint16_t *k, const uint16_
 {
     float qv[KERN_ATTN_MAX_HD], acc[KERN_ATTN_MAX_HD], kf[8 * ATTN_BUF_HD], vf[8 * ATTN_BUF_HD];
     float mx[ATTN_GROUP], sum[ATTN_GROUP];
-    const bool buf = hd <= ATTN_BUF_HD;
+    const bool buf = nq > 1 && hd <= ATTN_BUF_HD;
     const size_t group = KERN_ATTN_MAX_HD / hd < ATTN_GROUP ? KERN_ATTN_MAX_HD / hd : ATTN_GROUP;
     for (size_t r0 = 0; r0 < nq; r0 += group) {
         const size_t ng = nq - r0 < group ? nq - r0 : group;

@@ -223,8 +223,8 @@ void kern_quant_q8_k_avx2(const float *x, uint8_t *row, size_t n)
 
 /* Keys go eight at a time (one vector of scores). Up to ATTN_BUF_HD
  * values a row, a block's keys and values are converted to F32 once, for
- * all the queries that read them: the conversions, not the arithmetic, are
- * what the value updates wait on. Up to ATTN_GROUP queries share a
+ * all the queries that read them (when there are several): the
+ * conversions, not the arithmetic, are what the value updates wait on. Up to ATTN_GROUP queries share a
  * block, as many as their rows fit in KERN_ATTN_MAX_HD values. */
 #define ATTN_BUF_HD 256
 #define ATTN_GROUP 16
@@ -412,7 +412,7 @@ void kern_attn_f16_avx2(size_t nq, const float *q, const uint16_t *k, const uint
 {
     float qv[KERN_ATTN_MAX_HD], acc[KERN_ATTN_MAX_HD], kf[8 * ATTN_BUF_HD], vf[8 * ATTN_BUF_HD];
     float mx[ATTN_GROUP], sum[ATTN_GROUP];
-    const bool buf = hd <= ATTN_BUF_HD;
+    const bool buf = nq > 1 && hd <= ATTN_BUF_HD;
     const size_t group = KERN_ATTN_MAX_HD / hd < ATTN_GROUP ? KERN_ATTN_MAX_HD / hd : ATTN_GROUP;
     for (size_t r0 = 0; r0 < nq; r0 += group) {
         const size_t ng = nq - r0 < group ? nq - r0 : group;
