@@ -452,15 +452,19 @@ static void silu_mul(const float *gate, const float *up, float *out, size_t n)
     }
 }
 
-/* ---- attention over an F16 cache (kern_attn_f16), as vec_x86.c's:
- * eight keys a block, in two vectors of scores; up to ATTN_BUF_HD values a
- * row, a block's keys and values converted to F32 once for a group of up
- * to ATTN_GROUP queries (when there are several) ---- */
+/* ---- attention over an F16 cache (kern_attn_f16; attn_internal.h) ---- */
 
-#define ATTN_BUF_HD 256
-#define ATTN_GROUP 16
+#define ATTN_W 4
 
-AI float32x4_t round4_f16(float32x4_t x)
+/* the vector primitives of attn_internal.h */
+typedef float32x4_t attn_vec;
+#define vec_ld vld1q_f32
+#define vec_st vst1q_f32
+#define vec_set1 vdupq_n_f32
+#define vec_mul vmulq_f32
+#define vec_add vaddq_f32
+
+AI float32x4_t vec_round_f16(float32x4_t x)
 {
     return vcvt_f32_f16(vcvt_f16_f32(x));
 }
@@ -470,9 +474,9 @@ AI float round1_f16(float x)
     return (float)(__fp16)x;
 }
 
-/* Four values (row4) or one (row1) of a row from value i on: the row in F32
+/* Four values (rowv) or one (row1) of a row from value i on: the row in F32
  * (f32) or in F16. */
-AI float32x4_t row4(const void *row, size_t i, const bool f32)
+AI float32x4_t rowv(const void *row, size_t i, const bool f32)
 {
     if (f32)
         return vld1q_f32((const float *)row + i);
@@ -501,7 +505,7 @@ AI void scores8(const bool f32, const float *qv, const char *k, size_t rb, int n
     for (size_t i = 0; i < h4; i += 4) {
         float32x4_t qi = vld1q_f32(qv + i);
         for (int j = 0; j < 8; j++)
-            d[j] = vfmaq_f32(d[j], qi, row4(kp[j], i, f32));
+            d[j] = vfmaq_f32(d[j], qi, rowv(kp[j], i, f32));
     }
     for (int h = 0; h < 2; h++)
         s[h] = vpaddq_f32(vpaddq_f32(d[4 * h], d[4 * h + 1]), vpaddq_f32(d[4 * h + 2], d[4 * h + 3]));
@@ -517,32 +521,10 @@ AI void scores8(const bool f32, const float *qv, const char *k, size_t rb, int n
     s[1] = vld1q_f32(t + 4);
 }
 
-/* 4 NV values of the accumulator over a block's nk keys, in registers
- * (see vec_x86.c's attn_update). */
-AI void attn_update(const int NV, const bool f32, float *acc, const char *v, size_t rb, int nk, const float *e,
-                    unsigned nm)
-{
-    float32x4_t a[16];
-    for (int i = 0; i < NV; i++)
-        a[i] = vld1q_f32(acc + 4 * i);
-    for (int j = 0; j < nk; j++) {
-        float32x4_t w = vdupq_n_f32(e[j]);
-        if (nm >> j & 1) {
-            for (int i = 0; i < NV; i++)
-                a[i] = round4_f16(vmulq_f32(a[i], w));
-            w = vdupq_n_f32(1.0f);
-        }
-        for (int i = 0; i < NV; i++)
-            a[i] = round4_f16(vaddq_f32(a[i], vmulq_f32(row4(v + j * rb, 4 * (size_t)i, f32), w)));
-    }
-    for (int i = 0; i < NV; i++)
-        vst1q_f32(acc + 4 * i, a[i]);
-}
-
 /* x's lanes moved up by n (1 or 2), the lowest n taking -inf. */
 #define UP(x, n) vextq_f32(ninf, x, 4 - (n))
 
-/* One query's weights for one block (see vec_x86.c's attn_weights):
+/* One query's weights for one block (attn_internal.h):
  * the prefix maximum runs in each half, the upper half then taking the
  * lower's. */
 AI unsigned attn_weights(const bool f32, const float *qv, float *mx, float *sum, const char *k, size_t rb,
@@ -575,97 +557,13 @@ AI unsigned attn_weights(const bool f32, const float *qv, float *mx, float *sum,
 }
 #undef UP
 
-/* One query's accumulator over one block, up to 64 values at a time. */
-AI void attn_values(const bool f32, float *acc, const char *v, size_t rb, int nk, size_t hd, const float *e,
-                    unsigned nm)
-{
-    const size_t h4 = hd / 4 * 4, es = f32 ? 4 : 2;
-    size_t c = 0;
-    for (; c + 64 <= h4; c += 64)
-        attn_update(16, f32, acc + c, v + c * es, rb, nk, e, nm);
-    const int left = (int)(h4 - c) / 4;
-    if (left & 8)
-        attn_update(8, f32, acc + c, v + c * es, rb, nk, e, nm), c += 32;
-    if (left & 4)
-        attn_update(4, f32, acc + c, v + c * es, rb, nk, e, nm), c += 16;
-    if (left & 2)
-        attn_update(2, f32, acc + c, v + c * es, rb, nk, e, nm), c += 8;
-    if (left & 1)
-        attn_update(1, f32, acc + c, v + c * es, rb, nk, e, nm), c += 4;
-    for (; c < hd; c++)
-        for (int j = 0; j < nk; j++) {
-            float w = e[j];
-            if (nm >> j & 1) {
-                acc[c] = round1_f16(acc[c] * w);
-                w = 1.0f;
-            }
-            acc[c] = round1_f16(acc[c] + row1(v + j * rb, c, f32) * w);
-        }
-}
-
-/* Every query's weights for the block, then every query's values. */
-AI void attn_block(const bool f32, size_t ng, const float *qv, float *acc, float *mx, float *sum,
-                   const char *k, const char *v, size_t rb, int nk, size_t hd, float scale)
-{
-    float e[ATTN_GROUP][8];
-    unsigned nm[ATTN_GROUP];
-    for (size_t b = 0; b < ng; b++)
-        nm[b] = attn_weights(f32, qv + b * hd, &mx[b], &sum[b], k, rb, nk, hd, scale, e[b]);
-    for (size_t b = 0; b < ng; b++)
-        attn_values(f32, acc + b * hd, v, rb, nk, hd, e[b], nm[b]);
-}
-
-/* rows [0, n) of an F16 block (row j at src + j * stride) into F32 (row j
- * at dst + j * hd) */
-static void widen_rows(const uint16_t *src, size_t stride, int n, size_t hd, float *dst)
-{
-    for (int j = 0; j < n; j++, src += stride, dst += hd) {
-        size_t i = 0;
-        for (; i + 4 <= hd; i += 4)
-            vst1q_f32(dst + i, row4(src, i, false));
-        for (; i < hd; i++)
-            dst[i] = row1(src, i, false);
-    }
-}
+#define attn_round_q round_f16
+#include "kernels/attn_internal.h"
 
 static void attn_f16(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                      size_t n_kv, size_t hd, float scale, float *out)
 {
-    float qv[KERN_ATTN_MAX_HD], acc[KERN_ATTN_MAX_HD], kf[8 * ATTN_BUF_HD], vf[8 * ATTN_BUF_HD];
-    float mx[ATTN_GROUP], sum[ATTN_GROUP];
-    const bool buf = nq > 1 && hd <= ATTN_BUF_HD;
-    const size_t group = KERN_ATTN_MAX_HD / hd < ATTN_GROUP ? KERN_ATTN_MAX_HD / hd : ATTN_GROUP;
-    for (size_t r0 = 0; r0 < nq; r0 += group) {
-        const size_t ng = nq - r0 < group ? nq - r0 : group;
-        round_f16(q + r0 * hd, qv, ng * hd);
-        memset(acc, 0, ng * hd * sizeof *acc);
-        for (size_t b = 0; b < ng; b++) {
-            mx[b] = -INFINITY;
-            sum[b] = 0.0f;
-        }
-        for (size_t p0 = 0; p0 < n_kv; p0 += 8) {
-            const int nk = n_kv - p0 < 8 ? (int)(n_kv - p0) : 8;
-            const uint16_t *kb = k + p0 * stride, *vb = v + p0 * stride;
-            if (buf) {
-                widen_rows(kb, stride, nk, hd, kf);
-                widen_rows(vb, stride, nk, hd, vf);
-                attn_block(true, ng, qv, acc, mx, sum, (const char *)kf, (const char *)vf, hd * sizeof(float), nk,
-                           hd, scale);
-            } else {
-                attn_block(false, ng, qv, acc, mx, sum, (const char *)kb, (const char *)vb,
-                           stride * sizeof(uint16_t), nk, hd, scale);
-            }
-        }
-        for (size_t b = 0; b < ng; b++) {
-            float *o = out + (r0 + b) * hd;
-            const float *a = acc + b * hd;
-            size_t i = 0;
-            for (; i + 4 <= hd; i += 4)
-                vst1q_f32(o + i, vmulq_n_f32(vld1q_f32(a + i), 1.0f / sum[b]));
-            for (; i < hd; i++)
-                o[i] = a[i] * (1.0f / sum[b]);
-        }
-    }
+    attn_run(nq, q, k, v, stride, n_kv, hd, scale, out);
 }
 
 const struct kern_ops OPS_NAME = {

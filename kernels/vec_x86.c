@@ -219,17 +219,19 @@ void kern_quant_q8_k_avx2(const float *x, uint8_t *row, size_t n)
     }
 }
 
-/* ---- attention over an F16 cache (kern_attn_f16) ---- */
+/* ---- attention over an F16 cache (kern_attn_f16; attn_internal.h) ---- */
 
-/* Keys go eight at a time (one vector of scores). Up to ATTN_BUF_HD
- * values a row, a block's keys and values are converted to F32 once, for
- * all the queries that read them (when there are several): the
- * conversions, not the arithmetic, are what the value updates wait on. Up to ATTN_GROUP queries share a
- * block, as many as their rows fit in KERN_ATTN_MAX_HD values. */
-#define ATTN_BUF_HD 256
-#define ATTN_GROUP 16
+#define ATTN_W 8
 
-AI __m256 round_f16(__m256 x)
+/* the vector primitives of attn_internal.h */
+typedef __m256 attn_vec;
+#define vec_ld _mm256_loadu_ps
+#define vec_st _mm256_storeu_ps
+#define vec_set1 _mm256_set1_ps
+#define vec_mul _mm256_mul_ps
+#define vec_add _mm256_add_ps
+
+AI __m256 vec_round_f16(__m256 x)
 {
     return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
@@ -239,16 +241,16 @@ AI float round1_f16(float x)
     return _cvtsh_ss(_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
-/* Eight values (ld8) or one (ld1) of a row from value i on: the row in
+/* Eight values (rowv) or one (row1) of a row from value i on: the row in
  * F32 (f32) or in F16. */
-AI __m256 ld8(const void *row, size_t i, const bool f32)
+AI __m256 rowv(const void *row, size_t i, const bool f32)
 {
     if (f32)
         return _mm256_loadu_ps((const float *)row + i);
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + i)));
 }
 
-AI float ld1(const void *row, size_t i, const bool f32)
+AI float row1(const void *row, size_t i, const bool f32)
 {
     return f32 ? ((const float *)row)[i] : _cvtsh_ss(((const uint16_t *)row)[i]);
 }
@@ -278,7 +280,7 @@ AI __m256 scores8(const bool f32, const float *qv, const char *k, size_t rb, int
     for (size_t i = 0; i < h8; i += 8) {
         __m256 qi = _mm256_loadu_ps(qv + i);
         for (int j = 0; j < 8; j++)
-            d[j] = _mm256_fmadd_ps(qi, ld8(kp[j], i, f32), d[j]);
+            d[j] = _mm256_fmadd_ps(qi, rowv(kp[j], i, f32), d[j]);
     }
     __m256 s = fold8_sum(d);
     if (h8 == hd)
@@ -287,33 +289,8 @@ AI __m256 scores8(const bool f32, const float *qv, const char *k, size_t rb, int
     _mm256_storeu_ps(t, s);
     for (int j = 0; j < 8; j++)
         for (size_t i = h8; i < hd; i++)
-            t[j] += qv[i] * ld1(kp[j], i, f32);
+            t[j] += qv[i] * row1(kp[j], i, f32);
     return _mm256_loadu_ps(t);
-}
-
-/* 8 NV values of the accumulator over a block's nk keys, in registers:
- * where key j set a new maximum (bit j of nm) the sum is first rescaled by
- * e[j] and the key's weight is 1, else its weight is e[j]; then the
- * weighted value row is added. Multiply, then add: the portable loop's
- * two roundings. */
-AI void attn_update(const int NV, const bool f32, float *acc, const char *v, size_t rb, int nk, const float *e,
-                    unsigned nm)
-{
-    __m256 a[8];
-    for (int i = 0; i < NV; i++)
-        a[i] = _mm256_loadu_ps(acc + 8 * i);
-    for (int j = 0; j < nk; j++) {
-        __m256 w = _mm256_set1_ps(e[j]);
-        if (nm >> j & 1) {
-            for (int i = 0; i < NV; i++)
-                a[i] = round_f16(_mm256_mul_ps(a[i], w));
-            w = _mm256_set1_ps(1.0f);
-        }
-        for (int i = 0; i < NV; i++)
-            a[i] = round_f16(_mm256_add_ps(a[i], _mm256_mul_ps(ld8(v + j * rb, 8 * (size_t)i, f32), w)));
-    }
-    for (int i = 0; i < NV; i++)
-        _mm256_storeu_ps(acc + 8 * i, a[i]);
 }
 
 /* x's lanes moved up by n, the lowest n taking -inf (ninf); a macro, as
@@ -350,101 +327,13 @@ AI unsigned attn_weights(const bool f32, const float *qv, float *mx, float *sum,
     return nm;
 }
 
-/* One query's accumulator over one block: the value updates, key after
- * key, with up to 64 accumulator values in registers. */
-AI void attn_values(const bool f32, float *acc, const char *v, size_t rb, int nk, size_t hd, const float *e,
-                    unsigned nm)
-{
-    const size_t h8 = hd / 8 * 8, es = f32 ? 4 : 2;
-    size_t c = 0;
-    for (; c + 64 <= h8; c += 64)
-        attn_update(8, f32, acc + c, v + c * es, rb, nk, e, nm);
-    const int left = (int)(h8 - c) / 8;
-    if (left & 4)
-        attn_update(4, f32, acc + c, v + c * es, rb, nk, e, nm), c += 32;
-    if (left & 2)
-        attn_update(2, f32, acc + c, v + c * es, rb, nk, e, nm), c += 16;
-    if (left & 1)
-        attn_update(1, f32, acc + c, v + c * es, rb, nk, e, nm), c += 8;
-    for (; c < hd; c++)
-        for (int j = 0; j < nk; j++) {
-            float w = e[j];
-            if (nm >> j & 1) {
-                acc[c] = round1_f16(acc[c] * w);
-                w = 1.0f;
-            }
-            acc[c] = round1_f16(acc[c] + ld1(v + j * rb, c, f32) * w);
-        }
-}
-
-/* A group of ng queries over one block: every query's weights first, so
- * that their chains of scores, maxima and exponentials overlap, then
- * every query's value updates. */
-AI void attn_block(const bool f32, size_t ng, const float *qv, float *acc, float *mx, float *sum,
-                   const char *k, const char *v, size_t rb, int nk, size_t hd, float scale)
-{
-    float e[ATTN_GROUP][8];
-    unsigned nm[ATTN_GROUP];
-    for (size_t b = 0; b < ng; b++)
-        nm[b] = attn_weights(f32, qv + b * hd, &mx[b], &sum[b], k, rb, nk, hd, scale, e[b]);
-    for (size_t b = 0; b < ng; b++)
-        attn_values(f32, acc + b * hd, v, rb, nk, hd, e[b], nm[b]);
-}
 #undef UP
 
-/* rows [0, n) of an F16 block (row j at src + j * stride) into F32 (row j
- * at dst + j * hd) */
-static void widen_rows(const uint16_t *src, size_t stride, int n, size_t hd, float *dst)
-{
-    for (int j = 0; j < n; j++, src += stride, dst += hd) {
-        size_t i = 0;
-        for (; i + 8 <= hd; i += 8)
-            _mm256_storeu_ps(dst + i, ld8(src, i, false));
-        for (; i < hd; i++)
-            dst[i] = _cvtsh_ss(src[i]);
-    }
-}
+#define attn_round_q kern_round_f16_avx2
+#include "kernels/attn_internal.h"
 
-/* The numerics of kern_attn_f16, each query on its own; groups of queries
- * walk the keys together so that each block's rows are converted once. */
 void kern_attn_f16_avx2(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                         size_t n_kv, size_t hd, float scale, float *out)
 {
-    float qv[KERN_ATTN_MAX_HD], acc[KERN_ATTN_MAX_HD], kf[8 * ATTN_BUF_HD], vf[8 * ATTN_BUF_HD];
-    float mx[ATTN_GROUP], sum[ATTN_GROUP];
-    const bool buf = nq > 1 && hd <= ATTN_BUF_HD;
-    const size_t group = KERN_ATTN_MAX_HD / hd < ATTN_GROUP ? KERN_ATTN_MAX_HD / hd : ATTN_GROUP;
-    for (size_t r0 = 0; r0 < nq; r0 += group) {
-        const size_t ng = nq - r0 < group ? nq - r0 : group;
-        kern_round_f16_avx2(q + r0 * hd, qv, ng * hd);
-        memset(acc, 0, ng * hd * sizeof *acc);
-        for (size_t b = 0; b < ng; b++) {
-            mx[b] = -INFINITY;
-            sum[b] = 0.0f;
-        }
-        for (size_t p0 = 0; p0 < n_kv; p0 += 8) {
-            const int nk = n_kv - p0 < 8 ? (int)(n_kv - p0) : 8;
-            const uint16_t *kb = k + p0 * stride, *vb = v + p0 * stride;
-            if (buf) {
-                widen_rows(kb, stride, nk, hd, kf);
-                widen_rows(vb, stride, nk, hd, vf);
-            }
-            if (buf)
-                attn_block(true, ng, qv, acc, mx, sum, (const char *)kf, (const char *)vf, hd * sizeof(float), nk,
-                           hd, scale);
-            else
-                attn_block(false, ng, qv, acc, mx, sum, (const char *)kb, (const char *)vb,
-                           stride * sizeof(uint16_t), nk, hd, scale);
-        }
-        for (size_t b = 0; b < ng; b++) {
-            float *o = out + (r0 + b) * hd;
-            const float *a = acc + b * hd;
-            __m256 inv = _mm256_set1_ps(1.0f / sum[b]);
-            size_t i = 0;
-            for (; i + 8 <= hd; i += 8)
-                _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(a + i), inv));
-            for (; i < hd; i++)
-                o[i] = a[i] * (1.0f / sum[b]);
-        }
-    }
+    attn_run(nq, q, k, v, stride, n_kv, hd, scale, out);
 }
