@@ -336,11 +336,17 @@ static void f32_to_f16(const float *x, uint16_t *y, size_t n)
         y[i] = kern_f32_to_f16(x[i]);
 }
 
+/* each lane rounded to F16 and back */
+AI float32x4_t vec_round_f16(float32x4_t x)
+{
+    return vcvt_f32_f16(vcvt_f16_f32(x));
+}
+
 static void round_f16(const float *x, float *y, size_t n)
 {
     size_t i = 0;
     for (; i + 4 <= n; i += 4)
-        vst1q_f32(y + i, vcvt_f32_f16(vcvt_f16_f32(vld1q_f32(x + i))));
+        vst1q_f32(y + i, vec_round_f16(vld1q_f32(x + i)));
     for (; i < n; i++)
         y[i] = kern_f16_to_f32(kern_f32_to_f16(x[i]));
 }
@@ -463,11 +469,6 @@ typedef float32x4_t attn_vec;
 #define vec_set1 vdupq_n_f32
 #define vec_mul vmulq_f32
 #define vec_add vaddq_f32
-
-AI float32x4_t vec_round_f16(float32x4_t x)
-{
-    return vcvt_f32_f16(vcvt_f16_f32(x));
-}
 
 AI float round1_f16(float x)
 {

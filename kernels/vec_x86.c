@@ -1,7 +1,8 @@
 /* Vector work between the products on x86-64 (AVX2, FMA, F16C): SiLU
  * times up, F32 rows to F16 for the KV cache, the activations quantized
- * for the integer products, and attention over the cache. Built once with the AVX2 flags and
- * shared by both x86 tables, as the code is 256-bit either way. */
+ * for the integer products, and attention over the cache. Built once with
+ * the AVX2 flags and shared by both x86 tables, as the code is 256-bit
+ * either way. */
 #include "kernels/simd_internal.h"
 
 #include <immintrin.h>
@@ -70,12 +71,17 @@ void kern_f32_to_f16_avx2(const float *x, uint16_t *y, size_t n)
         y[i] = kern_f32_to_f16(x[i]);
 }
 
+/* each lane rounded to F16 and back */
+AI __m256 vec_round_f16(__m256 x)
+{
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
 void kern_round_f16_avx2(const float *x, float *y, size_t n)
 {
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i),
-                                                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+        _mm256_storeu_ps(y + i, vec_round_f16(_mm256_loadu_ps(x + i)));
     for (; i < n; i++)
         y[i] = kern_f16_to_f32(kern_f32_to_f16(x[i]));
 }
@@ -230,11 +236,6 @@ typedef __m256 attn_vec;
 #define vec_set1 _mm256_set1_ps
 #define vec_mul _mm256_mul_ps
 #define vec_add _mm256_add_ps
-
-AI __m256 vec_round_f16(__m256 x)
-{
-    return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-}
 
 AI float round1_f16(float x)
 {

@@ -505,8 +505,8 @@ static void test_attn(void **state)
         if (kern_cpu_select(&cpu, isas[ii / 2], NULL, 0) != KERN_OK)
             continue;
         kern_cpu_select(&ref, KERN_ISA_PORTABLE, NULL, 0);
-        for (size_t hi = 0; hi < 5; hi++) {
-            for (size_t ni = 0; ni < 6; ni++) {
+        for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++) {
+            for (size_t ni = 0; ni < sizeof nkvs / sizeof nkvs[0]; ni++) {
                 size_t hd = hds[hi], n_kv = nkvs[ni], stride = hd + 3;
                 uint16_t *k = malloc(n_kv * stride * 2), *v = malloc(n_kv * stride * 2);
                 float q[NQ * 300], a[NQ * 300], b[300], one[300];
