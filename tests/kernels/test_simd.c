@@ -88,8 +88,9 @@ static uint8_t *random_rows(uint32_t type, size_t n, size_t rows)
 }
 
 /* Rows whose codes are all the type's largest magnitude (every byte 0xff,
- * Q8_0's quants -128) under small scales: with activations all at 127,
- * the integer sums the kernels keep reach their bounds. */
+ * Q8_0's quants -128) under small scales: with activations all at 127 (or
+ * all at -127, -128 in Q8_K), the integer sums the kernels keep reach
+ * their bounds. */
 static uint8_t *extreme_rows(uint32_t type, size_t n, size_t rows)
 {
     size_t rs = gguf_row_size(type, n);
@@ -133,7 +134,7 @@ static void check_product_ext(const kern_cpu *cpu, kern_pool *pool, bool packed,
 {
     uint32_t vt = kern_vec_dot_type(type);
     size_t rs = gguf_row_size(type, n), as = gguf_row_size(vt, n);
-    uint8_t *w = extreme ? extreme_rows(type, n, n_out) : random_rows(type, n, n_out);
+    uint8_t *w = extreme != 0.0f ? extreme_rows(type, n, n_out) : random_rows(type, n, n_out);
     float *x = malloc(n * n_tok * sizeof(float));
     float *y = malloc(n_out * n_tok * sizeof(float));
     uint8_t *act = malloc(as * n_tok);
@@ -141,7 +142,7 @@ static void check_product_ext(const kern_cpu *cpu, kern_pool *pool, bool packed,
     /* misaligned on purpose: kern_matmul aligns inside */
     uint8_t *scratch = malloc(kern_matmul_scratch_size(type, n, n_tok) + 1);
     for (size_t i = 0; i < n * n_tok; i++)
-        x[i] = extreme ? 1.0f : frnd() * (i % 97 == 0 ? 8.0f : 1.0f);
+        x[i] = extreme != 0.0f ? extreme : frnd() * (i % 97 == 0 ? 8.0f : 1.0f);
     for (size_t t = 0; t < n_tok; t++)
         assert_int_equal(kern_quantize_row(vt, x + t * n, act + t * as, n), KERN_OK);
     product(cpu, pool, packed, type, w, n, n_out, x, n_tok, y, scratch + 1);
@@ -172,7 +173,7 @@ static void check_product_ext(const kern_cpu *cpu, kern_pool *pool, bool packed,
 static void check_product_as(const kern_cpu *cpu, kern_pool *pool, bool packed, uint32_t type, size_t n,
                              size_t n_out, size_t n_tok)
 {
-    check_product_ext(cpu, pool, packed, false, type, n, n_out, n_tok);
+    check_product_ext(cpu, pool, packed, 0.0f, type, n, n_out, n_tok);
 }
 
 static void check_product(const kern_cpu *cpu, kern_pool *pool, uint32_t type, size_t n, size_t n_out,
@@ -351,9 +352,12 @@ static void test_packed(void **state)
                 for (size_t oi = 0; oi < sizeof outs / sizeof outs[0]; oi++)
                     for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++)
                         check_product_as(&cpu, NULL, true, type, ns[ni], outs[oi], toks[k]);
-            /* codes and activations at their largest: no integer sum wraps */
-            for (size_t k = 0; k < 3; k++)
-                check_product_ext(&cpu, NULL, true, true, type, ns[1], 48, toks[k]);
+            /* codes and activations at their largest, of either sign (Q8_K
+             * quants reach -128): no integer sum wraps */
+            for (size_t k = 0; k < 3; k++) {
+                check_product_ext(&cpu, NULL, true, 1.0f, type, ns[1], 48, toks[k]);
+                check_product_ext(&cpu, NULL, true, -1.0f, type, ns[1], 48, toks[k]);
+            }
         }
         threads_isa(isas[i], true);
     }
