@@ -228,9 +228,10 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
  * in int16 before vpmaddwd widens them by the sub-block's scale; Q3_K's
  * (1792) and Q2_K's (768) add up all four, and Q3_K's offset * the sum of
  * the quants (at most 4 * 2048) joins them in the low half of each pair,
- * so one vpmaddwd does a sub-block. Unrolled over the half's eight code
- * loads and exact as before, hot, one thread, 256 rows of 2048: Q3_K
- * 10.8 -> 16.2 GB/s, Q6_K 22.7 -> 27.4, Q2_K 12.9 -> 15.8. */
+ * so one vpmaddwd does a sub-block (Q6_K's offset is a vpmaddwd too, not
+ * a vpmulld). Exact as before; llama-1b with two builds' tokens
+ * alternated, decoding 1.6% (Q6_K), 3.8% (Q3_K) and 12.5% (Q2_K, with
+ * the unrolling below) faster. */
 
 /* Code vectors of half n, quants 32t + 16p + 4k.. (Q[k]) and 32(t + 2) +
  * 16p + 4k.. (Q[4 + k]) for k = 0..3, t = 0 or 1, of rows 8h..8h+7: the
@@ -291,11 +292,58 @@ AI __m256i k16_scale(const int kind, const uint8_t *w, int h, int j)
     return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(w + at + 16 * j + 8 * h)));
 }
 
+/* Step ntp = 4n + 2p + t of a super-block's half of rows h: the quants
+ * 32t + 16p.. and 32(t + 2) + 16p.. of its half n against C tokens, into
+ * their sums. */
+AI void k16_step(const int kind, const int C, const uint8_t *w, int h, int ntp, const uint8_t *a, size_t as,
+                 size_t b, __m256i *isum)
+{
+    const int q3 = kind == KERN_K16_Q3, q2 = kind == KERN_K16_Q2, q6 = !q3 && !q2;
+    const int n = ntp / 4, p = (ntp / 2) % 2, t = ntp % 2;
+    __m256i Q[8];
+    if (q2)
+        q2k_codes(w, h, n, p, t, Q);
+    else if (q3)
+        q3k_codes(w, h, n, p, t, Q);
+    else
+        q6k_codes(w, h, n, p, t, Q);
+#pragma GCC unroll 2
+    for (int u = 0; u < 2; u++) {
+        const int j = 8 * n + 2 * (t + 2 * u) + p; /* the sub-block */
+        __m256i sc = k16_scale(kind, w, h, j);
+        /* row i's scale in both int16 halves of its lane */
+        __m256i sc2 = _mm256_or_si256(_mm256_and_si256(sc, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(sc, 16));
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++) {
+            const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
+            const uint8_t *q = blk + KERN_Q8K_QS + 128 * n + 32 * (t + 2 * u) + 16 * p;
+            int16_t bsum;
+            memcpy(&bsum, blk + KERN_Q8K_SUMS + 2 * j, 2);
+            __m256i pr[4], s;
+            for (int k = 0; k < 4; k++)
+                pr[k] = _mm256_maddubs_epi16(Q[4 * u + k], bcast4(q + 4 * k));
+            __m256i lo = _mm256_add_epi16(pr[0], pr[1]), hi = _mm256_add_epi16(pr[2], pr[3]);
+            if (q6) {
+                /* the offset, -32 * bsum * scale, then the two sums */
+                s = _mm256_slli_epi32(_mm256_madd_epi16(sc2, _mm256_set1_epi32((uint16_t)-bsum)), 5);
+                s = _mm256_add_epi32(s, _mm256_madd_epi16(lo, sc2));
+                s = _mm256_add_epi32(s, _mm256_madd_epi16(hi, sc2));
+            } else {
+                lo = _mm256_add_epi16(lo, hi);
+                if (q3) /* the offset, -4 * bsum */
+                    lo = _mm256_add_epi16(lo, _mm256_set1_epi32((uint16_t)(-4 * bsum)));
+                s = _mm256_madd_epi16(lo, sc2);
+            }
+            isum[c] = _mm256_add_epi32(isum[c], s);
+        }
+    }
+}
+
 AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                  const uint8_t *a, size_t as, float *y, size_t ldy)
 {
     (void)nb;
-    const int q3 = kind == KERN_K16_Q3, q2 = kind == KERN_K16_Q2, q6 = !q3 && !q2;
+    const int q3 = kind == KERN_K16_Q3, q2 = kind == KERN_K16_Q2;
     const size_t bb = q3 ? KERN_PK_Q3_K : q2 ? KERN_PK_Q2_K : KERN_PK_Q6_K;
     const size_t d_at = q3 ? KERN_PK_Q3K_D : q2 ? KERN_PK_Q2K_D : KERN_PK_Q6K_D;
     __m256 acc[2][CM];
@@ -307,48 +355,16 @@ AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_
 #pragma GCC unroll 8
             for (int c = 0; c < C; c++)
                 isum[c] = _mm256_setzero_si256();
+            /* Q2_K's small steps unrolled for a lone token: decoding 11%
+             * faster (two builds' tokens alternated); Q3_K's and Q6_K's,
+             * and several tokens', were slower so */
+            if (C == 1 && q2) {
 #pragma GCC unroll 8
-            for (int ntp = 0; ntp < 8; ntp++) {
-                /* half n, the quants 32t + 16p.. and 32(t + 2) + 16p.. of it */
-                const int n = ntp / 4, p = (ntp / 2) % 2, t = ntp % 2;
-                __m256i Q[8];
-                if (q2)
-                    q2k_codes(w, h, n, p, t, Q);
-                else if (q3)
-                    q3k_codes(w, h, n, p, t, Q);
-                else
-                    q6k_codes(w, h, n, p, t, Q);
-#pragma GCC unroll 2
-                for (int u = 0; u < 2; u++) {
-                    const int j = 8 * n + 2 * (t + 2 * u) + p; /* the sub-block */
-                    __m256i sc = k16_scale(kind, w, h, j);
-                    /* row i's scale in both int16 halves of its lane */
-                    __m256i sc2 = _mm256_or_si256(_mm256_and_si256(sc, _mm256_set1_epi32(0xffff)),
-                                                  _mm256_slli_epi32(sc, 16));
-#pragma GCC unroll 8
-                    for (int c = 0; c < C; c++) {
-                        const uint8_t *blk = a + c * as + b * KERN_Q8K_BYTES;
-                        const uint8_t *q = blk + KERN_Q8K_QS + 128 * n + 32 * (t + 2 * u) + 16 * p;
-                        int16_t bsum;
-                        memcpy(&bsum, blk + KERN_Q8K_SUMS + 2 * j, 2);
-                        __m256i pr[4], s;
-                        for (int k = 0; k < 4; k++)
-                            pr[k] = _mm256_maddubs_epi16(Q[4 * u + k], bcast4(q + 4 * k));
-                        __m256i lo = _mm256_add_epi16(pr[0], pr[1]), hi = _mm256_add_epi16(pr[2], pr[3]);
-                        if (q6) {
-                            /* the offset, -32 * bsum * scale, then the two sums */
-                            s = _mm256_slli_epi32(_mm256_madd_epi16(sc2, _mm256_set1_epi32((uint16_t)-bsum)), 5);
-                            s = _mm256_add_epi32(s, _mm256_madd_epi16(lo, sc2));
-                            s = _mm256_add_epi32(s, _mm256_madd_epi16(hi, sc2));
-                        } else {
-                            lo = _mm256_add_epi16(lo, hi);
-                            if (q3) /* the offset, -4 * bsum */
-                                lo = _mm256_add_epi16(lo, _mm256_set1_epi32((uint16_t)(-4 * bsum)));
-                            s = _mm256_madd_epi16(lo, sc2);
-                        }
-                        isum[c] = _mm256_add_epi32(isum[c], s);
-                    }
-                }
+                for (int ntp = 0; ntp < 8; ntp++)
+                    k16_step(kind, C, w, h, ntp, a, as, b, isum);
+            } else {
+                for (int ntp = 0; ntp < 8; ntp++)
+                    k16_step(kind, C, w, h, ntp, a, as, b, isum);
             }
             /* Q2_K's mins of sub-blocks 2m and 2m + 1 as an int16 pair a row */
             __m256i mn[8];
