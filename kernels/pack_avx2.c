@@ -7,10 +7,9 @@
  * codes times quants of at most 128 in magnitude sum to at most 8 * 2 *
  * 15 * 128 = 30720 over a 32-quant block, so a block's eight pairs add up
  * in int16 and one vpmaddwd (by ones, or by Q4_K's sub-block scale)
- * widens them.
- * Q5_K's five-bit codes add up four pairs at a time (31744 with Q8_K's
- * -128), Q6_K's six-bit ones two; Q8_0's are widened pair by pair: its
- * codes, stored + 128, go back to signed and multiply as |code| times the
+ * widens them. Q5_K's five-bit codes add up four pairs at a time (31744),
+ * Q6_K's six-bit ones two; Q8_0's are widened pair by pair: its codes,
+ * stored + 128, go back to signed and multiply as |code| times the
  * activation with the code's sign (2 * 128 * 127 nearly fills an int16).
  *
  * The integer sums are exact and scaled in the same order as the AVX-512
@@ -175,8 +174,9 @@ AI void q4k_lone(const uint8_t *wk, const uint8_t *qs, __m256i *isum)
             const __m256i alo = bcast4(q + 4 * k), ahi = bcast4(q + 32 + 4 * k);
             for (int h = 0; h < 2; h++) {
                 __m256i v = _mm256_loadu_si256((const __m256i *)(p + 64 * k + 32 * h));
-                s[h][0] = _mm256_add_epi16(s[h][0], _mm256_maddubs_epi16(_mm256_and_si256(v, m4), alo));
-                s[h][1] = _mm256_add_epi16(s[h][1], _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), ahi));
+                __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                s[h][0] = _mm256_add_epi16(s[h][0], _mm256_maddubs_epi16(lo, alo));
+                s[h][1] = _mm256_add_epi16(s[h][1], _mm256_maddubs_epi16(hi, ahi));
             }
         }
         for (int h = 0; h < 2; h++)
@@ -412,9 +412,9 @@ AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_
 #pragma GCC unroll 8
             for (int c = 0; c < C; c++)
                 isum[c] = _mm256_setzero_si256();
-            /* Q2_K's small steps unrolled for a lone token: decoding 11%
-             * faster (two builds' tokens alternated); Q3_K's and Q6_K's,
-             * and several tokens', were slower so */
+            /* Q2_K's small steps unrolled for a lone token: decoding 9%
+             * faster than without (two builds' tokens alternated); Q3_K's
+             * and Q6_K's, and several tokens', were slower so */
             if (C == 1 && q2) {
 #pragma GCC unroll 8
                 for (int ntp = 0; ntp < 8; ntp++)
