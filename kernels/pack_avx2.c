@@ -59,7 +59,7 @@ AI void acc_store(const int C, __m256 acc[2][CM], float *y, size_t ldy)
 
 /* n (unsigned, at most 15; with n = 4, at most 31) code vectors W
  * against the groups of four quants at q + off[k]: per row, the int16
- * pair sums (at most n * 2 * 31 * 127 <= 31496 with n = 4). */
+ * pair sums (at most n * 2 * 31 * 128 <= 31744 with n = 4). */
 AI __m256i dotn_16(const int n, const __m256i *W, const uint8_t *q, const int *off)
 {
     __m256i s = _mm256_maddubs_epi16(W[0], bcast4(q + off[0]));
@@ -162,6 +162,14 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
  * sum of scale * (codes . quants) and of min * (sums of the quants),
  * scaled by d and dmin in f32, as the reference does. */
 
+/* Sub-block j's Q4_K scales of rows 8h..8h+7, each in both int16 halves
+ * of its row's lane (unsigned, so no mask). */
+AI __m256i q4k_scale(const uint8_t *wk, int j, int h)
+{
+    __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(wk + KERN_PK_Q4K_SC + 16 * j + 8 * h)));
+    return _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
+}
+
 /* A lone token's Q4_K integer sums of one super-block, both halves of
  * rows at once: each pair of sub-blocks' code bytes is read once for its
  * low and high nibbles, front to back, and each group of four quants is
@@ -194,12 +202,8 @@ AI void q4k_lone(const uint8_t *wk, const uint8_t *qs, __m256i *isum)
             }
         }
         for (int h = 0; h < 2; h++)
-            for (int e = 0; e < 2; e++) {
-                const uint8_t *scj = wk + KERN_PK_Q4K_SC + 16 * (2 * jp + e) + 8 * h;
-                __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)scj));
-                sc = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
-                isum[h] = _mm256_add_epi32(isum[h], _mm256_madd_epi16(s[h][e], sc));
-            }
+            for (int e = 0; e < 2; e++)
+                isum[h] = _mm256_add_epi32(isum[h], _mm256_madd_epi16(s[h][e], q4k_scale(wk, 2 * jp + e, h)));
     }
 }
 
@@ -229,10 +233,7 @@ AI void q4k_half(const int q5, const int C, const uint8_t *w, const uint8_t *wk,
                 W[k] = _mm256_or_si256(W[k], _mm256_and_si256(hb, m10));
             }
         }
-        /* row i's scale in both int16 halves of its lane */
-        const uint8_t *scj = wk + KERN_PK_Q4K_SC + 16 * j + 8 * h;
-        __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)scj));
-        sc = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
+        const __m256i sc = q4k_scale(wk, j, h);
 #pragma GCC unroll 8
         for (int c = 0; c < C; c++) {
             const uint8_t *q = a + c * as + b * KERN_Q8K_BYTES + KERN_Q8K_QS + 32 * j;
