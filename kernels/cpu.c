@@ -8,6 +8,10 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 static uint64_t xgetbv0(void)
 {
@@ -44,6 +48,26 @@ static bool x86_has_bf16(void)
     unsigned a, b, c, d;
     return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
 }
+
+/* AMX-TILE and AMX-INT8 (cpuid leaf 7, edx bits 24 and 25) with the OS
+ * saving the tile state (XCR0 bits 17 and 18). Linux hands the tile data
+ * to a process only once asked (arch_prctl ARCH_REQ_XCOMP_PERM for
+ * XFEATURE_XTILEDATA, 0x1023 and 18 in its uapi headers); until then the
+ * first tile instruction faults. The permission is the process's, for all
+ * its threads, and asking again is harmless. */
+static bool x86_has_amx(void)
+{
+    unsigned a, b, c, d;
+    if (!x86_has(KERN_ISA_AVX512) || !x86_has_bf16() || !__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return false;
+    if (!(d & (1u << 24)) || !(d & (1u << 25)) || (xgetbv0() & 0x60000) != 0x60000)
+        return false;
+#if defined(__linux__)
+    return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+#else
+    return false;
+#endif
+}
 #elif defined(__aarch64__)
 #include <sys/auxv.h>
 
@@ -67,6 +91,8 @@ bool kern_cpu_has(kern_isa isa)
     case KERN_ISA_AVX2:
     case KERN_ISA_AVX512:
         return x86_has(isa);
+    case KERN_ISA_AMX:
+        return x86_has_amx();
 #elif defined(__aarch64__)
     case KERN_ISA_NEON:
         return true; /* Advanced SIMD is part of the aarch64 base */
@@ -82,6 +108,7 @@ static const struct kern_ops *ops_of(kern_isa isa)
 #if defined(__x86_64__)
     case KERN_ISA_AVX2: return &kern_ops_avx2;
     case KERN_ISA_AVX512: return x86_has_bf16() ? &kern_ops_avx512_bf16 : &kern_ops_avx512;
+    case KERN_ISA_AMX: return &kern_ops_amx;
 #elif defined(__aarch64__)
     case KERN_ISA_NEON: return arm_has_dotprod() ? &kern_ops_neon_dotprod : &kern_ops_neon;
 #endif
@@ -90,15 +117,16 @@ static const struct kern_ops *ops_of(kern_isa isa)
 }
 
 /* Family names, indexed by kern_isa. */
-static const char *const isa_names[] = {"portable", "avx2", "avx512", "neon"};
+static const char *const isa_names[] = {"portable", "avx2", "avx512", "neon", "amx"};
+#define N_ISA (sizeof isa_names / sizeof isa_names[0])
 
 int kern_cpu_select(kern_cpu *cpu, kern_isa isa, char *err, size_t errlen)
 {
     if (!kern_cpu_has(isa)) {
         if (err && errlen) {
             size_t at = (size_t)snprintf(err, errlen, "kernel set %s is not available on this CPU or in this build (",
-                                         (unsigned)isa < 4 ? isa_names[isa] : "?");
-            for (unsigned i = 0, n = 0; i < 4 && at < errlen; i++)
+                                         (unsigned)isa < N_ISA ? isa_names[isa] : "?");
+            for (unsigned i = 0, n = 0; i < N_ISA && at < errlen; i++)
                 if (kern_cpu_has((kern_isa)i))
                     at += (size_t)snprintf(err + at, errlen - at, "%s%s", n++ ? ", " : "available: ", isa_names[i]);
             if (at < errlen)
@@ -113,11 +141,11 @@ int kern_cpu_select(kern_cpu *cpu, kern_isa isa, char *err, size_t errlen)
 
 int kern_cpu_select_name(kern_cpu *cpu, const char *name, char *err, size_t errlen)
 {
-    for (unsigned i = 0; i < 4; i++)
+    for (unsigned i = 0; i < N_ISA; i++)
         if (strcmp(name, isa_names[i]) == 0)
             return kern_cpu_select(cpu, (kern_isa)i, err, errlen);
     if (err && errlen)
-        snprintf(err, errlen, "unknown kernel set '%s' (portable, avx2, avx512, neon)", name);
+        snprintf(err, errlen, "unknown kernel set '%s' (portable, avx2, avx512, neon, amx)", name);
     return KERN_ETYPE;
 }
 
@@ -128,7 +156,7 @@ bool kern_cpu_same_packing(const kern_cpu *a, const kern_cpu *b)
 
 void kern_cpu_detect(kern_cpu *cpu)
 {
-    static const kern_isa best_first[] = {KERN_ISA_AVX512, KERN_ISA_AVX2, KERN_ISA_NEON};
+    static const kern_isa best_first[] = {KERN_ISA_AMX, KERN_ISA_AVX512, KERN_ISA_AVX2, KERN_ISA_NEON};
     for (size_t i = 0; i < sizeof best_first / sizeof best_first[0]; i++)
         if (kern_cpu_select(cpu, best_first[i], NULL, 0) == KERN_OK)
             return;

@@ -75,6 +75,8 @@ typedef enum kern_isa {
     KERN_ISA_AVX2 = 1,     /* x86-64 AVX2 + FMA + F16C */
     KERN_ISA_AVX512 = 2,   /* x86-64 AVX-512 F/BW/VL + VNNI (+ BF16 when present) */
     KERN_ISA_NEON = 3,     /* aarch64 Advanced SIMD (+ dotprod when present) */
+    KERN_ISA_AMX = 4,      /* x86-64 AVX-512 + BF16 with AMX-INT8 tiles for prompts; selecting it asks Linux
+                            * for the process's permission to use the tile data */
 } kern_isa;
 
 struct kern_ops;
@@ -92,11 +94,11 @@ bool kern_cpu_has(kern_isa isa);
 /* Use isa (tests and benchmarks compare sets); KERN_ETYPE with a message
  * when the binary or the CPU lacks it. */
 int kern_cpu_select(kern_cpu *cpu, kern_isa isa, char *err, size_t errlen);
-/* Use the set named "portable", "avx2", "avx512" or "neon" (the set's
+/* Use the set named "portable", "avx2", "avx512", "neon" or "amx" (the set's
  * best variant this CPU runs); KERN_ETYPE with a message naming the sets
  * when the name is unknown or the set unavailable. */
 int kern_cpu_select_name(kern_cpu *cpu, const char *name, char *err, size_t errlen);
-/* The active set's name for `--version --verbose`: "avx512-vnni-bf16", ... */
+/* The active set's name for `--version --verbose`: "avx512-vnni-bf16-amx", ... */
 const char *kern_cpu_name(const kern_cpu *cpu);
 /* Whether weights kern_pack packed for a read as packed for b: the sets
  * share one layout (false when either has none). */

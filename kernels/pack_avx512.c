@@ -95,6 +95,51 @@ AI void act_ahead(const uint8_t *q, const uint8_t *d, size_t b, size_t nb)
  * Q5_0's, no offset) against Q8_1 rows, whose side holds each block's
  * scale and stored sum: + m * that sum, as the reference adds it. */
 
+/* The eight code vectors of the legacy block at w, unsigned (Q4_0's high
+ * nibbles in place, 16 times the code, when in_place). */
+AI void leg_codes(const int kind, const int in_place, const uint8_t *w, __m512i *W)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0f), b4 = _mm512_set1_epi8(0x10);
+    if (kind == KERN_LEG_Q8) {
+        for (int k = 0; k < 8; k++)
+            W[k] = _mm512_loadu_si512(w + 64 * k);
+        return;
+    }
+    for (int k = 0; k < 4; k++) {
+        __m512i v = _mm512_loadu_si512(w + 64 * k);
+        W[k] = _mm512_and_si512(v, m4);
+        W[k + 4] = in_place ? _mm512_andnot_si512(m4, v) : _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+    }
+    /* Q5_0, Q5_1: bit k (or 4 + k) of the byte beside code byte e, at bit 4 */
+    if (kind == KERN_LEG_Q5 || kind == KERN_LEG_Q5_1) {
+        __m512i qh = _mm512_loadu_si512(w + KERN_PK_Q5_QH);
+        for (int k = 0; k < 4; k++) {
+            W[k] = _mm512_or_si512(W[k], _mm512_and_si512(_mm512_slli_epi16(qh, 4 - k), b4));
+            W[k + 4] = _mm512_or_si512(W[k + 4], _mm512_and_si512(k ? _mm512_srli_epi16(qh, k) : qh, b4));
+        }
+    }
+}
+
+/* The sixteen rows' scales of the legacy block at w, and their mins
+ * (Q4_1, Q5_1; else the scales again) at *mw. */
+AI __m512 leg_dw(const int kind, const uint8_t *w, __m512 *mw)
+{
+    const int q1 = kind == KERN_LEG_Q4_1 || kind == KERN_LEG_Q5_1;
+    const size_t at = 64 * (kind == KERN_LEG_Q8 ? 8 : kind == KERN_LEG_Q5 || kind == KERN_LEG_Q5_1 ? 5 : 4);
+    __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + at)));
+    *mw = q1 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + at + 32))) : dw;
+    return dw;
+}
+
+/* acc + block b's integer sums s of one token scaled by the rows' dw and
+ * the token's scale (its side da), + the rows' mins mw times the token's
+ * stored sum (Q4_1, Q5_1). */
+AI __m512 leg_scale(const int q1, __m512i s, __m512 dw, __m512 mw, const float *da, size_t b, size_t nb, __m512 acc)
+{
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(da[b])), acc);
+    return q1 ? _mm512_fmadd_ps(mw, _mm512_set1_ps(da[nb + b]), acc) : acc;
+}
+
 /* Blocks b0..b1 of one group at w (of nb in a row) against C tokens,
  * added to y's partial sums unless b0 is 0. */
 AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
@@ -102,7 +147,7 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
 {
     const int q8 = kind == KERN_LEG_Q8, q1 = kind == KERN_LEG_Q4_1 || kind == KERN_LEG_Q5_1;
     const int q5 = kind == KERN_LEG_Q5 || kind == KERN_LEG_Q5_1;
-    const size_t bb = kern_pk_leg_bytes(kind), ncode = q8 ? 8 : q5 ? 5 : 4;
+    const size_t bb = kern_pk_leg_bytes(kind);
     const int off = q8 ? 128 : q1 ? 0 : q5 ? 16 : 8;
     /* the activation blocks: Q8_0 (34 bytes) or Q8_1 (36), and their side */
     const size_t ab = q1 ? 36 : 34, side = q1 ? KERN_Q8_1_SIDE(nb) : KERN_Q8_0_SIDE(nb);
@@ -111,37 +156,12 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
      * on a product hot in the second level (decoding unchanged within the
      * noise). */
     const int in_place = kind == KERN_LEG_Q4 && C == 1;
-    const __m512i m4 = _mm512_set1_epi8(0x0f), b4 = _mm512_set1_epi8(0x10);
     __m512 acc[CM_LEG];
     acc_load(C, acc, b0 ? y : NULL, ldy);
     for (size_t b = b0; b < b1; b++, w += bb) {
         __m512i W[8];
-        if (q8) {
-            for (int k = 0; k < 8; k++)
-                W[k] = _mm512_loadu_si512(w + 64 * k);
-        } else if (in_place) {
-            for (int k = 0; k < 4; k++) {
-                __m512i v = _mm512_loadu_si512(w + 64 * k);
-                W[k] = _mm512_and_si512(v, m4);
-                W[k + 4] = _mm512_andnot_si512(m4, v);
-            }
-        } else {
-            for (int k = 0; k < 4; k++) {
-                __m512i v = _mm512_loadu_si512(w + 64 * k);
-                W[k] = _mm512_and_si512(v, m4);
-                W[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-            }
-            /* Q5_0, Q5_1: bit k (or 4 + k) of the byte beside code byte e, at bit 4 */
-            if (q5) {
-                __m512i qh = _mm512_loadu_si512(w + KERN_PK_Q5_QH);
-                for (int k = 0; k < 4; k++) {
-                    W[k] = _mm512_or_si512(W[k], _mm512_and_si512(_mm512_slli_epi16(qh, 4 - k), b4));
-                    W[k + 4] = _mm512_or_si512(W[k + 4], _mm512_and_si512(k ? _mm512_srli_epi16(qh, k) : qh, b4));
-                }
-            }
-        }
-        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + 64 * ncode)));
-        __m512 mw = q1 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + 64 * ncode + 32))) : dw;
+        leg_codes(kind, in_place, w, W);
+        __m512 mw, dw = leg_dw(kind, w, &mw);
         if (C == 1 && !q8 && nb > 64)
             act_ahead(a + ab * (b + ACT_AHEAD), a + side + 4 * (b + ACT_AHEAD), b, nb);
 #pragma GCC unroll 16
@@ -161,9 +181,7 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
             } else {
                 s = dot8(W, row + ab * b + ab - 32, _mm512_set1_epi32(q1 ? 0 : -off * sa[b]));
             }
-            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(da[b])), acc[c]);
-            if (q1)
-                acc[c] = _mm512_fmadd_ps(mw, _mm512_set1_ps(da[nb + b]), acc[c]);
+            acc[c] = leg_scale(q1, s, dw, mw, da, b, nb, acc[c]);
         }
     }
     acc_store(C, acc, y, ldy);
@@ -174,10 +192,58 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
  * sum of scale * (codes . quants) and of min * (sums of the quants),
  * scaled by d and dmin in f32, as the reference does. */
 
+/* Sub-block j's code vectors of the Q4_K or Q5_K block at w: the low
+ * (even j) or high nibbles of pair j / 2 (odd j without Q5_K in place, 16
+ * times the code, when in_place), Q5_K's fifth bit (bit j of the high-bit
+ * bytes) at bit 4. */
+AI void q4k_codes(const int q5, const int in_place, const uint8_t *w, int j, __m512i *W)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m10 = _mm512_set1_epi8(0x10);
+    const uint8_t *p = w + (q5 ? KERN_PK_Q5K_QH : 0) + 512 * (j / 2);
+    for (int k = 0; k < 8; k++) {
+        __m512i v = _mm512_loadu_si512(p + 64 * k);
+        if (q5) {
+            __m512i hb = _mm512_loadu_si512(w + 64 * k);
+            hb = j < 4 ? _mm512_slli_epi16(hb, 4 - j) : _mm512_srli_epi16(hb, j - 4);
+            v = j % 2 ? _mm512_srli_epi16(v, 4) : v;
+            W[k] = _mm512_or_si512(_mm512_and_si512(v, m4), _mm512_and_si512(hb, m10));
+        } else if (j % 2) {
+            W[k] = in_place ? _mm512_andnot_si512(m4, v) : _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        } else {
+            W[k] = _mm512_and_si512(v, m4);
+        }
+    }
+}
+
+/* acc of C tokens + super-block b's integer sums isum of the Q4_K block
+ * (its Q4_K part) at wk scaled by d, less its mins times the tokens' sums
+ * scaled by dmin. */
+AI void q4k_block_sums(const int C, const uint8_t *wk, size_t b, size_t nb, const uint8_t *a, size_t as,
+                       const __m512i *isum, __m512 *acc)
+{
+    __m512i mn[4];
+    for (int m = 0; m < 4; m++)
+        mn[m] = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(wk + KERN_PK_Q4K_MIN + 32 * m)));
+    __m512 dd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wk + KERN_PK_Q4K_D)));
+    __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wk + KERN_PK_Q4K_DMIN)));
+#pragma GCC unroll 16
+    for (int c = 0; c < C; c++) {
+        const uint8_t *row = a + c * as;
+        const uint8_t *side = row + KERN_Q8_K_SIDE(nb) + 16 * b;
+        float da;
+        memcpy(&da, row + b * KERN_Q8K_BYTES, 4);
+        __m512i ms = _mm512_setzero_si512();
+        for (int m = 0; m < 4; m++)
+            ms = _mm512_dpwssd_epi32(ms, mn[m], bcast4(side + 4 * m));
+        __m512 vda = _mm512_set1_ps(da);
+        acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dd, vda), acc[c]);
+        acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(ms), _mm512_mul_ps(dm, vda), acc[c]);
+    }
+}
+
 AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                  const uint8_t *a, size_t as, float *y, size_t ldy)
 {
-    const __m512i m4 = _mm512_set1_epi8(0x0f), m10 = _mm512_set1_epi8(0x10);
     __m512 acc[CM_Q4K];
     acc_load(C, acc, b0 ? y : NULL, ldy);
     for (size_t b = b0; b < b1; b++, w += q5 ? KERN_PK_Q5_K : KERN_PK_Q4_K) {
@@ -200,20 +266,8 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
          * at bit 4. */
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
-            /* sub-block j: the low (even j) or high nibbles of pair j / 2 */
-            const uint8_t *p = wk + 512 * (j / 2);
             __m512i W[8];
-            for (int k = 0; k < 8; k++) {
-                __m512i v = _mm512_loadu_si512(p + 64 * k);
-                if (q5) {
-                    __m512i hb = _mm512_loadu_si512(w + 64 * k);
-                    hb = j < 4 ? _mm512_slli_epi16(hb, 4 - j) : _mm512_srli_epi16(hb, j - 4);
-                    v = j % 2 ? _mm512_srli_epi16(v, 4) : v;
-                    W[k] = _mm512_or_si512(_mm512_and_si512(v, m4), _mm512_and_si512(hb, m10));
-                } else {
-                    W[k] = j % 2 ? _mm512_andnot_si512(m4, v) : _mm512_and_si512(v, m4);
-                }
-            }
+            q4k_codes(q5, 1, w, j, W);
             __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(wk + KERN_PK_Q4K_SC + 16 * j)));
 #pragma GCC unroll 16
             for (int c = 0; c < C; c++) {
@@ -224,24 +278,7 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
                 isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(s, sc));
             }
         }
-        __m512i mn[4];
-        for (int m = 0; m < 4; m++)
-            mn[m] = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(wk + KERN_PK_Q4K_MIN + 32 * m)));
-        __m512 dd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wk + KERN_PK_Q4K_D)));
-        __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wk + KERN_PK_Q4K_DMIN)));
-#pragma GCC unroll 16
-        for (int c = 0; c < C; c++) {
-            const uint8_t *row = a + c * as;
-            const uint8_t *side = row + KERN_Q8_K_SIDE(nb) + 16 * b;
-            float da;
-            memcpy(&da, row + b * KERN_Q8K_BYTES, 4);
-            __m512i ms = _mm512_setzero_si512();
-            for (int m = 0; m < 4; m++)
-                ms = _mm512_dpwssd_epi32(ms, mn[m], bcast4(side + 4 * m));
-            __m512 vda = _mm512_set1_ps(da);
-            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dd, vda), acc[c]);
-            acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(ms), _mm512_mul_ps(dm, vda), acc[c]);
-        }
+        q4k_block_sums(C, wk, b, nb, a, as, isum, acc);
     }
     acc_store(C, acc, y, ldy);
 }
@@ -386,3 +423,282 @@ AI void f16_tile(const int C, const uint8_t *w, size_t b1, const uint8_t *a, siz
 }
 
 KERN_DEFINE_PACKED_SET(kern_packed_gemm_avx512, CM_LEG, KERN_CASES_8, CM_Q4K, KERN_CASES_8, CM_F16, KERN_CASES_4)
+
+/* ---- AMX (Intel Sapphire Rapids and later): the legacy types' prompts.
+ * One tile multiply takes 16 tokens by one block of 32 quants against the
+ * block's sixteen rows. A packed block's code vector k is already a row of
+ * the tile's right matrix (four bytes of each of the sixteen rows), so a
+ * group's codes are only made signed (less the type's offset), once per
+ * panel, then read by every tile of tokens. The 16 x 16 integer sums are
+ * exact, and each is scaled by leg_scale as legacy_tile scales its own:
+ * the same bits as the AVX-512 set, which takes the tokens short of a
+ * tile of 16. The kernel must hold the process's permission for the tile
+ * data (kern_cpu_has). */
+
+#define AMX_TOKENS 16
+
+/* The tile configuration (palette 1): tiles 0 and 3 a block of 16 tokens'
+ * quants, 1 and 4 its 32 x 16 codes, 2 and 5 their 16 x 16 sums. */
+typedef struct amx_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_config;
+
+static void amx_begin(void)
+{
+    amx_config c = {.palette = 1};
+    for (int t = 0; t < 6; t += 3) {
+        c.rows[t] = AMX_TOKENS;
+        c.colsb[t] = 32;
+        c.rows[t + 1] = 8;
+        c.colsb[t + 1] = 64;
+        c.rows[t + 2] = AMX_TOKENS;
+        c.colsb[t + 2] = 64;
+    }
+    _tile_loadconfig(&c);
+}
+
+/* After the first `full` tokens on the tiles: the rest through the
+ * AVX-512 set's product of type. */
+static void amx_end(uint32_t type, size_t full, const uint8_t *w, size_t ws, size_t nr, const uint8_t *a,
+                    size_t as, size_t nc, size_t n, float *y, size_t ldy)
+{
+    if (full)
+        _tile_release();
+    if (nc > full)
+        kern_packed_gemm_avx512(type)(w, ws, nr, a + full * as, as, nc - full, n, y + full * ldy, ldy);
+}
+
+/* The integer sums of blocks b and b + 1 (when below b1) of AMX_TOKENS
+ * tokens' quants at q (ab bytes a block) and the codes at codes, into
+ * sums[0] and sums[1], through tiles 0-2 and 3-5. */
+AI void amx_leg_sums(const uint8_t *q, size_t as, size_t ab, const int8_t *codes, size_t b, size_t b1,
+                     int32_t (*sums)[AMX_TOKENS * 16])
+{
+    _tile_loadd(0, q + ab * b, as);
+    _tile_loadd(1, codes, 64);
+    _tile_zero(2);
+    _tile_dpbssd(2, 0, 1);
+    _tile_stored(2, sums[0], 64);
+    if (b + 1 < b1) {
+        _tile_loadd(3, q + ab * (b + 1), as);
+        _tile_loadd(4, codes + 512, 64);
+        _tile_zero(5);
+        _tile_dpbssd(5, 3, 4);
+        _tile_stored(5, sums[1], 64);
+    }
+}
+
+/* Blocks b0..b1 of one group (packed at w, signed codes at codes) against
+ * AMX_TOKENS tokens, two blocks at a time. The tiles' sums of the next two
+ * are asked for before this two's are scaled: the scaling's loads wait for
+ * the tile stores to reach the cache, and meanwhile the tiles work on. */
+static void amx_leg_tile(const int kind, const uint8_t *w, const int8_t *codes, size_t b0, size_t b1, size_t nb,
+                         const uint8_t *a, size_t as, float *y, size_t ldy)
+{
+    const int q1 = kind == KERN_LEG_Q4_1 || kind == KERN_LEG_Q5_1;
+    const size_t bb = kern_pk_leg_bytes(kind), ab = q1 ? 36 : 34;
+    const size_t side = q1 ? KERN_Q8_1_SIDE(nb) : KERN_Q8_0_SIDE(nb);
+    const uint8_t *q = a + ab - 32;
+    _Alignas(64) int32_t sums[2][2][AMX_TOKENS * 16];
+    __m512 acc[AMX_TOKENS];
+    acc_load(AMX_TOKENS, acc, b0 ? y : NULL, ldy);
+    amx_leg_sums(q, as, ab, codes, b0, b1, sums[0]);
+    for (size_t b = b0; b < b1; b += 2) {
+        const int cur = (int)((b - b0) / 2 % 2);
+        if (b + 2 < b1)
+            amx_leg_sums(q, as, ab, codes + 512 * (b + 2 - b0), b + 2, b1, sums[!cur]);
+        for (int i = 0; i < 2 && b + i < b1; i++) {
+            __m512 mw, dw = leg_dw(kind, w + bb * (b + i - b0), &mw);
+#pragma GCC unroll 16
+            for (int c = 0; c < AMX_TOKENS; c++)
+                acc[c] = leg_scale(q1, _mm512_load_si512(sums[cur][i] + 16 * c), dw, mw,
+                                   (const float *)(a + c * as + side), b + i, nb, acc[c]);
+        }
+    }
+    acc_store(AMX_TOKENS, acc, y, ldy);
+}
+
+/* The packed product of a legacy type (type, kind; BB bytes a block, PB
+ * blocks a panel) in tiles of AMX_TOKENS tokens, as KERN_DEFINE_PACKED
+ * walks it; the tokens left go to the AVX-512 set's product. */
+static void amx_legacy(uint32_t type, const int kind, size_t BB, size_t PB, const uint8_t *w, size_t ws, size_t nr,
+                       const uint8_t *a, size_t as, size_t nc, size_t n, float *y, size_t ldy)
+{
+    const size_t nb = n / 32, ng = nr / KERN_PACK_ROWS, full = nc / AMX_TOKENS * AMX_TOKENS;
+    const int q1 = kind == KERN_LEG_Q4_1 || kind == KERN_LEG_Q5_1;
+    const __m512i off = _mm512_set1_epi8((char)(kind == KERN_LEG_Q8 ? 128 : q1 ? 0 : kind == KERN_LEG_Q5 ? 16 : 8));
+    _Alignas(64) int8_t codes[KERN_PANEL_Q4_0 * 512];
+    if (full)
+        amx_begin();
+    for (size_t sg = 0; full && sg < ng; sg += KERN_PK_SUPER)
+        for (size_t b0 = 0; b0 < nb; b0 += PB) {
+            const size_t b1 = nb - b0 < PB ? nb : b0 + PB;
+            for (size_t g = sg; g < ng && g < sg + KERN_PK_SUPER; g++) {
+                const uint8_t *wg = w + kern_pack16_at(g, b0, ng, nb, BB, PB);
+                for (size_t b = b0; b < b1; b++) {
+                    __m512i W[8];
+                    leg_codes(kind, 0, wg + BB * (b - b0), W);
+                    for (int k = 0; k < 8; k++)
+                        _mm512_store_si512(codes + 512 * (b - b0) + 64 * k, _mm512_sub_epi8(W[k], off));
+                }
+                for (size_t c = 0; c < full; c += AMX_TOKENS)
+                    amx_leg_tile(kind, wg, codes, b0, b1, nb, a + c * as, as, y + c * ldy + g * KERN_PACK_ROWS, ldy);
+            }
+        }
+    amx_end(type, full, w, ws, nr, a, as, nc, n, y, ldy);
+}
+
+#define AMX_LEGACY(name, T, KIND) \
+    static void name(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc, size_t n, \
+                     float *y, size_t ldy) \
+    { \
+        amx_legacy(GGUF_T_##T, KIND, KERN_PK_##T, KERN_PANEL_##T, w, ws, nr, a, as, nc, n, y, ldy); \
+    }
+AMX_LEGACY(amx_q4_0, Q4_0, KERN_LEG_Q4)
+AMX_LEGACY(amx_q8_0, Q8_0, KERN_LEG_Q8)
+AMX_LEGACY(amx_q5_0, Q5_0, KERN_LEG_Q5)
+AMX_LEGACY(amx_q4_1, Q4_1, KERN_LEG_Q4_1)
+AMX_LEGACY(amx_q5_1, Q5_1, KERN_LEG_Q5_1)
+
+/* ---- AMX Q4_K and Q5_K. A sub-block's six-bit scale is 8h + l (h, l <
+ * 8), and its codes times l and times h (at most 31 * 7: unsigned bytes)
+ * make two right matrices, so the tiles add up a super-block's eight
+ * sub-blocks in two sums, of which 8 x the second + the first is
+ * q4k_tile's integer sum exactly; q4k_block_sums does the rest. Tiles of
+ * 16 tokens by 64 quants (two sub-blocks) against 64 x 16 codes. */
+
+/* Super-blocks unpacked at a time: 8 KiB each. */
+#define AMX_K_BLOCKS 4
+
+static void amx_begin_k(void)
+{
+    amx_config c = {.palette = 1};
+    for (int t = 0; t < 8; t++) {
+        c.rows[t] = 16;
+        c.colsb[t] = 64;
+    }
+    _tile_loadconfig(&c);
+}
+
+/* The two right matrices of each pair p of sub-blocks of the block at w:
+ * its codes times l at out + 2048p, times h at out + 2048p + 1024, in
+ * tile rows of four quants of the sixteen rows. */
+AI void amx_q4k_unpack(const int q5, const uint8_t *w, uint8_t *out)
+{
+    const uint8_t *wk = w + (q5 ? KERN_PK_Q5K_QH : 0);
+    for (int j = 0; j < 8; j++) {
+        __m512i W[8];
+        q4k_codes(q5, 0, w, j, W);
+        /* each row's scale in both 16-bit halves of its four bytes */
+        __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(wk + KERN_PK_Q4K_SC + 16 * j)));
+        sc = _mm512_or_si512(sc, _mm512_slli_epi32(sc, 16));
+        __m512i l = _mm512_and_si512(sc, _mm512_set1_epi16(7)), h = _mm512_srli_epi16(sc, 3);
+        uint8_t *o = out + 2048 * (j / 2) + 512 * (j % 2);
+        /* bytes below 256 times l or h: no carry crosses a byte */
+        for (int k = 0; k < 8; k++) {
+            _mm512_store_si512(o + 64 * k, _mm512_mullo_epi16(W[k], l));
+            _mm512_store_si512(o + 1024 + 64 * k, _mm512_mullo_epi16(W[k], h));
+        }
+    }
+}
+
+/* One pair of sub-blocks: the tokens' quants at q (tile A), the codes
+ * times l and h at u (tiles L, H), into sums 3 and 4. */
+#define AMX_K_PAIR(A, L, H, q, as, u) \
+    do { \
+        _tile_loadd(A, q, as); \
+        _tile_loadd(L, u, 64); \
+        _tile_loadd(H, (u) + 1024, 64); \
+        _tile_dpbsud(3, A, L); \
+        _tile_dpbsud(4, A, H); \
+    } while (0)
+
+/* Super-block b's two sums of AMX_TOKENS tokens (rows at a) against the
+ * unpacked block at u, into sums[0] and sums[1]. */
+AI void amx_q4k_sums(const uint8_t *a, size_t as, size_t b, const uint8_t *u, int32_t (*sums)[AMX_TOKENS * 16])
+{
+    const uint8_t *q = a + b * KERN_Q8K_BYTES + KERN_Q8K_QS;
+    _tile_zero(3);
+    _tile_zero(4);
+    AMX_K_PAIR(0, 1, 2, q, as, u);
+    AMX_K_PAIR(5, 6, 7, q + 64, as, u + 2048);
+    AMX_K_PAIR(0, 1, 2, q + 128, as, u + 4096);
+    AMX_K_PAIR(5, 6, 7, q + 192, as, u + 6144);
+    _tile_stored(3, sums[0], 64);
+    _tile_stored(4, sums[1], 64);
+}
+
+/* Blocks b0..b1 of one group (packed at w, unpacked at u) against
+ * AMX_TOKENS tokens; the tiles' sums of the next block asked for before
+ * this one's are scaled (see amx_leg_tile). */
+static void amx_q4k_tile(const int q5, const uint8_t *w, const uint8_t *u, size_t b0, size_t b1, size_t nb,
+                         const uint8_t *a, size_t as, float *y, size_t ldy)
+{
+    const size_t bb = q5 ? KERN_PK_Q5_K : KERN_PK_Q4_K;
+    _Alignas(64) int32_t sums[2][2][AMX_TOKENS * 16];
+    __m512 acc[AMX_TOKENS];
+    acc_load(AMX_TOKENS, acc, b0 ? y : NULL, ldy);
+    amx_q4k_sums(a, as, b0, u, sums[0]);
+    for (size_t b = b0; b < b1; b++) {
+        const int cur = (int)((b - b0) % 2);
+        if (b + 1 < b1)
+            amx_q4k_sums(a, as, b + 1, u + 8192 * (b + 1 - b0), sums[!cur]);
+        __m512i isum[AMX_TOKENS];
+#pragma GCC unroll 16
+        for (int c = 0; c < AMX_TOKENS; c++)
+            isum[c] = _mm512_add_epi32(_mm512_load_si512(sums[cur][0] + 16 * c),
+                                       _mm512_slli_epi32(_mm512_load_si512(sums[cur][1] + 16 * c), 3));
+        q4k_block_sums(AMX_TOKENS, w + bb * (b - b0) + (q5 ? KERN_PK_Q5K_QH : 0), b, nb, a, as, isum, acc);
+    }
+    acc_store(AMX_TOKENS, acc, y, ldy);
+}
+
+static void amx_q4k(uint32_t type, const int q5, size_t BB, size_t PB, const uint8_t *w, size_t ws, size_t nr,
+                    const uint8_t *a, size_t as, size_t nc, size_t n, float *y, size_t ldy)
+{
+    const size_t nb = n / 256, ng = nr / KERN_PACK_ROWS, full = nc / AMX_TOKENS * AMX_TOKENS;
+    _Alignas(64) uint8_t u[AMX_K_BLOCKS * 8192];
+    if (full)
+        amx_begin_k();
+    for (size_t sg = 0; full && sg < ng; sg += KERN_PK_SUPER)
+        for (size_t p0 = 0; p0 < nb; p0 += PB)
+            for (size_t g = sg; g < ng && g < sg + KERN_PK_SUPER; g++)
+                for (size_t b0 = p0; b0 < nb && b0 < p0 + PB; b0 += AMX_K_BLOCKS) {
+                    const size_t b1 = nb - b0 < AMX_K_BLOCKS ? nb : b0 + AMX_K_BLOCKS;
+                    const size_t e1 = b1 < p0 + PB ? b1 : p0 + PB;
+                    const uint8_t *wg = w + kern_pack16_at(g, b0, ng, nb, BB, PB);
+                    for (size_t b = b0; b < e1; b++)
+                        amx_q4k_unpack(q5, wg + BB * (b - b0), u + 8192 * (b - b0));
+                    for (size_t c = 0; c < full; c += AMX_TOKENS)
+                        amx_q4k_tile(q5, wg, u, b0, e1, nb, a + c * as, as, y + c * ldy + g * KERN_PACK_ROWS, ldy);
+                }
+    amx_end(type, full, w, ws, nr, a, as, nc, n, y, ldy);
+}
+
+static void amx_q4_k(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc, size_t n,
+                     float *y, size_t ldy)
+{
+    amx_q4k(GGUF_T_Q4_K, 0, KERN_PK_Q4_K, KERN_PANEL_Q4_K, w, ws, nr, a, as, nc, n, y, ldy);
+}
+
+static void amx_q5_k(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc, size_t n,
+                     float *y, size_t ldy)
+{
+    amx_q4k(GGUF_T_Q5_K, 1, KERN_PK_Q5_K, KERN_PANEL_Q5_K, w, ws, nr, a, as, nc, n, y, ldy);
+}
+
+kern_gemm_fn kern_packed_gemm_amx(uint32_t type)
+{
+    switch (type) {
+    case GGUF_T_Q4_0: return amx_q4_0;
+    case GGUF_T_Q8_0: return amx_q8_0;
+    case GGUF_T_Q5_0: return amx_q5_0;
+    case GGUF_T_Q4_1: return amx_q4_1;
+    case GGUF_T_Q5_1: return amx_q5_1;
+    case GGUF_T_Q4_K: return amx_q4_k;
+    case GGUF_T_Q5_K: return amx_q5_k;
+    default: return kern_packed_gemm_avx512(type);
+    }
+}

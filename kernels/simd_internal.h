@@ -85,6 +85,9 @@ static inline float kern_expf_softmax(float x)
 
 kern_gemm_fn kern_packed_gemm_avx512(uint32_t type);
 kern_gemm_fn kern_packed_gemm_avx2(uint32_t type);
+/* kern_packed_gemm_avx512's products, the legacy types' prompts on AMX
+ * tiles (the calling thread must hold the permission for tile data) */
+kern_gemm_fn kern_packed_gemm_amx(uint32_t type);
 kern_gemm_fn kern_packed_gemm_neon(uint32_t type);
 void kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                           size_t n_kv, size_t hd, float scale, float *out);
@@ -107,6 +110,7 @@ void kern_gemm_bf16_avx512(const uint8_t *w, size_t ws, size_t nr, const uint8_t
 extern const struct kern_ops kern_ops_avx2;
 extern const struct kern_ops kern_ops_avx512;
 extern const struct kern_ops kern_ops_avx512_bf16;
+extern const struct kern_ops kern_ops_amx;
 extern const struct kern_ops kern_ops_neon;
 extern const struct kern_ops kern_ops_neon_dotprod;
 

@@ -794,7 +794,7 @@ DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
 
 /* The table, with `bf16` as the BF16 product: the AVX-512 set has a
  * second table for CPUs with the BF16 dot product. */
-#define OPS_TABLE(bf16) \
+#define OPS_TABLE(bf16, packed) \
     .gemm = { \
         [GGUF_T_F32] = gemm_f32, [GGUF_T_F16] = gemm_f16, [GGUF_T_BF16] = bf16, \
         [GGUF_T_Q4_0] = gemm_q4_0, [GGUF_T_Q4_1] = gemm_q4_1, [GGUF_T_Q5_0] = gemm_q5_0, \
@@ -805,7 +805,7 @@ DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
     .quant_q8_0 = kern_quant_q8_0_avx2, \
     .quant_q8_1 = kern_quant_q8_1_avx2, \
     .quant_q8_k = kern_quant_q8_k_avx2, \
-    PACKED_OPS \
+    PACK16_OPS .packed_gemm = packed, \
     .silu_mul = kern_silu_mul_avx2, \
     .f32_to_f16 = kern_f32_to_f16_avx2, \
     .round_f16 = kern_round_f16_avx2, \
@@ -813,14 +813,18 @@ DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
 
 #define PACK16_OPS .pack_size = kern_pack16_size, .pack_grain = kern_pack16_grain, .pack = kern_pack16,
 #if VNNI
-#define PACKED_OPS PACK16_OPS .packed_gemm = kern_packed_gemm_avx512,
+#define PACKED_GEMM kern_packed_gemm_avx512
 #define ATTN_OPS .attn_f16 = kern_attn_f16_avx512
 #else
-#define PACKED_OPS PACK16_OPS .packed_gemm = kern_packed_gemm_avx2,
+#define PACKED_GEMM kern_packed_gemm_avx2
 #define ATTN_OPS .attn_f16 = kern_attn_f16_avx2
 #endif
 
-const struct kern_ops OPS_NAME = {.name = SET_NAME, OPS_TABLE(gemm_bf16)};
+const struct kern_ops OPS_NAME = {.name = SET_NAME, OPS_TABLE(gemm_bf16, PACKED_GEMM)};
 #if VNNI
-const struct kern_ops kern_ops_avx512_bf16 = {.name = SET_NAME "-bf16", OPS_TABLE(kern_gemm_bf16_avx512)};
+const struct kern_ops kern_ops_avx512_bf16 = {.name = SET_NAME "-bf16",
+                                              OPS_TABLE(kern_gemm_bf16_avx512, kern_packed_gemm_avx512)};
+/* AMX CPUs all have the BF16 dot product */
+const struct kern_ops kern_ops_amx = {.name = SET_NAME "-bf16-amx",
+                                      OPS_TABLE(kern_gemm_bf16_avx512, kern_packed_gemm_amx)};
 #endif

@@ -15,7 +15,7 @@ expect 2 "-p and -n take 1 to 1000000 tokens" rhema ai tasks benchmark --model x
 expect 2 "-r takes 1 to 1000 repetitions" rhema ai tasks benchmark --model x -r 0
 expect 2 "-d takes 0 to 1000000 tokens" rhema ai tasks benchmark --model x -d -1
 expect 1 "cannot open: No such file or directory" rhema ai tasks benchmark --model "$tmp/none.gguf"
-expect 2 "--kernels: unknown kernel set 'sse2' (portable, avx2, avx512, neon)" \
+expect 2 "--kernels: unknown kernel set 'sse2' (portable, avx2, avx512, neon, amx)" \
     rhema ai tasks benchmark --model x --kernels sse2
 # a set of the other architecture (the binary's, which under qemu is not uname's)
 case "$(rhema --version --verbose)" in

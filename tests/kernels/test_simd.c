@@ -129,7 +129,7 @@ static void product(const kern_cpu *cpu, kern_pool *pool, bool packed, uint32_t 
 
 /* Compare one product against kern_vec_dot row by row. The tolerance is
  * relative to sum |w_i * a_i|, the scale of any summation-order error. */
-static void check_product_ext(const kern_cpu *cpu, kern_pool *pool, bool packed, bool extreme, uint32_t type,
+static void check_product_ext(const kern_cpu *cpu, kern_pool *pool, bool packed, float extreme, uint32_t type,
                               size_t n, size_t n_out, size_t n_tok)
 {
     uint32_t vt = kern_vec_dot_type(type);
@@ -365,6 +365,51 @@ static void test_packed(void **state)
         skip();
 }
 
+/* The AMX set's prompts (tiles of 16 tokens on the tiles, the tokens left
+ * through the AVX-512 set) give the AVX-512 set's bits: every type it
+ * takes, one block to rows of several panels, one group to a super-group
+ * and a part, tokens on both sides of a tile, one thread and three, codes
+ * and activations at their largest of either sign. */
+static void test_amx(void **state)
+{
+    static const uint32_t atypes[] = {GGUF_T_Q4_0, GGUF_T_Q4_1, GGUF_T_Q5_0, GGUF_T_Q5_1, GGUF_T_Q8_0, GGUF_T_Q4_K,
+                                      GGUF_T_Q5_K};
+    static const size_t outs[] = {16, 48, 80};
+    static const size_t toks[] = {15, 16, 17, 33, 48};
+    kern_cpu amx, avx512;
+    if (kern_cpu_select(&amx, KERN_ISA_AMX, NULL, 0) != KERN_OK)
+        skip();
+    assert_int_equal(kern_cpu_select(&avx512, KERN_ISA_AVX512, NULL, 0), KERN_OK);
+    assert_true(kern_cpu_same_packing(&amx, &avx512));
+    kern_pool *pool;
+    assert_int_equal(kern_pool_new(&pool, 3, NULL, 0), KERN_OK);
+    for (size_t ti = 0; ti < sizeof atypes / sizeof atypes[0]; ti++) {
+        uint32_t type = atypes[ti];
+        size_t blck = gguf_type_info(type)->blck;
+        size_t ns[4] = {blck, 3 * blck, 5 * blck, 131 * blck};
+        for (size_t i = 0; i < 4 * 3 * 5 + 4; i++) {
+            const bool ext = i >= 60;
+            size_t n = ns[ext ? 1 : i / 15], n_out = ext ? 48 : outs[i / 5 % 3], n_tok = ext ? toks[1 + i % 2 * 2] : toks[i % 5];
+            uint8_t *w = ext ? extreme_rows(type, n, n_out) : random_rows(type, n, n_out);
+            float *x = malloc(n * n_tok * sizeof(float));
+            float *y = malloc(n_out * n_tok * sizeof(float)), *want = malloc(n_out * n_tok * sizeof(float));
+            void *scratch = malloc(kern_matmul_scratch_size(type, n, n_tok));
+            for (size_t e = 0; e < n * n_tok; e++)
+                x[e] = ext ? (i % 4 < 2 ? 1.0f : -1.0f) : frnd() * (e % 97 == 0 ? 8.0f : 1.0f);
+            product(&avx512, NULL, true, type, w, n, n_out, x, n_tok, want, scratch);
+            product(&amx, i % 2 ? pool : NULL, true, type, w, n, n_out, x, n_tok, y, scratch);
+            if (memcmp(y, want, n_out * n_tok * sizeof(float)))
+                fail_msg("amx type %u n %zu rows %zu tokens %zu differs from avx512", type, n, n_out, n_tok);
+            free(w);
+            free(x);
+            free(y);
+            free(want);
+            free(scratch);
+        }
+    }
+    kern_pool_free(pool);
+}
+
 typedef struct count_job {
     unsigned char *hits;
     unsigned max_tid;
@@ -481,7 +526,7 @@ static void test_detect(void **state)
     assert_int_equal(kern_cpu_select_name(&named, "portable", err, sizeof err), KERN_OK);
     assert_false(kern_cpu_same_packing(&named, &best));
     assert_int_equal(kern_cpu_select_name(&named, "avx-512", err, sizeof err), KERN_ETYPE);
-    assert_string_equal(err, "unknown kernel set 'avx-512' (portable, avx2, avx512, neon)");
+    assert_string_equal(err, "unknown kernel set 'avx-512' (portable, avx2, avx512, neon, amx)");
 #if defined(__x86_64__)
     if (kern_cpu_has(KERN_ISA_AVX2)) {
         assert_int_equal(kern_cpu_select_name(&named, "avx2", err, sizeof err), KERN_OK);
@@ -695,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_neon),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_packed),
+        cmocka_unit_test(test_amx),
         cmocka_unit_test(test_attn),
         cmocka_unit_test(test_quant_q8_0),
         cmocka_unit_test(test_quant_q8_k),
