@@ -307,7 +307,7 @@ static void threads_isa(kern_isa isa, bool packed)
 
 static void test_threads(void **state)
 {
-    static const kern_isa isas[] = {KERN_ISA_PORTABLE, KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON};
+    static const kern_isa isas[] = {KERN_ISA_PORTABLE, KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON, KERN_ISA_AMX};
     for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
         threads_isa(isas[i], false);
 }
@@ -318,7 +318,7 @@ static void test_threads(void **state)
  * say so. */
 static void test_packed(void **state)
 {
-    static const kern_isa isas[] = {KERN_ISA_PORTABLE, KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON};
+    static const kern_isa isas[] = {KERN_ISA_PORTABLE, KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON, KERN_ISA_AMX};
     static const uint32_t ptypes[] = {GGUF_T_Q4_0, GGUF_T_Q4_1, GGUF_T_Q5_0, GGUF_T_Q5_1, GGUF_T_Q8_0,
                                       GGUF_T_Q2_K, GGUF_T_Q3_K, GGUF_T_Q4_K, GGUF_T_Q5_K, GGUF_T_Q6_K,
                                       GGUF_T_F16};
