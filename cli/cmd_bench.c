@@ -175,14 +175,14 @@ static void print_result(const bench_opts *o, bool json, const char *isa, const 
         printf("\",\"kernels\":\"%s\",\"threads\":%ld,\"pp_tokens\":%ld,\"tg_tokens\":%ld,"
                "\"depth\":%ld,\"reps\":%ld,\"pp_tps\":%.3f,\"pp_tps_sd\":%.3f,\"tg_tps\":%.3f,\"tg_tps_sd\":%.3f,"
                "\"bandwidth_gbs\":%.3f,\"bandwidth_gbs_sd\":%.3f,\"bytes_per_token\":%" PRIu64
-               ",\"tg_limit_tps\":%.3f,\"tg_fraction\":%.4f,\"pp_cpu_share\":%.3f,\"tg_cpu_share\":%.3f,"
+               ",\"tg_limit_tps\":%.3f,\"tg_fraction\":%.6f,\"pp_cpu_share\":%.3f,\"tg_cpu_share\":%.3f,"
                "\"runs\":[",
                isa, o->threads, o->pp, o->tg, o->depth, o->reps, pp.mean, pp.sd, tg.mean, tg.sd, bw.mean / 1e9,
                bw.sd / 1e9, bpt, limit, frac, pp_share, tg_share);
         /* each run with its own bandwidth, so that runs can be split by
          * the regime they met */
         for (size_t i = 0; i < n; i++)
-            printf("%s{\"pp_tps\":%.3f,\"tg_tps\":%.3f,\"bandwidth_gbs\":%.3f,\"tg_fraction\":%.4f}",
+            printf("%s{\"pp_tps\":%.3f,\"tg_tps\":%.3f,\"bandwidth_gbs\":%.3f,\"tg_fraction\":%.6f}",
                    i ? "," : "", br->pp_tps[i], br->tg_tps[i], br->bw[i] / 1e9, run_fraction(br, i, bpt));
         printf("]}\n");
         return;
