@@ -443,7 +443,8 @@ AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_
  * added (0 + 1) + (2 + 3) at the end, in every set, so every set gives the
  * same bits. A single panel: the blocks are 0..b1. */
 
-AI void f16_tile(const int C, const uint8_t *w, size_t b1, const uint8_t *a, size_t as, float *y, size_t ldy)
+AI void f16_tile_at(const int C, const size_t ahead, const uint8_t *w, size_t b1, const uint8_t *a, size_t as,
+                    float *y, size_t ldy)
 {
     __m512 acc[CM_F16][4];
 #pragma GCC unroll 8
@@ -452,7 +453,9 @@ AI void f16_tile(const int C, const uint8_t *w, size_t b1, const uint8_t *a, siz
         for (int k = 0; k < 4; k++)
             acc[c][k] = _mm512_setzero_ps();
     const size_t n = b1 * KERN_PK_F16_BLCK;
-    for (size_t e = 0; e < n; e += 4, w += 4 * 32)
+    for (size_t e = 0; e < n; e += 4, w += 4 * 32) {
+        if (C == 1)
+            weights_ahead(w, ahead, 4 * 32);
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             __m512 wv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + 32 * k)));
@@ -460,10 +463,16 @@ AI void f16_tile(const int C, const uint8_t *w, size_t b1, const uint8_t *a, siz
             for (int c = 0; c < C; c++)
                 acc[c][k] = _mm512_fmadd_ps(wv, _mm512_set1_ps(((const float *)(a + c * as))[e + k]), acc[c][k]);
         }
+    }
 #pragma GCC unroll 8
     for (int c = 0; c < C; c++)
         _mm512_storeu_ps(y + c * ldy, _mm512_add_ps(_mm512_add_ps(acc[c][0], acc[c][1]),
                                                     _mm512_add_ps(acc[c][2], acc[c][3])));
+}
+
+AI void f16_tile(const int C, const uint8_t *w, size_t b1, const uint8_t *a, size_t as, float *y, size_t ldy)
+{
+    f16_tile_at(C, 0, w, b1, a, as, y, ldy);
 }
 
 KERN_DEFINE_PACKED_SET(kern_packed_gemm_avx512, CM_LEG, KERN_CASES_8, CM_Q4K, KERN_CASES_8, CM_F16, KERN_CASES_4)
@@ -612,6 +621,8 @@ KERN_PACKED_TYPE(lone_q5_k, 1, 256, Q5_K, KERN_CASES_1, CASE_Q4K_AHEAD, 1)
 KERN_PACKED_TYPE(lone_q6_k, 1, 256, Q6_K, KERN_CASES_1, CASE_K16_AHEAD, KERN_K16_Q6)
 KERN_PACKED_TYPE(lone_q3_k, 1, 256, Q3_K, KERN_CASES_1, CASE_K16_AHEAD, KERN_K16_Q3)
 KERN_PACKED_TYPE(lone_q2_k, 1, 256, Q2_K, KERN_CASES_1, CASE_K16_AHEAD, KERN_K16_Q2)
+#define CASE_F16_AHEAD(KIND, C) case C: f16_tile_at(C, WEIGHT_AHEAD, wg, b1, at, as, yt, ldy); break;
+KERN_PACKED_TYPE(lone_f16, 1, KERN_PK_F16_BLCK, F16, KERN_CASES_1, CASE_F16_AHEAD, 0)
 
 /* The AMX set's product `name` of type T: a lone token through lone,
  * several through `several`, called with (T's type id, ARGS..., the
@@ -642,6 +653,7 @@ static void avx512_product(uint32_t type, const uint8_t *w, size_t ws, size_t nr
 AMX_PRODUCT(amx_q6_k, Q6_K, lone_q6_k, avx512_product,)
 AMX_PRODUCT(amx_q3_k, Q3_K, lone_q3_k, avx512_product,)
 AMX_PRODUCT(amx_q2_k, Q2_K, lone_q2_k, avx512_product,)
+AMX_PRODUCT(amx_f16, F16, lone_f16, avx512_product,)
 
 /* ---- AMX Q4_K and Q5_K. A sub-block's six-bit scale is 8h + l (h, l <
  * 8), and its codes times l and times h (at most 31 * 7: unsigned bytes)
@@ -774,6 +786,7 @@ kern_gemm_fn kern_packed_gemm_amx(uint32_t type)
     case GGUF_T_Q6_K: return amx_q6_k;
     case GGUF_T_Q3_K: return amx_q3_k;
     case GGUF_T_Q2_K: return amx_q2_k;
+    case GGUF_T_F16: return amx_f16;
     default: return kern_packed_gemm_avx512(type);
     }
 }
