@@ -545,8 +545,8 @@ AI void amx_leg_sums(const uint8_t *q, size_t as, size_t ab, const int8_t *codes
 
 /* Blocks b0..b1 of one group (packed at w, signed codes at codes) against
  * AMX_TOKENS tokens, two blocks at a time. The tiles' sums of the next two
- * are asked for before this two's are scaled: the scaling's loads wait for
- * the tile stores to reach the cache, and meanwhile the tiles work on. */
+ * are asked for before this two's are scaled, so that the tiles need not
+ * wait for the vector scaling (not measured apart). */
 static void amx_leg_tile(const int kind, const uint8_t *w, const int8_t *codes, size_t b0, size_t b1, size_t nb,
                          const uint8_t *a, size_t as, float *y, size_t ldy)
 {
@@ -582,6 +582,10 @@ static void amx_legacy(uint32_t type, const int kind, size_t BB, size_t PB, cons
     const size_t nb = n / 32, ng = nr / KERN_PACK_ROWS, full = nc / AMX_TOKENS * AMX_TOKENS;
     const int q1 = kind == KERN_LEG_Q4_1 || kind == KERN_LEG_Q5_1;
     const __m512i off = _mm512_set1_epi8((char)(kind == KERN_LEG_Q8 ? 128 : q1 ? 0 : kind == KERN_LEG_Q5 ? 16 : 8));
+    /* a panel's codes; Q4_0's panels are the legacy types' longest */
+    _Static_assert(KERN_PANEL_Q4_0 >= KERN_PANEL_Q8_0 && KERN_PANEL_Q4_0 >= KERN_PANEL_Q5_0 &&
+                       KERN_PANEL_Q4_0 >= KERN_PANEL_Q4_1 && KERN_PANEL_Q4_0 >= KERN_PANEL_Q5_1,
+                   "codes holds a panel");
     _Alignas(64) int8_t codes[KERN_PANEL_Q4_0 * 512];
     if (full)
         amx_begin();
