@@ -106,6 +106,9 @@ void kern_quant_q8_k_avx2(const float *x, uint8_t *row, size_t n);
 /* BF16 products with vdpbf16ps (AVX-512 BF16). */
 void kern_gemm_bf16_avx512(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc,
                            size_t n, float *y, size_t ldy);
+/* the same, a lone token asking for the weights ahead (the AMX set's) */
+void kern_gemm_bf16_amx(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc,
+                        size_t n, float *y, size_t ldy);
 
 extern const struct kern_ops kern_ops_avx2;
 extern const struct kern_ops kern_ops_avx512;

@@ -826,5 +826,5 @@ const struct kern_ops kern_ops_avx512_bf16 = {.name = SET_NAME "-bf16",
                                               OPS_TABLE(kern_gemm_bf16_avx512, kern_packed_gemm_avx512)};
 /* AMX CPUs all have the BF16 dot product */
 const struct kern_ops kern_ops_amx = {.name = SET_NAME "-bf16-amx",
-                                      OPS_TABLE(kern_gemm_bf16_avx512, kern_packed_gemm_amx)};
+                                      OPS_TABLE(kern_gemm_bf16_amx, kern_packed_gemm_amx)};
 #endif
