@@ -75,8 +75,9 @@ typedef enum kern_isa {
     KERN_ISA_AVX2 = 1,     /* x86-64 AVX2 + FMA + F16C */
     KERN_ISA_AVX512 = 2,   /* x86-64 AVX-512 F/BW/VL + VNNI (+ BF16 when present) */
     KERN_ISA_NEON = 3,     /* aarch64 Advanced SIMD (+ dotprod when present) */
-    KERN_ISA_AMX = 4,      /* x86-64 AVX-512 + BF16 with AMX-INT8 tiles for prompts; selecting it asks Linux
-                            * for the process's permission to use the tile data */
+    KERN_ISA_AMX = 4,      /* x86-64 AVX-512 + BF16 with AMX-INT8 tiles for prompts, and a lone token's
+                            * weights asked for ahead (Intel server cores); selecting it asks Linux for the
+                            * process's permission to use the tile data */
 } kern_isa;
 
 struct kern_ops;
