@@ -65,10 +65,10 @@ void kern_gemm_bf16_avx512(const uint8_t *w, size_t ws, size_t nr, const uint8_t
     gemm_bf16(0, w, ws, nr, a, as, nc, n, y, ldy);
 }
 
-/* The AMX set's (Intel server cores; see pack_avx512.c's WEIGHT_AHEAD):
- * a lone token asks for the weights 3 KiB ahead. */
+/* The AMX set's (Intel server cores): a lone token asks for the weights
+ * KERN_WEIGHT_AHEAD bytes ahead. */
 void kern_gemm_bf16_amx(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc,
                         size_t n, float *y, size_t ldy)
 {
-    gemm_bf16(3072, w, ws, nr, a, as, nc, n, y, ldy);
+    gemm_bf16(KERN_WEIGHT_AHEAD, w, ws, nr, a, as, nc, n, y, ldy);
 }

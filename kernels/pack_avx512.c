@@ -120,11 +120,23 @@ AI void leg_codes(const int kind, const int in_place, const uint8_t *w, __m512i 
     }
 }
 
+/* Whether a legacy kind has mins (Q4_1, Q5_1: against Q8_1 rows). */
+AI int leg_has_min(const int kind)
+{
+    return kind == KERN_LEG_Q4_1 || kind == KERN_LEG_Q5_1;
+}
+
+/* What a legacy kind's packed codes stand above its signed quants. */
+AI int leg_offset(const int kind)
+{
+    return kind == KERN_LEG_Q8 ? 128 : leg_has_min(kind) ? 0 : kind == KERN_LEG_Q5 ? 16 : 8;
+}
+
 /* The sixteen rows' scales of the legacy block at w, and their mins
  * (Q4_1, Q5_1; else the scales again) at *mw. */
 AI __m512 leg_dw(const int kind, const uint8_t *w, __m512 *mw)
 {
-    const int q1 = kind == KERN_LEG_Q4_1 || kind == KERN_LEG_Q5_1;
+    const int q1 = leg_has_min(kind);
     const size_t at = 64 * (kind == KERN_LEG_Q8 ? 8 : kind == KERN_LEG_Q5 || kind == KERN_LEG_Q5_1 ? 5 : 4);
     __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + at)));
     *mw = q1 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + at + 32))) : dw;
@@ -132,13 +144,12 @@ AI __m512 leg_dw(const int kind, const uint8_t *w, __m512 *mw)
 }
 
 /* A lone token's product in the AMX set (Intel server cores) asks for the
- * weights this many bytes ahead of each block it reads; the hardware's
- * own prefetchers leave the memory idle part of the time there. On an
- * Emerald Rapids Xeon, 400 MB products of one token read 1.3-1.45 times
- * faster (Q4_0, Q8_0; 1152 bytes: 1.2, 3-7 KB alike) and Q4_K 1.35; on
- * the AMD EPYC of the AVX-512 set's measurements the same prefetching
- * lost 2.5-14%, so that set goes without. */
-#define WEIGHT_AHEAD 3072
+ * weights KERN_WEIGHT_AHEAD bytes ahead of each block it reads; the
+ * hardware's own prefetchers leave the memory idle part of the time
+ * there. On an Emerald Rapids Xeon, 400 MB products of one token read
+ * 1.3-1.45 times faster (Q4_0, Q8_0; 1152 bytes: 1.2, 3-7 KB alike) and
+ * Q4_K 1.35; on the AMD EPYC of the AVX-512 set's measurements the same
+ * prefetching lost 2.5-14%, so that set goes without. */
 
 /* Ask for the bb bytes of weights ahead bytes after w (ahead 0: none). */
 AI void weights_ahead(const uint8_t *w, size_t ahead, size_t bb)
@@ -165,10 +176,9 @@ AI __m512 leg_scale(const int q1, __m512i s, __m512 dw, __m512 mw, const float *
 AI void legacy_tile_at(const int kind, const int C, const size_t ahead, const uint8_t *w, size_t b0, size_t b1,
                        size_t nb, const uint8_t *a, size_t as, float *y, size_t ldy)
 {
-    const int q8 = kind == KERN_LEG_Q8, q1 = kind == KERN_LEG_Q4_1 || kind == KERN_LEG_Q5_1;
-    const int q5 = kind == KERN_LEG_Q5 || kind == KERN_LEG_Q5_1;
+    const int q8 = kind == KERN_LEG_Q8, q1 = leg_has_min(kind);
     const size_t bb = kern_pk_leg_bytes(kind);
-    const int off = q8 ? 128 : q1 ? 0 : q5 ? 16 : 8;
+    const int off = leg_offset(kind);
     /* the activation blocks: Q8_0 (34 bytes) or Q8_1 (36), and their side */
     const size_t ab = q1 ? 36 : 34, side = q1 ? KERN_Q8_1_SIDE(nb) : KERN_Q8_0_SIDE(nb);
     /* A lone token's Q4_0 keeps the high nibbles in place (16 times the
@@ -550,7 +560,7 @@ AI void amx_leg_sums(const uint8_t *q, size_t as, size_t ab, const int8_t *codes
 static void amx_leg_tile(const int kind, const uint8_t *w, const int8_t *codes, size_t b0, size_t b1, size_t nb,
                          const uint8_t *a, size_t as, float *y, size_t ldy)
 {
-    const int q1 = kind == KERN_LEG_Q4_1 || kind == KERN_LEG_Q5_1;
+    const int q1 = leg_has_min(kind);
     const size_t bb = kern_pk_leg_bytes(kind), ab = q1 ? 36 : 34;
     const size_t side = q1 ? KERN_Q8_1_SIDE(nb) : KERN_Q8_0_SIDE(nb);
     const uint8_t *q = a + ab - 32;
@@ -580,8 +590,7 @@ static void amx_legacy(uint32_t type, const int kind, size_t BB, size_t PB, cons
                        const uint8_t *a, size_t as, size_t nc, size_t n, float *y, size_t ldy)
 {
     const size_t nb = n / 32, ng = nr / KERN_PACK_ROWS, full = nc / AMX_TOKENS * AMX_TOKENS;
-    const int q1 = kind == KERN_LEG_Q4_1 || kind == KERN_LEG_Q5_1;
-    const __m512i off = _mm512_set1_epi8((char)(kind == KERN_LEG_Q8 ? 128 : q1 ? 0 : kind == KERN_LEG_Q5 ? 16 : 8));
+    const __m512i off = _mm512_set1_epi8((char)leg_offset(kind));
     /* a panel's codes; Q4_0's panels are the legacy types' longest */
     _Static_assert(KERN_PANEL_Q4_0 >= KERN_PANEL_Q8_0 && KERN_PANEL_Q4_0 >= KERN_PANEL_Q5_0 &&
                        KERN_PANEL_Q4_0 >= KERN_PANEL_Q4_1 && KERN_PANEL_Q4_0 >= KERN_PANEL_Q5_1,
@@ -608,13 +617,13 @@ static void amx_legacy(uint32_t type, const int kind, size_t BB, size_t PB, cons
 }
 
 /* ---- The AMX set's products of a lone token: the AVX-512 set's, asking
- * for the weights WEIGHT_AHEAD bytes ahead. */
+ * for the weights KERN_WEIGHT_AHEAD bytes ahead. */
 #define CASE_LEG_AHEAD(KIND, C) \
-    case C: legacy_tile_at(KIND, C, WEIGHT_AHEAD, wg, b0, b1, nb, at, as, yt, ldy); break;
+    case C: legacy_tile_at(KIND, C, KERN_WEIGHT_AHEAD, wg, b0, b1, nb, at, as, yt, ldy); break;
 #define CASE_Q4K_AHEAD(Q5, C) \
-    case C: q4k_tile_at(Q5, C, WEIGHT_AHEAD, wg, b0, b1, nb, at, as, yt, ldy); break;
+    case C: q4k_tile_at(Q5, C, KERN_WEIGHT_AHEAD, wg, b0, b1, nb, at, as, yt, ldy); break;
 #define CASE_K16_AHEAD(KIND, C) \
-    case C: k16_tile_at(KIND, C, WEIGHT_AHEAD, wg, b0, b1, nb, at, as, yt, ldy); break;
+    case C: k16_tile_at(KIND, C, KERN_WEIGHT_AHEAD, wg, b0, b1, nb, at, as, yt, ldy); break;
 KERN_PACKED_TYPE(lone_q4_0, 1, 32, Q4_0, KERN_CASES_1, CASE_LEG_AHEAD, KERN_LEG_Q4)
 KERN_PACKED_TYPE(lone_q8_0, 1, 32, Q8_0, KERN_CASES_1, CASE_LEG_AHEAD, KERN_LEG_Q8)
 KERN_PACKED_TYPE(lone_q5_0, 1, 32, Q5_0, KERN_CASES_1, CASE_LEG_AHEAD, KERN_LEG_Q5)
@@ -625,7 +634,7 @@ KERN_PACKED_TYPE(lone_q5_k, 1, 256, Q5_K, KERN_CASES_1, CASE_Q4K_AHEAD, 1)
 KERN_PACKED_TYPE(lone_q6_k, 1, 256, Q6_K, KERN_CASES_1, CASE_K16_AHEAD, KERN_K16_Q6)
 KERN_PACKED_TYPE(lone_q3_k, 1, 256, Q3_K, KERN_CASES_1, CASE_K16_AHEAD, KERN_K16_Q3)
 KERN_PACKED_TYPE(lone_q2_k, 1, 256, Q2_K, KERN_CASES_1, CASE_K16_AHEAD, KERN_K16_Q2)
-#define CASE_F16_AHEAD(KIND, C) case C: f16_tile_at(C, WEIGHT_AHEAD, wg, b1, at, as, yt, ldy); break;
+#define CASE_F16_AHEAD(KIND, C) case C: f16_tile_at(C, KERN_WEIGHT_AHEAD, wg, b1, at, as, yt, ldy); break;
 KERN_PACKED_TYPE(lone_f16, 1, KERN_PK_F16_BLCK, F16, KERN_CASES_1, CASE_F16_AHEAD, 0)
 
 /* The AMX set's product `name` of type T: a lone token through lone,
