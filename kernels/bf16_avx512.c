@@ -27,7 +27,7 @@ AI void bf16_tile(const int R, const int C, const size_t ahead, const uint8_t *w
         __mmask32 m = n - i >= 32 ? 0xffffffffu : (1u << (n - i)) - 1;
         __m512bh wv[RM];
         if (R == 1 && ahead)
-            _mm_prefetch((const char *)w + 2 * i + ahead, _MM_HINT_T0);
+            _mm_prefetch((const char *)w + 2 * i + ahead, _MM_HINT_T1);
         for (int r = 0; r < R; r++)
             wv[r] = (__m512bh)_mm512_maskz_loadu_epi16(m, w + r * ws + 2 * i);
         for (int c = 0; c < C; c++) {

@@ -144,12 +144,14 @@ AI __m512 leg_dw(const int kind, const uint8_t *w, __m512 *mw)
 }
 
 /* A lone token's product in the AMX set (Intel server cores) asks for the
- * weights KERN_WEIGHT_AHEAD bytes ahead of each block it reads; the
- * hardware's own prefetchers leave the memory idle part of the time
- * there. On an Emerald Rapids Xeon, 400 MB products of one token read
- * 1.3-1.45 times faster (Q4_0, Q8_0; 1152 bytes: 1.2, 3-7 KB alike) and
- * Q4_K 1.35; on the AMD EPYC of the AVX-512 set's measurements the same
- * prefetching lost 2.5-14%, so that set goes without. */
+ * weights KERN_WEIGHT_AHEAD bytes ahead of each block it reads, into the
+ * second level; the hardware's own prefetchers leave the memory idle part
+ * of the time there. On an Emerald Rapids Xeon, 400 MB products of one
+ * token read 1.3-1.45 times faster (Q4_0, Q8_0) and Q4_K 1.35 with 3 KB
+ * into the first level; 12 KB into the second took 0.93-0.98 of that
+ * time (Q4_K 0.96, Q4_0 0.98, Q8_0 0.93, F16 0.95; 6-24 KB alike). On
+ * the AMD EPYC of the AVX-512 set's measurements prefetching lost
+ * 2.5-14%, so that set goes without. */
 
 /* Ask for the bb bytes of weights ahead bytes after w (ahead 0: none). */
 AI void weights_ahead(const uint8_t *w, size_t ahead, size_t bb)
@@ -158,7 +160,7 @@ AI void weights_ahead(const uint8_t *w, size_t ahead, size_t bb)
         return;
 #pragma GCC unroll 64
     for (size_t l = 0; l < bb; l += 64)
-        _mm_prefetch((const char *)w + ahead + l, _MM_HINT_T0);
+        _mm_prefetch((const char *)w + ahead + l, _MM_HINT_T1);
 }
 
 /* acc + block b's integer sums s of one token scaled by the rows' dw and
