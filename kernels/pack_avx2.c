@@ -77,8 +77,8 @@ AI __m256i dotn_16(const int n, const __m256i *W, const uint8_t *q, const int *o
 AI void leg_step(const int kind, const int C, const uint8_t *w, int h, size_t b, size_t nb, const uint8_t *a,
                  size_t as, __m256 *acc)
 {
-    const int q8 = kind == KERN_LEG_Q8, q1 = kind == KERN_LEG_Q4_1 || kind == KERN_LEG_Q5_1;
-    const int q5 = kind == KERN_LEG_Q5 || kind == KERN_LEG_Q5_1;
+    const int q8 = kind == KERN_LEG_Q8, q1 = kern_leg_has_min(kind);
+    const int q5 = kern_leg_has_q5(kind);
     const size_t ncode = q8 ? 8 : q5 ? 5 : 4;
     const int off = q8 || q1 ? 0 : q5 ? 16 : 8; /* Q8_0: signed codes here */
     const size_t ab = q1 ? 36 : 34, side = q1 ? KERN_Q8_1_SIDE(nb) : KERN_Q8_0_SIDE(nb);

@@ -111,7 +111,7 @@ AI void leg_codes(const int kind, const int in_place, const uint8_t *w, __m512i 
         W[k + 4] = in_place ? _mm512_andnot_si512(m4, v) : _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
     }
     /* Q5_0, Q5_1: bit k (or 4 + k) of the byte beside code byte e, at bit 4 */
-    if (kind == KERN_LEG_Q5 || kind == KERN_LEG_Q5_1) {
+    if (kern_leg_has_q5(kind)) {
         __m512i qh = _mm512_loadu_si512(w + KERN_PK_Q5_QH);
         for (int k = 0; k < 4; k++) {
             W[k] = _mm512_or_si512(W[k], _mm512_and_si512(_mm512_slli_epi16(qh, 4 - k), b4));
@@ -120,24 +120,18 @@ AI void leg_codes(const int kind, const int in_place, const uint8_t *w, __m512i 
     }
 }
 
-/* Whether a legacy kind has mins (Q4_1, Q5_1: against Q8_1 rows). */
-AI int leg_has_min(const int kind)
-{
-    return kind == KERN_LEG_Q4_1 || kind == KERN_LEG_Q5_1;
-}
-
 /* What a legacy kind's packed codes stand above its signed quants. */
 AI int leg_offset(const int kind)
 {
-    return kind == KERN_LEG_Q8 ? 128 : leg_has_min(kind) ? 0 : kind == KERN_LEG_Q5 ? 16 : 8;
+    return kind == KERN_LEG_Q8 ? 128 : kern_leg_has_min(kind) ? 0 : kind == KERN_LEG_Q5 ? 16 : 8;
 }
 
 /* The sixteen rows' scales of the legacy block at w, and their mins
  * (Q4_1, Q5_1; else the scales again) at *mw. */
 AI __m512 leg_dw(const int kind, const uint8_t *w, __m512 *mw)
 {
-    const int q1 = leg_has_min(kind);
-    const size_t at = 64 * (kind == KERN_LEG_Q8 ? 8 : kind == KERN_LEG_Q5 || kind == KERN_LEG_Q5_1 ? 5 : 4);
+    const int q1 = kern_leg_has_min(kind);
+    const size_t at = 64 * (kind == KERN_LEG_Q8 ? 8 : kern_leg_has_q5(kind) ? 5 : 4);
     __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + at)));
     *mw = q1 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + at + 32))) : dw;
     return dw;
@@ -178,7 +172,7 @@ AI __m512 leg_scale(const int q1, __m512i s, __m512 dw, __m512 mw, const float *
 AI void legacy_tile_at(const int kind, const int C, const size_t ahead, const uint8_t *w, size_t b0, size_t b1,
                        size_t nb, const uint8_t *a, size_t as, float *y, size_t ldy)
 {
-    const int q8 = kind == KERN_LEG_Q8, q1 = leg_has_min(kind);
+    const int q8 = kind == KERN_LEG_Q8, q1 = kern_leg_has_min(kind);
     const size_t bb = kern_pk_leg_bytes(kind);
     const int off = leg_offset(kind);
     /* the activation blocks: Q8_0 (34 bytes) or Q8_1 (36), and their side */
@@ -562,7 +556,7 @@ AI void amx_leg_sums(const uint8_t *q, size_t as, size_t ab, const int8_t *codes
 static void amx_leg_tile(const int kind, const uint8_t *w, const int8_t *codes, size_t b0, size_t b1, size_t nb,
                          const uint8_t *a, size_t as, float *y, size_t ldy)
 {
-    const int q1 = leg_has_min(kind);
+    const int q1 = kern_leg_has_min(kind);
     const size_t bb = kern_pk_leg_bytes(kind), ab = q1 ? 36 : 34;
     const size_t side = q1 ? KERN_Q8_1_SIDE(nb) : KERN_Q8_0_SIDE(nb);
     const uint8_t *q = a + ab - 32;

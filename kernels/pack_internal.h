@@ -29,6 +29,18 @@ static inline size_t kern_pk_leg_bytes(int kind)
     return bytes[kind];
 }
 
+/* Whether a legacy kind has mins (Q4_1, Q5_1: against Q8_1 rows). */
+static inline int kern_leg_has_min(int kind)
+{
+    return kind == KERN_LEG_Q4_1 || kind == KERN_LEG_Q5_1;
+}
+
+/* Whether a legacy kind has a fifth bit (Q5_0, Q5_1). */
+static inline int kern_leg_has_q5(int kind)
+{
+    return kind == KERN_LEG_Q5 || kind == KERN_LEG_Q5_1;
+}
+
 #define KERN_PK_Q4_K (4 * 8 * 64 + 128 + 128 + 64)
 /* Where a Q4_K block's scales, mins, d and dmin start (after the codes). */
 #define KERN_PK_Q4K_SC 2048

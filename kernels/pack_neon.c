@@ -61,8 +61,8 @@ AI int32x4_t dot8(int32x4_t acc, const int8x16_t *W, const int8_t *q)
 AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                     const uint8_t *a, size_t as, float *y, size_t ldy)
 {
-    const int q8 = kind == KERN_LEG_Q8, q1 = kind == KERN_LEG_Q4_1 || kind == KERN_LEG_Q5_1;
-    const int q5 = kind == KERN_LEG_Q5 || kind == KERN_LEG_Q5_1;
+    const int q8 = kind == KERN_LEG_Q8, q1 = kern_leg_has_min(kind);
+    const int q5 = kern_leg_has_q5(kind);
     const size_t bb = kern_pk_leg_bytes(kind), ncode = q8 ? 8 : q5 ? 5 : 4;
     const int off = q8 || q1 ? 0 : q5 ? 16 : 8; /* Q8_0: signed codes here */
     const size_t ab = q1 ? 36 : 34, side = q1 ? KERN_Q8_1_SIDE(nb) : KERN_Q8_0_SIDE(nb);
