@@ -44,11 +44,22 @@ AI void acc_store(const int C, const __m512 *acc, float *y, size_t ldy)
         _mm512_storeu_ps(y + c * ldy, acc[c]);
 }
 
-AI __m512i bcast4(const uint8_t *p)
+/* s + the dot products of each lane's four bytes of w (unsigned) with the
+ * four bytes at p (signed), and the same with 16-bit pairs: the four bytes
+ * broadcast from memory within the instruction. GCC 12 loads them into a
+ * register first, with an instruction of its own; folded, 512-token
+ * products of the AVX-512 set took 0.78 (Q8_0), 0.85 (Q4_K) and 0.87
+ * (Q4_0) of the time, hot, one thread, on an Emerald Rapids Xeon. */
+AI __m512i dpbusd_m(__m512i s, __m512i w, const uint8_t *p)
 {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm512_set1_epi32(v);
+    __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(s) : "v"(w), "m"(*(const uint8_t(*)[4])p));
+    return s;
+}
+
+AI __m512i dpwssd_m(__m512i s, __m512i w, const uint8_t *p)
+{
+    __asm__("vpdpwssd %2%{1to16%}, %1, %0" : "+v"(s) : "v"(w), "m"(*(const uint8_t(*)[4])p));
+    return s;
 }
 
 /* s + the products of eight code vectors with the eight groups of four
@@ -58,8 +69,8 @@ AI __m512i dot8(const __m512i *W, const uint8_t *q, __m512i s)
 {
     __m512i t = _mm512_setzero_si512();
     for (int k = 0; k < 8; k += 2) {
-        s = _mm512_dpbusd_epi32(s, W[k], bcast4(q + 4 * k));
-        t = _mm512_dpbusd_epi32(t, W[k + 1], bcast4(q + 4 * k + 4));
+        s = dpbusd_m(s, W[k], q + 4 * k);
+        t = dpbusd_m(t, W[k + 1], q + 4 * k + 4);
     }
     return _mm512_add_epi32(s, t);
 }
@@ -202,8 +213,8 @@ AI void legacy_tile_at(const int kind, const int C, const size_t ahead, const ui
                 const uint8_t *q = row + 34 * b + 2;
                 __m512i lo = _mm512_set1_epi32(-off * sa[b]), hi = _mm512_setzero_si512();
                 for (int k = 0; k < 4; k++) {
-                    lo = _mm512_dpbusd_epi32(lo, W[k], bcast4(q + 4 * k));
-                    hi = _mm512_dpbusd_epi32(hi, W[k + 4], bcast4(q + 16 + 4 * k));
+                    lo = dpbusd_m(lo, W[k], q + 4 * k);
+                    hi = dpbusd_m(hi, W[k + 4], q + 16 + 4 * k);
                 }
                 s = _mm512_add_epi32(lo, _mm512_srai_epi32(hi, 4));
             } else {
@@ -268,7 +279,7 @@ AI void q4k_block_sums(const int C, const uint8_t *wk, size_t b, size_t nb, cons
         memcpy(&da, row + b * KERN_Q8K_BYTES, 4);
         __m512i ms = _mm512_setzero_si512();
         for (int m = 0; m < 4; m++)
-            ms = _mm512_dpwssd_epi32(ms, mn[m], bcast4(side + 4 * m));
+            ms = dpwssd_m(ms, mn[m], side + 4 * m);
         __m512 vda = _mm512_set1_ps(da);
         acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dd, vda), acc[c]);
         acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(ms), _mm512_mul_ps(dm, vda), acc[c]);
@@ -406,7 +417,7 @@ AI void k16_tile_at(const int kind, const int C, const size_t ahead, const uint8
                     memcpy(&bsum, blk + KERN_Q8K_SUMS + 2 * j, 2);
                     __m512i s = _mm512_set1_epi32(-off * bsum);
                     for (int k = 0; k < 4; k++)
-                        s = _mm512_dpbusd_epi32(s, Q[t][k], bcast4(q + 4 * k));
+                        s = dpbusd_m(s, Q[t][k], q + 4 * k);
                     isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(s, sc));
                 }
             }
@@ -428,7 +439,7 @@ AI void k16_tile_at(const int kind, const int C, const size_t ahead, const uint8
             if (q2) {
                 __m512i ms = _mm512_setzero_si512();
                 for (int m = 0; m < 8; m++)
-                    ms = _mm512_dpwssd_epi32(ms, mn[m], bcast4(blk + KERN_Q8K_SUMS + 4 * m));
+                    ms = dpwssd_m(ms, mn[m], blk + KERN_Q8K_SUMS + 4 * m);
                 acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(ms), _mm512_mul_ps(dm, vda), acc[c]);
             }
         }
