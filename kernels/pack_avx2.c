@@ -79,7 +79,7 @@ AI void leg_step(const int kind, const int C, const uint8_t *w, int h, size_t b,
 {
     const int q8 = kind == KERN_LEG_Q8, q1 = kern_leg_has_min(kind);
     const int q5 = kern_leg_has_q5(kind);
-    const size_t ncode = q8 ? 8 : q5 ? 5 : 4;
+    const size_t at = kern_pk_leg_scales(kind);
     const int off = q8 || q1 ? 0 : q5 ? 16 : 8; /* Q8_0: signed codes here */
     const size_t ab = q1 ? 36 : 34, side = q1 ? KERN_Q8_1_SIDE(nb) : KERN_Q8_0_SIDE(nb);
     /* Q4_0: low nibbles are quants 0-15 of the block, high ones 16-31 */
@@ -105,8 +105,8 @@ AI void leg_step(const int kind, const int C, const uint8_t *w, int h, size_t b,
             }
         }
     }
-    __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 64 * ncode + 16 * h)));
-    __m256 mw = q1 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 64 * ncode + 32 + 16 * h))) : dw;
+    __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + at + 16 * h)));
+    __m256 mw = q1 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + at + 32 + 16 * h))) : dw;
 #pragma GCC unroll 8
     for (int c = 0; c < C; c++) {
         const uint8_t *row = a + c * as;

@@ -142,7 +142,7 @@ AI int leg_offset(const int kind)
 AI __m512 leg_dw(const int kind, const uint8_t *w, __m512 *mw)
 {
     const int q1 = kern_leg_has_min(kind);
-    const size_t at = 64 * (kind == KERN_LEG_Q8 ? 8 : kern_leg_has_q5(kind) ? 5 : 4);
+    const size_t at = kern_pk_leg_scales(kind);
     __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + at)));
     *mw = q1 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + at + 32))) : dw;
     return dw;

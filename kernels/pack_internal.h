@@ -41,6 +41,14 @@ static inline int kern_leg_has_q5(int kind)
     return kind == KERN_LEG_Q5 || kind == KERN_LEG_Q5_1;
 }
 
+/* Where a legacy kind's packed block keeps its rows' scales (and then
+ * mins): after its 64-byte code vectors, eight for Q8_0, five with a fifth
+ * bit, else four. */
+static inline size_t kern_pk_leg_scales(int kind)
+{
+    return 64 * (size_t)(kind == KERN_LEG_Q8 ? 8 : kern_leg_has_q5(kind) ? 5 : 4);
+}
+
 #define KERN_PK_Q4_K (4 * 8 * 64 + 128 + 128 + 64)
 /* Where a Q4_K block's scales, mins, d and dmin start (after the codes). */
 #define KERN_PK_Q4K_SC 2048

@@ -63,7 +63,7 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
 {
     const int q8 = kind == KERN_LEG_Q8, q1 = kern_leg_has_min(kind);
     const int q5 = kern_leg_has_q5(kind);
-    const size_t bb = kern_pk_leg_bytes(kind), ncode = q8 ? 8 : q5 ? 5 : 4;
+    const size_t bb = kern_pk_leg_bytes(kind), at = kern_pk_leg_scales(kind);
     const int off = q8 || q1 ? 0 : q5 ? 16 : 8; /* Q8_0: signed codes here */
     const size_t ab = q1 ? 36 : 34, side = q1 ? KERN_Q8_1_SIDE(nb) : KERN_Q8_0_SIDE(nb);
     const uint8x16_t m4 = vdupq_n_u8(0x0f), flip = vdupq_n_u8(0x80), b4 = vdupq_n_u8(0x10);
@@ -90,10 +90,10 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
                 }
             }
             float16x4_t dh;
-            memcpy(&dh, w + 64 * ncode + 8 * r, 8);
+            memcpy(&dh, w + at + 8 * r, 8);
             float32x4_t dw = vcvt_f32_f16(dh), mw = dw;
             if (q1) {
-                memcpy(&dh, w + 64 * ncode + 32 + 8 * r, 8);
+                memcpy(&dh, w + at + 32 + 8 * r, 8);
                 mw = vcvt_f32_f16(dh);
             }
             for (int c = 0; c < C; c++) {
