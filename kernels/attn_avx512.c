@@ -23,10 +23,10 @@ AI __m512 ld_h16(const uint16_t *p)
 }
 
 /* e^x of each of the n vectors x[0, n) (x <= 0, in place) within about
- * one ulp; below -104 the result is 0, as kern_expf_softmax gives. x = k
- * ln2 + r with |r| <= ln2 / 2, e^r from its Taylor series to the 7th
- * power (the first omitted term is < 5e-9). The vectors go side by side,
- * so that their chains of dependent steps overlap. */
+ * one ulp; below KERN_SOFTMAX_MIN the result is 0, as kern_expf_softmax
+ * gives. x = k ln2 + r with |r| <= ln2 / 2, e^r from its Taylor series
+ * to the 7th power (the first omitted term is < 5e-9). The vectors go
+ * side by side, so that their chains of dependent steps overlap. */
 AI void exp_neg(const int n, __m512 *x)
 {
     const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
@@ -34,8 +34,8 @@ AI void exp_neg(const int n, __m512 *x)
     __mmask16 keep[4];
     __m512 k[4], r[4], p[4];
     for (int b = 0; b < n; b++) {
-        keep[b] = _mm512_cmp_ps_mask(x[b], _mm512_set1_ps(-104.0f), _CMP_GE_OQ);
-        __m512 xb = _mm512_max_ps(x[b], _mm512_set1_ps(-104.0f));
+        keep[b] = _mm512_cmp_ps_mask(x[b], _mm512_set1_ps(KERN_SOFTMAX_MIN), _CMP_GE_OQ);
+        __m512 xb = _mm512_max_ps(x[b], _mm512_set1_ps(KERN_SOFTMAX_MIN));
         k[b] = _mm512_roundscale_ps(_mm512_mul_ps(xb, _mm512_set1_ps(1.44269504f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         r[b] = _mm512_fnmadd_ps(k[b], ln2_lo, _mm512_fnmadd_ps(k[b], ln2_hi, xb));

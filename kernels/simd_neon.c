@@ -546,7 +546,10 @@ AI unsigned attn_weights(const bool f32, const float *qv, float *mx, float *sum,
     for (int h = 0; h < 2; h++) {
         float32x4_t prev = vmaxq_f32(before[h], vdupq_n_f32(*mx));
         uint32x4_t nmv = vcgtq_f32(s[h], prev);
-        vst1q_f32(e + 4 * h, exp_neg4(vbslq_f32(nmv, vsubq_f32(prev, s[h]), vsubq_f32(s[h], prev))));
+        float32x4_t arg = vbslq_f32(nmv, vsubq_f32(prev, s[h]), vsubq_f32(s[h], prev));
+        /* 0 below KERN_SOFTMAX_MIN */
+        uint32x4_t keep = vcgeq_f32(arg, vdupq_n_f32(KERN_SOFTMAX_MIN));
+        vst1q_f32(e + 4 * h, vreinterpretq_f32_u32(vandq_u32(keep, vreinterpretq_u32_f32(exp_neg4(arg)))));
         const uint32x4_t bit = {1, 2, 4, 8};
         nm |= vaddvq_u32(vandq_u32(nmv, bit)) << 4 * h;
     }

@@ -319,7 +319,10 @@ AI unsigned attn_weights(const bool f32, const float *qv, float *mx, float *sum,
     pm = _mm256_max_ps(pm, UP(pm, 4));
     __m256 prev = _mm256_max_ps(UP(pm, 1), _mm256_set1_ps(*mx));
     __m256 nmv = _mm256_cmp_ps(s, prev, _CMP_GT_OQ);
-    _mm256_storeu_ps(e, exp_neg8(_mm256_blendv_ps(_mm256_sub_ps(s, prev), _mm256_sub_ps(prev, s), nmv)));
+    __m256 arg = _mm256_blendv_ps(_mm256_sub_ps(s, prev), _mm256_sub_ps(prev, s), nmv);
+    /* 0 below KERN_SOFTMAX_MIN */
+    _mm256_storeu_ps(e, _mm256_and_ps(_mm256_cmp_ps(arg, _mm256_set1_ps(KERN_SOFTMAX_MIN), _CMP_GE_OQ),
+                                      exp_neg8(arg)));
     const unsigned nm = (unsigned)_mm256_movemask_ps(nmv);
     if (nm)
         *mx = _mm256_cvtss_f32(_mm256_permutevar8x32_ps(pm, _mm256_set1_epi32(7)));

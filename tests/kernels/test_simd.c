@@ -539,42 +539,54 @@ static void test_detect(void **state)
 /* Each set's attention against the portable loop (scores summed in
  * another order may move the F16 accumulator by an F16 step), and a
  * query's result the same whether alone or among others over the same
- * cache. The second round's scores all lie near -128: a running maximum
- * that went wrong would then take every weight below e^-104, to 0. */
+ * cache. Three rounds of scores:
+ * - random;
+ * - all near -128: a running maximum that went wrong would then take
+ *   every weight below e^KERN_SOFTMAX_MIN, to 0;
+ * - one key (the middle one) 64-104 above all others, whose weights then
+ *   change nothing, in every set, where they are cut and where not (nor
+ *   do the weights of the keys before it, once it rescales them): the
+ *   result is that key's value row, exactly. */
 static void test_attn(void **state)
 {
     /* 300: rows read in F16 as stored, three queries at a time, a tail */
     static const size_t hds[] = {13, 64, 80, 128, 300};
     static const size_t nkvs[] = {1, 2, 9, 16, 17, 100};
-    static const kern_isa isas[] = {KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON};
+    static const kern_isa isas[] = {KERN_ISA_PORTABLE, KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON};
+    static const char *rounds[] = {"random", "near -128", "one far above"};
     enum { NQ = 7 };
-    for (size_t ii = 0; ii < 3 * 2; ii++) {
-        const int low = ii % 2;
+    for (size_t ii = 0; ii < 4 * 3; ii++) {
+        const int low = ii % 3 == 1, far = ii % 3 == 2;
         kern_cpu cpu, ref;
-        if (kern_cpu_select(&cpu, isas[ii / 2], NULL, 0) != KERN_OK)
+        if (kern_cpu_select(&cpu, isas[ii / 3], NULL, 0) != KERN_OK)
             continue;
         kern_cpu_select(&ref, KERN_ISA_PORTABLE, NULL, 0);
         for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++) {
             for (size_t ni = 0; ni < sizeof nkvs / sizeof nkvs[0]; ni++) {
-                size_t hd = hds[hi], n_kv = nkvs[ni], stride = hd + 3;
+                size_t hd = hds[hi], n_kv = nkvs[ni], stride = hd + 3, top = n_kv / 2;
                 uint16_t *k = malloc(n_kv * stride * 2), *v = malloc(n_kv * stride * 2);
                 float q[NQ * 300], a[NQ * 300], b[300], one[300];
-                /* low: q = 4 in every place, k = -16 / hd * 128 +- 10% */
+                /* low: q = 4 in every place, k = -16 / hd * 128 +- 10%;
+                 * far: q = 4, scores 0 (top) and -64 to -104 */
                 for (size_t i = 0; i < n_kv * stride; i++) {
-                    k[i] = kern_f32_to_f16(low ? -256.0f / (float)hd * (1.0f + 0.1f * frnd()) : frnd() * 2.0f);
+                    float lo = -256.0f / (float)hd * (1.0f + 0.1f * frnd());
+                    float gap = (-84.0f + 20.0f * frnd()) / (0.5f * (float)hd);
+                    k[i] = kern_f32_to_f16(low ? lo : far ? (i / stride == top ? 0.0f : gap) : frnd() * 2.0f);
                     v[i] = kern_f32_to_f16(frnd());
                 }
                 for (size_t i = 0; i < NQ * hd; i++)
-                    q[i] = low ? 4.0f : frnd() * 2.0f;
+                    q[i] = low || far ? 4.0f : frnd() * 2.0f;
                 kern_attn_f16(&cpu, NQ, q, k, v, stride, n_kv, hd, 0.125f, a);
                 for (size_t r = 0; r < NQ; r++) {
                     kern_attn_f16(&ref, 1, q + r * hd, k, v, stride, n_kv, hd, 0.125f, b);
                     kern_attn_f16(&cpu, 1, q + r * hd, k, v, stride, n_kv, hd, 0.125f, one);
                     assert_memory_equal(one, a + r * hd, hd * sizeof(float));
-                    for (size_t i = 0; i < hd; i++)
-                        if (!(fabsf(a[r * hd + i] - b[i]) <= 4e-3f))
+                    for (size_t i = 0; i < hd; i++) {
+                        float want = far ? kern_f16_to_f32(v[top * stride + i]) : b[i];
+                        if (far ? a[r * hd + i] != want : !(fabsf(a[r * hd + i] - want) <= 4e-3f))
                             fail_msg("%s attention (scores %s) hd %zu n_kv %zu query %zu: [%zu] %g vs %g",
-                                     kern_cpu_name(&cpu), low ? "near -128" : "random", hd, n_kv, r, i, a[r * hd + i], b[i]);
+                                     kern_cpu_name(&cpu), rounds[ii % 3], hd, n_kv, r, i, a[r * hd + i], want);
+                    }
                 }
                 free(k);
                 free(v);
