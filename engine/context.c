@@ -98,9 +98,8 @@ int eng_ctx_new(eng_ctx **out, const eng_model *m, const eng_ctx_params *p, char
         free(c);
         return eng_fail(err, errlen, ENG_ENOMEM, "a KV cache of %u positions is too large", n_ctx);
     }
-    c->kv_bytes_layer = per_layer * el;
-    c->k_cache = calloc(hp->n_layer ? hp->n_layer : 1, c->kv_bytes_layer);
-    c->v_cache = calloc(hp->n_layer ? hp->n_layer : 1, c->kv_bytes_layer);
+    c->k_cache = calloc(hp->n_layer ? hp->n_layer : 1, per_layer * el);
+    c->v_cache = calloc(hp->n_layer ? hp->n_layer : 1, per_layer * el);
     size_t max_in = max3(E, Q, 2 * FF);
     size_t max_out = max3(Q + 2 * KV, 2 * FF, V > E ? V : E);
     c->max_in = max_in;

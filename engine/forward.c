@@ -185,22 +185,30 @@ static void rope(const eng_model *m, float *x, size_t nh, const float *cs)
     }
 }
 
+/* Where KV head g's row at position pos of layer starts in cache, in
+ * elements of the cache's type from the cache's start. */
+static size_t kv_at(const eng_ctx *c, uint32_t layer, size_t g, size_t pos)
+{
+    size_t hd = c->m->hp.head_dim;
+    return (size_t)layer * c->n_ctx * c->kv_dim + (g * c->n_ctx + pos) * hd;
+}
+
 static void store_kv(eng_ctx *c, uint32_t layer, size_t b)
 {
-    size_t kvd = c->kv_dim;
-    for (size_t t = 0; t < b; t++) {
-        size_t at = (size_t)layer * c->kv_bytes_layer;
-        size_t pos = c->n_past + t;
-        const float *ks = c->k + t * kvd, *vs = c->v + t * kvd;
-        if (c->kv_type == ENG_KV_F16) {
-            const kern_cpu *cpu = c->reference ? NULL : &c->cpu;
-            kern_f32_to_f16_row(cpu, ks, (uint16_t *)((char *)c->k_cache + at) + pos * kvd, kvd);
-            kern_f32_to_f16_row(cpu, vs, (uint16_t *)((char *)c->v_cache + at) + pos * kvd, kvd);
-        } else {
-            memcpy((float *)((char *)c->k_cache + at) + pos * kvd, ks, kvd * sizeof(float));
-            memcpy((float *)((char *)c->v_cache + at) + pos * kvd, vs, kvd * sizeof(float));
+    size_t kvd = c->kv_dim, hd = c->m->hp.head_dim;
+    const kern_cpu *cpu = c->reference ? NULL : &c->cpu;
+    for (size_t t = 0; t < b; t++)
+        for (size_t g = 0; g < c->m->hp.n_head_kv; g++) {
+            size_t at = kv_at(c, layer, g, c->n_past + t);
+            const float *ks = c->k + t * kvd + g * hd, *vs = c->v + t * kvd + g * hd;
+            if (c->kv_type == ENG_KV_F16) {
+                kern_f32_to_f16_row(cpu, ks, (uint16_t *)c->k_cache + at, hd);
+                kern_f32_to_f16_row(cpu, vs, (uint16_t *)c->v_cache + at, hd);
+            } else {
+                memcpy((float *)c->k_cache + at, ks, hd * sizeof(float));
+                memcpy((float *)c->v_cache + at, vs, hd * sizeof(float));
+            }
         }
-    }
 }
 
 typedef struct attn_job {
@@ -208,19 +216,18 @@ typedef struct attn_job {
     uint32_t layer;
 } attn_job;
 
-/* hd values of cached row pos (K or V) of one layer from column col, as
- * f32 into out. */
-static void cache_row(const eng_ctx *c, const void *cache, uint32_t layer, size_t pos, size_t col,
-                      size_t hd, float *out)
+/* KV head g's cached row pos (K or V) of one layer, hd values, as f32
+ * into out. */
+static void cache_row(const eng_ctx *c, const void *cache, uint32_t layer, size_t g, size_t pos, size_t hd,
+                      float *out)
 {
-    size_t idx = pos * c->kv_dim + col;
-    const char *base = (const char *)cache + (size_t)layer * c->kv_bytes_layer;
+    size_t at = kv_at(c, layer, g, pos);
     if (c->kv_type == ENG_KV_F16) {
-        const uint16_t *h = (const uint16_t *)base + idx;
+        const uint16_t *h = (const uint16_t *)cache + at;
         for (size_t i = 0; i < hd; i++)
             out[i] = c->f16tab[h[i]];
     } else {
-        memcpy(out, (const float *)base + idx, hd * sizeof(float));
+        memcpy(out, (const float *)cache + at, hd * sizeof(float));
     }
 }
 
@@ -267,10 +274,9 @@ static void attn_items(void *arg, size_t begin, size_t end, unsigned tid)
         if (half && !c->reference && hd <= KERN_ATTN_MAX_HD) {
             /* the same numerics, vectorized by the kernel set, for the
              * whole group at once */
-            size_t lay = (size_t)j->layer * c->kv_bytes_layer;
-            const uint16_t *kc = (const uint16_t *)((const char *)c->k_cache + lay) + g * hd;
-            const uint16_t *vc = (const uint16_t *)((const char *)c->v_cache + lay) + g * hd;
-            kern_attn_f16(&c->cpu, group, q, kc, vc, c->kv_dim, n_kv, hd, scale, c->att + t * nq + h * hd);
+            size_t at = kv_at(c, j->layer, g, 0);
+            const uint16_t *kc = (const uint16_t *)c->k_cache + at, *vc = (const uint16_t *)c->v_cache + at;
+            kern_attn_f16(&c->cpu, group, q, kc, vc, hd, n_kv, hd, scale, c->att + t * nq + h * hd);
             it += group - 1;
             continue;
         }
@@ -281,7 +287,7 @@ static void attn_items(void *arg, size_t begin, size_t end, unsigned tid)
         float mx = -INFINITY, sum = 0.0f;
         for (size_t p = 0; p < n_kv; p++) {
             float s = 0.0f;
-            cache_row(c, c->k_cache, j->layer, p, g * hd, hd, row);
+            cache_row(c, c->k_cache, j->layer, g, p, hd, row);
             for (size_t i = 0; i < hd; i++)
                 s += qv[i] * row[i];
             s *= scale;
@@ -294,7 +300,7 @@ static void attn_items(void *arg, size_t begin, size_t end, unsigned tid)
             } else {
                 vs = expf(s - mx);
             }
-            cache_row(c, c->v_cache, j->layer, p, g * hd, hd, row);
+            cache_row(c, c->v_cache, j->layer, g, p, hd, row);
             for (size_t i = 0; i < hd; i++) {
                 float a = acc[i] + row[i] * vs;
                 acc[i] = half ? f16_round(a) : a;

@@ -18,8 +18,9 @@ struct eng_ctx {
     bool own_pool;            /* started by the context, freed with it */
     void *kscratch;           /* kern_matmul's quantized activations */
     size_t kv_dim;            /* n_head_kv * head_dim */
-    size_t kv_bytes_layer;
-    void *k_cache, *v_cache;  /* [layer][pos][kv_dim], F16 or F32 */
+    /* [layer][KV head][pos][head_dim], F16 or F32: a head's keys (and
+     * values) one after another, the stream attention reads */
+    void *k_cache, *v_cache;
     size_t max_in;            /* longest input row of any product */
     /* scratch, ENG_CHUNK rows each */
     float *x, *h, *q, *k, *v, *att, *o, *big, *ff, *xr;
