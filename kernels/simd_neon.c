@@ -299,10 +299,11 @@ DEFINE_GEMM(gemm_bf16, float_dot, F_BF16)
 
 /* e^x for x <= 0 within a few ulp: x = n ln2 + r with |r| <= ln2 / 2, e^r
  * from its Taylor series to the 7th power, 2^n built in the exponent bits;
- * below -87 (where 2^n would leave the normal range) the result is 0. */
-static inline float32x4_t exp_neg4(float32x4_t x)
+ * below cut (at least -87, where 2^n would leave the normal range) the
+ * result is 0. */
+static inline float32x4_t exp_neg4(float32x4_t x, float cut)
 {
-    const float32x4_t lo = vdupq_n_f32(-87.0f);
+    const float32x4_t lo = vdupq_n_f32(cut);
     uint32x4_t keep = vcgeq_f32(x, lo);
     x = vmaxq_f32(x, lo);
     float32x4_t n = vrndnq_f32(vmulq_n_f32(x, 1.44269504f));
@@ -321,7 +322,7 @@ static inline float32x4_t exp_neg4(float32x4_t x)
 static float32x4_t silu4(float32x4_t x)
 {
     const float32x4_t one = vdupq_n_f32(1.0f);
-    float32x4_t e = exp_neg4(vnegq_f32(vabsq_f32(x)));
+    float32x4_t e = exp_neg4(vnegq_f32(vabsq_f32(x)), -87.0f);
     float32x4_t s = vdivq_f32(vbslq_f32(vcltzq_f32(x), e, one), vaddq_f32(one, e));
     return vmulq_f32(x, s);
 }
@@ -546,10 +547,8 @@ AI unsigned attn_weights(const bool f32, const float *qv, float *mx, float *sum,
     for (int h = 0; h < 2; h++) {
         float32x4_t prev = vmaxq_f32(before[h], vdupq_n_f32(*mx));
         uint32x4_t nmv = vcgtq_f32(s[h], prev);
-        float32x4_t arg = vbslq_f32(nmv, vsubq_f32(prev, s[h]), vsubq_f32(s[h], prev));
-        /* 0 below KERN_SOFTMAX_MIN */
-        uint32x4_t keep = vcgeq_f32(arg, vdupq_n_f32(KERN_SOFTMAX_MIN));
-        vst1q_f32(e + 4 * h, vreinterpretq_f32_u32(vandq_u32(keep, vreinterpretq_u32_f32(exp_neg4(arg)))));
+        vst1q_f32(e + 4 * h,
+                  exp_neg4(vbslq_f32(nmv, vsubq_f32(prev, s[h]), vsubq_f32(s[h], prev)), KERN_SOFTMAX_MIN));
         const uint32x4_t bit = {1, 2, 4, 8};
         nm |= vaddvq_u32(vandq_u32(nmv, bit)) << 4 * h;
     }

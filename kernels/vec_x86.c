@@ -16,10 +16,11 @@
 
 /* e^x for x <= 0 within a few ulp: x = n ln2 + r with |r| <= ln2 / 2, e^r
  * from its Taylor series to the 7th power, 2^n built in the exponent bits;
- * below -87 (where 2^n would leave the normal range) the result is 0. */
-AI __m256 exp_neg8(__m256 x)
+ * below cut (at least -87, where 2^n would leave the normal range) the
+ * result is 0. */
+AI __m256 exp_neg8(__m256 x, float cut)
 {
-    const __m256 lo = _mm256_set1_ps(-87.0f);
+    const __m256 lo = _mm256_set1_ps(cut);
     __m256 keep = _mm256_cmp_ps(x, lo, _CMP_GE_OQ);
     x = _mm256_max_ps(x, lo);
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
@@ -39,7 +40,7 @@ AI __m256 exp_neg8(__m256 x)
 AI __m256 silu_mul8(__m256 x, __m256 up)
 {
     const __m256 one = _mm256_set1_ps(1.0f);
-    __m256 e = exp_neg8(_mm256_or_ps(x, _mm256_set1_ps(-0.0f)));
+    __m256 e = exp_neg8(_mm256_or_ps(x, _mm256_set1_ps(-0.0f)), -87.0f);
     __m256 s = _mm256_div_ps(_mm256_blendv_ps(one, e, x), _mm256_add_ps(one, e));
     return _mm256_mul_ps(_mm256_mul_ps(x, s), up);
 }
@@ -319,10 +320,8 @@ AI unsigned attn_weights(const bool f32, const float *qv, float *mx, float *sum,
     pm = _mm256_max_ps(pm, UP(pm, 4));
     __m256 prev = _mm256_max_ps(UP(pm, 1), _mm256_set1_ps(*mx));
     __m256 nmv = _mm256_cmp_ps(s, prev, _CMP_GT_OQ);
-    __m256 arg = _mm256_blendv_ps(_mm256_sub_ps(s, prev), _mm256_sub_ps(prev, s), nmv);
-    /* 0 below KERN_SOFTMAX_MIN */
-    _mm256_storeu_ps(e, _mm256_and_ps(_mm256_cmp_ps(arg, _mm256_set1_ps(KERN_SOFTMAX_MIN), _CMP_GE_OQ),
-                                      exp_neg8(arg)));
+    _mm256_storeu_ps(e, exp_neg8(_mm256_blendv_ps(_mm256_sub_ps(s, prev), _mm256_sub_ps(prev, s), nmv),
+                                 KERN_SOFTMAX_MIN));
     const unsigned nm = (unsigned)_mm256_movemask_ps(nmv);
     if (nm)
         *mx = _mm256_cvtss_f32(_mm256_permutevar8x32_ps(pm, _mm256_set1_epi32(7)));
