@@ -267,7 +267,7 @@ typedef struct bw_job {
 
 /* KERN_READ_AHEAD's distances: into the second level and into the first,
  * as the AMX set's products of a lone token ask (pack_avx512.c). On an
- * Emerald Rapids Xeon it read 1.06-1.10 times as fast as the plain way
+ * Emerald Rapids Xeon it read 1.07-1.10 times as fast as the plain way
  * (512 MB, two threads), and one-token Q8_0 products read above the plain
  * way's rate once they asked so. */
 #define PROBE_FAR 12288
