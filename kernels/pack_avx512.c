@@ -164,10 +164,12 @@ AI __m512 leg_dw(const int kind, const uint8_t *w, __m512 *mw)
  * 600 MB with two threads, alternated, against the build without: Q4_0
  * 1.04-1.06, Q4_K 1.06-1.08, Q6_K 1.07, Q5_K 1.06, Q5_0 1.05, Q8_0 and
  * F16 1.01-1.03, Q2_K and Q3_K alike. The legacy types did best 4 KB
- * ahead; the K-quants, whose blocks are many lines long and ask a part
- * at a time, 2 KB. */
+ * ahead. The K-quants' blocks are many lines long and ask a part at a
+ * time: 2 KB ahead, and 1.5 KB for Q4_K and Q5_K (1.01-1.03 over 2 KB,
+ * decoding q4_k 1.012 with builds alternated; Q6_K lost 5% so). */
 #define NEAR_LEG 4096
-#define NEAR_K 2048
+#define NEAR_Q4K 1536
+#define NEAR_K16 2048
 
 /* Ask for part j of `parts` of the lines of the bb bytes of weights at w:
  * ahead bytes on into the second level and near bytes on into the first
@@ -330,7 +332,7 @@ AI void q4k_tile_at(const int q5, const int C, const size_t ahead, const uint8_t
         for (int j = 0; j < 8; j++) {
             __m512i W[8];
             if (C == 1)
-                weights_ahead(w, ahead, NEAR_K, q5 ? KERN_PK_Q5_K : KERN_PK_Q4_K, j, 8);
+                weights_ahead(w, ahead, NEAR_Q4K, q5 ? KERN_PK_Q5_K : KERN_PK_Q4_K, j, 8);
             q4k_codes(q5, 1, w, j, W);
             __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(wk + KERN_PK_Q4K_SC + 16 * j)));
 #pragma GCC unroll 16
@@ -397,7 +399,7 @@ AI void k16_tile_at(const int kind, const int C, const size_t ahead, const uint8
             const int n = np / 2, p = np % 2;
             __m512i Q[4][4];
             if (C == 1)
-                weights_ahead(w, ahead, NEAR_K, bb, np, 4);
+                weights_ahead(w, ahead, NEAR_K16, bb, np, 4);
             for (int k = 0; q2 && k < 4; k++) {
                 __m512i lb = _mm512_loadu_si512(w + KERN_PK_Q2K_L(n, p, k));
                 for (int t = 0; t < 4; t++)
