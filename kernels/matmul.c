@@ -265,26 +265,23 @@ typedef struct bw_job {
     uint64_t sink[1024];
 } bw_job;
 
-/* KERN_READ_AHEAD's distances: into the second level and into the first,
- * as the AMX set's products of a lone token ask (pack_avx512.c). On an
- * Emerald Rapids Xeon it read 1.07-1.10 times as fast as the plain way
- * (512 MB, two threads), and one-token Q8_0 products read above the plain
- * way's rate once they asked so. */
-#define PROBE_FAR 12288
-#define PROBE_NEAR 4096
-
 static void bw_read(void *arg, size_t begin, size_t end, unsigned tid)
 {
     bw_job *j = arg;
     /* One word of each 64-byte line, four lines at a time in independent
      * sums: memory moves whole lines, and loading every word left fewer
      * lines in flight (on an Emerald Rapids Xeon 0.87 of this rate, below
-     * what the products themselves read). */
+     * what the products themselves read). KERN_READ_AHEAD asks for the
+     * lines as the AMX set's products of a lone token do, into the second
+     * level and again into the first: there 1.07-1.10 times the plain
+     * way's rate (512 MB, two threads), where one-token Q8_0 products had
+     * read above the plain way's rate once they asked so. */
+    const bool ahead = j->way == KERN_READ_AHEAD;
     uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     for (size_t i = begin * 512; i < end * 512; i += 32) {
-        for (size_t k = 0; j->way == KERN_READ_AHEAD && k < 32; k += 8) {
-            __builtin_prefetch(j->buf + i + k + PROBE_FAR / 8, 0, 2);
-            __builtin_prefetch(j->buf + i + k + PROBE_NEAR / 8, 0, 3);
+        for (size_t k = 0; ahead && k < 32; k += 8) {
+            __builtin_prefetch(j->buf + i + k + KERN_WEIGHT_AHEAD / 8, 0, 2);
+            __builtin_prefetch(j->buf + i + k + KERN_WEIGHT_NEAR / 8, 0, 3);
         }
         s0 += j->buf[i];
         s1 += j->buf[i + 8];

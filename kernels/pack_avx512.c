@@ -164,10 +164,9 @@ AI __m512 leg_dw(const int kind, const uint8_t *w, __m512 *mw)
  * 600 MB with two threads, alternated, against the build without: Q4_0
  * 1.04-1.06, Q4_K 1.06-1.08, Q6_K 1.07, Q5_K 1.06, Q5_0 1.05, Q8_0 and
  * F16 1.01-1.03, Q2_K and Q3_K alike. The legacy types did best 4 KB
- * ahead. The K-quants' blocks are many lines long and ask a part at a
+ * ahead (KERN_WEIGHT_NEAR). The K-quants' blocks are many lines long and ask a part at a
  * time: 2 KB ahead, and 1.5 KB for Q4_K and Q5_K (1.01-1.03 over 2 KB,
  * decoding q4_k 1.012 with builds alternated; Q6_K lost 5% so). */
-#define NEAR_LEG 4096
 #define NEAR_Q4K 1536
 #define NEAR_K16 2048
 
@@ -217,7 +216,7 @@ AI void legacy_tile_at(const int kind, const int C, const size_t ahead, const ui
     for (size_t b = b0; b < b1; b++, w += bb) {
         __m512i W[8];
         if (C == 1)
-            weights_ahead(w, ahead, NEAR_LEG, bb, 0, 1);
+            weights_ahead(w, ahead, KERN_WEIGHT_NEAR, bb, 0, 1);
         leg_codes(kind, in_place, w, W);
         __m512 mw, dw = leg_dw(kind, w, &mw);
         if (C == 1 && !q8 && nb > 64)
@@ -491,7 +490,7 @@ AI void f16_tile_at(const int C, const size_t ahead, const uint8_t *w, size_t b1
     const size_t n = b1 * KERN_PK_F16_BLCK;
     for (size_t e = 0; e < n; e += 4, w += 4 * 32) {
         if (C == 1)
-            weights_ahead(w, ahead, NEAR_LEG, 4 * 32, 0, 1);
+            weights_ahead(w, ahead, KERN_WEIGHT_NEAR, 4 * 32, 0, 1);
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             __m512 wv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + 32 * k)));

@@ -100,8 +100,11 @@ void kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const ui
                           size_t n_kv, size_t hd, float scale, float *out);
 
 /* Bytes of weights ahead that the AMX set's products of a lone token ask
- * for, into the second level (see pack_avx512.c, where it was measured). */
+ * for, into the second level, and (the legacy types and F16) again into
+ * the first; see pack_avx512.c, where they were measured. The bandwidth
+ * probe's prefetching way asks the same (matmul.c). */
 #define KERN_WEIGHT_AHEAD 12288
+#define KERN_WEIGHT_NEAR 4096
 
 /* kern_silu_mul, kern_f32_to_f16_row, the activation quantizers and
  * kern_attn_f16 (struct kern_ops) on x86 (vec_x86.c). */
