@@ -178,10 +178,10 @@ AI __m512 leg_dw(const int kind, const uint8_t *w, __m512 *mw)
  * scalar ones cost nothing: loading each Q4_0 code vector once, asking
  * for two legacy blocks' lines at a time and for one byte of each
  * activation block made Q4_0 products 1.01-1.04 times as fast (streamed
- * as above, alternated; Q8_0, Q5_0, Q4_1 alike). Broadcasting the
- * activations by shuffles from two loads instead of eight broadcast
- * loads lost 3-4%; a precomputed offset (no scalar multiply) changed
- * nothing. */
+ * as above, alternated; Q8_0, Q5_0 and Q4_1 within the noise).
+ * Broadcasting the activations by shuffles from two loads instead of
+ * eight broadcast loads lost 3-4%; a precomputed offset (no scalar
+ * multiply) changed nothing. */
 #define NEAR_Q4K 1536
 #define NEAR_K16 2048
 
