@@ -170,9 +170,10 @@ AI __m512 leg_dw(const int kind, const uint8_t *w, __m512 *mw)
  * 600 MB with two threads, alternated, against the build without: Q4_0
  * 1.04-1.06, Q4_K 1.06-1.08, Q6_K 1.07, Q5_K 1.06, Q5_0 1.05, Q8_0 and
  * F16 1.01-1.03, Q2_K and Q3_K alike. The legacy types did best 4 KB
- * ahead (KERN_WEIGHT_NEAR). The K-quants' blocks are many lines long and ask a part at a
- * time: 2 KB ahead, and 1.5 KB for Q4_K and Q5_K (1.01-1.03 over 2 KB,
- * decoding q4_k 1.012 with builds alternated; Q6_K lost 5% so).
+ * ahead (KERN_WEIGHT_NEAR). The K-quants' blocks are many lines long and
+ * ask a part at a time: 2 KB ahead, and 1.5 KB for Q4_K and Q5_K
+ * (1.01-1.03 over 2 KB, decoding q4_k 1.012 with builds alternated; Q6_K
+ * lost 5% so).
  *
  * Fewer loads and vector operations per line stream faster still, and
  * scalar ones cost nothing: loading each Q4_0 code vector once, asking
