@@ -101,7 +101,8 @@ int eng_ctx_new(eng_ctx **out, const eng_model *m, const eng_ctx_params *p, char
     c->k_cache = calloc(hp->n_layer ? hp->n_layer : 1, per_layer * el);
     c->v_cache = calloc(hp->n_layer ? hp->n_layer : 1, per_layer * el);
     size_t max_in = max3(E, Q, 2 * FF);
-    size_t max_out = max3(Q + 2 * KV, 2 * FF, V > E ? V : E);
+    /* the widest product into c->big (logits go straight to c->logits) */
+    size_t max_out = max3(Q + 2 * KV, 2 * FF, E);
     c->max_in = max_in;
     bool ok = c->k_cache && c->v_cache;
     c->x = alloc_floats(B * E, &ok);
@@ -114,8 +115,8 @@ int eng_ctx_new(eng_ctx **out, const eng_model *m, const eng_ctx_params *p, char
     c->big = alloc_floats(B * max_out, &ok);
     c->ff = alloc_floats(B * FF, &ok);
     c->xr = alloc_floats(B * max_in, &ok);
-    c->vec0 = alloc_floats(max_out, &ok);
-    c->vec1 = alloc_floats(max_out, &ok);
+    c->vec0 = alloc_floats(max_out > V ? max_out : V, &ok); /* the output head's bias too */
+    c->vec1 = alloc_floats(max_out > V ? max_out : V, &ok);
     /* quantized activations take at most ~1.2 bytes per value */
     c->qscratch = calloc(B * max_in * 2 + 1024, 1);
     c->kscratch = calloc(matmul_scratch(m), 1);

@@ -14,10 +14,10 @@
 
 /* Below this many multiply-adds a product is not worth a thread. */
 #define PAR_MIN_WORK (1u << 16)
-/* From this many tokens (a full chunk of a long prompt) F32 weights go
- * through BLAS sgemm; shorter batches keep the kernels' row-wise products
- * (the same summation as single-token decoding). */
-#define BLAS_MIN_TOKENS ENG_CHUNK
+/* From this many tokens F32 weights go through BLAS sgemm; shorter
+ * batches keep the kernels' row-wise products (the same summation as
+ * single-token decoding). */
+#define BLAS_MIN_TOKENS 32
 
 /* Spread [0, n) over the context's threads; small jobs run inline. Every
  * item is computed the same way whatever the split, so results do not

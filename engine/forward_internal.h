@@ -5,8 +5,13 @@
 #include "engine/engine_internal.h"
 #include "kernels/kernels.h"
 
-/* Tokens evaluated together: bounds the scratch memory of long prompts. */
-#define ENG_CHUNK 32
+/* Tokens evaluated together: bounds the scratch memory of long prompts
+ * (llama-1b: ~180 KB a token). Each chunk reads every weight once, and the
+ * packed products unpack a panel once for all its tokens: a 512-token
+ * prompt on an Emerald Rapids Xeon, two threads, ran 1.2 (q4_0, q8_0) and
+ * 1.33 (q4_k) times faster in chunks of 128 than of 32 (f16 alike; 256
+ * no faster than 128). */
+#define ENG_CHUNK 128
 
 struct eng_ctx {
     const eng_model *m;
