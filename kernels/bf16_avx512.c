@@ -65,10 +65,102 @@ void kern_gemm_bf16_avx512(const uint8_t *w, size_t ws, size_t nr, const uint8_t
     gemm_bf16(0, w, ws, nr, a, as, nc, n, y, ldy);
 }
 
-/* The AMX set's (Intel server cores): a lone token asks for the weights
- * KERN_WEIGHT_AHEAD bytes ahead. */
+/* ---- AMX (Intel Sapphire Rapids and later): tiles of 16 tokens by 16
+ * rows, the tokens' BF16 activations the left matrix as they lie (16 x 32
+ * values a step), the weights the right one: a step's 16 rows x 32 values
+ * (16 pairs) transposed into 16 rows of pairs, once per panel of AMX_PANEL
+ * values and then read by every tile of tokens. An element of y is one
+ * chain of pair products added in order along the row, as the tile
+ * multiply adds them (subnormal values count as zero, as in vdpbf16ps):
+ * not the AVX-512 product's lane order, so a token's bits depend on
+ * whether it falls in a tile of 16 or among the tokens left over, which
+ * the AVX-512 product takes. */
+
+#define AMX_PANEL 1024
+
+typedef struct amx_bf16_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_bf16_config;
+
+/* The 16 x 16 four-byte words at src (rows `stride` bytes apart),
+ * transposed into dst: word k of row r goes to dst[16 k + r]. */
+AI void transpose16(const uint8_t *src, size_t stride, uint32_t *dst)
+{
+    __m512i r[16], t[16];
+    for (int i = 0; i < 16; i++)
+        r[i] = _mm512_loadu_si512(src + i * stride);
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            t[8 * i + j] = _mm512_shuffle_i32x4(r[8 * i + j], r[8 * i + j + 4], 0x88);
+            t[8 * i + j + 4] = _mm512_shuffle_i32x4(r[8 * i + j], r[8 * i + j + 4], 0xdd);
+        }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0x88);
+        r[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xdd);
+    }
+    for (int i = 0; i < 16; i++)
+        _mm512_store_si512(dst + 16 * i, r[i]);
+}
+
+/* Rows 0..nr (a multiple of 16) by tokens 0..nc (a multiple of 16) on the
+ * tiles; n a multiple of 32. A panel's partial sums wait in y. */
+static void amx_bf16(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc, size_t n,
+                     float *y, size_t ldy)
+{
+    amx_bf16_config cfg = {.palette = 1};
+    for (int t = 0; t < 3; t++) {
+        cfg.rows[t] = 16;
+        cfg.colsb[t] = 64;
+    }
+    _tile_loadconfig(&cfg);
+    _Alignas(64) uint32_t panel[AMX_PANEL / 32 * 256];
+    for (size_t r = 0; r < nr; r += 16)
+        for (size_t k0 = 0; k0 < n; k0 += AMX_PANEL) {
+            const size_t steps = (n - k0 < AMX_PANEL ? n - k0 : AMX_PANEL) / 32;
+            for (size_t s = 0; s < steps; s++)
+                transpose16(w + r * ws + 2 * (k0 + 32 * s), ws, panel + 256 * s);
+            for (size_t c = 0; c < nc; c += 16) {
+                float *yt = y + c * ldy + r;
+                if (k0)
+                    _tile_loadd(2, yt, ldy * sizeof(float));
+                else
+                    _tile_zero(2);
+                for (size_t s = 0; s < steps; s++) {
+                    _tile_loadd(0, a + c * as + 2 * (k0 + 32 * s), as);
+                    _tile_loadd(1, panel + 256 * s, 64);
+                    _tile_dpbf16ps(2, 0, 1);
+                }
+                _tile_stored(2, yt, ldy * sizeof(float));
+            }
+        }
+    _tile_release();
+}
+
+/* The AMX set's (Intel server cores): tiles of 16 tokens by 16 rows, the
+ * rest through the AVX-512 product; a lone token asks for the weights
+ * KERN_WEIGHT_AHEAD bytes ahead. The kernel must hold the process's
+ * permission for the tile data (kern_cpu_has). */
 void kern_gemm_bf16_amx(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc,
                         size_t n, float *y, size_t ldy)
 {
-    gemm_bf16(KERN_WEIGHT_AHEAD, w, ws, nr, a, as, nc, n, y, ldy);
+    const size_t tr = n % 32 ? 0 : nr / 16 * 16;
+    const size_t tc = tr ? nc / 16 * 16 : 0;
+    if (tc)
+        amx_bf16(w, ws, tr, a, as, tc, n, y, ldy);
+    if (tc < nc)
+        gemm_bf16(KERN_WEIGHT_AHEAD, w, ws, tr, a + tc * as, as, nc - tc, n, y + tc * ldy, ldy);
+    if (tr < nr)
+        gemm_bf16(KERN_WEIGHT_AHEAD, w + tr * ws, ws, nr - tr, a, as, nc, n, y + tr, ldy);
 }

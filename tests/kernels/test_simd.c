@@ -410,6 +410,28 @@ static void test_amx(void **state)
     kern_pool_free(pool);
 }
 
+/* The AMX set's BF16 products on tiles (16 tokens by 16 rows, rows of a
+ * multiple of 32) against the reference, with tails of rows and tokens,
+ * panels of 1024 and a shorter one, rows the tiles cannot take, and a
+ * pool: the tiles add each element's pairs in one chain, so these are
+ * checked to the summation-order tolerance, not the AVX-512 set's bits. */
+static void test_amx_bf16(void **state)
+{
+    static const size_t ns[] = {32, 96, 2080, 40};
+    static const size_t outs[] = {16, 37, 80};
+    static const size_t toks[] = {16, 17, 35};
+    kern_cpu amx;
+    if (kern_cpu_select(&amx, KERN_ISA_AMX, NULL, 0) != KERN_OK)
+        skip();
+    kern_pool *pool;
+    assert_int_equal(kern_pool_new(&pool, 3, NULL, 0), KERN_OK);
+    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+        for (size_t oi = 0; oi < sizeof outs / sizeof outs[0]; oi++)
+            for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++)
+                check_product(&amx, k % 2 ? pool : NULL, GGUF_T_BF16, ns[ni], outs[oi], toks[k]);
+    kern_pool_free(pool);
+}
+
 typedef struct count_job {
     unsigned char *hits;
     unsigned max_tid;
@@ -753,6 +775,7 @@ int main(void)
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_packed),
         cmocka_unit_test(test_amx),
+        cmocka_unit_test(test_amx_bf16),
         cmocka_unit_test(test_attn),
         cmocka_unit_test(test_quant_q8_0),
         cmocka_unit_test(test_quant_q8_k),
