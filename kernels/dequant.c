@@ -75,12 +75,7 @@ float kern_bf16_to_f32(uint16_t h)
 
 uint16_t kern_f32_to_bf16(float f)
 {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    if ((x & 0x7fffffffu) > 0x7f800000u)
-        return (uint16_t)((x >> 16) | 0x40u);
-    x += 0x7fffu + ((x >> 16) & 1u);
-    return (uint16_t)(x >> 16);
+    return kern_bf16_of(f);
 }
 
 static void deq_q4_0(const uint8_t *b, float *y)

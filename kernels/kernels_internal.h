@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Little-endian loads and stores that need no alignment. */
 static inline uint16_t kern_rd16(const uint8_t *p)
@@ -20,6 +21,18 @@ static inline void kern_wr16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
+}
+
+/* f32 to BF16, rounded to nearest even, NaN kept quiet (kern_f32_to_bf16);
+ * inline so that a row of them vectorizes. */
+static inline uint16_t kern_bf16_of(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((x >> 16) | 0x40u);
+    x += 0x7fffu + ((x >> 16) & 1u);
+    return (uint16_t)(x >> 16);
 }
 
 /* Ask for the line at p in a state ready for writing. A buffer written

@@ -134,7 +134,6 @@ static void quant_block(uint32_t type, const float *x, uint8_t *b)
     switch (type) {
     case GGUF_T_F32: memcpy(b, x, 4); break;
     case GGUF_T_F16: kern_wr16(b, kern_f32_to_f16(x[0])); break;
-    case GGUF_T_BF16: kern_wr16(b, kern_f32_to_bf16(x[0])); break;
     case GGUF_T_Q4_0: q_sym_block(x, b, 4); break;
     case GGUF_T_Q5_0: q_sym_block(x, b, 5); break;
     case GGUF_T_Q4_1: q_aff_block(x, b, 4); break;
@@ -161,6 +160,12 @@ int kern_quantize_row(uint32_t type, const float *src, void *dst, size_t n)
     if (n % blck)
         return KERN_ESIZE;
     uint8_t *b = dst;
+    if (type == GGUF_T_BF16) {
+        /* one loop the compiler vectorizes: BF16 activations of prompts */
+        for (size_t i = 0; i < n; i++)
+            kern_wr16(b + 2 * i, kern_bf16_of(src[i]));
+        return KERN_OK;
+    }
     for (size_t i = 0; i < n; i += blck, b += bytes)
         quant_block(type, src + i, b);
     return KERN_OK;
