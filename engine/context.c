@@ -115,8 +115,9 @@ int eng_ctx_new(eng_ctx **out, const eng_model *m, const eng_ctx_params *p, char
     c->big = alloc_floats(B * max_out, &ok);
     c->ff = alloc_floats(B * FF, &ok);
     c->xr = alloc_floats(B * max_in, &ok);
-    c->vec0 = alloc_floats(max_out > V ? max_out : V, &ok); /* the output head's bias too */
-    c->vec1 = alloc_floats(max_out > V ? max_out : V, &ok);
+    size_t max_vec = max_out > V ? max_out : V; /* the output head's bias too */
+    c->vec0 = alloc_floats(max_vec, &ok);
+    c->vec1 = alloc_floats(max_vec, &ok);
     /* quantized activations take at most ~1.2 bytes per value */
     c->qscratch = calloc(B * max_in * 2 + 1024, 1);
     c->kscratch = calloc(matmul_scratch(m), 1);

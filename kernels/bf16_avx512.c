@@ -78,12 +78,6 @@ void kern_gemm_bf16_avx512(const uint8_t *w, size_t ws, size_t nr, const uint8_t
 
 #define AMX_PANEL 1024
 
-typedef struct amx_bf16_config {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} amx_bf16_config;
-
 /* The 16 x 16 four-byte words at src (rows `stride` bytes apart),
  * transposed into dst: word k of row r goes to dst[16 k + r]. */
 AI void transpose16(const uint8_t *src, size_t stride, uint32_t *dst)
@@ -119,7 +113,7 @@ AI void transpose16(const uint8_t *src, size_t stride, uint32_t *dst)
 static void amx_bf16(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc, size_t n,
                      float *y, size_t ldy)
 {
-    amx_bf16_config cfg = {.palette = 1};
+    kern_amx_config cfg = {.palette = 1};
     for (int t = 0; t < 3; t++) {
         cfg.rows[t] = 16;
         cfg.colsb[t] = 64;

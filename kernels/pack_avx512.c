@@ -543,17 +543,11 @@ KERN_DEFINE_PACKED_SET(kern_packed_gemm_avx512, CM_LEG, KERN_CASES_8, CM_Q4K, KE
 
 #define AMX_TOKENS 16
 
-/* The tile configuration (palette 1): tiles 0 and 3 a block of 16 tokens'
- * quants, 1 and 4 its 32 x 16 codes, 2 and 5 their 16 x 16 sums. */
-typedef struct amx_config {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} amx_config;
-
+/* The tile configuration: tiles 0 and 3 a block of 16 tokens' quants, 1
+ * and 4 its 32 x 16 codes, 2 and 5 their 16 x 16 sums. */
 static void amx_begin(void)
 {
-    amx_config c = {.palette = 1};
+    kern_amx_config c = {.palette = 1};
     for (int t = 0; t < 6; t += 3) {
         c.rows[t] = AMX_TOKENS;
         c.colsb[t] = 32;
@@ -723,7 +717,7 @@ AMX_PRODUCT(amx_f16, F16, lone_f16, avx512_product,)
 
 static void amx_begin_k(void)
 {
-    amx_config c = {.palette = 1};
+    kern_amx_config c = {.palette = 1};
     for (int t = 0; t < 8; t++) {
         c.rows[t] = 16;
         c.colsb[t] = 64;

@@ -99,6 +99,15 @@ kern_gemm_fn kern_packed_gemm_neon(uint32_t type);
 void kern_attn_f16_avx512(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                           size_t n_kv, size_t hd, float scale, float *out);
 
+/* The 64-byte tile configuration _tile_loadconfig reads (palette 1:
+ * rows and bytes a row of each of the eight tiles), for the AMX set's
+ * products (pack_avx512.c, bf16_avx512.c). */
+typedef struct kern_amx_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} kern_amx_config;
+
 /* Bytes of weights ahead that the AMX set's products of a lone token ask
  * for, into the second level, and (the legacy types and F16) again into
  * the first; see pack_avx512.c, where they were measured. The bandwidth
