@@ -23,7 +23,7 @@
 
 typedef struct bench_opts {
     const char *model;
-    long pp, tg, threads, reps, depth;
+    long pp, tg, threads, reps, depth, batch;
 } bench_opts;
 
 typedef struct stat {
@@ -181,11 +181,11 @@ static void print_result(const bench_opts *o, bool json, const char *isa, const 
         for (const char *p = o->model; *p; p++)
             printf((*p == '"' || *p == '\\') ? "\\%c" : ((unsigned char)*p < 0x20 ? "?" : "%c"), *p);
         printf("\",\"kernels\":\"%s\",\"threads\":%ld,\"pp_tokens\":%ld,\"tg_tokens\":%ld,"
-               "\"depth\":%ld,\"reps\":%ld,\"pp_tps\":%.3f,\"pp_tps_sd\":%.3f,\"tg_tps\":%.3f,\"tg_tps_sd\":%.3f,"
+               "\"depth\":%ld,\"batch\":%ld,\"reps\":%ld,\"pp_tps\":%.3f,\"pp_tps_sd\":%.3f,\"tg_tps\":%.3f,\"tg_tps_sd\":%.3f,"
                "\"bandwidth_gbs\":%.3f,\"bandwidth_gbs_sd\":%.3f,\"bytes_per_token\":%" PRIu64
                ",\"tg_limit_tps\":%.3f,\"tg_fraction\":%.6f,\"pp_cpu_share\":%.3f,\"tg_cpu_share\":%.3f,"
                "\"runs\":[",
-               isa, o->threads, o->pp, o->tg, o->depth, o->reps, pp.mean, pp.sd, tg.mean, tg.sd, bw.mean / 1e9,
+               isa, o->threads, o->pp, o->tg, o->depth, o->batch, o->reps, pp.mean, pp.sd, tg.mean, tg.sd, bw.mean / 1e9,
                bw.sd / 1e9, bpt, limit, frac, pp_share, tg_share);
         /* each run with its own bandwidth, so that runs can be split by
          * the regime they met */
@@ -195,8 +195,8 @@ static void print_result(const bench_opts *o, bool json, const char *isa, const 
         printf("]}\n");
         return;
     }
-    printf("model      %s\nkernels    %s, %ld threads, %ld repetitions\n", o->model, isa,
-           o->threads, o->reps);
+    printf("model      %s\nkernels    %s, %ld threads, batches of %ld tokens, %ld repetitions\n", o->model,
+           isa, o->threads, o->batch, o->reps);
     printf("pp%-5ld    %9.2f ± %.2f tokens/s  (got %.0f%% of %ld cores)\n", o->pp, pp.mean, pp.sd,
            100.0 * pp_share, o->threads);
     printf("tg%-5ld    %9.2f ± %.2f tokens/s  (got %.0f%% of %ld cores)\n", o->tg, tg.mean, tg.sd,
@@ -218,7 +218,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
 {
     const char *service = NULL, *kernels = NULL;
     bool json = false;
-    bench_opts o = {NULL, 512, 128, 0, 3, 0};
+    bench_opts o = {NULL, 512, 128, 0, 3, 0, 0};
     const cli_opt opts[] = {
         {"service", 0, CLI_STR, &service, "NAME  the service to measure (only \"embedded\")"},
         {"model", 'm', CLI_STR, &o.model, "PATH  the GGUF model file"},
@@ -227,6 +227,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
         {"threads", 't', CLI_INT, &o.threads, CLI_THREADS_HELP},
         {"reps", 'r', CLI_INT, &o.reps, "N  repetitions for mean and deviation (3)"},
         {"depth", 'd', CLI_INT, &o.depth, "N  tokens already in the context before each pass (0)"},
+        {"batch", 'b', CLI_INT, &o.batch, "N  prompt tokens evaluated together (default 128)"},
         {"kernels", 0, CLI_STR, &kernels, CLI_KERNELS_HELP},
         CLI_OPT_JSON(json),
     };
@@ -243,6 +244,8 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
         return cli_usage_error(cmd, "-p and -n take 1 to 1000000 tokens");
     if (o.depth < 0 || o.depth > 1000000)
         return cli_usage_error(cmd, "-d takes 0 to 1000000 tokens");
+    if (o.batch < 0 || o.batch > 1000000)
+        return cli_usage_error(cmd, "-b takes 1 to 1000000 tokens (0: the default)");
     if (o.reps < 1 || o.reps > 1000)
         return cli_usage_error(cmd, "-r takes 1 to 1000 repetitions");
     if (o.threads < 0 || o.threads > 1024)
@@ -271,8 +274,10 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
     cp.n_ctx = (uint32_t)(o.depth + (o.pp > o.tg ? o.pp : o.tg));
     cp.pool = pool;
     cp.cpu = &cpu;
+    cp.n_batch = (uint32_t)o.batch;
     if (eng_ctx_new(&ctx, m, &cp, err, sizeof err) != ENG_OK)
         goto done;
+    o.batch = eng_ctx_n_batch(ctx);
     probe = kern_alloc_stream(PROBE_BYTES);
     if (!probe) {
         snprintf(err, sizeof err, "out of memory for the bandwidth probe (%zu MiB)", PROBE_BYTES >> 20);
@@ -296,5 +301,5 @@ done:
 
 const cli_cmd cli_cmd_tasks_benchmark = {
     "ai tasks benchmark",
-    "--service embedded --model PATH [-p 512] [-n 128] [-d 0] [-t THREADS] [-r REPS] [--kernels SET] [--json]",
+    "--service embedded --model PATH [-p 512] [-n 128] [-d 0] [-b 128] [-t THREADS] [-r REPS] [--kernels SET] [--json]",
     "Measure prompt and generation tokens/s against the memory bandwidth limit.", run_bench};

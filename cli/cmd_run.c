@@ -17,12 +17,12 @@
  * (cpu: the set --kernels named, else the fastest). */
 typedef struct model_opts {
     const char *model, *kernels;
-    long threads, ctx;
+    long threads, ctx, batch;
     bool reference, kv_f32;
     kern_cpu cpu;
 } model_opts;
 
-#define MODEL_OPTS_DEFAULT {NULL, NULL, 0, 0, false, false, {0}}
+#define MODEL_OPTS_DEFAULT {NULL, NULL, 0, 0, 0, false, false, {0}}
 
 static int check_model_opts(const cli_cmd *cmd, model_opts *mo)
 {
@@ -33,6 +33,8 @@ static int check_model_opts(const cli_cmd *cmd, model_opts *mo)
         return rc;
     if (mo->ctx < 0 || mo->ctx > (1L << 20))
         return cli_usage_error(cmd, "--ctx must be between 0 (the model's) and 1048576");
+    if (mo->batch < 0 || mo->batch > (1L << 20))
+        return cli_usage_error(cmd, "--batch must be between 0 (the default, 128) and 1048576");
     return cli_kernels(cmd, mo->kernels, &mo->cpu);
 }
 
@@ -51,6 +53,7 @@ static int open_model(const model_opts *mo, eng_model **m, eng_ctx **c)
     p.reference = mo->reference;
     p.cpu = &mo->cpu;
     p.kv_type = mo->kv_f32 ? ENG_KV_F32 : ENG_KV_F16;
+    p.n_batch = (uint32_t)mo->batch;
     if (eng_ctx_new(c, *m, &p, err, sizeof err) != ENG_OK) {
         fprintf(stderr, "rhema: %s\n", err);
         eng_model_free(*m);
@@ -131,6 +134,7 @@ static int run_generate(const cli_cmd *cmd, int argc, char **argv)
         {"threads", 't', CLI_INT, &mo.threads, CLI_THREADS_HELP},
         {"kernels", 0, CLI_STR, &mo.kernels, CLI_KERNELS_HELP},
         {"ctx", 'c', CLI_INT, &mo.ctx, "N  context length (default: the model's, at most 4096)"},
+        {"batch", 'b', CLI_INT, &mo.batch, "N  prompt tokens evaluated together (default 128; fewer use less memory)"},
         {"kv-f32", 0, CLI_FLAG, &mo.kv_f32, "keep the KV cache in F32 (default F16)"},
         {"stop", 0, CLI_STR, &stop, "TEXT  also stop before this text"},
     };
@@ -262,6 +266,7 @@ static int run_logits(const cli_cmd *cmd, int argc, char **argv)
         {"threads", 't', CLI_INT, &mo.threads, CLI_THREADS_HELP},
         {"kernels", 0, CLI_STR, &mo.kernels, CLI_KERNELS_HELP},
         {"ctx", 'c', CLI_INT, &mo.ctx, "N  context length (default: the model's, at most 4096)"},
+        {"batch", 'b', CLI_INT, &mo.batch, "N  prompt tokens evaluated together (default 128; fewer use less memory)"},
         {"reference", 0, CLI_FLAG, &mo.reference, "use the portable reference kernels (the ground truth)"},
     };
     int npos = 0;
@@ -299,10 +304,10 @@ static int run_logits(const cli_cmd *cmd, int argc, char **argv)
 
 const cli_cmd cli_cmd_run = {
     "ai run", "--model PATH (--prompt TEXT | --chat TEXT) [-n N] [--temp T] [--top-k K] [--top-p P] "
-    "[--min-p P] [--seed S] [--threads N] [--kernels SET] [--ctx N] [--stop TEXT]",
+    "[--min-p P] [--seed S] [--threads N] [--kernels SET] [--ctx N] [--batch N] [--stop TEXT]",
     "Generate text with a local GGUF model and stream it to stdout.", run_generate};
 
 const cli_cmd cli_cmd_logits = {
-    "ai logits", "--model PATH --tokens \"ID ID ...\" --out FILE [--threads N] [--kernels SET] [--reference]",
+    "ai logits", "--model PATH --tokens \"ID ID ...\" --out FILE [--threads N] [--kernels SET] [--batch N] [--reference]",
     "Write the logits of every position of a token sequence (the fixtures' .logits layout).",
     run_logits};

@@ -15,7 +15,7 @@
 
 eng_ctx_params eng_ctx_default_params(void)
 {
-    eng_ctx_params p = {0, 1, ENG_KV_F16, false, NULL, NULL};
+    eng_ctx_params p = {.n_ctx = 0, .n_threads = 1, .kv_type = ENG_KV_F16, .n_batch = 0};
     return p;
 }
 
@@ -33,20 +33,21 @@ static size_t max3(size_t a, size_t b, size_t c)
     return m > c ? m : c;
 }
 
-static size_t scratch_of(const gguf_tensor *t)
+static size_t scratch_of(const gguf_tensor *t, size_t b)
 {
-    return t ? kern_matmul_scratch_size(t->type, t->ne[0], ENG_CHUNK) : 0;
+    return t ? kern_matmul_scratch_size(t->type, t->ne[0], b) : 0;
 }
 
-/* Scratch for the largest quantized activation any product needs. */
-static size_t matmul_scratch(const eng_model *m)
+/* Scratch for the largest quantized activation of b tokens any product
+ * needs. */
+static size_t matmul_scratch(const eng_model *m, size_t b)
 {
-    size_t s = scratch_of(m->output);
+    size_t s = scratch_of(m->output, b);
     for (uint32_t l = 0; l < m->hp.n_layer; l++) {
         const eng_layer *L = &m->layers[l];
         const gguf_tensor *ts[] = {L->wq, L->wk, L->wv, L->wqkv, L->wo, L->w_gate, L->w_up, L->w_down};
         for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
-            s = scratch_of(ts[i]) > s ? scratch_of(ts[i]) : s;
+            s = scratch_of(ts[i], b) > s ? scratch_of(ts[i], b) : s;
     }
     return s + 64;
 }
@@ -76,6 +77,10 @@ int eng_ctx_new(eng_ctx **out, const eng_model *m, const eng_ctx_params *p, char
     c->m = m;
     c->n_ctx = n_ctx;
     c->n_threads = nt;
+    /* a batch longer than the context could never fill */
+    c->n_batch = p->n_batch ? p->n_batch : ENG_BATCH;
+    if (c->n_batch > n_ctx)
+        c->n_batch = n_ctx;
     c->kv_type = p->kv_type;
     c->reference = p->reference;
     if (p->cpu)
@@ -90,7 +95,7 @@ int eng_ctx_new(eng_ctx **out, const eng_model *m, const eng_ctx_params *p, char
         return ENG_ENOMEM; /* no memory or no thread for the pool */
     }
     size_t E = hp->n_embd, Q = (size_t)hp->n_head * hp->head_dim, KV = (size_t)hp->n_head_kv * hp->head_dim;
-    size_t FF = hp->n_ff, V = hp->n_vocab, B = ENG_CHUNK;
+    size_t FF = hp->n_ff, V = hp->n_vocab, B = c->n_batch;
     c->kv_dim = KV;
     size_t el = p->kv_type == ENG_KV_F16 ? 2 : 4;
     size_t per_layer = (size_t)n_ctx * KV;
@@ -120,7 +125,7 @@ int eng_ctx_new(eng_ctx **out, const eng_model *m, const eng_ctx_params *p, char
     c->vec1 = alloc_floats(max_vec, &ok);
     /* quantized activations take at most ~1.2 bytes per value */
     c->qscratch = calloc(B * max_in * 2 + 1024, 1);
-    c->kscratch = calloc(matmul_scratch(m), 1);
+    c->kscratch = calloc(matmul_scratch(m, B), 1);
     c->rowbuf = alloc_floats((size_t)nt * max_in, &ok);
     c->f16tab = alloc_floats(65536, &ok);
     c->rope_cs = alloc_floats(B * hp->n_rot, &ok);
@@ -164,6 +169,11 @@ uint32_t eng_ctx_n_ctx(const eng_ctx *c)
     return c->n_ctx;
 }
 
+uint32_t eng_ctx_n_batch(const eng_ctx *c)
+{
+    return c->n_batch;
+}
+
 uint32_t eng_ctx_n_past(const eng_ctx *c)
 {
     return c->n_past;
@@ -199,8 +209,8 @@ int eng_eval(eng_ctx *c, const int32_t *tokens, size_t n, bool all_logits, char 
         c->logits_cap = rows;
     }
     c->n_logits = 0;
-    for (size_t s = 0; s < n; s += ENG_CHUNK) {
-        size_t b = n - s < ENG_CHUNK ? n - s : ENG_CHUNK;
+    for (size_t s = 0; s < n; s += c->n_batch) {
+        size_t b = n - s < c->n_batch ? n - s : c->n_batch;
         bool last = s + b == n;
         float *dst = NULL;
         size_t first = 0;

@@ -88,6 +88,10 @@ typedef struct eng_ctx_params {
     const kern_cpu *cpu; /* NULL: the fastest kernel set this CPU runs;
                             else this one (kern_cpu_select), to compare
                             sets; `reference` overrides it */
+    uint32_t n_batch;    /* tokens evaluated together, at most n_ctx
+                            (0: 128). The context's scratch grows with it
+                            (llama-1b: ~180 KB a token); smaller batches
+                            take less memory and run prompts slower */
 } eng_ctx_params;
 
 eng_ctx_params eng_ctx_default_params(void);
@@ -100,6 +104,8 @@ void eng_ctx_free(eng_ctx *c);
 /* Forget all evaluated tokens (empty KV cache). */
 void eng_ctx_reset(eng_ctx *c);
 uint32_t eng_ctx_n_ctx(const eng_ctx *c);
+/* Tokens evaluated together (eng_ctx_params n_batch, as clamped). */
+uint32_t eng_ctx_n_batch(const eng_ctx *c);
 /* Tokens evaluated so far (the next position). */
 uint32_t eng_ctx_n_past(const eng_ctx *c);
 

@@ -5,17 +5,18 @@
 #include "engine/engine_internal.h"
 #include "kernels/kernels.h"
 
-/* Tokens evaluated together: bounds the scratch memory of long prompts
- * (llama-1b: ~180 KB a token). Each chunk reads every weight once, and the
- * packed products unpack a panel once for all its tokens: a 512-token
- * prompt on an Emerald Rapids Xeon, two threads, ran 1.2 (q4_0, q8_0) and
- * 1.33 (q4_k) times faster in chunks of 128 than of 32 (f16 alike; 256
- * no faster than 128). */
-#define ENG_CHUNK 128
+/* Tokens evaluated together unless the caller says (eng_ctx_params
+ * n_batch): bounds the scratch memory of long prompts (llama-1b: ~180 KB a
+ * token). Each chunk reads every weight once, and the packed products
+ * unpack a panel once for all its tokens: a 512-token prompt on an Emerald
+ * Rapids Xeon, two threads, ran 1.2 (q4_0, q8_0) and 1.33 (q4_k) times
+ * faster in chunks of 128 than of 32 (f16 alike; 256 no faster than 128). */
+#define ENG_BATCH 128
 
 struct eng_ctx {
     const eng_model *m;
     uint32_t n_ctx, n_past, n_threads;
+    uint32_t n_batch;         /* tokens evaluated together */
     eng_kv_type kv_type;
     bool reference;           /* reference kernels instead of kern_matmul */
     kern_cpu cpu;
@@ -27,7 +28,7 @@ struct eng_ctx {
      * values) one after another, the stream attention reads */
     void *k_cache, *v_cache;
     size_t max_in;            /* longest input row of any product */
-    /* scratch, ENG_CHUNK rows each */
+    /* scratch, n_batch rows each */
     float *x, *h, *q, *k, *v, *att, *o, *big, *ff, *xr;
     float *vec0, *vec1;       /* norm weights and biases as f32 */
     void *qscratch;           /* quantized activation rows */
@@ -38,7 +39,7 @@ struct eng_ctx {
     size_t logits_cap, n_logits;
 };
 
-/* Run b tokens (b <= ENG_CHUNK) at positions n_past.. through the model,
+/* Run b tokens (b <= n_batch) at positions n_past.. through the model,
  * writing their K/V into the cache. When logits is not NULL it receives the
  * logits of tokens first..b-1, one n_vocab row each, from logits[0].
  * Does not advance n_past. */

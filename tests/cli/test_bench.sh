@@ -14,6 +14,7 @@ expect 2 "only the embedded engine can be benchmarked" rhema ai tasks benchmark 
 expect 2 "-p and -n take 1 to 1000000 tokens" rhema ai tasks benchmark --model x -p 0
 expect 2 "-r takes 1 to 1000 repetitions" rhema ai tasks benchmark --model x -r 0
 expect 2 "-d takes 0 to 1000000 tokens" rhema ai tasks benchmark --model x -d -1
+expect 2 "-b takes 1 to 1000000 tokens (0: the default)" rhema ai tasks benchmark --model x -b -1
 expect 1 "cannot open: No such file or directory" rhema ai tasks benchmark --model "$tmp/none.gguf"
 expect 2 "--kernels: unknown kernel set 'sse2' (portable, avx2, avx512, neon, amx)" \
     rhema ai tasks benchmark --model x --kernels sse2
@@ -43,6 +44,8 @@ for path, reps in ((sys.argv[1], 2), (sys.argv[2], 1)):
         assert b[k] > 0, k
     assert b["bandwidth_gbs_sd"] >= 0 and 0 < b["tg_cpu_share"] <= 1.5
     assert b["pp_tokens"] == 8 and b["tg_tokens"] == 4 and b["reps"] == reps and b["threads"] == 1
+    # the default batch of 128, cut to the context of 8 the run needs
+    assert b["batch"] == 8, b
     # the limit is the bandwidth over the bytes a token reads
     assert abs(b["tg_limit_tps"] - b["bandwidth_gbs"] * 1e9 / b["bytes_per_token"]) <= 1e-3 * b["tg_limit_tps"] + 1e-3
     # each run's speed is set against the bandwidth measured during it: for
@@ -74,6 +77,8 @@ assert grew > 0 and grew % 8 == 0, grew
 assert d8["pp_tps"] > 0 and d8["tg_tps"] > 0
 PY
     expect 0 "depth              8 tokens in the context" rhema ai tasks benchmark --model "$model" -p 4 -n 2 -d 8 -r 1 -t 1
+    # the prompt in batches of 3 tokens
+    expect 0 "batches of 3 tokens" rhema ai tasks benchmark --model "$model" -p 8 -n 2 -b 3 -r 1 -t 1
     # a chosen kernel set, named in the report
     expect 0 '"kernels":"portable"' rhema ai tasks benchmark --model "$model" -p 4 -n 2 -r 1 -t 1 --kernels portable --json
 fi

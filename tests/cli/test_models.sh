@@ -15,6 +15,7 @@ expect 0 "rhema ai models validate" rhema ai models --help
 expect 2 "unknown option '--modle'; did you mean '--model'?" rhema ai models validate --modle x
 expect 2 "option --model needs a value" rhema ai models validate --model
 expect 2 "--kernels: unknown kernel set 'sse2' (portable, avx2, avx512, neon, amx)" rhema ai run --model x --prompt x --kernels sse2
+expect 2 "--batch must be between 0 (the default, 128) and 1048576" rhema ai run --model x --prompt x --batch -1
 expect 2 "expected the path of a GGUF file" rhema ai models inspect
 expect 0 "usage: rhema ai models inspect PATH [--json]" rhema ai models inspect --help
 expect 1 "cannot open: No such file or directory" rhema ai models inspect "$dir/none.gguf"
@@ -50,6 +51,8 @@ PY
     # the same story through the portable kernels
     expect 0 ", there was a little girl named Lily" \
         rhema ai run --model stories --prompt "Once upon a time" -n 10 --temp 0 --kernels portable --threads 2
+    # and with the prompt two tokens at a time
+    expect 0 ", there was a little girl named Lily" rhema ai run --model stories --prompt "Once upon a time" -n 10 --temp 0 --batch 2
     expect 0 "1 346 306 414 263 304 341" rhema ai tokenize --model stories "Hello world"
     expect 1 "no file nosuch, and no installed model of that name" rhema ai run --model nosuch --prompt x
     unset RHEMA_HOME

@@ -230,6 +230,59 @@ static void test_decode_matches_batch(void **state)
     }
 }
 
+/* A context's batch size changes how many tokens go through the model
+ * together, not what they give: 40 tokens in batches of 7 against one
+ * batch of 40. Quantized weights give the same bits (every kernel path
+ * sums a token alike); F32 weights take BLAS from 32 tokens, so there the
+ * sums' order differs. A batch longer than the context is cut to it. */
+static void test_batch_size(void **state)
+{
+    (void)state;
+    const char *fx = tu_fixtures();
+    if (!fx)
+        skip();
+    const char *models[] = {"models/qwen2-tiny-q8_0.gguf", "models/phi3-tiny-q4_k_m.gguf",
+                            "models/llama-tiny-q4_0.gguf", "models/llama-tiny-f32.gguf"};
+    int32_t toks[40];
+    for (int i = 0; i < 40; i++)
+        toks[i] = (i * 53 + 7) % 512;
+    char err[256];
+    for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
+        eng_model *m = open_model(fx, models[k]);
+        size_t V = eng_model_hparams(m)->n_vocab;
+        eng_ctx_params p = eng_ctx_default_params();
+        p.n_threads = 2;
+        p.n_ctx = 64;
+        eng_ctx *whole = NULL, *small = NULL, *capped = NULL;
+        assert_int_equal(eng_ctx_new(&whole, m, &p, err, sizeof err), ENG_OK);
+        assert_int_equal(eng_ctx_n_batch(whole), 64); /* the default 128, cut to the context */
+        p.n_batch = 7;
+        assert_int_equal(eng_ctx_new(&small, m, &p, err, sizeof err), ENG_OK);
+        assert_int_equal(eng_ctx_n_batch(small), 7);
+        p.n_batch = 1000;
+        assert_int_equal(eng_ctx_new(&capped, m, &p, err, sizeof err), ENG_OK);
+        assert_int_equal(eng_ctx_n_batch(capped), 64);
+        assert_int_equal(eng_eval(whole, toks, 40, true, err, sizeof err), ENG_OK);
+        assert_int_equal(eng_eval(small, toks, 40, true, err, sizeof err), ENG_OK);
+        assert_int_equal(eng_ctx_n_past(small), 40);
+        double maxd = 0.0;
+        for (size_t i = 0; i < 40; i++)
+            for (size_t j = 0; j < V; j++) {
+                double d = fabs((double)eng_logits(whole, i)[j] - eng_logits(small, i)[j]);
+                maxd = d > maxd ? d : maxd;
+            }
+        printf("  %s: batches of 7 vs one of 40: max|d| %.6f\n", models[k], maxd);
+        if (strstr(models[k], "f32"))
+            assert_true(maxd < 5e-3);
+        else
+            assert_true(maxd == 0.0);
+        eng_ctx_free(whole);
+        eng_ctx_free(small);
+        eng_ctx_free(capped);
+        eng_model_free(m);
+    }
+}
+
 static void test_context_overflow(void **state)
 {
     (void)state;
@@ -406,6 +459,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conformance),
         cmocka_unit_test(test_decode_matches_batch),
+        cmocka_unit_test(test_batch_size),
         cmocka_unit_test(test_context_overflow),
         cmocka_unit_test(test_caller_pool),
         cmocka_unit_test(test_check_reports_every_problem),
