@@ -99,6 +99,22 @@ static void matmul_rows(void *arg, size_t begin, size_t end, unsigned tid)
     }
 }
 
+typedef struct bias_args {
+    float *y;
+    const float *bias;
+    size_t n;
+} bias_args;
+
+/* Token t's row of y (n values) plus the bias. */
+static void bias_token(eng_ctx *c, size_t t, const void *arg)
+{
+    (void)c;
+    const bias_args *a = arg;
+    float *y = a->y + t * a->n;
+    for (size_t o = 0; o < a->n; o++)
+        y[o] += a->bias[o];
+}
+
 /* y[b][n_out] = x[b][n_in] W^T + bias, W with ne = [n_in, n_out]. */
 static void matmul(eng_ctx *c, const gguf_tensor *w, const gguf_tensor *bias, const float *x,
                    size_t b, float *y)
@@ -114,9 +130,8 @@ static void matmul(eng_ctx *c, const gguf_tensor *w, const gguf_tensor *bias, co
             kern_matmul_packed(&c->cpu, c->pool, w->type, pw, n_in, n_out, x, b, y, c->kscratch);
         else
             kern_matmul(&c->cpu, c->pool, w->type, w->data, n_in, n_out, x, b, y, c->kscratch);
-        for (size_t t = 0; bv && t < b; t++)
-            for (size_t o = 0; o < n_out; o++)
-                y[t * n_out + o] += bv[o];
+        if (bv)
+            each_token(c, b, n_out, bias_token, &(bias_args){y, bv, n_out});
         return;
     }
     matmul_job j = {c, w, x, NULL, 0, y, bv, b, n_in, n_out};
@@ -439,6 +454,16 @@ static float gelu(float x)
     return f16_round(0.5f * h * (1.0f + tanhf(k * h * (1.0f + 0.044715f * h * h))));
 }
 
+/* Token t's row of c->ff through GELU, in place (phi2). */
+static void gelu_token(eng_ctx *c, size_t t, const void *arg)
+{
+    (void)arg;
+    size_t nf = c->m->hp.n_ff;
+    float *f = c->ff + t * nf;
+    for (size_t i = 0; i < nf; i++)
+        f[i] = gelu(f[i]);
+}
+
 /* out = act(gate) * up for n values: GELU for gemma, SiLU otherwise
  * (vectorized by the kernel set unless on the reference path). */
 static void gate_mul(const eng_ctx *c, const float *gate, const float *up, float *out, size_t n)
@@ -517,8 +542,7 @@ static void ffn(eng_ctx *c, uint32_t l, size_t b)
     switch (hp->arch) {
     case ENG_ARCH_PHI2:
         matmul(c, L->w_up, L->b_up, c->h, b, c->ff);
-        for (size_t i = 0; i < b * nf; i++)
-            c->ff[i] = gelu(c->ff[i]);
+        each_token(c, b, 16 * nf, gelu_token, NULL);
         break;
     case ENG_ARCH_PHI3:
         /* fused gate/up: the first n_ff outputs are the gate */
