@@ -366,8 +366,8 @@ static void test_packed(void **state)
 }
 
 /* The AMX set's prompts (tiles of 16 tokens on the tiles, the tokens left
- * through the AVX-512 set) give the AVX-512 set's bits: every type it
- * takes, one block to rows of several panels, one group to a super-group
+ * through the AVX-512 set; F16 from weights converted once per panel)
+ * give the AVX-512 set's bits: every type it takes, one block to rows of several panels, one group to a super-group
  * and a part, tokens on both sides of a tile, one thread and three, codes
  * and activations at their largest of either sign. */
 static void test_amx(void **state)
@@ -406,6 +406,29 @@ static void test_amx(void **state)
             free(want);
             free(scratch);
         }
+    }
+    /* F16 prompts: the weights converted a panel of 256 elements at a time
+     * for 64 tokens at a time, the chains of sums waiting between panels:
+     * one panel and less, a panel and a part, sixteen and a part; tokens
+     * in one tile, several, and past the 64 */
+    static const size_t fn[] = {32, 96, 288, 4192}, ft[] = {2, 5, 17, 70};
+    for (size_t i = 0; i < 4 * 4 * 2; i++) {
+        size_t n = fn[i / 8], n_out = i % 2 ? 48 : 16, n_tok = ft[i / 2 % 4];
+        uint8_t *w = random_rows(GGUF_T_F16, n, n_out);
+        float *x = malloc(n * n_tok * sizeof(float));
+        float *y = malloc(n_out * n_tok * sizeof(float)), *want = malloc(n_out * n_tok * sizeof(float));
+        void *scratch = malloc(kern_matmul_scratch_size(GGUF_T_F16, n, n_tok));
+        for (size_t e = 0; e < n * n_tok; e++)
+            x[e] = frnd();
+        product(&avx512, NULL, true, GGUF_T_F16, w, n, n_out, x, n_tok, want, scratch);
+        product(&amx, i % 3 ? pool : NULL, true, GGUF_T_F16, w, n, n_out, x, n_tok, y, scratch);
+        if (memcmp(y, want, n_out * n_tok * sizeof(float)))
+            fail_msg("amx F16 n %zu rows %zu tokens %zu differs from avx512", n, n_out, n_tok);
+        free(w);
+        free(x);
+        free(y);
+        free(want);
+        free(scratch);
     }
     kern_pool_free(pool);
 }
