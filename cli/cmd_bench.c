@@ -181,7 +181,8 @@ static void print_result(const bench_opts *o, bool json, const char *isa, const 
         for (const char *p = o->model; *p; p++)
             printf((*p == '"' || *p == '\\') ? "\\%c" : ((unsigned char)*p < 0x20 ? "?" : "%c"), *p);
         printf("\",\"kernels\":\"%s\",\"threads\":%ld,\"pp_tokens\":%ld,\"tg_tokens\":%ld,"
-               "\"depth\":%ld,\"batch\":%ld,\"reps\":%ld,\"pp_tps\":%.3f,\"pp_tps_sd\":%.3f,\"tg_tps\":%.3f,\"tg_tps_sd\":%.3f,"
+               "\"depth\":%ld,\"batch\":%ld,\"reps\":%ld,\"pp_tps\":%.3f,\"pp_tps_sd\":%.3f,"
+               "\"tg_tps\":%.3f,\"tg_tps_sd\":%.3f,"
                "\"bandwidth_gbs\":%.3f,\"bandwidth_gbs_sd\":%.3f,\"bytes_per_token\":%" PRIu64
                ",\"tg_limit_tps\":%.3f,\"tg_fraction\":%.6f,\"pp_cpu_share\":%.3f,\"tg_cpu_share\":%.3f,"
                "\"runs\":[",

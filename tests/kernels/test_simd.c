@@ -365,11 +365,34 @@ static void test_packed(void **state)
         skip();
 }
 
+/* The AMX set's product of n_tok tokens x (random, or all xv when xv is
+ * not 0) by the n_out rows w of type gives the AVX-512 set's bits; frees
+ * w. */
+static void amx_matches(const kern_cpu *amx, const kern_cpu *avx512, kern_pool *pool, uint32_t type, uint8_t *w,
+                        size_t n, size_t n_out, size_t n_tok, float xv)
+{
+    float *x = malloc(n * n_tok * sizeof(float));
+    float *y = malloc(n_out * n_tok * sizeof(float)), *want = malloc(n_out * n_tok * sizeof(float));
+    void *scratch = malloc(kern_matmul_scratch_size(type, n, n_tok));
+    for (size_t e = 0; e < n * n_tok; e++)
+        x[e] = xv != 0.0f ? xv : frnd() * (e % 97 == 0 ? 8.0f : 1.0f);
+    product(avx512, NULL, true, type, w, n, n_out, x, n_tok, want, scratch);
+    product(amx, pool, true, type, w, n, n_out, x, n_tok, y, scratch);
+    if (memcmp(y, want, n_out * n_tok * sizeof(float)))
+        fail_msg("amx type %u n %zu rows %zu tokens %zu differs from avx512", type, n, n_out, n_tok);
+    free(w);
+    free(x);
+    free(y);
+    free(want);
+    free(scratch);
+}
+
 /* The AMX set's prompts (tiles of 16 tokens on the tiles, the tokens left
  * through the AVX-512 set; F16 from weights converted once per panel)
- * give the AVX-512 set's bits: every type it takes, one block to rows of several panels, one group to a super-group
- * and a part, tokens on both sides of a tile, one thread and three, codes
- * and activations at their largest of either sign. */
+ * give the AVX-512 set's bits: every type it takes, one block to rows of
+ * several panels, one group to a super-group and a part, tokens on both
+ * sides of a tile, one thread and three, codes and activations at their
+ * largest of either sign. */
 static void test_amx(void **state)
 {
     static const uint32_t atypes[] = {GGUF_T_Q4_0, GGUF_T_Q4_1, GGUF_T_Q5_0, GGUF_T_Q5_1, GGUF_T_Q8_0, GGUF_T_Q4_K,
@@ -391,44 +414,19 @@ static void test_amx(void **state)
             const bool ext = i >= 60;
             size_t n = ns[ext ? 1 : i / 15], n_out = ext ? 48 : outs[i / 5 % 3], n_tok = ext ? toks[1 + i % 2 * 2] : toks[i % 5];
             uint8_t *w = ext ? extreme_rows(type, n, n_out) : random_rows(type, n, n_out);
-            float *x = malloc(n * n_tok * sizeof(float));
-            float *y = malloc(n_out * n_tok * sizeof(float)), *want = malloc(n_out * n_tok * sizeof(float));
-            void *scratch = malloc(kern_matmul_scratch_size(type, n, n_tok));
-            for (size_t e = 0; e < n * n_tok; e++)
-                x[e] = ext ? (i % 4 < 2 ? 1.0f : -1.0f) : frnd() * (e % 97 == 0 ? 8.0f : 1.0f);
-            product(&avx512, NULL, true, type, w, n, n_out, x, n_tok, want, scratch);
-            product(&amx, i % 2 ? pool : NULL, true, type, w, n, n_out, x, n_tok, y, scratch);
-            if (memcmp(y, want, n_out * n_tok * sizeof(float)))
-                fail_msg("amx type %u n %zu rows %zu tokens %zu differs from avx512", type, n, n_out, n_tok);
-            free(w);
-            free(x);
-            free(y);
-            free(want);
-            free(scratch);
+            amx_matches(&amx, &avx512, i % 2 ? pool : NULL, type, w, n, n_out, n_tok,
+                        ext ? (i % 4 < 2 ? 1.0f : -1.0f) : 0.0f);
         }
     }
-    /* F16 prompts: the weights converted a panel of 256 elements at a time
-     * for 64 tokens at a time, the chains of sums waiting between panels:
-     * one panel and less, a panel and a part, sixteen and a part; tokens
-     * in one tile, several, and past the 64 */
+    /* F16: the weights converted a panel of 256 elements at a time for 64
+     * tokens at a time, the chains of sums waiting between panels: one
+     * panel and less, a panel and a part, sixteen and a part; tokens in
+     * one tile, several, and past the 64 */
     static const size_t fn[] = {32, 96, 288, 4192}, ft[] = {2, 5, 17, 70};
     for (size_t i = 0; i < 4 * 4 * 2; i++) {
-        size_t n = fn[i / 8], n_out = i % 2 ? 48 : 16, n_tok = ft[i / 2 % 4];
-        uint8_t *w = random_rows(GGUF_T_F16, n, n_out);
-        float *x = malloc(n * n_tok * sizeof(float));
-        float *y = malloc(n_out * n_tok * sizeof(float)), *want = malloc(n_out * n_tok * sizeof(float));
-        void *scratch = malloc(kern_matmul_scratch_size(GGUF_T_F16, n, n_tok));
-        for (size_t e = 0; e < n * n_tok; e++)
-            x[e] = frnd();
-        product(&avx512, NULL, true, GGUF_T_F16, w, n, n_out, x, n_tok, want, scratch);
-        product(&amx, i % 3 ? pool : NULL, true, GGUF_T_F16, w, n, n_out, x, n_tok, y, scratch);
-        if (memcmp(y, want, n_out * n_tok * sizeof(float)))
-            fail_msg("amx F16 n %zu rows %zu tokens %zu differs from avx512", n, n_out, n_tok);
-        free(w);
-        free(x);
-        free(y);
-        free(want);
-        free(scratch);
+        size_t n = fn[i / 8], n_out = i % 2 ? 48 : 16;
+        amx_matches(&amx, &avx512, i % 3 ? pool : NULL, GGUF_T_F16, random_rows(GGUF_T_F16, n, n_out), n, n_out,
+                    ft[i / 2 % 4], 0.0f);
     }
     kern_pool_free(pool);
 }
