@@ -186,8 +186,8 @@ static void print_result(const bench_opts *o, bool json, const char *isa, const 
                "\"bandwidth_gbs\":%.3f,\"bandwidth_gbs_sd\":%.3f,\"bytes_per_token\":%" PRIu64
                ",\"tg_limit_tps\":%.3f,\"tg_fraction\":%.6f,\"pp_cpu_share\":%.3f,\"tg_cpu_share\":%.3f,"
                "\"runs\":[",
-               isa, o->threads, o->pp, o->tg, o->depth, o->batch, o->reps, pp.mean, pp.sd, tg.mean, tg.sd, bw.mean / 1e9,
-               bw.sd / 1e9, bpt, limit, frac, pp_share, tg_share);
+               isa, o->threads, o->pp, o->tg, o->depth, o->batch, o->reps, pp.mean, pp.sd, tg.mean, tg.sd,
+               bw.mean / 1e9, bw.sd / 1e9, bpt, limit, frac, pp_share, tg_share);
         /* each run with its own bandwidth, so that runs can be split by
          * the regime they met */
         for (size_t i = 0; i < n; i++)

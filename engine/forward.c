@@ -99,6 +99,13 @@ static void matmul_rows(void *arg, size_t begin, size_t end, unsigned tid)
     }
 }
 
+/* dst[i] += src[i] for n values. */
+static void add_into(float *dst, const float *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] += src[i];
+}
+
 typedef struct bias_args {
     float *y;
     const float *bias;
@@ -110,9 +117,7 @@ static void bias_token(eng_ctx *c, size_t t, const void *arg)
 {
     (void)c;
     const bias_args *a = arg;
-    float *y = a->y + t * a->n;
-    for (size_t o = 0; o < a->n; o++)
-        y[o] += a->bias[o];
+    add_into(a->y + t * a->n, a->bias, a->n);
 }
 
 /* y[b][n_out] = x[b][n_in] W^T + bias, W with ne = [n_in, n_out]. */
@@ -587,10 +592,7 @@ static void residual_token(eng_ctx *c, size_t t, const void *arg)
 {
     (void)arg;
     size_t n = c->m->hp.n_embd;
-    float *x = c->x + t * n;
-    const float *o = c->o + t * n;
-    for (size_t i = 0; i < n; i++)
-        x[i] += o[i];
+    add_into(c->x + t * n, c->o + t * n, n);
 }
 
 void eng_forward_chunk(eng_ctx *c, const int32_t *tokens, size_t b, size_t first, float *logits)

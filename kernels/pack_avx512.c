@@ -610,6 +610,7 @@ static void f16_several(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a
         }
     }
 }
+
 /* The set's products: the macro's, but F16's several tokens. */
 KERN_DEFINE_PACKED_SET(avx512_base, CM_LEG, KERN_CASES_8, CM_Q4K, KERN_CASES_8, CM_F16, KERN_CASES_4)
 
