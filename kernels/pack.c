@@ -18,10 +18,10 @@
  *         beside code byte e of [k])
  *   Q4_1  Q4_0's layout, then f16 m[16]
  *   Q5_1  Q5_0's layout, then f16 m[16]
- *   Q4_K  per super-block: codes[4][8][16][4] (pair p of sub-blocks, bytes
- *         32p+4k.. of row i: low nibbles sub-block 2p, high 2p+1),
- *         sc[8][16], mins[4][16][2] (sub-blocks 2m and 2m+1 of row i),
- *         f16 d[16], f16 dmin[16]
+ *   Q4_K  per super-block: the six-bit scales and mins as stored,
+ *         sm[3][16][4] (bytes 4k..4k+3 of row i's twelve at [k][i]), then
+ *         codes[4][8][16][4] (pair p of sub-blocks, bytes 32p+4k.. of row
+ *         i: low nibbles sub-block 2p, high 2p+1), f16 d[16], f16 dmin[16]
  *   Q5_K  per super-block: qh[8][16][4] (high-bit bytes 4k..4k+3 of each
  *         row: bit j for sub-block j), then Q4_K's layout
  *   Q6_K  per super-block, for half n and p = 0, 1 in turn: [3][4][16][4]:
@@ -43,9 +43,10 @@
  *         + e is bits 2t, 2t + 1 of byte e of [k]); then sm[8][16][2]
  *         (row i's scale-and-min bytes of sub-blocks 2m, 2m + 1 at [m][i]),
  *         f16 d[16], f16 dmin[16].
- * The byte counts equal the stored blocks' except Q4_K's (2368 against
- * 2304 bytes for 16 rows of a super-block) and Q3_K's (1824 against 1760):
- * their scales unpacked.
+ * The byte counts equal the stored blocks' except Q3_K's (1824 against
+ * 1760 bytes for 16 rows of a super-block): its scales unpacked. Q4_K's
+ * scales and mins stay as stored, unpacked by the kernels a super-block
+ * at a time: unpacked here, they were 2.8% more bytes for a token to read.
  *
  * Long rows: a lone token reads its activations a block at a time in step
  * with the weights, and when one group's weights outgrow the first-level
@@ -166,20 +167,16 @@ static void pack_q45_k(uint32_t type, const uint8_t *w, size_t ws, size_t b, siz
     const int q5 = type == GGUF_T_Q5_K;
     const size_t qs = q5 ? 48 : 16;
     uint8_t *q4 = dst + (q5 ? KERN_PK_Q5K_QH : 0);
-    uint8_t *sc = q4 + KERN_PK_Q4K_SC, *mn = q4 + KERN_PK_Q4K_MIN, *d = q4 + KERN_PK_Q4K_D;
+    uint8_t *sm = q4 + KERN_PK_Q4K_SC, *d = q4 + KERN_PK_Q4K_D;
     for (int i = 0; i < KERN_PACK_ROWS; i++) {
         const uint8_t *blk = w + i * ws + b * bs;
         for (size_t k = 0; q5 && k < 8; k++)
             put4(blk, 16 + 4 * k, i, dst + 64 * k);
         for (size_t p = 0; p < 4; p++)
             for (size_t k = 0; k < 8; k++)
-                put4(blk, qs + 32 * p + 4 * k, i, q4 + 512 * p + 64 * k);
-        for (int j = 0; j < 8; j++) {
-            int s, m;
-            kern_k4_scale_min(blk + 4, j, &s, &m);
-            sc[16 * j + i] = (uint8_t)s;
-            mn[32 * (j / 2) + 2 * i + j % 2] = (uint8_t)m;
-        }
+                put4(blk, qs + 32 * p + 4 * k, i, q4 + KERN_PK_Q4K_QS + 512 * p + 64 * k);
+        for (int k = 0; k < 3; k++)
+            memcpy(sm + 64 * k + 4 * i, blk + 4 + 4 * k, 4);
         memcpy(d + 2 * i, blk, 2);
         memcpy(d + 32 + 2 * i, blk + 2, 2);
     }

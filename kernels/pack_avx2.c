@@ -162,12 +162,35 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
  * sum of scale * (codes . quants) and of min * (sums of the quants),
  * scaled by d and dmin in f32, as the reference does. */
 
-/* Sub-block j's Q4_K scales of rows 8h..8h+7, each in both int16 halves
- * of its row's lane (unsigned, so no mask). */
-AI __m256i q4k_scale(const uint8_t *wk, int j, int h)
+/* The six-bit scales and mins of rows 8h..8h+7 of the Q4_K block at wk,
+ * unpacked from the stored twelve bytes of each row, one row a lane: byte
+ * j of sc[g] is sub-block 4g + j's scale, of mn[g] its min. */
+AI void q4k_scales(const uint8_t *wk, int h, __m256i *sc, __m256i *mn)
 {
-    __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(wk + KERN_PK_Q4K_SC + 16 * j + 8 * h)));
-    return _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
+    const __m256i m6 = _mm256_set1_epi8(0x3f), m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    const uint8_t *p = wk + KERN_PK_Q4K_SC + 32 * h;
+    const __m256i q0 = _mm256_loadu_si256((const __m256i *)p), q4 = _mm256_loadu_si256((const __m256i *)(p + 64));
+    const __m256i q8 = _mm256_loadu_si256((const __m256i *)(p + 128));
+    sc[0] = _mm256_and_si256(q0, m6);
+    mn[0] = _mm256_and_si256(q4, m6);
+    /* sub-blocks 4-7: four bits from bytes 8-11, the top two of 0-3 (4-7) */
+    sc[1] = _mm256_or_si256(_mm256_and_si256(q8, m4), _mm256_and_si256(_mm256_srli_epi16(q0, 2), m30));
+    mn[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q8, 4), m4),
+                            _mm256_and_si256(_mm256_srli_epi16(q4, 2), m30));
+}
+
+/* Bytes e and f of each lane of v, as its two int16 halves. */
+AI __m256i lane_bytes(__m256i v, int e, int f)
+{
+    const __m256i at = _mm256_setr_epi32(0, 0x40004, 0x80008, 0xc000c, 0, 0x40004, 0x80008, 0xc000c);
+    return _mm256_shuffle_epi8(v, _mm256_add_epi32(_mm256_set1_epi32((int)(0x80008000u + 65536u * f + e)), at));
+}
+
+/* Sub-block j's scale (scs from q4k_scales) in both int16 halves of each
+ * row's lane. */
+AI __m256i q4k_scale(const __m256i *scs, int j)
+{
+    return lane_bytes(scs[j / 4], j % 4, j % 4);
 }
 
 /* A lone token's Q4_K integer sums of one super-block, both halves of
@@ -179,7 +202,7 @@ AI __m256i q4k_scale(const uint8_t *wk, int j, int h)
  * super-block's lines first made it 5-6% faster instead (a block further
  * ahead, half a block, this block, or into the second level only: 2-18%
  * slower than that; two builds' tokens alternated in one process). */
-AI void q4k_lone(const uint8_t *wk, const uint8_t *qs, __m256i *isum)
+AI void q4k_lone(const uint8_t *wk, const __m256i (*scs)[2], const uint8_t *qs, __m256i *isum)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     isum[0] = isum[1] = _mm256_setzero_si256();
@@ -187,7 +210,7 @@ AI void q4k_lone(const uint8_t *wk, const uint8_t *qs, __m256i *isum)
         _mm_prefetch((const char *)wk + KERN_PK_Q4_K + l, _MM_HINT_T0);
 #pragma GCC unroll 4
     for (int jp = 0; jp < 4; jp++) {
-        const uint8_t *p = wk + 512 * jp, *q = qs + 64 * jp;
+        const uint8_t *p = wk + KERN_PK_Q4K_QS + 512 * jp, *q = qs + 64 * jp;
         __m256i s[2][2];
         for (int h = 0; h < 2; h++)
             s[h][0] = s[h][1] = _mm256_setzero_si256();
@@ -203,7 +226,7 @@ AI void q4k_lone(const uint8_t *wk, const uint8_t *qs, __m256i *isum)
         }
         for (int h = 0; h < 2; h++)
             for (int e = 0; e < 2; e++)
-                isum[h] = _mm256_add_epi32(isum[h], _mm256_madd_epi16(s[h][e], q4k_scale(wk, 2 * jp + e, h)));
+                isum[h] = _mm256_add_epi32(isum[h], _mm256_madd_epi16(s[h][e], q4k_scale(scs[h], 2 * jp + e)));
     }
 }
 
@@ -212,8 +235,8 @@ AI void q4k_lone(const uint8_t *wk, const uint8_t *qs, __m256i *isum)
  * Not unrolled: unrolled, several tokens' sums spilled (4 tokens hot: 26%
  * slower for Q4_K, 32% for Q5_K) and the code grew threefold, which cost
  * a lone token's decoding 9% as well. */
-AI void q4k_half(const int q5, const int C, const uint8_t *w, const uint8_t *wk, int h, const uint8_t *a,
-                 size_t as, size_t b, __m256i *isum)
+AI void q4k_half(const int q5, const int C, const uint8_t *w, const uint8_t *wk, int h, const __m256i *scs,
+                 const uint8_t *a, size_t as, size_t b, __m256i *isum)
 {
     static const int off[8] = {0, 4, 8, 12, 16, 20, 24, 28};
     const __m256i m4 = _mm256_set1_epi8(0x0f), m10 = _mm256_set1_epi8(0x10);
@@ -222,7 +245,7 @@ AI void q4k_half(const int q5, const int C, const uint8_t *w, const uint8_t *wk,
         isum[c] = _mm256_setzero_si256();
     for (int j = 0; j < 8; j++) {
         /* sub-block j: the low (even j) or high nibbles of pair j / 2 */
-        const uint8_t *p = wk + 512 * (j / 2) + 32 * h;
+        const uint8_t *p = wk + KERN_PK_Q4K_QS + 512 * (j / 2) + 32 * h;
         __m256i W[8];
         for (int k = 0; k < 8; k++) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(p + 64 * k));
@@ -233,7 +256,7 @@ AI void q4k_half(const int q5, const int C, const uint8_t *w, const uint8_t *wk,
                 W[k] = _mm256_or_si256(W[k], _mm256_and_si256(hb, m10));
             }
         }
-        const __m256i sc = q4k_scale(wk, j, h);
+        const __m256i sc = q4k_scale(scs, j);
 #pragma GCC unroll 8
         for (int c = 0; c < C; c++) {
             const uint8_t *q = a + c * as + b * KERN_Q8K_BYTES + KERN_Q8K_QS + 32 * j;
@@ -257,20 +280,22 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
         /* Q5_K: after its high bits, a Q4_K block */
         const uint8_t *wk = w + (q5 ? KERN_PK_Q5K_QH : 0);
         const int lone = C == 1 && !q5;
-        __m256i both[2];
+        __m256i both[2], scs[2][2], mns[2][2];
+        for (int h = 0; h < 2; h++)
+            q4k_scales(wk, h, scs[h], mns[h]);
         if (lone)
-            q4k_lone(wk, a + b * KERN_Q8K_BYTES + KERN_Q8K_QS, both);
+            q4k_lone(wk, (const __m256i(*)[2])scs, a + b * KERN_Q8K_BYTES + KERN_Q8K_QS, both);
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             __m256i isum[CM];
             if (lone)
                 isum[0] = both[h];
             else
-                q4k_half(q5, C, w, wk, h, a, as, b, isum);
+                q4k_half(q5, C, w, wk, h, scs[h], a, as, b, isum);
+            /* (min 2m, min 2m + 1) of each row */
             __m256i mn[4];
             for (int m = 0; m < 4; m++)
-                mn[m] = _mm256_cvtepu8_epi16(
-                    _mm_loadu_si128((const __m128i *)(wk + KERN_PK_Q4K_MIN + 32 * m + 16 * h)));
+                mn[m] = lane_bytes(mns[h][m / 2], 2 * (m % 2), 2 * (m % 2) + 1);
             __m256 dd = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wk + KERN_PK_Q4K_D + 16 * h)));
             __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wk + KERN_PK_Q4K_DMIN + 16 * h)));
 #pragma GCC unroll 8

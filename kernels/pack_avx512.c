@@ -280,7 +280,7 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
 AI void q4k_codes(const int q5, const int in_place, const uint8_t *w, int j, __m512i *W)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0f), m10 = _mm512_set1_epi8(0x10);
-    const uint8_t *p = w + (q5 ? KERN_PK_Q5K_QH : 0) + 512 * (j / 2);
+    const uint8_t *p = w + (q5 ? KERN_PK_Q5K_QH : 0) + KERN_PK_Q4K_QS + 512 * (j / 2);
     for (int k = 0; k < 8; k++) {
         __m512i v = _mm512_loadu_si512(p + 64 * k);
         if (q5) {
@@ -296,15 +296,40 @@ AI void q4k_codes(const int q5, const int in_place, const uint8_t *w, int j, __m
     }
 }
 
+/* The six-bit scales and mins of the Q4_K block (its Q4_K part) at wk,
+ * unpacked from the stored twelve bytes of each row, one row a lane:
+ * byte j of sc[h] is sub-block 4h + j's scale, of mn[h] its min. */
+AI void q4k_scales(const uint8_t *wk, __m512i *sc, __m512i *mn)
+{
+    const __m512i m6 = _mm512_set1_epi8(0x3f), m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+    const __m512i q0 = _mm512_loadu_si512(wk + KERN_PK_Q4K_SC), q4 = _mm512_loadu_si512(wk + KERN_PK_Q4K_SC + 64);
+    const __m512i q8 = _mm512_loadu_si512(wk + KERN_PK_Q4K_SC + 128);
+    sc[0] = _mm512_and_si512(q0, m6);
+    mn[0] = _mm512_and_si512(q4, m6);
+    /* sub-blocks 4-7: four bits from bytes 8-11, the top two of 0-3 (4-7) */
+    sc[1] = _mm512_or_si512(_mm512_and_si512(q8, m4), _mm512_and_si512(_mm512_srli_epi16(q0, 2), m30));
+    mn[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(q8, 4), m4),
+                            _mm512_and_si512(_mm512_srli_epi16(q4, 2), m30));
+}
+
+/* Bytes e and f of each lane of v, as its two int16 halves; byte
+ * NO_BYTE is 0. */
+#define NO_BYTE 0x80
+AI __m512i lane_bytes(__m512i v, int e, int f)
+{
+    const __m512i at = _mm512_set4_epi32(0xc000c, 0x80008, 0x40004, 0);
+    return _mm512_shuffle_epi8(v, _mm512_add_epi32(_mm512_set1_epi32((int)(0x80008000u + 65536u * f + e)), at));
+}
+
 /* acc of C tokens + super-block b's integer sums isum of the Q4_K block
- * (its Q4_K part) at wk scaled by d, less its mins times the tokens' sums
- * scaled by dmin. */
-AI void q4k_block_sums(const int C, const uint8_t *wk, size_t b, size_t nb, const uint8_t *a, size_t as,
-                       const __m512i *isum, __m512 *acc)
+ * (its Q4_K part) at wk scaled by d, less its mins (mns, from q4k_scales)
+ * times the tokens' sums scaled by dmin. */
+AI void q4k_block_sums(const int C, const uint8_t *wk, const __m512i *mns, size_t b, size_t nb, const uint8_t *a,
+                       size_t as, const __m512i *isum, __m512 *acc)
 {
     __m512i mn[4];
     for (int m = 0; m < 4; m++)
-        mn[m] = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(wk + KERN_PK_Q4K_MIN + 32 * m)));
+        mn[m] = lane_bytes(mns[m / 2], 2 * (m % 2), 2 * (m % 2) + 1);
     __m512 dd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wk + KERN_PK_Q4K_D)));
     __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wk + KERN_PK_Q4K_DMIN)));
 #pragma GCC unroll 16
@@ -330,7 +355,8 @@ AI void q4k_tile_at(const int q5, const int C, const size_t ahead, const uint8_t
     for (size_t b = b0; b < b1; b++, w += q5 ? KERN_PK_Q5_K : KERN_PK_Q4_K) {
         /* Q5_K: after its high bits, a Q4_K block */
         const uint8_t *wk = w + (q5 ? KERN_PK_Q5K_QH : 0);
-        __m512i isum[CM_Q4K];
+        __m512i isum[CM_Q4K], scs[2], mns[2];
+        q4k_scales(wk, scs, mns);
         if (C == 1 && nb > 8)
             for (int l = 0; l < KERN_Q8K_BYTES; l += 64)
                 _mm_prefetch((const char *)a + KERN_Q8K_BYTES * (b + 1) + l, _MM_HINT_T0);
@@ -351,7 +377,7 @@ AI void q4k_tile_at(const int q5, const int C, const size_t ahead, const uint8_t
             if (C == 1)
                 weights_ahead(w, ahead, NEAR_Q4K, q5 ? KERN_PK_Q5_K : KERN_PK_Q4_K, j, 8);
             q4k_codes(q5, 1, w, j, W);
-            __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(wk + KERN_PK_Q4K_SC + 16 * j)));
+            const __m512i sc = lane_bytes(scs[j / 4], j % 4, NO_BYTE);
 #pragma GCC unroll 16
             for (int c = 0; c < C; c++) {
                 const uint8_t *q = a + c * as + b * KERN_Q8K_BYTES + KERN_Q8K_QS + 32 * j;
@@ -361,7 +387,7 @@ AI void q4k_tile_at(const int q5, const int C, const size_t ahead, const uint8_t
                 isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(s, sc));
             }
         }
-        q4k_block_sums(C, wk, b, nb, a, as, isum, acc);
+        q4k_block_sums(C, wk, mns, b, nb, a, as, isum, acc);
     }
     acc_store(C, acc, y, ldy);
 }
@@ -819,13 +845,13 @@ static void amx_begin_k(void)
  * tile rows of four quants of the sixteen rows. */
 AI void amx_q4k_unpack(const int q5, const uint8_t *w, uint8_t *out)
 {
-    const uint8_t *wk = w + (q5 ? KERN_PK_Q5K_QH : 0);
+    __m512i scs[2], mns[2];
+    q4k_scales(w + (q5 ? KERN_PK_Q5K_QH : 0), scs, mns);
     for (int j = 0; j < 8; j++) {
         __m512i W[8];
         q4k_codes(q5, 0, w, j, W);
         /* each row's scale in both 16-bit halves of its four bytes */
-        __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(wk + KERN_PK_Q4K_SC + 16 * j)));
-        sc = _mm512_or_si512(sc, _mm512_slli_epi32(sc, 16));
+        const __m512i sc = lane_bytes(scs[j / 4], j % 4, j % 4);
         __m512i l = _mm512_and_si512(sc, _mm512_set1_epi16(7)), h = _mm512_srli_epi16(sc, 3);
         uint8_t *o = out + 2048 * (j / 2) + 512 * (j % 2);
         /* bytes below 256 times l or h: no carry crosses a byte */
@@ -882,7 +908,10 @@ static void amx_q4k_tile(const int q5, const uint8_t *w, const uint8_t *u, size_
         for (int c = 0; c < AMX_TOKENS; c++)
             isum[c] = _mm512_add_epi32(_mm512_load_si512(sums[cur][0] + 16 * c),
                                        _mm512_slli_epi32(_mm512_load_si512(sums[cur][1] + 16 * c), 3));
-        q4k_block_sums(AMX_TOKENS, w + bb * (b - b0) + (q5 ? KERN_PK_Q5K_QH : 0), b, nb, a, as, isum, acc);
+        const uint8_t *wk = w + bb * (b - b0) + (q5 ? KERN_PK_Q5K_QH : 0);
+        __m512i scs[2], mns[2];
+        q4k_scales(wk, scs, mns);
+        q4k_block_sums(AMX_TOKENS, wk, mns, b, nb, a, as, isum, acc);
     }
     acc_store(AMX_TOKENS, acc, y, ldy);
 }

@@ -116,6 +116,36 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
  * sum of scale * (codes . quants) and of min * (sums of the quants),
  * scaled by d and dmin in f32, as the reference does. */
 
+/* The six-bit scales and mins of rows 4r..4r+3 of the Q4_K block at wk,
+ * unpacked from the stored twelve bytes of each row, one row a lane: byte
+ * j of sc[g] is sub-block 4g + j's scale, of mn[g] its min. */
+AI void q4k_scales(const uint8_t *wk, int r, uint8x16_t *sc, uint8x16_t *mn)
+{
+    const uint8x16_t m6 = vdupq_n_u8(0x3f), m4 = vdupq_n_u8(0x0f);
+    const uint8_t *p = wk + KERN_PK_Q4K_SC + 16 * r;
+    const uint8x16_t q0 = vld1q_u8(p), q4 = vld1q_u8(p + 64), q8 = vld1q_u8(p + 128);
+    sc[0] = vandq_u8(q0, m6);
+    mn[0] = vandq_u8(q4, m6);
+    /* sub-blocks 4-7: four bits from bytes 8-11, the top two of 0-3 (4-7) */
+    sc[1] = vorrq_u8(vandq_u8(q8, m4), vshlq_n_u8(vshrq_n_u8(q0, 6), 4));
+    mn[1] = vorrq_u8(vshrq_n_u8(q8, 4), vshlq_n_u8(vshrq_n_u8(q4, 6), 4));
+}
+
+/* Bytes e and f of each lane of v, as its two 16-bit halves; byte
+ * NO_BYTE is 0. */
+#define NO_BYTE 0xff
+AI uint8x16_t lane_bytes(uint8x16_t v, int e, int f)
+{
+    uint8_t idx[16];
+    for (int l = 0; l < 4; l++) {
+        idx[4 * l] = (uint8_t)(4 * l + e);
+        idx[4 * l + 1] = NO_BYTE;
+        idx[4 * l + 2] = f == NO_BYTE ? NO_BYTE : (uint8_t)(4 * l + f);
+        idx[4 * l + 3] = NO_BYTE;
+    }
+    return vqtbl1q_u8(v, vld1q_u8(idx));
+}
+
 AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
                  const uint8_t *a, size_t as, float *y, size_t ldy)
 {
@@ -129,9 +159,11 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
             int32x4_t isum[CM];
             for (int c = 0; c < C; c++)
                 isum[c] = vdupq_n_s32(0);
+            uint8x16_t scs[2], mns[2];
+            q4k_scales(wk, r, scs, mns);
             for (int j = 0; j < 8; j++) {
                 /* sub-block j: the low (even j) or high nibbles of pair j / 2 */
-                const uint8_t *p = wk + 512 * (j / 2) + 16 * r;
+                const uint8_t *p = wk + KERN_PK_Q4K_QS + 512 * (j / 2) + 16 * r;
                 int8x16_t W[8];
                 for (int k = 0; k < 8; k++) {
                     uint8x16_t v = vld1q_u8(p + 64 * k);
@@ -140,9 +172,7 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
                         v = vorrq_u8(v, vandq_u8(vshlq_u8(vld1q_u8(w + 64 * k + 16 * r), vdupq_n_s8((int8_t)(4 - j))), m10));
                     W[k] = vreinterpretq_s8_u8(v);
                 }
-                uint32_t sc4;
-                memcpy(&sc4, wk + KERN_PK_Q4K_SC + 16 * j + 4 * r, 4);
-                int32x4_t sc = vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(vmovl_u8(vcreate_u8(sc4)))));
+                int32x4_t sc = vreinterpretq_s32_u8(lane_bytes(scs[j / 4], j % 4, NO_BYTE));
                 for (int c = 0; c < C; c++) {
                     const int8_t *q = (const int8_t *)(a + c * as + b * KERN_Q8K_BYTES + KERN_Q8K_QS + 32 * j);
                     isum[c] = vmlaq_s32(isum[c], dot8(vdupq_n_s32(0), W, q), sc);
@@ -151,7 +181,7 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
             /* rows 4r..4r+3: (min 2m, min 2m + 1) each */
             int16x8_t mn[4];
             for (int m = 0; m < 4; m++)
-                mn[m] = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(wk + KERN_PK_Q4K_MIN + 32 * m + 8 * r)));
+                mn[m] = vreinterpretq_s16_u8(lane_bytes(mns[m / 2], 2 * (m % 2), 2 * (m % 2) + 1));
             float16x4_t dh, mh;
             memcpy(&dh, wk + KERN_PK_Q4K_D + 8 * r, 8);
             memcpy(&mh, wk + KERN_PK_Q4K_DMIN + 8 * r, 8);
