@@ -110,7 +110,8 @@ uint32_t eng_ctx_n_batch(const eng_ctx *c);
 uint32_t eng_ctx_n_past(const eng_ctx *c);
 
 /* Evaluate n tokens at positions n_past..n_past+n-1 and append them to the
- * KV cache. all_logits: keep the logits of every one of the n positions,
+ * KV cache. The calling thread works too, and needs about 128 KiB of
+ * stack (KERN_POOL_STACK says why). all_logits: keep the logits of every one of the n positions,
  * else of the last only. ENG_ECTX when they do not fit in the context,
  * ENG_ERANGE for a token id out of the vocabulary; on error the cache is
  * unchanged. */

@@ -114,6 +114,12 @@ typedef void (*kern_task_fn)(void *arg, size_t begin, size_t end, unsigned tid);
 
 /* Physical cores of this machine (1 when unknown). */
 unsigned kern_physical_cores(void);
+/* Stack bytes of each worker, whatever the platform's default (glibc 8
+ * MiB, musl 128 KiB). The kernels keep panels of codes and tiles of sums
+ * on the stack of the thread that runs them, the calling thread's too: a
+ * 512-token prompt through `rhema ai run` ran in 80 KiB of stack and not
+ * in 64 (under ASan: 256, not 160). */
+#define KERN_POOL_STACK ((size_t)1 << 20)
 /* n_threads 0: kern_physical_cores(). KERN_ENOMEM / KERN_ETHREAD on failure. */
 int kern_pool_new(kern_pool **out, unsigned n_threads, char *err, size_t errlen);
 void kern_pool_free(kern_pool *p);

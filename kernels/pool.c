@@ -276,11 +276,18 @@ int kern_pool_new(kern_pool **out, unsigned n_threads, char *err, size_t errlen)
     p->n = 1;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    /* without attributes, the platform's default stack */
+    pthread_attr_t attr;
+    const bool has_attr = pthread_attr_init(&attr) == 0;
+    if (has_attr)
+        pthread_attr_setstacksize(&attr, KERN_POOL_STACK);
     for (unsigned t = 1; t < n_threads; t++) {
         worker_arg *wa = malloc(sizeof *wa);
         if (wa)
             *wa = (worker_arg){p, t};
-        if (!wa || pthread_create(&p->th[t], NULL, worker, wa) != 0) {
+        if (!wa || pthread_create(&p->th[t], has_attr ? &attr : NULL, worker, wa) != 0) {
+            if (has_attr)
+                pthread_attr_destroy(&attr);
             free(wa);
             kern_pool_free(p);
             if (err && errlen)
@@ -289,6 +296,8 @@ int kern_pool_new(kern_pool **out, unsigned n_threads, char *err, size_t errlen)
         }
         p->n = t + 1;
     }
+    if (has_attr)
+        pthread_attr_destroy(&attr);
     *out = p;
     return KERN_OK;
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,19 @@ static void test_decode_matches_batch(void **state)
     }
 }
 
+/* A fixture of each kernel path: legacy quants (Q8_0, Q4_0), K-quants
+ * (Q4_K_M) and F32. */
+static const char *const path_models[] = {"models/qwen2-tiny-q8_0.gguf", "models/phi3-tiny-q4_k_m.gguf",
+                                          "models/llama-tiny-q4_0.gguf", "models/llama-tiny-f32.gguf"};
+#define N_PATH_MODELS (sizeof path_models / sizeof path_models[0])
+
+/* Forty token ids below 512: (a i + b) mod 512. */
+static void prompt40(int32_t *toks, int a, int b)
+{
+    for (int i = 0; i < 40; i++)
+        toks[i] = (i * a + b) % 512;
+}
+
 /* A context's batch size changes how many tokens go through the model
  * together, not what they give: 40 tokens in batches of 7 against one
  * batch of 40. Quantized weights give the same bits (every kernel path
@@ -241,14 +255,11 @@ static void test_batch_size(void **state)
     const char *fx = tu_fixtures();
     if (!fx)
         skip();
-    const char *models[] = {"models/qwen2-tiny-q8_0.gguf", "models/phi3-tiny-q4_k_m.gguf",
-                            "models/llama-tiny-q4_0.gguf", "models/llama-tiny-f32.gguf"};
     int32_t toks[40];
-    for (int i = 0; i < 40; i++)
-        toks[i] = (i * 53 + 7) % 512;
+    prompt40(toks, 53, 7);
     char err[256];
-    for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
-        eng_model *m = open_model(fx, models[k]);
+    for (size_t k = 0; k < N_PATH_MODELS; k++) {
+        eng_model *m = open_model(fx, path_models[k]);
         size_t V = eng_model_hparams(m)->n_vocab;
         eng_ctx_params p = eng_ctx_default_params();
         p.n_threads = 2;
@@ -271,8 +282,8 @@ static void test_batch_size(void **state)
                 double d = fabs((double)eng_logits(whole, i)[j] - eng_logits(small, i)[j]);
                 maxd = d > maxd ? d : maxd;
             }
-        printf("  %s: batches of 7 vs one of 40: max|d| %.6f\n", models[k], maxd);
-        if (strstr(models[k], "f32"))
+        printf("  %s: batches of 7 vs one of 40: max|d| %.6f\n", path_models[k], maxd);
+        if (strstr(path_models[k], "f32"))
             assert_true(maxd < 5e-3);
         else
             assert_true(maxd == 0.0);
@@ -350,6 +361,63 @@ static void test_caller_pool(void **state)
     kern_pool_free(pool);
     eng_ctx_free(own);
     eng_model_free(m);
+}
+
+/* The stack engine.h promises a thread that calls eng_eval (ASan's
+ * redzones need more). */
+#ifdef __SANITIZE_ADDRESS__
+#define CALLER_STACK (512u << 10)
+#else
+#define CALLER_STACK (128u << 10)
+#endif
+
+typedef struct stack_run {
+    eng_ctx *ctx;
+    const int32_t *toks;
+    size_t n;
+    int st;
+} stack_run;
+
+static void *eval_on_thread(void *arg)
+{
+    stack_run *r = arg;
+    char err[256];
+    r->st = eng_eval(r->ctx, r->toks, r->n, true, err, sizeof err);
+    return NULL;
+}
+
+/* A prompt (tiles of 16 tokens and more) evaluated from a thread of
+ * CALLER_STACK bytes, its pool's workers on KERN_POOL_STACK, gives the
+ * bits it gets on the main thread: legacy, K-quant and F32 weights. */
+static void test_bounded_stack(void **state)
+{
+    (void)state;
+    const char *fx = tu_fixtures();
+    if (!fx)
+        skip();
+    int32_t toks[40];
+    prompt40(toks, 37, 11);
+    char err[256];
+    for (size_t k = 0; k < N_PATH_MODELS; k++) {
+        eng_model *m = open_model(fx, path_models[k]);
+        size_t V = eng_model_hparams(m)->n_vocab;
+        eng_ctx *main_ctx = new_ctx(m, 2), *thread_ctx = new_ctx(m, 2);
+        assert_int_equal(eng_eval(main_ctx, toks, 40, true, err, sizeof err), ENG_OK);
+        stack_run r = {thread_ctx, toks, 40, -1};
+        pthread_attr_t attr;
+        pthread_t th;
+        assert_int_equal(pthread_attr_init(&attr), 0);
+        assert_int_equal(pthread_attr_setstacksize(&attr, CALLER_STACK), 0);
+        assert_int_equal(pthread_create(&th, &attr, eval_on_thread, &r), 0);
+        assert_int_equal(pthread_join(th, NULL), 0);
+        pthread_attr_destroy(&attr);
+        assert_int_equal(r.st, ENG_OK);
+        for (size_t i = 0; i < 40; i++)
+            assert_memory_equal(eng_logits(thread_ctx, i), eng_logits(main_ctx, i), V * sizeof(float));
+        eng_ctx_free(main_ctx);
+        eng_ctx_free(thread_ctx);
+        eng_model_free(m);
+    }
 }
 
 /* ---- eng_check on synthetic broken models ---- */
@@ -462,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_batch_size),
         cmocka_unit_test(test_context_overflow),
         cmocka_unit_test(test_caller_pool),
+        cmocka_unit_test(test_bounded_stack),
         cmocka_unit_test(test_check_reports_every_problem),
         cmocka_unit_test(test_check_unsupported_arch),
         cmocka_unit_test(test_check_fixtures_clean),
