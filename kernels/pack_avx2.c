@@ -202,7 +202,7 @@ AI __m256i q4k_scale(const __m256i *scs, int j)
  * super-block's lines first made it 5-6% faster instead (a block further
  * ahead, half a block, this block, or into the second level only: 2-18%
  * slower than that; two builds' tokens alternated in one process). */
-AI void q4k_lone(const uint8_t *wk, const __m256i (*scs)[2], const uint8_t *qs, __m256i *isum)
+AI void q4k_lone(const uint8_t *wk, __m256i (*scs)[2], const uint8_t *qs, __m256i *isum)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     isum[0] = isum[1] = _mm256_setzero_si256();
@@ -284,7 +284,7 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
         for (int h = 0; h < 2; h++)
             q4k_scales(wk, h, scs[h], mns[h]);
         if (lone)
-            q4k_lone(wk, (const __m256i(*)[2])scs, a + b * KERN_Q8K_BYTES + KERN_Q8K_QS, both);
+            q4k_lone(wk, scs, a + b * KERN_Q8K_BYTES + KERN_Q8K_QS, both);
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             __m256i isum[CM];
