@@ -184,7 +184,7 @@ int cli_threads(const cli_cmd *cmd, long *threads)
 
 int cli_kernels(const cli_cmd *cmd, const char *name, kern_cpu *cpu)
 {
-    char err[160];
+    char err[512];
     kern_cpu_detect(cpu);
     if (name && kern_cpu_select_name(cpu, name, err, sizeof err) != KERN_OK)
         return cli_usage_error(cmd, "--kernels: %s", err);

@@ -54,7 +54,9 @@ int cli_model_file(const char *arg, char *out, size_t n, char *err, size_t errle
 /* --kernels SET: the named kernel set (NULL: the fastest this CPU runs)
  * into cpu, or a usage error naming the sets there are. */
 struct kern_cpu;
-#define CLI_KERNELS_HELP "SET  portable, avx2, avx512, amx or neon (default: the fastest)"
+#define CLI_KERNELS_HELP \
+    "SET  portable, avx2, avx512, amx or neon (default: the fastest), or one table of a set by the name " \
+    "--version --verbose prints (avx2-fma-prefetch, ...)"
 int cli_kernels(const cli_cmd *cmd, const char *name, struct kern_cpu *cpu);
 
 /* --threads N: 0 (not given) becomes the physical cores; outside 1..256 a

@@ -65,6 +65,12 @@ void kern_gemm_bf16_avx512(const uint8_t *w, size_t ws, size_t nr, const uint8_t
     gemm_bf16(0, w, ws, nr, a, as, nc, n, y, ldy);
 }
 
+void kern_gemm_bf16_avx512_ahead(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc,
+                                 size_t n, float *y, size_t ldy)
+{
+    gemm_bf16(KERN_WEIGHT_AHEAD, w, ws, nr, a, as, nc, n, y, ldy);
+}
+
 /* ---- AMX (Intel Sapphire Rapids and later): tiles of 16 tokens by 16
  * rows, the tokens' BF16 activations the left matrix as they lie (16 x 32
  * values a step), the weights the right one: a step's 16 rows x 32 values
@@ -154,7 +160,7 @@ void kern_gemm_bf16_amx(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a
     if (tc)
         amx_bf16(w, ws, tr, a, as, tc, n, y, ldy);
     if (tc < nc)
-        gemm_bf16(KERN_WEIGHT_AHEAD, w, ws, tr, a + tc * as, as, nc - tc, n, y + tc * ldy, ldy);
+        kern_gemm_bf16_avx512_ahead(w, ws, tr, a + tc * as, as, nc - tc, n, y + tc * ldy, ldy);
     if (tr < nr)
-        gemm_bf16(KERN_WEIGHT_AHEAD, w + tr * ws, ws, nr - tr, a, as, nc, n, y + tr, ldy);
+        kern_gemm_bf16_avx512_ahead(w + tr * ws, ws, nr - tr, a, as, nc, n, y + tr, ldy);
 }

@@ -96,9 +96,21 @@ bool kern_cpu_has(kern_isa isa);
  * when the binary or the CPU lacks it. */
 int kern_cpu_select(kern_cpu *cpu, kern_isa isa, char *err, size_t errlen);
 /* Use the set named "portable", "avx2", "avx512", "neon" or "amx" (the set's
- * best variant this CPU runs); KERN_ETYPE with a message naming the sets
- * when the name is unknown or the set unavailable. */
+ * table this CPU runs best), or one table by its own name
+ * (kern_cpu_tables, kern_cpu_name); KERN_ETYPE with a message naming the
+ * sets and tables when the name is unknown or the set unavailable. */
 int kern_cpu_select_name(kern_cpu *cpu, const char *name, char *err, size_t errlen);
+/* Most tables one set has: the x86 sets each have one whose lone token's
+ * products ask for the weights ahead ("avx2-fma-prefetch", chosen on Intel
+ * cores) and one that leaves it to the hardware ("avx2-fma", chosen
+ * elsewhere), and the AVX-512 set both again with the BF16 dot product;
+ * NEON one with the dot product instructions and one without ("neon",
+ * named as its set: by that name, the set's first). */
+#define KERN_MAX_TABLES 4
+/* Every table of set isa this CPU runs, at most max of them into out, the
+ * one kern_cpu_select picks first; 0 for the portable set (it has none)
+ * and a set this CPU lacks. kern_cpu_select_name takes each by its name. */
+size_t kern_cpu_tables(kern_isa isa, kern_cpu *out, size_t max);
 /* The active set's name for `--version --verbose`: "avx512-vnni-bf16-amx", ... */
 const char *kern_cpu_name(const kern_cpu *cpu);
 /* Whether weights kern_pack packed for a read as packed for b: the sets

@@ -221,20 +221,22 @@ void kern_pack(const kern_cpu *cpu, uint32_t wtype, const void *w, size_t n_in, 
     cpu->ops->pack(wtype, w, n_in, n_out, dst);
 }
 
-static mm_job packed_job(const kern_cpu *cpu, uint32_t wtype, const void *packed, size_t n_in, size_t n_out)
+static mm_job packed_job(const kern_cpu *cpu, uint32_t wtype, const void *packed, size_t n_in, size_t n_out,
+                         size_t n_tok)
 {
     size_t group_bytes = kern_pack_size(cpu, wtype, n_in, n_out) / (n_out / KERN_PACK_ROWS);
+    const struct kern_ops *ops = cpu->ops;
+    kern_gemm_fn gemm = n_tok == 1 && ops->lone_gemm ? ops->lone_gemm(wtype) : ops->packed_gemm(wtype);
     return (mm_job){.type = wtype, .w = packed, .ws = group_bytes, .packed = true,
-                    .grain = kern_pack_grain(cpu, wtype, n_in), .gemm = cpu->ops->packed_gemm(wtype),
-                    .ops = cpu->ops, .n_in = n_in, .n_out = n_out};
+                    .grain = kern_pack_grain(cpu, wtype, n_in), .gemm = gemm, .ops = ops, .n_in = n_in,
+                    .n_out = n_out, .n_tok = n_tok};
 }
 
 void kern_matmul_packed(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const void *packed,
                         size_t n_in, size_t n_out, const float *x, size_t n_tokens, float *y,
                         void *scratch)
 {
-    mm_job j = packed_job(cpu, wtype, packed, n_in, n_out);
-    j.n_tok = n_tokens;
+    mm_job j = packed_job(cpu, wtype, packed, n_in, n_out, n_tokens);
     j.x = x;
     j.y = y;
     run_job(&j, pool, scratch);
@@ -245,7 +247,7 @@ void kern_matmul_packed_next(const kern_cpu *cpu, kern_pool *pool, uint32_t wtyp
 {
     if (!pool)
         return;
-    mm_job j = packed_job(cpu, wtype, packed, n_in, n_out);
+    mm_job j = packed_job(cpu, wtype, packed, n_in, n_out, 1);
     /* each thread's part as kern_pool_for_parts splits it, its groups of
      * rows one after another */
     size_t grain = stream_grain(&j), n_chunks = (n_out + grain - 1) / grain;

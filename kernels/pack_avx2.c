@@ -135,17 +135,23 @@ AI void leg_step(const int kind, const int C, const uint8_t *w, int h, size_t b,
     }
 }
 
-AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
-                    const uint8_t *a, size_t as, float *y, size_t ldy)
+/* Blocks b0..b1 of one group at w against C tokens, added to y's partial
+ * sums unless b0 is 0; a lone token asks for the weights `ahead` bytes
+ * ahead (0: not), two blocks' lines at a time, as the AVX-512 set's. */
+AI void legacy_tile_at(const int kind, const int C, const size_t ahead, const uint8_t *w, size_t b0, size_t b1,
+                       size_t nb, const uint8_t *a, size_t as, float *y, size_t ldy)
 {
     const size_t bb = kern_pk_leg_bytes(kind);
     __m256 acc[2][CM];
     acc_load(C, acc, b0 ? y : NULL, ldy);
     if (C == 1 || kind == KERN_LEG_Q8) {
-        for (size_t b = b0; b < b1; b++, w += bb)
+        for (size_t b = b0; b < b1; b++, w += bb) {
+            if (C == 1 && (b - b0) % 2 == 0)
+                kern_weights_ahead(w, ahead, KERN_WEIGHT_NEAR, 2 * bb, 0, 1);
 #pragma GCC unroll 2
             for (int h = 0; h < 2; h++)
                 leg_step(kind, C, w, h, b, nb, a, as, acc[h]);
+        }
     } else {
         /* Several tokens go half by half, so that only one half's sums
          * need registers: prompts of 128 tokens 20% faster for Q4_0 and
@@ -155,6 +161,12 @@ AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, si
                 leg_step(kind, C, w + (b - b0) * bb, h, b, nb, a, as, acc[h]);
     }
     acc_store(C, acc, y, ldy);
+}
+
+AI void legacy_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+                    const uint8_t *a, size_t as, float *y, size_t ldy)
+{
+    legacy_tile_at(kind, C, 0, w, b0, b1, nb, a, as, y, ldy);
 }
 
 /* ---- Q4_K against kern_matmul's Q8_K rows (after the blocks, each
@@ -201,15 +213,20 @@ AI __m256i q4k_scale(const __m256i *scs, int j)
  * they are used, and decoding was 6% slower; asking for the next
  * super-block's lines first made it 5-6% faster instead (a block further
  * ahead, half a block, this block, or into the second level only: 2-18%
- * slower than that; two builds' tokens alternated in one process). */
-AI void q4k_lone(const uint8_t *wk, __m256i (*scs)[2], const uint8_t *qs, __m256i *isum)
+ * slower than that; two builds' tokens alternated in one process). With
+ * `ahead` (Intel cores) they are asked for as the AVX-512 set asks, a
+ * quarter of the block at a time: decoding 0.78 of the limit against 0.75
+ * asking for the next block's lines at once, into both levels (four runs
+ * of each in turn, an Emerald Rapids Xeon). */
+AI void q4k_lone(const size_t ahead, const uint8_t *wk, __m256i (*scs)[2], const uint8_t *qs, __m256i *isum)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     isum[0] = isum[1] = _mm256_setzero_si256();
-    for (int l = 0; l < KERN_PK_Q4_K; l += 64) /* a prefetch never faults */
+    for (int l = 0; !ahead && l < KERN_PK_Q4_K; l += 64) /* a prefetch never faults */
         _mm_prefetch((const char *)wk + KERN_PK_Q4_K + l, _MM_HINT_T0);
 #pragma GCC unroll 4
     for (int jp = 0; jp < 4; jp++) {
+        kern_weights_ahead(wk, ahead, KERN_NEAR_Q4K, KERN_PK_Q4_K, jp, 4);
         const uint8_t *p = wk + KERN_PK_Q4K_QS + 512 * jp, *q = qs + 64 * jp;
         __m256i s[2][2];
         for (int h = 0; h < 2; h++)
@@ -235,8 +252,8 @@ AI void q4k_lone(const uint8_t *wk, __m256i (*scs)[2], const uint8_t *qs, __m256
  * Not unrolled: unrolled, several tokens' sums spilled (4 tokens hot: 26%
  * slower for Q4_K, 32% for Q5_K) and the code grew threefold, which cost
  * a lone token's decoding 9% as well. */
-AI void q4k_half(const int q5, const int C, const uint8_t *w, const uint8_t *wk, int h, const __m256i *scs,
-                 const uint8_t *a, size_t as, size_t b, __m256i *isum)
+AI void q4k_half(const int q5, const int C, const size_t ahead, const uint8_t *w, const uint8_t *wk, int h,
+                 const __m256i *scs, const uint8_t *a, size_t as, size_t b, __m256i *isum)
 {
     static const int off[8] = {0, 4, 8, 12, 16, 20, 24, 28};
     const __m256i m4 = _mm256_set1_epi8(0x0f), m10 = _mm256_set1_epi8(0x10);
@@ -247,6 +264,8 @@ AI void q4k_half(const int q5, const int C, const uint8_t *w, const uint8_t *wk,
         /* sub-block j: the low (even j) or high nibbles of pair j / 2 */
         const uint8_t *p = wk + KERN_PK_Q4K_QS + 512 * (j / 2) + 32 * h;
         __m256i W[8];
+        if (C == 1 && h == 0)
+            kern_weights_ahead(w, ahead, KERN_NEAR_Q4K, q5 ? KERN_PK_Q5_K : KERN_PK_Q4_K, j, 8);
         for (int k = 0; k < 8; k++) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(p + 64 * k));
             W[k] = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(v, 4) : v, m4);
@@ -271,8 +290,8 @@ AI void q4k_half(const int q5, const int C, const uint8_t *w, const uint8_t *wk,
     }
 }
 
-AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
-                 const uint8_t *a, size_t as, float *y, size_t ldy)
+AI void q4k_tile_at(const int q5, const int C, const size_t ahead, const uint8_t *w, size_t b0, size_t b1,
+                    size_t nb, const uint8_t *a, size_t as, float *y, size_t ldy)
 {
     __m256 acc[2][CM];
     acc_load(C, acc, b0 ? y : NULL, ldy);
@@ -284,14 +303,14 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
         for (int h = 0; h < 2; h++)
             q4k_scales(wk, h, scs[h], mns[h]);
         if (lone)
-            q4k_lone(wk, scs, a + b * KERN_Q8K_BYTES + KERN_Q8K_QS, both);
+            q4k_lone(ahead, wk, scs, a + b * KERN_Q8K_BYTES + KERN_Q8K_QS, both);
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             __m256i isum[CM];
             if (lone)
                 isum[0] = both[h];
             else
-                q4k_half(q5, C, w, wk, h, scs[h], a, as, b, isum);
+                q4k_half(q5, C, ahead, w, wk, h, scs[h], a, as, b, isum);
             /* (min 2m, min 2m + 1) of each row */
             __m256i mn[4];
             for (int m = 0; m < 4; m++)
@@ -314,6 +333,12 @@ AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t 
         }
     }
     acc_store(C, acc, y, ldy);
+}
+
+AI void q4k_tile(const int q5, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+                 const uint8_t *a, size_t as, float *y, size_t ldy)
+{
+    q4k_tile_at(q5, C, 0, w, b0, b1, nb, a, as, y, ldy);
 }
 
 /* ---- Q6_K, Q3_K and Q2_K against kern_matmul's Q8_K rows: per
@@ -436,8 +461,8 @@ AI void k16_step(const int kind, const int C, const uint8_t *w, int h, int ntp, 
     }
 }
 
-AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
-                 const uint8_t *a, size_t as, float *y, size_t ldy)
+AI void k16_tile_at(const int kind, const int C, const size_t ahead, const uint8_t *w, size_t b0, size_t b1,
+                    size_t nb, const uint8_t *a, size_t as, float *y, size_t ldy)
 {
     (void)nb;
     const int q3 = kind == KERN_K16_Q3, q2 = kind == KERN_K16_Q2;
@@ -457,11 +482,17 @@ AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_
              * and Q6_K's, and several tokens', were slower so */
             if (C == 1 && q2) {
 #pragma GCC unroll 8
-                for (int ntp = 0; ntp < 8; ntp++)
+                for (int ntp = 0; ntp < 8; ntp++) {
+                    if (h == 0)
+                        kern_weights_ahead(w, ahead, KERN_NEAR_K16, bb, ntp, 8);
                     k16_step(kind, C, w, h, ntp, a, as, b, isum);
+                }
             } else {
-                for (int ntp = 0; ntp < 8; ntp++)
+                for (int ntp = 0; ntp < 8; ntp++) {
+                    if (C == 1 && h == 0)
+                        kern_weights_ahead(w, ahead, KERN_NEAR_K16, bb, ntp, 8);
                     k16_step(kind, C, w, h, ntp, a, as, b, isum);
+                }
             }
             /* Q2_K's mins of sub-blocks 2m and 2m + 1 as an int16 pair a row */
             __m256i mn[8];
@@ -489,11 +520,18 @@ AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_
     acc_store(C, acc, y, ldy);
 }
 
+AI void k16_tile(const int kind, const int C, const uint8_t *w, size_t b0, size_t b1, size_t nb,
+                 const uint8_t *a, size_t as, float *y, size_t ldy)
+{
+    k16_tile_at(kind, C, 0, w, b0, b1, nb, a, as, y, ldy);
+}
+
 /* ---- F16: as the AVX-512 set's f16_tile, in two halves of eight rows;
  * the eight chains of a token fill half the registers, so a tile is one
  * token. */
 
-AI void f16_tile(const int C, const uint8_t *w, size_t b1, const uint8_t *a, size_t as, float *y, size_t ldy)
+AI void f16_tile_at(const int C, const size_t ahead, const uint8_t *w, size_t b1, const uint8_t *a, size_t as,
+                    float *y, size_t ldy)
 {
     (void)C;
     (void)as;
@@ -506,7 +544,8 @@ AI void f16_tile(const int C, const uint8_t *w, size_t b1, const uint8_t *a, siz
             acc[h][k] = _mm256_setzero_ps();
     const float *x = (const float *)a;
     const size_t n = b1 * KERN_PK_F16_BLCK;
-    for (size_t e = 0; e < n; e += 4, w += 4 * 32)
+    for (size_t e = 0; e < n; e += 4, w += 4 * 32) {
+        kern_weights_ahead(w, ahead, KERN_WEIGHT_NEAR, 4 * 32, 0, 1);
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             __m256 xv = _mm256_set1_ps(x[e + k]);
@@ -515,10 +554,18 @@ AI void f16_tile(const int C, const uint8_t *w, size_t b1, const uint8_t *a, siz
                 acc[h][k] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 32 * k + 16 * h))),
                                             xv, acc[h][k]);
         }
+    }
 #pragma GCC unroll 2
     for (int h = 0; h < 2; h++)
         _mm256_storeu_ps(y + 8 * h, _mm256_add_ps(_mm256_add_ps(acc[h][0], acc[h][1]),
                                                   _mm256_add_ps(acc[h][2], acc[h][3])));
 }
 
+AI void f16_tile(const int C, const uint8_t *w, size_t b1, const uint8_t *a, size_t as, float *y, size_t ldy)
+{
+    f16_tile_at(C, 0, w, b1, a, as, y, ldy);
+}
+
 KERN_DEFINE_PACKED_SET(kern_packed_gemm_avx2, CM, KERN_CASES_4, CM, KERN_CASES_4, 1, KERN_CASES_1)
+/* the products of a lone token on Intel cores (see pack_avx512.c) */
+KERN_DEFINE_LONE_SET(kern_lone_gemm_avx2)

@@ -154,15 +154,16 @@ AI __m512 leg_dw(const int kind, const uint8_t *w, __m512 *mw)
     return dw;
 }
 
-/* A lone token's product in the AMX set (Intel server cores) asks for the
- * weights KERN_WEIGHT_AHEAD bytes ahead of each block it reads, into the
- * second level; the hardware's own prefetchers leave the memory idle part
- * of the time there. On an Emerald Rapids Xeon, 400 MB products of one
+/* A lone token's product on Intel cores (the AMX set, and the AVX-512 and
+ * AVX2 sets' -prefetch tables: kern_lone_gemm_*) asks for the weights
+ * KERN_WEIGHT_AHEAD bytes ahead of each block it reads, into the second
+ * level; the hardware's own prefetchers leave the memory idle part of the
+ * time there. On an Emerald Rapids Xeon, 400 MB products of one
  * token read 1.3-1.45 times faster (Q4_0, Q8_0) and Q4_K 1.35 with 3 KB
  * into the first level; 12 KB into the second took 0.93-0.98 of that
  * time (Q4_K 0.96, Q4_0 0.98, Q8_0 0.93, F16 0.95; 6-24 KB alike). On
  * the AMD EPYC of the AVX-512 set's measurements prefetching lost
- * 2.5-14%, so that set goes without.
+ * 2.5-14%, so the sets go without on AMD cores (cpu.c).
  *
  * The same lines are asked for again, nearer, into the first level: the
  * more instructions a product runs per line, the fewer lines it kept in
@@ -183,24 +184,6 @@ AI __m512 leg_dw(const int kind, const uint8_t *w, __m512 *mw)
  * Broadcasting the activations by shuffles from two loads instead of
  * eight broadcast loads lost 3-4%; a precomputed offset (no scalar
  * multiply) changed nothing. */
-#define NEAR_Q4K 1536
-#define NEAR_K16 2048
-
-/* Ask for part j of `parts` of the lines of the bb bytes of weights at w:
- * ahead bytes on into the second level and near bytes on into the first
- * (ahead 0: neither). Products whose blocks are many lines long ask a part
- * at a time, spread over the block. */
-AI void weights_ahead(const uint8_t *w, size_t ahead, size_t near, size_t bb, int j, int parts)
-{
-    if (!ahead)
-        return;
-    const size_t lines = (bb + 63) / 64;
-#pragma GCC unroll 64
-    for (size_t l = lines * j / parts; l < lines * (j + 1) / parts; l++) {
-        _mm_prefetch((const char *)w + ahead + 64 * l, _MM_HINT_T1);
-        _mm_prefetch((const char *)w + near + 64 * l, _MM_HINT_T0);
-    }
-}
 
 /* acc + block b's integer sums s of one token scaled by the rows' dw and
  * the token's scale (its side da), + the rows' mins mw times the token's
@@ -234,7 +217,7 @@ AI void legacy_tile_at(const int kind, const int C, const size_t ahead, const ui
         /* two blocks' lines at a time: a whole number of lines (a block
          * is 4.5 to 8.5), each asked for once */
         if (C == 1 && (b - b0) % 2 == 0)
-            weights_ahead(w, ahead, KERN_WEIGHT_NEAR, 2 * bb, 0, 1);
+            kern_weights_ahead(w, ahead, KERN_WEIGHT_NEAR, 2 * bb, 0, 1);
         leg_codes(kind, in_place, w, W);
         __m512 mw, dw = leg_dw(kind, w, &mw);
         if (C == 1 && !q8 && nb > 64)
@@ -375,7 +358,7 @@ AI void q4k_tile_at(const int q5, const int C, const size_t ahead, const uint8_t
         for (int j = 0; j < 8; j++) {
             __m512i W[8];
             if (C == 1)
-                weights_ahead(w, ahead, NEAR_Q4K, q5 ? KERN_PK_Q5_K : KERN_PK_Q4_K, j, 8);
+                kern_weights_ahead(w, ahead, KERN_NEAR_Q4K, q5 ? KERN_PK_Q5_K : KERN_PK_Q4_K, j, 8);
             q4k_codes(q5, 1, w, j, W);
             const __m512i sc = lane_bytes(scs[j / 4], j % 4, NO_BYTE);
 #pragma GCC unroll 16
@@ -442,7 +425,7 @@ AI void k16_tile_at(const int kind, const int C, const size_t ahead, const uint8
             const int n = np / 2, p = np % 2;
             __m512i Q[4][4];
             if (C == 1)
-                weights_ahead(w, ahead, NEAR_K16, bb, np, 4);
+                kern_weights_ahead(w, ahead, KERN_NEAR_K16, bb, np, 4);
             for (int k = 0; q2 && k < 4; k++) {
                 __m512i lb = _mm512_loadu_si512(w + KERN_PK_Q2K_L(n, p, k));
                 for (int t = 0; t < 4; t++)
@@ -534,7 +517,7 @@ AI void f16_tile_at(const int C, const size_t ahead, const uint8_t *w, size_t b1
     const size_t n = b1 * KERN_PK_F16_BLCK;
     for (size_t e = 0; e < n; e += 4, w += 4 * 32) {
         if (C == 1)
-            weights_ahead(w, ahead, KERN_WEIGHT_NEAR, 4 * 32, 0, 1);
+            kern_weights_ahead(w, ahead, KERN_WEIGHT_NEAR, 4 * 32, 0, 1);
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             __m512 wv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + 32 * k)));
@@ -768,57 +751,26 @@ static void amx_legacy(uint32_t type, const int kind, size_t BB, size_t PB, cons
     amx_end(type, full, w, ws, nr, a, as, nc, n, y, ldy);
 }
 
-/* ---- The AMX set's products of a lone token: the AVX-512 set's, asking
- * for the weights KERN_WEIGHT_AHEAD bytes ahead. */
-#define CASE_LEG_AHEAD(KIND, C) \
-    case C: legacy_tile_at(KIND, C, KERN_WEIGHT_AHEAD, wg, b0, b1, nb, at, as, yt, ldy); break;
-#define CASE_Q4K_AHEAD(Q5, C) \
-    case C: q4k_tile_at(Q5, C, KERN_WEIGHT_AHEAD, wg, b0, b1, nb, at, as, yt, ldy); break;
-#define CASE_K16_AHEAD(KIND, C) \
-    case C: k16_tile_at(KIND, C, KERN_WEIGHT_AHEAD, wg, b0, b1, nb, at, as, yt, ldy); break;
-KERN_PACKED_TYPE(lone_q4_0, 1, 32, Q4_0, KERN_CASES_1, CASE_LEG_AHEAD, KERN_LEG_Q4)
-KERN_PACKED_TYPE(lone_q8_0, 1, 32, Q8_0, KERN_CASES_1, CASE_LEG_AHEAD, KERN_LEG_Q8)
-KERN_PACKED_TYPE(lone_q5_0, 1, 32, Q5_0, KERN_CASES_1, CASE_LEG_AHEAD, KERN_LEG_Q5)
-KERN_PACKED_TYPE(lone_q4_1, 1, 32, Q4_1, KERN_CASES_1, CASE_LEG_AHEAD, KERN_LEG_Q4_1)
-KERN_PACKED_TYPE(lone_q5_1, 1, 32, Q5_1, KERN_CASES_1, CASE_LEG_AHEAD, KERN_LEG_Q5_1)
-KERN_PACKED_TYPE(lone_q4_k, 1, 256, Q4_K, KERN_CASES_1, CASE_Q4K_AHEAD, 0)
-KERN_PACKED_TYPE(lone_q5_k, 1, 256, Q5_K, KERN_CASES_1, CASE_Q4K_AHEAD, 1)
-KERN_PACKED_TYPE(lone_q6_k, 1, 256, Q6_K, KERN_CASES_1, CASE_K16_AHEAD, KERN_K16_Q6)
-KERN_PACKED_TYPE(lone_q3_k, 1, 256, Q3_K, KERN_CASES_1, CASE_K16_AHEAD, KERN_K16_Q3)
-KERN_PACKED_TYPE(lone_q2_k, 1, 256, Q2_K, KERN_CASES_1, CASE_K16_AHEAD, KERN_K16_Q2)
-#define CASE_F16_AHEAD(KIND, C) case C: f16_tile_at(C, KERN_WEIGHT_AHEAD, wg, b1, at, as, yt, ldy); break;
-KERN_PACKED_TYPE(lone_f16, 1, KERN_PK_F16_BLCK, F16, KERN_CASES_1, CASE_F16_AHEAD, 0)
+/* ---- The products of a lone token that ask for the weights
+ * KERN_WEIGHT_AHEAD bytes ahead: the AMX set's, and the AVX-512 set's on
+ * Intel cores. */
+KERN_DEFINE_LONE_SET(kern_lone_gemm_avx512)
 
-/* The AMX set's product `name` of type T: a lone token through lone,
- * several through `several`, called with (T's type id, ARGS..., the
- * product's arguments). */
-#define AMX_PRODUCT(name, T, lone, several, ...) \
+/* The AMX set's product `name` of type T through `several`, called with
+ * (T's type id, ARGS..., the product's arguments); fewer tokens than a
+ * tile go to the AVX-512 set's. */
+#define AMX_PRODUCT(name, T, several, ...) \
     static void name(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc, size_t n, \
                      float *y, size_t ldy) \
     { \
-        if (nc == 1) \
-            lone(w, ws, nr, a, as, nc, n, y, ldy); \
-        else \
-            several(GGUF_T_##T, __VA_ARGS__ w, ws, nr, a, as, nc, n, y, ldy); \
+        several(GGUF_T_##T, __VA_ARGS__ w, ws, nr, a, as, nc, n, y, ldy); \
     }
-#define AMX_LEGACY(name, T, KIND, lone) \
-    AMX_PRODUCT(name, T, lone, amx_legacy, KIND, KERN_PK_##T, KERN_PANEL_##T,)
-AMX_LEGACY(amx_q4_0, Q4_0, KERN_LEG_Q4, lone_q4_0)
-AMX_LEGACY(amx_q8_0, Q8_0, KERN_LEG_Q8, lone_q8_0)
-AMX_LEGACY(amx_q5_0, Q5_0, KERN_LEG_Q5, lone_q5_0)
-AMX_LEGACY(amx_q4_1, Q4_1, KERN_LEG_Q4_1, lone_q4_1)
-AMX_LEGACY(amx_q5_1, Q5_1, KERN_LEG_Q5_1, lone_q5_1)
-
-/* Several tokens of the types without tiles: the AVX-512 set's. */
-static void avx512_product(uint32_t type, const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as,
-                           size_t nc, size_t n, float *y, size_t ldy)
-{
-    kern_packed_gemm_avx512(type)(w, ws, nr, a, as, nc, n, y, ldy);
-}
-AMX_PRODUCT(amx_q6_k, Q6_K, lone_q6_k, avx512_product,)
-AMX_PRODUCT(amx_q3_k, Q3_K, lone_q3_k, avx512_product,)
-AMX_PRODUCT(amx_q2_k, Q2_K, lone_q2_k, avx512_product,)
-AMX_PRODUCT(amx_f16, F16, lone_f16, avx512_product,)
+#define AMX_LEGACY(name, T, KIND) AMX_PRODUCT(name, T, amx_legacy, KIND, KERN_PK_##T, KERN_PANEL_##T,)
+AMX_LEGACY(amx_q4_0, Q4_0, KERN_LEG_Q4)
+AMX_LEGACY(amx_q8_0, Q8_0, KERN_LEG_Q8)
+AMX_LEGACY(amx_q5_0, Q5_0, KERN_LEG_Q5)
+AMX_LEGACY(amx_q4_1, Q4_1, KERN_LEG_Q4_1)
+AMX_LEGACY(amx_q5_1, Q5_1, KERN_LEG_Q5_1)
 
 /* ---- AMX Q4_K and Q5_K. A sub-block's six-bit scale is 8h + l (h, l <
  * 8), and its codes times l and times h (at most 31 * 7: unsigned bytes)
@@ -938,8 +890,8 @@ static void amx_q4k(uint32_t type, const int q5, size_t BB, size_t PB, const uin
     amx_end(type, full, w, ws, nr, a, as, nc, n, y, ldy);
 }
 
-AMX_PRODUCT(amx_q4_k, Q4_K, lone_q4_k, amx_q4k, 0, KERN_PK_Q4_K, KERN_PANEL_Q4_K,)
-AMX_PRODUCT(amx_q5_k, Q5_K, lone_q5_k, amx_q4k, 1, KERN_PK_Q5_K, KERN_PANEL_Q5_K,)
+AMX_PRODUCT(amx_q4_k, Q4_K, amx_q4k, 0, KERN_PK_Q4_K, KERN_PANEL_Q4_K,)
+AMX_PRODUCT(amx_q5_k, Q5_K, amx_q4k, 1, KERN_PK_Q5_K, KERN_PANEL_Q5_K,)
 
 kern_gemm_fn kern_packed_gemm_amx(uint32_t type)
 {
@@ -951,10 +903,6 @@ kern_gemm_fn kern_packed_gemm_amx(uint32_t type)
     case GGUF_T_Q5_1: return amx_q5_1;
     case GGUF_T_Q4_K: return amx_q4_k;
     case GGUF_T_Q5_K: return amx_q5_k;
-    case GGUF_T_Q6_K: return amx_q6_k;
-    case GGUF_T_Q3_K: return amx_q3_k;
-    case GGUF_T_Q2_K: return amx_q2_k;
-    case GGUF_T_F16: return amx_f16;
     default: return kern_packed_gemm_avx512(type);
     }
 }

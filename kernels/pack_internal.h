@@ -155,42 +155,87 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
 #define KERN_CASE_K16(KIND, C) case C: k16_tile(KIND, C, wg, b0, b1, nb, at, as, yt, ldy); break;
 #define KERN_CASE_F16(KIND, C) case C: f16_tile(C, wg, b1, at, as, yt, ldy); break;
 
-/* A set's packed products of Q4_0, Q8_0, Q5_0, Q4_1 and Q5_1 (its
- * legacy_tile, up to CM_LEG tokens a tile, cases CASES_LEG), Q4_K, Q5_K
- * (q4k_tile), Q6_K, Q3_K and Q2_K (k16_tile; CM_Q4K, CASES_Q4K), F16
- * (f16_tile(C, w, b1, ...), blocks 0..b1; CM_F16, CASES_F16), and
+/* A set's products `P_q4_0` ... `P_f16`, of Q4_0, Q8_0, Q5_0, Q4_1 and
+ * Q5_1 (its legacy_tile, up to CM_LEG tokens a tile, cases CASES_LEG of
+ * CASE_LEG), Q4_K, Q5_K (CASE_Q4K) and Q6_K, Q3_K, Q2_K (CASE_K16; CM_Q4K,
+ * CASES_Q4K), F16 (CASE_F16, blocks 0..b1; CM_F16, CASES_F16), and
  * `getter`, the kern_gemm_fn of a type or NULL; KERN_PACKED_TYPE defines
  * one, of type T, with the tile case CASE(KIND, C). */
 #define KERN_PACKED_TYPE(name, CM, BLCK, T, CASES, CASE, KIND) \
     KERN_DEFINE_PACKED(name, CM, BLCK, KERN_PK_##T, KERN_PANEL_##T, CASES(CASE, KIND, ))
-#define KERN_DEFINE_PACKED_SET(getter, CM_LEG, CASES_LEG, CM_Q4K, CASES_Q4K, CM_F16, CASES_F16) \
-    KERN_PACKED_TYPE(packed_q4_0, CM_LEG, 32, Q4_0, CASES_LEG, KERN_CASE_LEG, KERN_LEG_Q4) \
-    KERN_PACKED_TYPE(packed_q8_0, CM_LEG, 32, Q8_0, CASES_LEG, KERN_CASE_LEG, KERN_LEG_Q8) \
-    KERN_PACKED_TYPE(packed_q5_0, CM_LEG, 32, Q5_0, CASES_LEG, KERN_CASE_LEG, KERN_LEG_Q5) \
-    KERN_PACKED_TYPE(packed_q4_1, CM_LEG, 32, Q4_1, CASES_LEG, KERN_CASE_LEG, KERN_LEG_Q4_1) \
-    KERN_PACKED_TYPE(packed_q5_1, CM_LEG, 32, Q5_1, CASES_LEG, KERN_CASE_LEG, KERN_LEG_Q5_1) \
-    KERN_PACKED_TYPE(packed_q4_k, CM_Q4K, 256, Q4_K, CASES_Q4K, KERN_CASE_Q4K, 0) \
-    KERN_PACKED_TYPE(packed_q5_k, CM_Q4K, 256, Q5_K, CASES_Q4K, KERN_CASE_Q4K, 1) \
-    KERN_PACKED_TYPE(packed_q6_k, CM_Q4K, 256, Q6_K, CASES_Q4K, KERN_CASE_K16, KERN_K16_Q6) \
-    KERN_PACKED_TYPE(packed_q3_k, CM_Q4K, 256, Q3_K, CASES_Q4K, KERN_CASE_K16, KERN_K16_Q3) \
-    KERN_PACKED_TYPE(packed_q2_k, CM_Q4K, 256, Q2_K, CASES_Q4K, KERN_CASE_K16, KERN_K16_Q2) \
-    KERN_PACKED_TYPE(packed_f16, CM_F16, KERN_PK_F16_BLCK, F16, CASES_F16, KERN_CASE_F16, 0) \
+#define KERN_DEFINE_PRODUCTS(getter, P, CM_LEG, CASES_LEG, CASE_LEG, CM_Q4K, CASES_Q4K, CASE_Q4K, CASE_K16, \
+                             CM_F16, CASES_F16, CASE_F16) \
+    KERN_PACKED_TYPE(P##_q4_0, CM_LEG, 32, Q4_0, CASES_LEG, CASE_LEG, KERN_LEG_Q4) \
+    KERN_PACKED_TYPE(P##_q8_0, CM_LEG, 32, Q8_0, CASES_LEG, CASE_LEG, KERN_LEG_Q8) \
+    KERN_PACKED_TYPE(P##_q5_0, CM_LEG, 32, Q5_0, CASES_LEG, CASE_LEG, KERN_LEG_Q5) \
+    KERN_PACKED_TYPE(P##_q4_1, CM_LEG, 32, Q4_1, CASES_LEG, CASE_LEG, KERN_LEG_Q4_1) \
+    KERN_PACKED_TYPE(P##_q5_1, CM_LEG, 32, Q5_1, CASES_LEG, CASE_LEG, KERN_LEG_Q5_1) \
+    KERN_PACKED_TYPE(P##_q4_k, CM_Q4K, 256, Q4_K, CASES_Q4K, CASE_Q4K, 0) \
+    KERN_PACKED_TYPE(P##_q5_k, CM_Q4K, 256, Q5_K, CASES_Q4K, CASE_Q4K, 1) \
+    KERN_PACKED_TYPE(P##_q6_k, CM_Q4K, 256, Q6_K, CASES_Q4K, CASE_K16, KERN_K16_Q6) \
+    KERN_PACKED_TYPE(P##_q3_k, CM_Q4K, 256, Q3_K, CASES_Q4K, CASE_K16, KERN_K16_Q3) \
+    KERN_PACKED_TYPE(P##_q2_k, CM_Q4K, 256, Q2_K, CASES_Q4K, CASE_K16, KERN_K16_Q2) \
+    KERN_PACKED_TYPE(P##_f16, CM_F16, KERN_PK_F16_BLCK, F16, CASES_F16, CASE_F16, 0) \
     kern_gemm_fn getter(uint32_t type) \
     { \
         switch (type) { \
-        case GGUF_T_Q4_0: return packed_q4_0; \
-        case GGUF_T_Q8_0: return packed_q8_0; \
-        case GGUF_T_Q5_0: return packed_q5_0; \
-        case GGUF_T_Q4_1: return packed_q4_1; \
-        case GGUF_T_Q5_1: return packed_q5_1; \
-        case GGUF_T_Q4_K: return packed_q4_k; \
-        case GGUF_T_Q5_K: return packed_q5_k; \
-        case GGUF_T_Q6_K: return packed_q6_k; \
-        case GGUF_T_Q3_K: return packed_q3_k; \
-        case GGUF_T_Q2_K: return packed_q2_k; \
-        case GGUF_T_F16: return packed_f16; \
+        case GGUF_T_Q4_0: return P##_q4_0; \
+        case GGUF_T_Q8_0: return P##_q8_0; \
+        case GGUF_T_Q5_0: return P##_q5_0; \
+        case GGUF_T_Q4_1: return P##_q4_1; \
+        case GGUF_T_Q5_1: return P##_q5_1; \
+        case GGUF_T_Q4_K: return P##_q4_k; \
+        case GGUF_T_Q5_K: return P##_q5_k; \
+        case GGUF_T_Q6_K: return P##_q6_k; \
+        case GGUF_T_Q3_K: return P##_q3_k; \
+        case GGUF_T_Q2_K: return P##_q2_k; \
+        case GGUF_T_F16: return P##_f16; \
         default: return NULL; \
         } \
     }
+
+/* A set's packed products (its legacy_tile, q4k_tile, k16_tile and
+ * f16_tile). */
+#define KERN_DEFINE_PACKED_SET(getter, CM_LEG, CASES_LEG, CM_Q4K, CASES_Q4K, CM_F16, CASES_F16) \
+    KERN_DEFINE_PRODUCTS(getter, packed, CM_LEG, CASES_LEG, KERN_CASE_LEG, CM_Q4K, CASES_Q4K, KERN_CASE_Q4K, \
+                         KERN_CASE_K16, CM_F16, CASES_F16, KERN_CASE_F16)
+
+/* Bytes of weights ahead that the K-quants' products of a lone token ask
+ * for into the first level (the legacy types and F16: KERN_WEIGHT_NEAR);
+ * see pack_avx512.c, where they were measured. */
+#define KERN_NEAR_Q4K 1536
+#define KERN_NEAR_K16 2048
+
+/* Ask for part j of `parts` of the lines of the bb bytes of weights at w:
+ * ahead bytes on into the second level and near bytes on into the first
+ * (ahead 0: neither). Products whose blocks are many lines long ask a part
+ * at a time, spread over the block. */
+static inline __attribute__((always_inline)) void kern_weights_ahead(const uint8_t *w, size_t ahead, size_t near,
+                                                                     size_t bb, int j, int parts)
+{
+    if (!ahead)
+        return;
+    const size_t lines = (bb + 63) / 64;
+#pragma GCC unroll 64
+    for (size_t l = lines * j / parts; l < lines * (j + 1) / parts; l++) {
+        __builtin_prefetch(w + ahead + 64 * l, 0, 2);
+        __builtin_prefetch(w + near + 64 * l, 0, 3);
+    }
+}
+
+/* A set's products of a lone token that ask for the weights
+ * KERN_WEIGHT_AHEAD bytes ahead (its legacy_tile_at, q4k_tile_at,
+ * k16_tile_at and f16_tile_at with that distance), for CPUs whose own
+ * prefetchers leave the memory idle part of the time (Intel's). */
+#define KERN_CASE_LEG_AHEAD(KIND, C) \
+    case C: legacy_tile_at(KIND, C, KERN_WEIGHT_AHEAD, wg, b0, b1, nb, at, as, yt, ldy); break;
+#define KERN_CASE_Q4K_AHEAD(Q5, C) \
+    case C: q4k_tile_at(Q5, C, KERN_WEIGHT_AHEAD, wg, b0, b1, nb, at, as, yt, ldy); break;
+#define KERN_CASE_K16_AHEAD(KIND, C) \
+    case C: k16_tile_at(KIND, C, KERN_WEIGHT_AHEAD, wg, b0, b1, nb, at, as, yt, ldy); break;
+#define KERN_CASE_F16_AHEAD(KIND, C) case C: f16_tile_at(C, KERN_WEIGHT_AHEAD, wg, b1, at, as, yt, ldy); break;
+#define KERN_DEFINE_LONE_SET(getter) \
+    KERN_DEFINE_PRODUCTS(getter, lone, 1, KERN_CASES_1, KERN_CASE_LEG_AHEAD, 1, KERN_CASES_1, KERN_CASE_Q4K_AHEAD, \
+                         KERN_CASE_K16_AHEAD, 1, KERN_CASES_1, KERN_CASE_F16_AHEAD)
 
 #endif

@@ -64,6 +64,9 @@ struct kern_ops {
     size_t (*pack_grain)(uint32_t type, size_t n_in);
     void (*pack)(uint32_t type, const uint8_t *w, size_t n_in, size_t n_out, uint8_t *dst);
     kern_gemm_fn (*packed_gemm)(uint32_t type);
+    /* the packed product of a lone token, where the set's differs (it asks
+     * for the weights ahead); NULL: packed_gemm's */
+    kern_gemm_fn (*lone_gemm)(uint32_t type);
     /* kern_f32_to_f16_row; NULL: the portable loop */
     void (*f32_to_f16)(const float *x, uint16_t *y, size_t n);
     /* y[i] = x[i] rounded to F16 and back: kern_matmul's activation row
@@ -92,6 +95,10 @@ static inline float kern_expf_softmax(float x)
 
 kern_gemm_fn kern_packed_gemm_avx512(uint32_t type);
 kern_gemm_fn kern_packed_gemm_avx2(uint32_t type);
+/* The sets' products of a lone token asking for the weights
+ * KERN_WEIGHT_AHEAD bytes ahead (Intel cores) */
+kern_gemm_fn kern_lone_gemm_avx512(uint32_t type);
+kern_gemm_fn kern_lone_gemm_avx2(uint32_t type);
 /* kern_packed_gemm_avx512's products, the legacy types' prompts on AMX
  * tiles (the calling thread must hold the permission for tile data) */
 kern_gemm_fn kern_packed_gemm_amx(uint32_t type);
@@ -108,8 +115,8 @@ typedef struct kern_amx_config {
     uint8_t rows[16];
 } kern_amx_config;
 
-/* Bytes of weights ahead that the AMX set's products of a lone token ask
- * for, into the second level, and (the legacy types and F16) again into
+/* Bytes of weights ahead that the prefetching sets' products of a lone
+ * token ask for (lone_gemm), into the second level, and (the legacy types and F16) again into
  * the first; see pack_avx512.c, where they were measured. The bandwidth
  * probe's prefetching way asks the same (matmul.c). */
 #define KERN_WEIGHT_AHEAD 12288
@@ -129,13 +136,21 @@ void kern_quant_q8_k_avx2(const float *x, uint8_t *row, size_t n);
 /* BF16 products with vdpbf16ps (AVX-512 BF16). */
 void kern_gemm_bf16_avx512(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc,
                            size_t n, float *y, size_t ldy);
-/* the same, a lone token asking for the weights ahead (the AMX set's) */
+/* the same, a lone token asking for the weights ahead (Intel cores) */
+void kern_gemm_bf16_avx512_ahead(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc,
+                                 size_t n, float *y, size_t ldy);
+/* the same with AMX tiles from 16 tokens (Intel server cores) */
 void kern_gemm_bf16_amx(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc,
                         size_t n, float *y, size_t ldy);
 
+/* Each x86 set plain (AMD cores) and asking for a lone token's weights
+ * ahead (_prefetch, Intel cores; the AMX set always does). */
 extern const struct kern_ops kern_ops_avx2;
+extern const struct kern_ops kern_ops_avx2_prefetch;
 extern const struct kern_ops kern_ops_avx512;
+extern const struct kern_ops kern_ops_avx512_prefetch;
 extern const struct kern_ops kern_ops_avx512_bf16;
+extern const struct kern_ops kern_ops_avx512_bf16_prefetch;
 extern const struct kern_ops kern_ops_amx;
 extern const struct kern_ops kern_ops_neon;
 extern const struct kern_ops kern_ops_neon_dotprod;

@@ -28,7 +28,7 @@
 #define CM_KQ 8
 #else
 #define OPS_NAME kern_ops_avx2
-#define SET_NAME "avx2"
+#define SET_NAME "avx2-fma"
 #define VNNI 0
 #define RM_LEGACY 2
 #define RM_KQ 1
@@ -792,9 +792,11 @@ DEFINE_GEMM(gemm_f32, RM_FLOAT, CM_FLOAT, float_tile, F_F32)
 DEFINE_GEMM(gemm_f16, RM_FLOAT, CM_FLOAT, float_tile, F_F16)
 DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
 
-/* The table, with `bf16` as the BF16 product: the AVX-512 set has a
- * second table for CPUs with the BF16 dot product. */
-#define OPS_TABLE(bf16, packed) \
+/* The table, with `bf16` as the BF16 product and `lone` as the packed
+ * product of a lone token (NULL: packed's): each set has a second table
+ * whose lone token asks for the weights ahead (Intel cores), and the
+ * AVX-512 set two more for CPUs with the BF16 dot product. */
+#define OPS_TABLE(bf16, packed, lone) \
     .gemm = { \
         [GGUF_T_F32] = gemm_f32, [GGUF_T_F16] = gemm_f16, [GGUF_T_BF16] = bf16, \
         [GGUF_T_Q4_0] = gemm_q4_0, [GGUF_T_Q4_1] = gemm_q4_1, [GGUF_T_Q5_0] = gemm_q5_0, \
@@ -805,7 +807,7 @@ DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
     .quant_q8_0 = kern_quant_q8_0_avx2, \
     .quant_q8_1 = kern_quant_q8_1_avx2, \
     .quant_q8_k = kern_quant_q8_k_avx2, \
-    PACK16_OPS .packed_gemm = packed, \
+    PACK16_OPS .packed_gemm = packed, .lone_gemm = lone, \
     .silu_mul = kern_silu_mul_avx2, \
     .f32_to_f16 = kern_f32_to_f16_avx2, \
     .round_f16 = kern_round_f16_avx2, \
@@ -814,17 +816,25 @@ DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
 #define PACK16_OPS .pack_size = kern_pack16_size, .pack_grain = kern_pack16_grain, .pack = kern_pack16,
 #if VNNI
 #define PACKED_GEMM kern_packed_gemm_avx512
+#define LONE_GEMM kern_lone_gemm_avx512
+#define OPS_PREFETCH kern_ops_avx512_prefetch
 #define ATTN_OPS .attn_f16 = kern_attn_f16_avx512
 #else
 #define PACKED_GEMM kern_packed_gemm_avx2
+#define LONE_GEMM kern_lone_gemm_avx2
+#define OPS_PREFETCH kern_ops_avx2_prefetch
 #define ATTN_OPS .attn_f16 = kern_attn_f16_avx2
 #endif
 
-const struct kern_ops OPS_NAME = {.name = SET_NAME, OPS_TABLE(gemm_bf16, PACKED_GEMM)};
+const struct kern_ops OPS_NAME = {.name = SET_NAME, OPS_TABLE(gemm_bf16, PACKED_GEMM, NULL)};
+const struct kern_ops OPS_PREFETCH = {.name = SET_NAME "-prefetch", OPS_TABLE(gemm_bf16, PACKED_GEMM, LONE_GEMM)};
 #if VNNI
 const struct kern_ops kern_ops_avx512_bf16 = {.name = SET_NAME "-bf16",
-                                              OPS_TABLE(kern_gemm_bf16_avx512, kern_packed_gemm_avx512)};
+                                              OPS_TABLE(kern_gemm_bf16_avx512, kern_packed_gemm_avx512, NULL)};
+const struct kern_ops kern_ops_avx512_bf16_prefetch = {
+    .name = SET_NAME "-bf16-prefetch",
+    OPS_TABLE(kern_gemm_bf16_avx512_ahead, kern_packed_gemm_avx512, kern_lone_gemm_avx512)};
 /* AMX CPUs all have the BF16 dot product */
 const struct kern_ops kern_ops_amx = {.name = SET_NAME "-bf16-amx",
-                                      OPS_TABLE(kern_gemm_bf16_amx, kern_packed_gemm_amx)};
+                                      OPS_TABLE(kern_gemm_bf16_amx, kern_packed_gemm_amx, kern_lone_gemm_avx512)};
 #endif

@@ -16,8 +16,11 @@ expect 2 "-r takes 1 to 1000 repetitions" rhema ai tasks benchmark --model x -r 
 expect 2 "-d takes 0 to 1000000 tokens" rhema ai tasks benchmark --model x -d -1
 expect 2 "-b takes 1 to 1000000 tokens (0: the default)" rhema ai tasks benchmark --model x -b -1
 expect 1 "cannot open: No such file or directory" rhema ai tasks benchmark --model "$tmp/none.gguf"
-expect 2 "--kernels: unknown kernel set 'sse2' (portable, avx2, avx512, neon, amx)" \
+expect 2 "--kernels: unknown kernel set 'sse2' (portable, avx2, avx512, neon, amx" \
     rhema ai tasks benchmark --model x --kernels sse2
+# a table by the name --version --verbose prints for it
+table=$(rhema --version --verbose | sed -n 's/^kernels: //p')
+expect 1 "cannot open" rhema ai tasks benchmark --model "$tmp/none.gguf" --kernels "$table"
 # a set of the other architecture (the binary's, which under qemu is not uname's)
 case "$(rhema --version --verbose)" in
 *"kernels: neon"*) other=avx2 ;;

@@ -14,7 +14,7 @@ expect 2 "needs a subcommand" rhema ai models
 expect 0 "rhema ai models validate" rhema ai models --help
 expect 2 "unknown option '--modle'; did you mean '--model'?" rhema ai models validate --modle x
 expect 2 "option --model needs a value" rhema ai models validate --model
-expect 2 "--kernels: unknown kernel set 'sse2' (portable, avx2, avx512, neon, amx)" rhema ai run --model x --prompt x --kernels sse2
+expect 2 "--kernels: unknown kernel set 'sse2' (portable, avx2, avx512, neon, amx" rhema ai run --model x --prompt x --kernels sse2
 expect 2 "--batch must be between 0 (the default, 128) and 1048576" rhema ai run --model x --prompt x --batch -1
 expect 2 "expected the path of a GGUF file" rhema ai models inspect
 expect 0 "usage: rhema ai models inspect PATH [--json]" rhema ai models inspect --help

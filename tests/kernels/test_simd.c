@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
@@ -229,19 +232,22 @@ static void test_avx512(void **state)
     check_isa(KERN_ISA_AVX512, NULL);
 }
 
-/* On a CPU with the BF16 dot product the AVX-512 set is the -bf16 table;
- * the plain one (for CPUs without) is checked too. */
-static void test_avx512_plain(void **state)
+static const kern_isa all_isas[] = {KERN_ISA_PORTABLE, KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON, KERN_ISA_AMX};
+#define N_ALL_ISAS (sizeof all_isas / sizeof all_isas[0])
+
+/* Each set's tables beyond the one this CPU picks: on an Intel core the
+ * plain ones, elsewhere the prefetching ones, and on a CPU with the BF16
+ * dot product the AVX-512 tables for CPUs without. */
+static void test_other_tables(void **state)
 {
-#if defined(__x86_64__)
-    kern_cpu cpu;
-    if (kern_cpu_select(&cpu, KERN_ISA_AVX512, NULL, 0) != KERN_OK)
+    int n = 0;
+    for (size_t i = 0; i < N_ALL_ISAS; i++) {
+        kern_cpu t[KERN_MAX_TABLES];
+        for (size_t k = 1, nt = kern_cpu_tables(all_isas[i], t, KERN_MAX_TABLES); k < nt; k++, n++)
+            check_set(&t[k], NULL);
+    }
+    if (!n)
         skip();
-    cpu.ops = &kern_ops_avx512;
-    check_set(&cpu, NULL);
-#else
-    skip();
-#endif
 }
 
 static void test_neon(void **state)
@@ -307,9 +313,8 @@ static void threads_isa(kern_isa isa, bool packed)
 
 static void test_threads(void **state)
 {
-    static const kern_isa isas[] = {KERN_ISA_PORTABLE, KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON, KERN_ISA_AMX};
-    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
-        threads_isa(isas[i], false);
+    for (size_t i = 0; i < N_ALL_ISAS; i++)
+        threads_isa(all_isas[i], false);
 }
 
 /* F16's several tokens (from 8, the AVX-512 sets' panels of weights
@@ -348,20 +353,28 @@ static void check_f16_alone(const kern_cpu *cpu)
 /* Every set that packs weights: packed products against the reference
  * over whole groups of 16 rows, tiles of tokens with tails, and the
  * same bits over threads and for a token alone; shapes it cannot pack
- * say so. */
+ * say so. A set's other tables differ in a lone token's products only:
+ * those are checked for them. */
 static void test_packed(void **state)
 {
-    static const kern_isa isas[] = {KERN_ISA_PORTABLE, KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON, KERN_ISA_AMX};
     static const uint32_t ptypes[] = {GGUF_T_Q4_0, GGUF_T_Q4_1, GGUF_T_Q5_0, GGUF_T_Q5_1, GGUF_T_Q8_0,
                                       GGUF_T_Q2_K, GGUF_T_Q3_K, GGUF_T_Q4_K, GGUF_T_Q5_K, GGUF_T_Q6_K,
                                       GGUF_T_F16};
     static const size_t outs[] = {16, 48, 80};
     static const size_t toks[] = {1, 2, 3, 7, 8, 9, 17};
     int sets = 0;
-    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
-        kern_cpu cpu;
-        if (kern_cpu_select(&cpu, isas[i], NULL, 0) != KERN_OK)
-            continue;
+    kern_cpu tables[N_ALL_ISAS * KERN_MAX_TABLES];
+    size_t n_tables = 0, firsts = 0;
+    for (size_t i = 0; i < N_ALL_ISAS; i++) {
+        size_t k = kern_cpu_tables(all_isas[i], tables + n_tables, KERN_MAX_TABLES);
+        if (k)
+            firsts |= (size_t)1 << n_tables;
+        n_tables += k;
+    }
+    for (size_t i = 0; i < n_tables; i++) {
+        const kern_cpu cpu = tables[i];
+        const bool first = firsts >> i & 1;
+        const size_t n_toks = first ? sizeof toks / sizeof toks[0] : 1;
         for (size_t ti = 0; ti < sizeof ptypes / sizeof ptypes[0]; ti++) {
             uint32_t type = ptypes[ti];
             /* F16 is packed 32 elements at a time, without panels */
@@ -383,18 +396,19 @@ static void test_packed(void **state)
             assert_true(f16 ? grain == 16 : grain > 16 && grain % 16 == 0);
             for (size_t ni = 0; ni < 4; ni++)
                 for (size_t oi = 0; oi < sizeof outs / sizeof outs[0]; oi++)
-                    for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++)
+                    for (size_t k = 0; k < n_toks; k++)
                         check_product_as(&cpu, NULL, true, type, ns[ni], outs[oi], toks[k]);
             /* codes and activations at their largest, of either sign (Q8_K
              * quants reach -128): no integer sum wraps */
-            for (size_t k = 0; k < 3; k++) {
+            for (size_t k = 0; k < (n_toks < 3 ? n_toks : 3); k++) {
                 check_product_ext(&cpu, NULL, true, 1.0f, type, ns[1], 48, toks[k]);
                 check_product_ext(&cpu, NULL, true, -1.0f, type, ns[1], 48, toks[k]);
             }
-            if (f16)
+            if (f16 && first)
                 check_f16_alone(&cpu);
         }
-        threads_isa(isas[i], true);
+        if (first)
+            threads_isa(cpu.isa, true);
     }
     if (!sets)
         skip();
@@ -592,13 +606,51 @@ static void test_detect(void **state)
     kern_cpu_detect(&best);
     assert_int_equal(kern_cpu_select_name(&named, "portable", err, sizeof err), KERN_OK);
     assert_false(kern_cpu_same_packing(&named, &best));
-    assert_int_equal(kern_cpu_select_name(&named, "avx-512", err, sizeof err), KERN_ETYPE);
-    assert_string_equal(err, "unknown kernel set 'avx-512' (portable, avx2, avx512, neon, amx)");
+    char big[512];
+    assert_int_equal(kern_cpu_select_name(&named, "avx-512", big, sizeof big), KERN_ETYPE);
+    const char *unknown = "unknown kernel set 'avx-512' (portable, avx2, avx512, neon, amx";
+    assert_memory_equal(big, unknown, strlen(unknown));
+    assert_int_equal(big[strlen(big) - 1], ')');
+    /* every table by its own name, which the message lists; a set's name
+     * picks its first table */
+    for (size_t i = 0; i < N_ALL_ISAS; i++) {
+        kern_cpu t[KERN_MAX_TABLES];
+        size_t n = kern_cpu_tables(all_isas[i], t, KERN_MAX_TABLES);
+        assert_int_equal(n > 0, all_isas[i] != KERN_ISA_PORTABLE && kern_cpu_has(all_isas[i]));
+        if (n) {
+            assert_int_equal(kern_cpu_select(&named, all_isas[i], NULL, 0), KERN_OK);
+            assert_ptr_equal(named.ops, t[0].ops);
+        }
+        for (size_t k = 0; k < n; k++) {
+            assert_int_equal(t[k].isa, all_isas[i]);
+            assert_non_null(strstr(big, kern_cpu_name(&t[k])));
+            assert_int_equal(kern_cpu_select_name(&named, kern_cpu_name(&t[k]), err, sizeof err), KERN_OK);
+            /* "neon" names its set, whose first table has the dot product
+             * where the CPU does */
+            if (strcmp(kern_cpu_name(&t[k]), "neon") != 0)
+                assert_ptr_equal(named.ops, t[k].ops);
+            /* the tables that pack share one layout (NEON without the dot
+             * product reads the weights as stored) */
+            if (t[k].ops->pack)
+                assert_true(kern_cpu_same_packing(&t[k], &best));
+        }
+    }
 #if defined(__x86_64__)
     if (kern_cpu_has(KERN_ISA_AVX2)) {
+        /* the prefetching table first on Intel cores, the plain one elsewhere */
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        char vendor[13] = {0};
+        assert_true(__get_cpuid(0, &a, &b, &c, &d));
+        memcpy(vendor, &b, 4);
+        memcpy(vendor + 4, &d, 4);
+        memcpy(vendor + 8, &c, 4);
+        const bool intel = strcmp(vendor, "GenuineIntel") == 0;
         assert_int_equal(kern_cpu_select_name(&named, "avx2", err, sizeof err), KERN_OK);
-        assert_string_equal(kern_cpu_name(&named), "avx2");
-        assert_true(kern_cpu_same_packing(&named, &best));
+        assert_string_equal(kern_cpu_name(&named), intel ? "avx2-fma-prefetch" : "avx2-fma");
+        assert_int_equal(kern_cpu_select_name(&named, intel ? "avx2-fma" : "avx2-fma-prefetch", err, sizeof err),
+                         KERN_OK);
+        assert_string_equal(kern_cpu_name(&named), intel ? "avx2-fma" : "avx2-fma-prefetch");
+        assert_int_equal(named.isa, KERN_ISA_AVX2);
     }
 #endif
 }
@@ -815,7 +867,7 @@ int main(void)
         cmocka_unit_test(test_portable),
         cmocka_unit_test(test_avx2),
         cmocka_unit_test(test_avx512),
-        cmocka_unit_test(test_avx512_plain),
+        cmocka_unit_test(test_other_tables),
         cmocka_unit_test(test_neon),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_packed),
