@@ -49,6 +49,15 @@ static bool x86_has_bf16(void)
     return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
 }
 
+/* AVX-VNNI, the 256-bit VEX dot products (cpuid leaf 7 sub-leaf 1, eax
+ * bit 4), on top of the AVX2 set: Intel's cores since Alder Lake, with or
+ * without AVX-512, and AMD's since Zen 5. */
+static bool x86_has_avxvnni(void)
+{
+    unsigned a, b, c, d;
+    return x86_has(KERN_ISA_AVX2) && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
+}
+
 /* AMX-TILE and AMX-INT8 (cpuid leaf 7, edx bits 24 and 25) with the OS
  * saving the tile state (XCR0 bits 17 and 18). Linux hands the tile data
  * to a process only once asked (arch_prctl ARCH_REQ_XCOMP_PERM for
@@ -131,6 +140,10 @@ static size_t tables_of(kern_isa isa, const struct kern_ops **t)
     const bool pf = x86_prefetch_wins();
     switch (isa) {
     case KERN_ISA_AVX2:
+        if (x86_has_avxvnni()) {
+            t[n++] = pf ? &kern_ops_avx2_vnni_prefetch : &kern_ops_avx2_vnni;
+            t[n++] = pf ? &kern_ops_avx2_vnni : &kern_ops_avx2_vnni_prefetch;
+        }
         t[n++] = pf ? &kern_ops_avx2_prefetch : &kern_ops_avx2;
         t[n++] = pf ? &kern_ops_avx2 : &kern_ops_avx2_prefetch;
         break;

@@ -72,7 +72,7 @@ float kern_vec_dot(uint32_t type, const void *row, const void *act, size_t n);
 /* Instruction sets the fast kernels are built for. */
 typedef enum kern_isa {
     KERN_ISA_PORTABLE = 0, /* the reference C above */
-    KERN_ISA_AVX2 = 1,     /* x86-64 AVX2 + FMA + F16C */
+    KERN_ISA_AVX2 = 1,     /* x86-64 AVX2 + FMA + F16C (+ AVX-VNNI when present) */
     KERN_ISA_AVX512 = 2,   /* x86-64 AVX-512 F/BW/VL + VNNI (+ BF16 when present) */
     KERN_ISA_NEON = 3,     /* aarch64 Advanced SIMD (+ dotprod when present) */
     KERN_ISA_AMX = 4,      /* x86-64 AVX-512 + BF16 with AMX-INT8 tiles for prompts, and a lone token's
@@ -103,9 +103,9 @@ int kern_cpu_select_name(kern_cpu *cpu, const char *name, char *err, size_t errl
 /* Most tables one set has: the x86 sets each have one whose lone token's
  * products ask for the weights ahead ("avx2-fma-prefetch", chosen on Intel
  * cores) and one that leaves it to the hardware ("avx2-fma", chosen
- * elsewhere), and the AVX-512 set both again with the BF16 dot product;
- * NEON one with the dot product instructions and one without ("neon",
- * named as its set: by that name, the set's first). */
+ * elsewhere), and both again with AVX-VNNI ("avx2-vnni") or, for AVX-512,
+ * the BF16 dot product; NEON one with the dot product instructions and one
+ * without ("neon", named as its set: by that name, the set's first). */
 #define KERN_MAX_TABLES 4
 /* Every table of set isa this CPU runs, at most max of them into out, the
  * one kern_cpu_select picks first; 0 for the portable set (it has none)

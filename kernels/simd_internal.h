@@ -99,6 +99,9 @@ kern_gemm_fn kern_packed_gemm_avx2(uint32_t type);
  * KERN_WEIGHT_AHEAD bytes ahead (Intel cores) */
 kern_gemm_fn kern_lone_gemm_avx512(uint32_t type);
 kern_gemm_fn kern_lone_gemm_avx2(uint32_t type);
+/* pack_avx2.c's products with AVX-VNNI */
+kern_gemm_fn kern_packed_gemm_avx2_vnni(uint32_t type);
+kern_gemm_fn kern_lone_gemm_avx2_vnni(uint32_t type);
 /* kern_packed_gemm_avx512's products, the legacy types' prompts on AMX
  * tiles (the calling thread must hold the permission for tile data) */
 kern_gemm_fn kern_packed_gemm_amx(uint32_t type);
@@ -147,6 +150,8 @@ void kern_gemm_bf16_amx(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a
  * ahead (_prefetch, Intel cores; the AMX set always does). */
 extern const struct kern_ops kern_ops_avx2;
 extern const struct kern_ops kern_ops_avx2_prefetch;
+extern const struct kern_ops kern_ops_avx2_vnni;
+extern const struct kern_ops kern_ops_avx2_vnni_prefetch;
 extern const struct kern_ops kern_ops_avx512;
 extern const struct kern_ops kern_ops_avx512_prefetch;
 extern const struct kern_ops kern_ops_avx512_bf16;

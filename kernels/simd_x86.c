@@ -828,6 +828,13 @@ DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
 
 const struct kern_ops OPS_NAME = {.name = SET_NAME, OPS_TABLE(gemm_bf16, PACKED_GEMM, NULL)};
 const struct kern_ops OPS_PREFETCH = {.name = SET_NAME "-prefetch", OPS_TABLE(gemm_bf16, PACKED_GEMM, LONE_GEMM)};
+#if !VNNI
+/* the AVX2 set's packed products with AVX-VNNI (pack_avx2.c) */
+const struct kern_ops kern_ops_avx2_vnni = {.name = "avx2-vnni",
+                                            OPS_TABLE(gemm_bf16, kern_packed_gemm_avx2_vnni, NULL)};
+const struct kern_ops kern_ops_avx2_vnni_prefetch = {
+    .name = "avx2-vnni-prefetch", OPS_TABLE(gemm_bf16, kern_packed_gemm_avx2_vnni, kern_lone_gemm_avx2_vnni)};
+#endif
 #if VNNI
 const struct kern_ops kern_ops_avx512_bf16 = {.name = SET_NAME "-bf16",
                                               OPS_TABLE(kern_gemm_bf16_avx512, kern_packed_gemm_avx512, NULL)};

@@ -646,11 +646,15 @@ static void test_detect(void **state)
         memcpy(vendor + 8, &c, 4);
         const bool intel = strcmp(vendor, "GenuineIntel") == 0;
         assert_int_equal(kern_cpu_select_name(&named, "avx2", err, sizeof err), KERN_OK);
-        assert_string_equal(kern_cpu_name(&named), intel ? "avx2-fma-prefetch" : "avx2-fma");
-        assert_int_equal(kern_cpu_select_name(&named, intel ? "avx2-fma" : "avx2-fma-prefetch", err, sizeof err),
-                         KERN_OK);
-        assert_string_equal(kern_cpu_name(&named), intel ? "avx2-fma" : "avx2-fma-prefetch");
-        assert_int_equal(named.isa, KERN_ISA_AVX2);
+        const char *name = kern_cpu_name(&named);
+        assert_int_equal(strlen(name) > 9 && strcmp(name + strlen(name) - 9, "-prefetch") == 0, intel);
+        /* with or without AVX-VNNI, the tables of plain AVX2 */
+        static const char *const fma[] = {"avx2-fma", "avx2-fma-prefetch"};
+        for (int k = 0; k < 2; k++) {
+            assert_int_equal(kern_cpu_select_name(&named, fma[k], err, sizeof err), KERN_OK);
+            assert_string_equal(kern_cpu_name(&named), fma[k]);
+            assert_int_equal(named.isa, KERN_ISA_AVX2);
+        }
     }
 #endif
 }
