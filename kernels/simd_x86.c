@@ -794,8 +794,9 @@ DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
 
 /* The table, with `bf16` as the BF16 product and `lone` as the packed
  * product of a lone token (NULL: packed's): each set has a second table
- * whose lone token asks for the weights ahead (Intel cores), and the
- * AVX-512 set two more for CPUs with the BF16 dot product. */
+ * whose lone token asks for the weights ahead (Intel cores), the AVX2 set
+ * two more with AVX-VNNI and the AVX-512 set two more for CPUs with the
+ * BF16 dot product. */
 #define OPS_TABLE(bf16, packed, lone) \
     .gemm = { \
         [GGUF_T_F32] = gemm_f32, [GGUF_T_F16] = gemm_f16, [GGUF_T_BF16] = bf16, \
@@ -828,13 +829,6 @@ DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
 
 const struct kern_ops OPS_NAME = {.name = SET_NAME, OPS_TABLE(gemm_bf16, PACKED_GEMM, NULL)};
 const struct kern_ops OPS_PREFETCH = {.name = SET_NAME "-prefetch", OPS_TABLE(gemm_bf16, PACKED_GEMM, LONE_GEMM)};
-#if !VNNI
-/* the AVX2 set's packed products with AVX-VNNI (pack_avx2.c) */
-const struct kern_ops kern_ops_avx2_vnni = {.name = "avx2-vnni",
-                                            OPS_TABLE(gemm_bf16, kern_packed_gemm_avx2_vnni, NULL)};
-const struct kern_ops kern_ops_avx2_vnni_prefetch = {
-    .name = "avx2-vnni-prefetch", OPS_TABLE(gemm_bf16, kern_packed_gemm_avx2_vnni, kern_lone_gemm_avx2_vnni)};
-#endif
 #if VNNI
 const struct kern_ops kern_ops_avx512_bf16 = {.name = SET_NAME "-bf16",
                                               OPS_TABLE(kern_gemm_bf16_avx512, kern_packed_gemm_avx512, NULL)};
@@ -844,4 +838,10 @@ const struct kern_ops kern_ops_avx512_bf16_prefetch = {
 /* AMX CPUs all have the BF16 dot product */
 const struct kern_ops kern_ops_amx = {.name = SET_NAME "-bf16-amx",
                                       OPS_TABLE(kern_gemm_bf16_amx, kern_packed_gemm_amx, kern_lone_gemm_avx512)};
+#else
+/* the AVX2 set's packed products with AVX-VNNI (pack_avx2.c) */
+const struct kern_ops kern_ops_avx2_vnni = {.name = "avx2-vnni",
+                                            OPS_TABLE(gemm_bf16, kern_packed_gemm_avx2_vnni, NULL)};
+const struct kern_ops kern_ops_avx2_vnni_prefetch = {
+    .name = "avx2-vnni-prefetch", OPS_TABLE(gemm_bf16, kern_packed_gemm_avx2_vnni, kern_lone_gemm_avx2_vnni)};
 #endif
