@@ -29,9 +29,11 @@
 /* Compiled a second time with AVX-VNNI (Intel cores since Alder Lake):
  * vpdpbusd adds four products of unsigned codes and signed quants into
  * each int32 lane in one instruction, where AVX2 takes vpmaddubsw and then
- * vpmaddwd: the legacy types take it (dotn_32), and Q4_K and Q5_K's
- * scaling (vpdpwssd; a lone Q4_K token both). The integer sums are the
- * same, so are the bits; Q6_K, Q3_K and Q2_K are as without. */
+ * vpmaddwd: the legacy types take it (dotn_32), and Q4_K's, Q5_K's and
+ * Q6_K's scaling (vpdpwssd; a lone Q4_K token both). The integer sums are
+ * the same, so are the bits. Q3_K and Q2_K are as without: a sub-block's
+ * one vpmaddwd leaves only the add into the token's sums to fold, and in
+ * that chain a lone token waits on each vpdpwssd. */
 #if defined(KERN_X86_AVXVNNI)
 #define VNNI 1
 #define PACKED_GETTER kern_packed_gemm_avx2_vnni
@@ -236,18 +238,23 @@ AI __m256i lane_bytes(__m256i v, int e, int f)
     return _mm256_shuffle_epi8(v, _mm256_add_epi32(_mm256_set1_epi32((int)(0x80008000u + 65536u * f + e)), at));
 }
 
-/* isum + the int16 pair sums s of sub-block j times its scale (scs from
- * q4k_scales), per row: vpmaddwd and an add, or with VNNI one vpdpwssd.
- * (Several tokens' sums as int32 from vpdpbusd, then multiplied by the
- * scale, took 1.06 times as long for 64 tokens, hot.) */
-AI __m256i add_scaled(__m256i isum, __m256i s, const __m256i *scs, int j)
+/* isum + the int16 pairs s times the int16 pairs sc, per int32 lane:
+ * vpmaddwd and an add, or with VNNI one vpdpwssd. */
+AI __m256i add_pairs(__m256i isum, __m256i s, __m256i sc)
 {
-    const __m256i sc = lane_bytes(scs[j / 4], j % 4, j % 4);
 #if VNNI
     return _mm256_dpwssd_avx_epi32(isum, s, sc);
 #else
     return _mm256_add_epi32(isum, _mm256_madd_epi16(s, sc));
 #endif
+}
+
+/* isum + the int16 pair sums s of sub-block j times its scale (scs from
+ * q4k_scales), per row. (Several tokens' sums as int32 from vpdpbusd, then
+ * multiplied by the scale, took 1.06 times as long for 64 tokens, hot.) */
+AI __m256i add_scaled(__m256i isum, __m256i s, const __m256i *scs, int j)
+{
+    return add_pairs(isum, s, lane_bytes(scs[j / 4], j % 4, j % 4));
 }
 
 /* A lone token's sums (q4k_lone): s + the products of codes w and quants
@@ -511,10 +518,11 @@ AI void k16_step(const int kind, const int C, const uint8_t *w, int h, int ntp, 
                 pr[k] = _mm256_maddubs_epi16(Q[4 * u + k], bcast4(q + 4 * k));
             __m256i lo = _mm256_add_epi16(pr[0], pr[1]), hi = _mm256_add_epi16(pr[2], pr[3]);
             if (q6) {
-                /* the offset, -32 * bsum * scale, then the two sums */
+                /* the offset, -32 * bsum * scale, then the two sums (a
+                 * chain of its own: through isum, a lone token's waited
+                 * on each vpdpwssd) */
                 s = _mm256_slli_epi32(_mm256_madd_epi16(sc2, _mm256_set1_epi32((uint16_t)-bsum)), 5);
-                s = _mm256_add_epi32(s, _mm256_madd_epi16(lo, sc2));
-                s = _mm256_add_epi32(s, _mm256_madd_epi16(hi, sc2));
+                s = add_pairs(add_pairs(s, lo, sc2), hi, sc2);
             } else {
                 lo = _mm256_add_epi16(lo, hi);
                 if (q3) /* the offset, -4 * bsum */
