@@ -55,7 +55,7 @@ static bool x86_has_bf16(void)
 static bool x86_has_avxvnni(void)
 {
     unsigned a, b, c, d;
-    return x86_has(KERN_ISA_AVX2) && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
 }
 
 /* AMX-TILE and AMX-INT8 (cpuid leaf 7, edx bits 24 and 25) with the OS
@@ -131,8 +131,20 @@ bool kern_cpu_has(kern_isa isa)
     }
 }
 
-/* The tables of set isa this CPU runs, the one it uses first; 0 for the
- * portable set (no table). */
+#if defined(__x86_64__)
+/* t[n], t[n + 1]: a table that asks ahead and its plain twin, the one
+ * this CPU's vendor wants first (x86_prefetch_wins: pf); n + 2. */
+static size_t add_pair(const struct kern_ops **t, size_t n, bool pf, const struct kern_ops *ahead,
+                       const struct kern_ops *plain)
+{
+    t[n] = pf ? ahead : plain;
+    t[n + 1] = pf ? plain : ahead;
+    return n + 2;
+}
+#endif
+
+/* The tables of set isa this CPU runs (the caller checks isa), the one it
+ * uses first; 0 for the portable set (no table). */
 static size_t tables_of(kern_isa isa, const struct kern_ops **t)
 {
     size_t n = 0;
@@ -140,20 +152,14 @@ static size_t tables_of(kern_isa isa, const struct kern_ops **t)
     const bool pf = x86_prefetch_wins();
     switch (isa) {
     case KERN_ISA_AVX2:
-        if (x86_has_avxvnni()) {
-            t[n++] = pf ? &kern_ops_avx2_vnni_prefetch : &kern_ops_avx2_vnni;
-            t[n++] = pf ? &kern_ops_avx2_vnni : &kern_ops_avx2_vnni_prefetch;
-        }
-        t[n++] = pf ? &kern_ops_avx2_prefetch : &kern_ops_avx2;
-        t[n++] = pf ? &kern_ops_avx2 : &kern_ops_avx2_prefetch;
+        if (x86_has_avxvnni())
+            n = add_pair(t, n, pf, &kern_ops_avx2_vnni_prefetch, &kern_ops_avx2_vnni);
+        n = add_pair(t, n, pf, &kern_ops_avx2_prefetch, &kern_ops_avx2);
         break;
     case KERN_ISA_AVX512:
-        if (x86_has_bf16()) {
-            t[n++] = pf ? &kern_ops_avx512_bf16_prefetch : &kern_ops_avx512_bf16;
-            t[n++] = pf ? &kern_ops_avx512_bf16 : &kern_ops_avx512_bf16_prefetch;
-        }
-        t[n++] = pf ? &kern_ops_avx512_prefetch : &kern_ops_avx512;
-        t[n++] = pf ? &kern_ops_avx512 : &kern_ops_avx512_prefetch;
+        if (x86_has_bf16())
+            n = add_pair(t, n, pf, &kern_ops_avx512_bf16_prefetch, &kern_ops_avx512_bf16);
+        n = add_pair(t, n, pf, &kern_ops_avx512_prefetch, &kern_ops_avx512);
         break;
     case KERN_ISA_AMX: t[n++] = &kern_ops_amx; break;
     default: break;
@@ -201,21 +207,20 @@ int kern_cpu_select_name(kern_cpu *cpu, const char *name, char *err, size_t errl
         if (strcmp(name, isa_names[i]) == 0)
             return kern_cpu_select(cpu, (kern_isa)i, err, errlen);
     /* a table by its own name, as --version --verbose prints it */
-    kern_cpu t[KERN_MAX_TABLES];
+    kern_cpu t[N_ISA * KERN_MAX_TABLES];
+    size_t n = 0;
     for (unsigned i = 0; i < N_ISA; i++)
-        for (size_t k = 0, n = kern_cpu_tables((kern_isa)i, t, KERN_MAX_TABLES); k < n; k++)
-            if (strcmp(name, kern_cpu_name(&t[k])) == 0) {
-                *cpu = t[k];
-                return KERN_OK;
-            }
+        n += kern_cpu_tables((kern_isa)i, t + n, KERN_MAX_TABLES);
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(name, kern_cpu_name(&t[k])) == 0) {
+            *cpu = t[k];
+            return KERN_OK;
+        }
     if (err && errlen) {
         size_t at = (size_t)snprintf(err, errlen, "unknown kernel set '%s' (portable, avx2, avx512, neon, amx", name);
-        const char *sep = "; or a table of this CPU: ";
-        for (unsigned i = 0; i < N_ISA && at < errlen; i++)
-            for (size_t k = 0, n = kern_cpu_tables((kern_isa)i, t, KERN_MAX_TABLES); k < n && at < errlen; k++) {
-                at += (size_t)snprintf(err + at, errlen - at, "%s%s", sep, kern_cpu_name(&t[k]));
-                sep = ", ";
-            }
+        for (size_t k = 0; k < n && at < errlen; k++)
+            at += (size_t)snprintf(err + at, errlen - at, "%s%s", k ? ", " : "; or a table of this CPU: ",
+                                   kern_cpu_name(&t[k]));
         if (at < errlen)
             snprintf(err + at, errlen - at, ")");
     }
