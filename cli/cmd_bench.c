@@ -4,10 +4,17 @@
  * read once per generated token). On a shared machine the bandwidth moves
  * over time (here between about 30 and 65 GB/s, within seconds), so a
  * generation run's limit must be measured while it runs: after every token
- * the same threads read one slice of a probe buffer, the probe's ways of
- * reading in turn, and the run's bandwidth is the slices' bytes over their
- * seconds for the faster way. Token and slice times are kept apart, so the
- * probe costs the speeds nothing. */
+ * the same threads read the memory the token's products stream through
+ * (eng_model_stream), the probe's ways of reading in turn, and the run's
+ * bandwidth is those bytes over their seconds for the fastest way. Token
+ * and probe times are kept apart, so the probe costs the speeds nothing.
+ *
+ * The probe reads the token's own pages, whole, in the token's order: on
+ * a virtual machine memory is not uniform (on an AMD EPYC here, 32 MB
+ * regions of one buffer read at 0.84-1.11 of their mean, and a buffer of
+ * its own read at 0.91-1.20 of the weights' speed from one process to the
+ * next), and a pass over all of them leaves the caches as a token does,
+ * so neither the next token nor the probe finds the other's lines. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -54,12 +61,12 @@ typedef struct bench_runs {
     double *pp_tps, *tg_tps, *pp_share, *tg_share, *bw;
 } bench_runs;
 
-/* The probe buffer, and the slice of it read after each generated token:
- * between two reads of a slice the other slices and the weights of four
- * tokens pass through the caches, so every slice comes from memory (on a
- * 300 MB last level too: there, cold 64 MB slices read as fast as these). */
-#define PROBE_BYTES ((size_t)256 << 20)
-#define SLICE_BYTES ((size_t)64 << 20)
+/* What the probe reads: the memory a token's products stream through. */
+typedef struct probe {
+    const kern_cpu *cpu;
+    const uint8_t *at;
+    size_t bytes;
+} probe;
 
 static stat mean_sd(const double *v, size_t n)
 {
@@ -98,12 +105,11 @@ static int fill_depth(eng_ctx *ctx, const bench_opts *o, const int32_t *fill, ch
 }
 
 /* One generation run after o->depth tokens: tokens/s, the cores' share
- * and the bandwidth the probe slices between the tokens read. */
-static int gen_run(eng_ctx *ctx, kern_pool *pool, const uint8_t *probe, const bench_opts *o,
-                   const int32_t *toks, bench_runs *br, long rep, char *err, size_t errlen)
+ * and the bandwidth the probe passes between the tokens read. */
+static int gen_run(eng_ctx *ctx, kern_pool *pool, const probe *pr, const bench_opts *o, const int32_t *toks,
+                   bench_runs *br, long rep, char *err, size_t errlen)
 {
     double tok_s = 0.0, tok_cpu = 0.0, probe_s[KERN_READ_WAYS] = {0}, probe_bytes[KERN_READ_WAYS] = {0};
-    size_t at = 0;
     eng_ctx_reset(ctx);
     if (fill_depth(ctx, o, toks + o->pp, err, errlen))
         return -1;
@@ -113,11 +119,10 @@ static int gen_run(eng_ctx *ctx, kern_pool *pool, const uint8_t *probe, const be
             return -1;
         tok_s += now_s() - t0;
         tok_cpu += cpu_s() - c0;
-        /* the probe's ways of reading in turn, one slice each */
+        /* the probe's ways of reading in turn, one pass each */
         unsigned way = (unsigned)i % KERN_READ_WAYS;
-        probe_s[way] += kern_read_pass(pool, probe + at, SLICE_BYTES, way);
-        probe_bytes[way] += (double)SLICE_BYTES;
-        at = (at + SLICE_BYTES) % PROBE_BYTES;
+        probe_s[way] += kern_read_pass(pool, pr->cpu, pr->at, pr->bytes, way);
+        probe_bytes[way] += (double)(pr->bytes / 4096 * 4096);
     }
     br->tg_tps[rep] = (double)o->tg / tok_s;
     br->tg_share[rep] = tok_cpu / (tok_s * (double)o->threads);
@@ -129,7 +134,7 @@ static int gen_run(eng_ctx *ctx, kern_pool *pool, const uint8_t *probe, const be
 }
 
 /* Timed passes: rep < 0 is the warm-up that pages the weights in. */
-static int run_reps(eng_ctx *ctx, kern_pool *pool, const uint8_t *probe, const bench_opts *o, uint32_t n_vocab,
+static int run_reps(eng_ctx *ctx, kern_pool *pool, const probe *pr, const bench_opts *o, uint32_t n_vocab,
                     bench_runs *br, char *err, size_t errlen)
 {
     /* the prompt, then the tokens that fill the context to the depth */
@@ -153,7 +158,7 @@ static int run_reps(eng_ctx *ctx, kern_pool *pool, const uint8_t *probe, const b
             continue;
         br->pp_tps[rep] = (double)o->pp / (t1 - t0);
         br->pp_share[rep] = (c1 - c0) / ((t1 - t0) * (double)o->threads);
-        rc = gen_run(ctx, pool, probe, o, toks, br, rep, err, errlen);
+        rc = gen_run(ctx, pool, pr, o, toks, br, rep, err, errlen);
     }
     free(toks);
     return rc;
@@ -163,7 +168,8 @@ static int run_reps(eng_ctx *ctx, kern_pool *pool, const uint8_t *probe, const b
  * it implies. */
 static double run_fraction(const bench_runs *br, size_t i, uint64_t bpt)
 {
-    return bpt > 0 ? br->tg_tps[i] / (br->bw[i] / (double)bpt) : 0.0;
+    /* no bandwidth: a model of less than a page, which no pass reads */
+    return bpt > 0 && br->bw[i] > 0 ? br->tg_tps[i] / (br->bw[i] / (double)bpt) : 0.0;
 }
 
 static void print_result(const bench_opts *o, bool json, const char *isa, const bench_runs *br, uint64_t bpt)
@@ -261,7 +267,6 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
     eng_model *m = NULL;
     eng_ctx *ctx = NULL;
     kern_pool *pool = NULL;
-    uint8_t *probe = NULL;
     rc = CLI_EXIT_FAIL;
     double *v = calloc(5 * (size_t)o.reps, sizeof *v);
     bench_runs br = {v, v + o.reps, v + 2 * o.reps, v + 3 * o.reps, v + 4 * o.reps};
@@ -279,13 +284,9 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
     if (eng_ctx_new(&ctx, m, &cp, err, sizeof err) != ENG_OK)
         goto done;
     o.batch = eng_ctx_n_batch(ctx);
-    probe = kern_alloc_stream(PROBE_BYTES);
-    if (!probe) {
-        snprintf(err, sizeof err, "out of memory for the bandwidth probe (%zu MiB)", PROBE_BYTES >> 20);
-        goto done;
-    }
-    memset(probe, 1, PROBE_BYTES);
-    if (run_reps(ctx, pool, probe, &o, eng_model_hparams(m)->n_vocab, &br, err, sizeof err))
+    probe pr = {.cpu = &cpu};
+    pr.at = eng_model_stream(m, &cpu, &pr.bytes);
+    if (run_reps(ctx, pool, &pr, &o, eng_model_hparams(m)->n_vocab, &br, err, sizeof err))
         goto done;
     print_result(&o, json, kern_cpu_name(&cpu), &br, bytes_per_token(m, &o));
     rc = CLI_EXIT_OK;
@@ -295,7 +296,6 @@ done:
     eng_ctx_free(ctx);
     kern_pool_free(pool);
     eng_model_free(m);
-    free(probe);
     free(v);
     return rc;
 }

@@ -72,6 +72,11 @@ int eng_model_open(eng_model **out, const char *path, char *err, size_t errlen);
 void eng_model_free(eng_model *m);
 const eng_hparams *eng_model_hparams(const eng_model *m);
 const gguf_file *eng_model_file(const eng_model *m);
+/* The memory a token's products stream through when they run cpu's
+ * kernels, for a bandwidth probe to read the very pages a token reads:
+ * the packed weights (one buffer, in the order a token reads them) when m
+ * is packed for cpu, else the file's tensor data; *bytes its length. */
+const void *eng_model_stream(const eng_model *m, const kern_cpu *cpu, size_t *bytes);
 
 typedef enum eng_kv_type { ENG_KV_F16 = 0, ENG_KV_F32 = 1 } eng_kv_type;
 

@@ -384,9 +384,10 @@ static void pack_each(eng_model *m, const gguf_tensor *const *ts, size_t n)
 #define LAYER_MATS(L) {(L)->wq, (L)->wk, (L)->wv, (L)->wqkv, (L)->wo, (L)->w_gate, (L)->w_up, (L)->w_down}
 
 /* Pack every matrix the CPU's kernels have a packed form for into one
- * buffer (read as one stream of huge pages where the OS has them); a
- * layer's q, k and v, and its gate and up, into one matrix each when they
- * can be. */
+ * buffer (read as one stream of huge pages where the OS has them), in the
+ * order a token's products read them: layer by layer, the output head
+ * last; a layer's q, k and v, and its gate and up, into one matrix each
+ * when they can be. */
 static int pack_weights(eng_model *m, char *err, size_t errlen)
 {
     kern_cpu_detect(&m->pack_cpu);
@@ -404,17 +405,18 @@ static int pack_weights(eng_model *m, char *err, size_t errlen)
     if (!m->packed || !m->pack_buf)
         return eng_fail(err, errlen, ENG_ENOMEM, "%s: out of memory packing the weights (%zu bytes)", m->f->name,
                         total);
-    pack_each(m, &m->output, 1);
     for (uint32_t l = 0; l < m->hp.n_layer; l++) {
         eng_layer *L = &m->layers[l];
         const gguf_tensor *qkv[] = {L->wq, L->wk, L->wv}, *gu[] = {L->w_gate, L->w_up};
+        const gguf_tensor *attn[] = {L->wq, L->wk, L->wv, L->wqkv, L->wo}, *ff[] = {L->w_gate, L->w_up, L->w_down};
         if (fusable(m, qkv, 3))
             L->pk_qkv = pack_run(m, qkv, 3);
+        pack_each(m, attn, sizeof attn / sizeof attn[0]);
         if (fusable(m, gu, 2))
             L->pk_gate_up = pack_run(m, gu, 2);
-        const gguf_tensor *mats[] = LAYER_MATS(L);
-        pack_each(m, mats, sizeof mats / sizeof mats[0]);
+        pack_each(m, ff, sizeof ff / sizeof ff[0]);
     }
+    pack_each(m, &m->output, 1);
     return ENG_OK;
 }
 
@@ -489,4 +491,14 @@ const eng_hparams *eng_model_hparams(const eng_model *m)
 const gguf_file *eng_model_file(const eng_model *m)
 {
     return m->f;
+}
+
+const void *eng_model_stream(const eng_model *m, const kern_cpu *cpu, size_t *bytes)
+{
+    if (eng_packed_for(m, cpu)) {
+        *bytes = m->pack_used;
+        return m->pack_buf;
+    }
+    *bytes = (size_t)(m->f->size - m->f->data_offset);
+    return m->f->base + m->f->data_offset;
 }

@@ -216,16 +216,19 @@ void *kern_alloc_stream(size_t bytes);
 /* Streaming read bandwidth of main memory in bytes/s, measured over a
  * buffer of `bytes` (>= 64 MiB is sensible, from kern_alloc_stream, as
  * the weights are) with the pool's threads, the best of `reps` passes of
- * each way of reading; negative KERN_ENOMEM when the buffer cannot be
- * allocated. */
-double kern_read_bandwidth(kern_pool *pool, size_t bytes, unsigned reps);
-/* The probe's ways of reading: loads alone, leaving the lines in flight
- * to the hardware's prefetchers, or with software prefetches ahead too.
- * Which is faster depends on the machine, so a limit is the faster. */
-enum { KERN_READ_PLAIN, KERN_READ_AHEAD, KERN_READ_WAYS };
+ * each way of reading (cpu's wide loads; NULL: the portable ones);
+ * negative KERN_ENOMEM when the buffer cannot be allocated. */
+double kern_read_bandwidth(kern_pool *pool, const kern_cpu *cpu, size_t bytes, unsigned reps);
+/* The probe's ways of reading: one word of each line, leaving the lines
+ * in flight to the hardware's prefetchers; the same with software
+ * prefetches ahead; every line loaded whole by the kernel set's widest
+ * loads. Which is fastest depends on the machine, so a limit is the
+ * fastest. */
+enum { KERN_READ_PLAIN, KERN_READ_AHEAD, KERN_READ_WIDE, KERN_READ_WAYS };
 /* Seconds the pool's threads take to read the first bytes / 4096 pages of
- * buf once, one way (KERN_READ_*): one pass of the probe, for callers
+ * buf once, one way (KERN_READ_*; the wide way by cpu's
+ * loads, NULL: the portable ones): one pass of the probe, for callers
  * that interleave short passes with other work. */
-double kern_read_pass(kern_pool *pool, const void *buf, size_t bytes, unsigned way);
+double kern_read_pass(kern_pool *pool, const kern_cpu *cpu, const void *buf, size_t bytes, unsigned way);
 
 #endif

@@ -77,6 +77,11 @@ struct kern_ops {
     /* kern_attn_f16; NULL: the portable loop */
     void (*attn_f16)(size_t nq, const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
                      size_t n_kv, size_t hd, float scale, float *out);
+    /* the bandwidth probe's KERN_READ_WIDE way: every 64-byte line of the
+     * n bytes at p (a multiple of 256) loaded whole by the
+     * set's widest loads, summed so that no load is left out; NULL: the
+     * portable loop */
+    uint64_t (*read_lines)(const uint8_t *p, size_t n);
 };
 
 /* Softmax weights e^x below e^KERN_SOFTMAX_MIN (1.6e-28) are 0 in every

@@ -569,6 +569,19 @@ static void attn_f16(size_t nq, const float *q, const uint16_t *k, const uint16_
     attn_run(nq, q, k, v, stride, n_kv, hd, scale, out);
 }
 
+/* The bandwidth probe's KERN_READ_WIDE way: each line by four 16-byte
+ * loads, four lines at a time in independent sums. */
+static uint64_t read_lines(const uint8_t *p, size_t n)
+{
+    uint64x2_t s[4] = {vdupq_n_u64(0), vdupq_n_u64(0), vdupq_n_u64(0), vdupq_n_u64(0)};
+    for (size_t i = 0; i < n; i += 256)
+        for (int l = 0; l < 4; l++) {
+            uint64x2x4_t v = vld1q_u64_x4((const uint64_t *)(p + i + 64 * l));
+            s[l] = vaddq_u64(s[l], vaddq_u64(vaddq_u64(v.val[0], v.val[1]), vaddq_u64(v.val[2], v.val[3])));
+        }
+    return vaddvq_u64(vaddq_u64(vaddq_u64(s[0], s[1]), vaddq_u64(s[2], s[3])));
+}
+
 const struct kern_ops OPS_NAME = {
     .name = SET_NAME,
     .gemm = {
@@ -591,4 +604,5 @@ const struct kern_ops OPS_NAME = {
     .f32_to_f16 = f32_to_f16,
     .round_f16 = round_f16,
     .attn_f16 = attn_f16,
+    .read_lines = read_lines,
 };

@@ -792,6 +792,36 @@ DEFINE_GEMM(gemm_f32, RM_FLOAT, CM_FLOAT, float_tile, F_F32)
 DEFINE_GEMM(gemm_f16, RM_FLOAT, CM_FLOAT, float_tile, F_F16)
 DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
 
+/* Four lines at a time in independent sums, each line by one AVX-512 load
+ * or two AVX2 loads. On an AMD EPYC (Zen 5) whole lines read 1.12-1.17
+ * times as fast as one word of each line (KERN_READ_PLAIN), and two AVX2
+ * loads a line 1.06 times; both ways load a line per instruction. */
+static uint64_t read_lines(const uint8_t *p, size_t n)
+{
+#if VNNI
+    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+    for (size_t i = 0; i < n; i += 256) {
+        s0 = _mm512_add_epi64(s0, _mm512_loadu_si512(p + i));
+        s1 = _mm512_add_epi64(s1, _mm512_loadu_si512(p + i + 64));
+        s2 = _mm512_add_epi64(s2, _mm512_loadu_si512(p + i + 128));
+        s3 = _mm512_add_epi64(s3, _mm512_loadu_si512(p + i + 192));
+    }
+    return (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(s0, s1), _mm512_add_epi64(s2, s3)));
+#else
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+    for (size_t i = 0; i < n; i += 256)
+        for (size_t h = 0; h < 64; h += 32) {
+            s0 = _mm256_add_epi64(s0, _mm256_loadu_si256((const __m256i *)(p + i + h)));
+            s1 = _mm256_add_epi64(s1, _mm256_loadu_si256((const __m256i *)(p + i + 64 + h)));
+            s2 = _mm256_add_epi64(s2, _mm256_loadu_si256((const __m256i *)(p + i + 128 + h)));
+            s3 = _mm256_add_epi64(s3, _mm256_loadu_si256((const __m256i *)(p + i + 192 + h)));
+        }
+    __m256i s = _mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3));
+    __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    return (uint64_t)_mm_cvtsi128_si64(h) + (uint64_t)_mm_extract_epi64(h, 1);
+#endif
+}
+
 /* The table, with `bf16` as the BF16 product and `lone` as the packed
  * product of a lone token (NULL: packed's): each set has a second table
  * whose lone token asks for the weights ahead (Intel cores), the AVX2 set
@@ -812,6 +842,7 @@ DEFINE_GEMM(gemm_bf16, RM_FLOAT, CM_FLOAT, float_tile, F_BF16)
     .silu_mul = kern_silu_mul_avx2, \
     .f32_to_f16 = kern_f32_to_f16_avx2, \
     .round_f16 = kern_round_f16_avx2, \
+    .read_lines = read_lines, \
     ATTN_OPS
 
 #define PACK16_OPS .pack_size = kern_pack16_size, .pack_grain = kern_pack16_grain, .pack = kern_pack16,

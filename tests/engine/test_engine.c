@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "engine/engine.h"
+#include "engine/engine_internal.h"
 #include "tests/testutil.h"
 
 typedef struct ref_logits {
@@ -356,10 +357,55 @@ static void test_caller_pool(void **state)
     /* a plain job on the pool after both contexts are gone */
     uint64_t probe[4096];
     memset(probe, 1, sizeof probe);
-    for (unsigned way = 0; way < KERN_READ_WAYS; way++)
-        assert_true(kern_read_pass(pool, probe, sizeof probe, way) >= 0.0);
+    kern_cpu cpu;
+    kern_cpu_detect(&cpu);
+    for (unsigned way = 0; way < KERN_READ_WAYS; way++) {
+        assert_true(kern_read_pass(pool, &cpu, probe, sizeof probe, way) >= 0.0);
+        assert_true(kern_read_pass(pool, NULL, probe, sizeof probe, way) >= 0.0);
+    }
     kern_pool_free(pool);
     eng_ctx_free(own);
+    eng_model_free(m);
+}
+
+/* The memory a bandwidth probe reads for a token: the packed weights, in
+ * the order a token's products read them (each layer's q|k|v, o, gate|up
+ * and down, then the output head), where the kernels pack; else the
+ * file's tensor data. */
+static void test_stream(void **state)
+{
+    (void)state;
+    const char *fx = tu_fixtures();
+    if (!fx)
+        skip();
+    eng_model *m = open_model(fx, "models/llama-tiny-q4_0.gguf");
+    const gguf_file *f = eng_model_file(m);
+    kern_cpu cpu;
+    size_t bytes = 0;
+    assert_int_equal(kern_cpu_select(&cpu, KERN_ISA_PORTABLE, NULL, 0), KERN_OK);
+    assert_ptr_equal(eng_model_stream(m, &cpu, &bytes), f->base + f->data_offset);
+    assert_int_equal(bytes, f->size - f->data_offset);
+    kern_cpu_detect(&cpu);
+    const uint8_t *s = eng_model_stream(m, &cpu, &bytes);
+    if (!eng_packed_for(m, &cpu)) {
+        assert_ptr_equal(s, f->base + f->data_offset);
+        eng_model_free(m);
+        return;
+    }
+    const uint8_t *at = s;
+    for (uint32_t l = 0; l < m->hp.n_layer; l++) {
+        const eng_layer *L = &m->layers[l];
+        const void *order[] = {L->pk_qkv, eng_packed(m, &cpu, L->wo), L->pk_gate_up,
+                               eng_packed(m, &cpu, L->w_down)};
+        for (size_t i = 0; i < 4; i++) {
+            assert_non_null(order[i]);
+            assert_true((const uint8_t *)order[i] >= at);
+            at = order[i];
+        }
+    }
+    const uint8_t *out = eng_packed(m, &cpu, m->output);
+    assert_true(out > at);
+    assert_int_equal(out + kern_pack_size(&cpu, m->output->type, m->output->ne[0], m->output->ne[1]), s + bytes);
     eng_model_free(m);
 }
 
@@ -530,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_batch_size),
         cmocka_unit_test(test_context_overflow),
         cmocka_unit_test(test_caller_pool),
+        cmocka_unit_test(test_stream),
         cmocka_unit_test(test_bounded_stack),
         cmocka_unit_test(test_check_reports_every_problem),
         cmocka_unit_test(test_check_unsupported_arch),

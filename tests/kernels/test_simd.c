@@ -850,12 +850,47 @@ static void test_f32_to_f16_row(void **state)
         skip();
 }
 
+/* Every table's wide way of reading loads every word: its sum is the
+ * words' sum, from any starting byte, over lengths that are multiples of
+ * four lines. */
+static void test_read_lines(void **state)
+{
+    static const kern_isa isas[] = {KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_AMX, KERN_ISA_NEON};
+    enum { N = 4096 };
+    static uint8_t buf[N + 64];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)rnd();
+    int tables = 0;
+    for (size_t ii = 0; ii < sizeof isas / sizeof isas[0]; ii++) {
+        kern_cpu t[KERN_MAX_TABLES];
+        size_t nt = kern_cpu_tables(isas[ii], t, KERN_MAX_TABLES);
+        for (size_t k = 0; k < nt; k++) {
+            assert_non_null(t[k].ops->read_lines);
+            tables++;
+            for (size_t off = 0; off < 64; off += 8)
+                for (size_t n = 0; n <= N; n += 256 * 3) {
+                    uint64_t want = 0, w;
+                    for (size_t i = 0; i < n; i += 8) {
+                        memcpy(&w, buf + off + i, 8);
+                        want += w;
+                    }
+                    assert_true(t[k].ops->read_lines(buf + off, n) == want);
+                }
+        }
+    }
+    if (!tables)
+        skip();
+}
+
 static void test_bandwidth(void **state)
 {
     kern_pool *pool;
     assert_int_equal(kern_pool_new(&pool, 2, NULL, 0), KERN_OK);
-    double bw = kern_read_bandwidth(pool, 8u << 20, 2);
-    assert_true(bw > 1e8);
+    kern_cpu cpu;
+    kern_cpu_detect(&cpu);
+    /* every way, by the chosen kernels' loads and by the portable ones */
+    assert_true(kern_read_bandwidth(pool, &cpu, 8u << 20, 2) > 1e8);
+    assert_true(kern_read_bandwidth(pool, NULL, 8u << 20, 1) > 1e8);
     kern_pool_free(pool);
 }
 
@@ -879,6 +914,7 @@ int main(void)
         cmocka_unit_test(test_quant_q8_k),
         cmocka_unit_test(test_silu_mul),
         cmocka_unit_test(test_f32_to_f16_row),
+        cmocka_unit_test(test_read_lines),
         cmocka_unit_test(test_bandwidth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
