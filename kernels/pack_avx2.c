@@ -289,7 +289,7 @@ AI __m256i lone_scaled(__m256i isum, __m256i s, const __m256i *scs, int j)
  * super-block's lines first made it 5-6% faster instead (a block further
  * ahead, half a block, this block, or into the second level only: 2-18%
  * slower than that; two builds' tokens alternated in one process). With
- * `ahead` (Intel cores) they are asked for as the AVX-512 set asks, a
+ * `ahead` (the -prefetch tables) they are asked for as the AVX-512 set asks, a
  * quarter of the block at a time: decoding 0.78 of the limit against 0.75
  * asking for the next block's lines at once, into both levels (four runs
  * of each in turn, an Emerald Rapids Xeon). */
@@ -640,5 +640,5 @@ AI void f16_tile(const int C, const uint8_t *w, size_t b1, const uint8_t *a, siz
 }
 
 KERN_DEFINE_PACKED_SET(PACKED_GETTER, CM, KERN_CASES_4, CM, KERN_CASES_4, 1, KERN_CASES_1)
-/* the products of a lone token on Intel cores (see pack_avx512.c) */
+/* the products of a lone token that ask ahead (see pack_avx512.c) */
 KERN_DEFINE_LONE_SET(LONE_GETTER)

@@ -154,7 +154,7 @@ AI __m512 leg_dw(const int kind, const uint8_t *w, __m512 *mw)
     return dw;
 }
 
-/* A lone token's product on Intel cores (the AMX set, and the AVX-512 and
+/* A lone token's product on Intel and Zen 5 cores (the AMX set, and the AVX-512 and
  * AVX2 sets' -prefetch tables: kern_lone_gemm_*) asks for the weights
  * KERN_WEIGHT_AHEAD bytes ahead of each block it reads, into the second
  * level; the hardware's own prefetchers leave the memory idle part of the
@@ -162,8 +162,8 @@ AI __m512 leg_dw(const int kind, const uint8_t *w, __m512 *mw)
  * token read 1.3-1.45 times faster (Q4_0, Q8_0) and Q4_K 1.35 with 3 KB
  * into the first level; 12 KB into the second took 0.93-0.98 of that
  * time (Q4_K 0.96, Q4_0 0.98, Q8_0 0.93, F16 0.95; 6-24 KB alike). On
- * the AMD EPYC of the AVX-512 set's measurements prefetching lost
- * 2.5-14%, so the sets go without on AMD cores (cpu.c).
+ * an earlier AMD EPYC prefetching lost 2.5-14%, so older AMD cores go
+ * without; on Zen 5 it gains (cpu.c).
  *
  * The same lines are asked for again, nearer, into the first level: the
  * more instructions a product runs per line, the fewer lines it kept in
@@ -753,7 +753,7 @@ static void amx_legacy(uint32_t type, const int kind, size_t BB, size_t PB, cons
 
 /* ---- The products of a lone token that ask for the weights
  * KERN_WEIGHT_AHEAD bytes ahead: the AMX set's, and the AVX-512 set's on
- * Intel cores. */
+ * Intel and Zen 5 cores. */
 KERN_DEFINE_LONE_SET(kern_lone_gemm_avx512)
 
 /* The AMX set's product `name` of type T through `several`, called with

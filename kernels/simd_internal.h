@@ -151,8 +151,9 @@ void kern_gemm_bf16_avx512_ahead(const uint8_t *w, size_t ws, size_t nr, const u
 void kern_gemm_bf16_amx(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc,
                         size_t n, float *y, size_t ldy);
 
-/* Each x86 set plain (AMD cores) and asking for a lone token's weights
- * ahead (_prefetch, Intel cores; the AMX set always does). */
+/* Each x86 set plain (older AMD cores, other vendors) and asking for a
+ * lone token's weights ahead (_prefetch: Intel cores, AMD's from Zen 5;
+ * the AMX set always does). */
 extern const struct kern_ops kern_ops_avx2;
 extern const struct kern_ops kern_ops_avx2_prefetch;
 extern const struct kern_ops kern_ops_avx2_vnni;

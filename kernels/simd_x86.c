@@ -824,9 +824,9 @@ static uint64_t read_lines(const uint8_t *p, size_t n)
 
 /* The table, with `bf16` as the BF16 product and `lone` as the packed
  * product of a lone token (NULL: packed's): each set has a second table
- * whose lone token asks for the weights ahead (Intel cores), the AVX2 set
- * two more with AVX-VNNI and the AVX-512 set two more for CPUs with the
- * BF16 dot product. */
+ * whose lone token asks for the weights ahead (Intel and Zen 5 cores),
+ * the AVX2 set two more with AVX-VNNI and the AVX-512 set two more for
+ * CPUs with the BF16 dot product. */
 #define OPS_TABLE(bf16, packed, lone) \
     .gemm = { \
         [GGUF_T_F32] = gemm_f32, [GGUF_T_F16] = gemm_f16, [GGUF_T_BF16] = bf16, \

@@ -634,17 +634,21 @@ static void test_detect(void **state)
     }
 #if defined(__x86_64__)
     if (kern_cpu_has(KERN_ISA_AVX2)) {
-        /* the prefetching table first on Intel cores, the plain one elsewhere */
+        /* the prefetching table first on Intel cores and AMD's from family
+         * 0x1a (Zen 5), the plain one elsewhere */
         unsigned a = 0, b = 0, c = 0, d = 0;
         char vendor[13] = {0};
         assert_true(__get_cpuid(0, &a, &b, &c, &d));
         memcpy(vendor, &b, 4);
         memcpy(vendor + 4, &d, 4);
         memcpy(vendor + 8, &c, 4);
-        const bool intel = strcmp(vendor, "GenuineIntel") == 0;
+        assert_true(__get_cpuid(1, &a, &b, &c, &d));
+        const unsigned family = ((a >> 8) & 0xf) == 0xf ? 0xf + ((a >> 20) & 0xff) : (a >> 8) & 0xf;
+        const bool ahead = strcmp(vendor, "GenuineIntel") == 0 ||
+                           (strcmp(vendor, "AuthenticAMD") == 0 && family >= 0x1a);
         assert_int_equal(kern_cpu_select_name(&named, "avx2", err, sizeof err), KERN_OK);
         const char *name = kern_cpu_name(&named);
-        assert_int_equal(strlen(name) > 9 && strcmp(name + strlen(name) - 9, "-prefetch") == 0, intel);
+        assert_int_equal(strlen(name) > 9 && strcmp(name + strlen(name) - 9, "-prefetch") == 0, ahead);
         /* with or without AVX-VNNI, the tables of plain AVX2 */
         static const char *const fma[] = {"avx2-fma", "avx2-fma-prefetch"};
         for (int k = 0; k < 2; k++) {
