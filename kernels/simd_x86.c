@@ -806,7 +806,13 @@ static uint64_t read_lines(const uint8_t *p, size_t n)
         s2 = _mm512_add_epi64(s2, _mm512_loadu_si512(p + i + 128));
         s3 = _mm512_add_epi64(s3, _mm512_loadu_si512(p + i + 192));
     }
-    return (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(s0, s1), _mm512_add_epi64(s2, s3)));
+    /* summed as unsigned: _mm512_reduce_add_epi64 adds signed lanes,
+     * whose overflow UBSan reports */
+    uint64_t lane[8], sum = 0;
+    _mm512_storeu_si512(lane, _mm512_add_epi64(_mm512_add_epi64(s0, s1), _mm512_add_epi64(s2, s3)));
+    for (int i = 0; i < 8; i++)
+        sum += lane[i];
+    return sum;
 #else
     __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
     for (size_t i = 0; i < n; i += 256)
