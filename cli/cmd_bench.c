@@ -54,6 +54,21 @@ static double cpu_s(void)
            (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
 }
 
+/* OpenBLAS's threads spin for a while once started (2^28 cycles, about
+ * 0.13 s here) before they sleep, and the CPU time of the process counts
+ * them: a 1-thread run of a small model, timed within that, read 199% of
+ * its core. Wait (at most two seconds) until the process has taken no CPU
+ * over three sleeps of this thread in a row (a thread that starts late
+ * spins late). */
+static void wait_idle(void)
+{
+    for (int i = 0, idle = 0; i < 200 && idle < 3; i++) {
+        double c0 = cpu_s();
+        nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+        idle = cpu_s() - c0 < 0.002 ? idle + 1 : 0;
+    }
+}
+
 /* Per repetition: tokens/s, the share of threads x wall time the process
  * got (below 1 when other processes hold the cores), and the bandwidth
  * measured during the generation run. */
@@ -286,6 +301,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv)
     o.batch = eng_ctx_n_batch(ctx);
     probe pr = {.cpu = &cpu};
     pr.at = eng_model_stream(m, &cpu, &pr.bytes);
+    wait_idle();
     if (run_reps(ctx, pool, &pr, &o, eng_model_hparams(m)->n_vocab, &br, err, sizeof err))
         goto done;
     print_result(&o, json, kern_cpu_name(&cpu), &br, bytes_per_token(m, &o));
