@@ -147,6 +147,18 @@ static int unknown_command(int argc, char **argv)
     return CLI_EXIT_USAGE;
 }
 
+/* OpenBLAS starts its threads before main and lets them spin for 2^28
+ * cycles (about 0.13 s here) before they sleep, and again after each of
+ * its calls: a core of this 2-core machine for every short command, and
+ * the pool's second thread elbowed after every F32 prompt product. Ask it
+ * to let them sleep at once, unless the user chose otherwise; OpenBLAS
+ * reads its environment in its own constructor, after this one in the
+ * static binary (a shared OpenBLAS starts before it and spins as before). */
+__attribute__((constructor(101))) static void blas_sleep_early(void)
+{
+    setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0);
+}
+
 int main(int argc, char **argv)
 {
     argc--, argv++;
