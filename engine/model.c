@@ -380,8 +380,11 @@ static void pack_each(eng_model *m, const gguf_tensor *const *ts, size_t n)
             pack_run(m, &ts[i], 1);
 }
 
-/* The matrices of layer L. */
-#define LAYER_MATS(L) {(L)->wq, (L)->wk, (L)->wv, (L)->wqkv, (L)->wo, (L)->w_gate, (L)->w_up, (L)->w_down}
+/* The matrices of layer L: its attention's, then its feed-forward's, in
+ * the order a token's products read them. */
+#define LAYER_ATTN_MATS(L) (L)->wq, (L)->wk, (L)->wv, (L)->wqkv, (L)->wo
+#define LAYER_FF_MATS(L) (L)->w_gate, (L)->w_up, (L)->w_down
+#define LAYER_MATS(L) {LAYER_ATTN_MATS(L), LAYER_FF_MATS(L)}
 
 /* Pack every matrix the CPU's kernels have a packed form for into one
  * buffer (read as one stream of huge pages where the OS has them), in the
@@ -408,7 +411,7 @@ static int pack_weights(eng_model *m, char *err, size_t errlen)
     for (uint32_t l = 0; l < m->hp.n_layer; l++) {
         eng_layer *L = &m->layers[l];
         const gguf_tensor *qkv[] = {L->wq, L->wk, L->wv}, *gu[] = {L->w_gate, L->w_up};
-        const gguf_tensor *attn[] = {L->wq, L->wk, L->wv, L->wqkv, L->wo}, *ff[] = {L->w_gate, L->w_up, L->w_down};
+        const gguf_tensor *attn[] = {LAYER_ATTN_MATS(L)}, *ff[] = {LAYER_FF_MATS(L)};
         if (fusable(m, qkv, 3))
             L->pk_qkv = pack_run(m, qkv, 3);
         pack_each(m, attn, sizeof attn / sizeof attn[0]);
