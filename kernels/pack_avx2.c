@@ -184,7 +184,13 @@ AI void legacy_tile_at(const int kind, const int C, const size_t ahead, const ui
     __m256 acc[2][CM];
     acc_load(C, acc, b0 ? y : NULL, ldy);
     if (C == 1 || kind == KERN_LEG_Q8) {
-        for (size_t b = b0; b < b1; b++, w += bb) {
+        size_t b = b0;
+        /* a lone token that asks ahead: KERN_LEG_RUN blocks a pass, as in
+         * the AVX-512 set (pack_avx512.c) */
+        if (C == 1 && ahead)
+            KERN_LEG_RUNS(ahead, b, b1, w, bb, for (int h = 0; h < 2; h++)
+                              leg_step(kind, C, w + kern_j * bb, h, b + kern_j, nb, a, as, acc[h]));
+        for (; b < b1; b++, w += bb) {
             if (C == 1 && (b - b0) % 2 == 0)
                 kern_weights_ahead(w, ahead, KERN_WEIGHT_NEAR, 2 * bb, 0, 1);
 #pragma GCC unroll 2
