@@ -12,6 +12,7 @@
 
 #include "gguf/gguf.h"
 #include "kernels/kernels_internal.h"
+#include "kernels/pack_internal.h"
 
 /* Rows per chunk: enough to amortize a chunk, few enough to balance; a
  * whole group of packed rows, or more as kern_pack_grain says. */
@@ -332,13 +333,68 @@ static double seconds(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* KERN_READ_PRODUCT reads the buffer as the packed weights of a lone
+ * token's Q8_0 product of rows of PROBE_N_IN inputs, against activations
+ * of zero (any bytes serve as codes and scales), a super-group of rows a
+ * chunk as the product's own stream does; the pages left over, the wide
+ * way. */
+#define PROBE_N_IN 2048
+#define PROBE_ACT (KERN_Q8_0_SIDE(PROBE_N_IN / 32) + 8 * (PROBE_N_IN / 32))
+
+typedef struct probe_job {
+    mm_job mm;
+    uint64_t sink[1024];
+    _Alignas(64) uint8_t act[PROBE_ACT];
+} probe_job;
+
+static void probe_rows(void *arg, size_t begin, size_t end, unsigned tid)
+{
+    probe_job *j = arg;
+    float y[KERN_PK_SUPER * KERN_PACK_ROWS] = {0};
+    for (size_t r = begin; r < end; r += KERN_PK_SUPER * KERN_PACK_ROWS) {
+        size_t n = end - r < KERN_PK_SUPER * KERN_PACK_ROWS ? end - r : KERN_PK_SUPER * KERN_PACK_ROWS;
+        j->mm.gemm(j->mm.w + r / KERN_PACK_ROWS * j->mm.ws, j->mm.ws, n, j->act, PROBE_ACT, 1, PROBE_N_IN, y, n);
+        j->sink[tid % 1024] += (uint64_t)(y[0] != 0.0f);
+    }
+}
+
+/* Bytes at the front of buf that KERN_READ_PRODUCT reads as a product
+ * (whole super-groups of rows), and the job; 0 where cpu's kernels have
+ * no packed Q8_0 product. */
+static size_t probe_product(const kern_cpu *cpu, const void *buf, size_t bytes, probe_job *j)
+{
+    if (!cpu || !cpu->ops || !cpu->ops->packed_gemm)
+        return 0;
+    size_t group = kern_pack_size(cpu, GGUF_T_Q8_0, PROBE_N_IN, KERN_PACK_ROWS);
+    size_t super = group * KERN_PK_SUPER;
+    if (!group || bytes < super)
+        return 0;
+    size_t rows = bytes / super * KERN_PK_SUPER * KERN_PACK_ROWS;
+    j->mm = packed_job(cpu, GGUF_T_Q8_0, buf, PROBE_N_IN, rows, 1);
+    if (!j->mm.gemm || j->mm.grain > KERN_PK_SUPER * KERN_PACK_ROWS)
+        return 0;
+    memset(j->act, 0, sizeof j->act);
+    return rows / KERN_PACK_ROWS * group;
+}
+
 double kern_read_pass(kern_pool *pool, const kern_cpu *cpu, const void *buf, size_t bytes, unsigned way)
 {
     const struct kern_ops *ops = cpu ? cpu->ops : NULL;
     bw_job j = {.buf = buf, .way = way, .read_lines = ops && ops->read_lines ? ops->read_lines : read_words};
+    probe_job pj;
+    size_t front = way == KERN_READ_PRODUCT ? probe_product(cpu, buf, bytes / 4096 * 4096, &pj) : 0;
+    if (way == KERN_READ_PRODUCT)
+        j.way = KERN_READ_WIDE;
+    /* the product's part starts the rest's first page, or ends the buffer */
+    front = (front + 4095) / 4096 * 4096;
     double t0 = seconds();
+    if (front)
+        kern_pool_for_parts(pool, pj.mm.n_out, stream_grain(&pj.mm), probe_rows, &pj);
     /* each thread one stretch, as a lone token's products read */
-    kern_pool_for_parts(pool, bytes / 4096, 16, bw_read, &j);
+    if (bytes / 4096 > front / 4096) {
+        j.buf = (const uint64_t *)((const uint8_t *)buf + front);
+        kern_pool_for_parts(pool, bytes / 4096 - front / 4096, 16, bw_read, &j);
+    }
     return seconds() - t0;
 }
 

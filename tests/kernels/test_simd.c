@@ -895,6 +895,22 @@ static void test_bandwidth(void **state)
     /* every way, by the chosen kernels' loads and by the portable ones */
     assert_true(kern_read_bandwidth(pool, &cpu, 8u << 20, 2) > 1e8);
     assert_true(kern_read_bandwidth(pool, NULL, 8u << 20, 1) > 1e8);
+    /* the product's way over every table: whole super-groups of Q8_0 rows
+     * (139 KB at 2048 inputs) and pages left over, fewer pages than one,
+     * and any bytes as codes and scales */
+    kern_cpu tables[N_ALL_ISAS * KERN_MAX_TABLES];
+    size_t n_tables = 0;
+    for (size_t i = 0; i < N_ALL_ISAS; i++)
+        n_tables += kern_cpu_tables(all_isas[i], tables + n_tables, KERN_MAX_TABLES);
+    static const size_t pages[] = {1, 33, 70, 103};
+    uint8_t *buf = kern_alloc_stream(103 * 4096);
+    assert_non_null(buf);
+    for (size_t i = 0; i < 103 * 4096; i++)
+        buf[i] = (uint8_t)(i * 2654435761u >> 11);
+    for (size_t i = 0; i < n_tables; i++)
+        for (size_t k = 0; k < sizeof pages / sizeof pages[0]; k++)
+            assert_true(kern_read_pass(pool, &tables[i], buf, pages[k] * 4096, KERN_READ_PRODUCT) >= 0.0);
+    free(buf);
     kern_pool_free(pool);
 }
 
