@@ -336,25 +336,28 @@ static double seconds(void)
 /* KERN_READ_PRODUCT reads the buffer as the packed weights of a lone
  * token's Q8_0 product of rows of PROBE_N_IN inputs, against activations
  * of zero (any bytes serve as codes and scales), a super-group of rows a
- * chunk as the product's own stream does; the pages left over, the wide
- * way. */
+ * chunk as the product's own stream goes at that width; the pages left
+ * over, the wide way. */
 #define PROBE_N_IN 2048
 #define PROBE_ACT (KERN_Q8_0_SIDE(PROBE_N_IN / 32) + 8 * (PROBE_N_IN / 32))
+#define PROBE_ROWS (KERN_PK_SUPER * KERN_PACK_ROWS)
 
 typedef struct probe_job {
     mm_job mm;
-    uint64_t sink[1024];
     _Alignas(64) uint8_t act[PROBE_ACT];
 } probe_job;
 
+/* Rows begin..end a super-group at a time (a pool without threads runs
+ * them all at once); the product cannot be elided, so its sums need not
+ * be kept. */
 static void probe_rows(void *arg, size_t begin, size_t end, unsigned tid)
 {
+    (void)tid;
     probe_job *j = arg;
-    float y[KERN_PK_SUPER * KERN_PACK_ROWS] = {0};
-    for (size_t r = begin; r < end; r += KERN_PK_SUPER * KERN_PACK_ROWS) {
-        size_t n = end - r < KERN_PK_SUPER * KERN_PACK_ROWS ? end - r : KERN_PK_SUPER * KERN_PACK_ROWS;
+    float y[PROBE_ROWS];
+    for (size_t r = begin; r < end; r += PROBE_ROWS) {
+        size_t n = end - r < PROBE_ROWS ? end - r : PROBE_ROWS;
         j->mm.gemm(j->mm.w + r / KERN_PACK_ROWS * j->mm.ws, j->mm.ws, n, j->act, PROBE_ACT, 1, PROBE_N_IN, y, n);
-        j->sink[tid % 1024] += (uint64_t)(y[0] != 0.0f);
     }
 }
 
@@ -369,9 +372,9 @@ static size_t probe_product(const kern_cpu *cpu, const void *buf, size_t bytes, 
     size_t super = group * KERN_PK_SUPER;
     if (!group || bytes < super)
         return 0;
-    size_t rows = bytes / super * KERN_PK_SUPER * KERN_PACK_ROWS;
+    size_t rows = bytes / super * PROBE_ROWS;
     j->mm = packed_job(cpu, GGUF_T_Q8_0, buf, PROBE_N_IN, rows, 1);
-    if (!j->mm.gemm || j->mm.grain > KERN_PK_SUPER * KERN_PACK_ROWS)
+    if (!j->mm.gemm || PROBE_ROWS % j->mm.grain)
         return 0;
     memset(j->act, 0, sizeof j->act);
     return rows / KERN_PACK_ROWS * group;
@@ -380,20 +383,20 @@ static size_t probe_product(const kern_cpu *cpu, const void *buf, size_t bytes, 
 double kern_read_pass(kern_pool *pool, const kern_cpu *cpu, const void *buf, size_t bytes, unsigned way)
 {
     const struct kern_ops *ops = cpu ? cpu->ops : NULL;
-    bw_job j = {.buf = buf, .way = way, .read_lines = ops && ops->read_lines ? ops->read_lines : read_words};
+    const bool product = way == KERN_READ_PRODUCT;
+    bw_job j = {.buf = buf, .way = product ? KERN_READ_WIDE : way,
+                .read_lines = ops && ops->read_lines ? ops->read_lines : read_words};
     probe_job pj;
-    size_t front = way == KERN_READ_PRODUCT ? probe_product(cpu, buf, bytes / 4096 * 4096, &pj) : 0;
-    if (way == KERN_READ_PRODUCT)
-        j.way = KERN_READ_WIDE;
-    /* the product's part starts the rest's first page, or ends the buffer */
-    front = (front + 4095) / 4096 * 4096;
+    /* the product's part, to the page after its last byte; the rest the
+     * wide way */
+    size_t pages = bytes / 4096, front = product ? (probe_product(cpu, buf, pages * 4096, &pj) + 4095) / 4096 : 0;
     double t0 = seconds();
     if (front)
-        kern_pool_for_parts(pool, pj.mm.n_out, stream_grain(&pj.mm), probe_rows, &pj);
+        kern_pool_for_parts(pool, pj.mm.n_out, PROBE_ROWS, probe_rows, &pj);
     /* each thread one stretch, as a lone token's products read */
-    if (bytes / 4096 > front / 4096) {
-        j.buf = (const uint64_t *)((const uint8_t *)buf + front);
-        kern_pool_for_parts(pool, bytes / 4096 - front / 4096, 16, bw_read, &j);
+    if (pages > front) {
+        j.buf = (const uint64_t *)((const uint8_t *)buf + front * 4096);
+        kern_pool_for_parts(pool, pages - front, 16, bw_read, &j);
     }
     return seconds() - t0;
 }

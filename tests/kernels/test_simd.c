@@ -235,6 +235,16 @@ static void test_avx512(void **state)
 static const kern_isa all_isas[] = {KERN_ISA_PORTABLE, KERN_ISA_AVX2, KERN_ISA_AVX512, KERN_ISA_NEON, KERN_ISA_AMX};
 #define N_ALL_ISAS (sizeof all_isas / sizeof all_isas[0])
 
+/* Every table of every set this CPU runs, a set's tables together and the
+ * one it picks first, into out (N_ALL_ISAS * KERN_MAX_TABLES); how many. */
+static size_t every_table(kern_cpu *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < N_ALL_ISAS; i++)
+        n += kern_cpu_tables(all_isas[i], out + n, KERN_MAX_TABLES);
+    return n;
+}
+
 /* Each set's tables beyond the one this CPU picks: on an Intel core the
  * plain ones, elsewhere the prefetching ones, and on a CPU with the BF16
  * dot product the AVX-512 tables for CPUs without. */
@@ -364,9 +374,7 @@ static void test_packed(void **state)
     static const size_t toks[] = {1, 2, 3, 7, 8, 9, 17};
     int sets = 0;
     kern_cpu tables[N_ALL_ISAS * KERN_MAX_TABLES];
-    size_t n_tables = 0;
-    for (size_t i = 0; i < N_ALL_ISAS; i++)
-        n_tables += kern_cpu_tables(all_isas[i], tables + n_tables, KERN_MAX_TABLES);
+    size_t n_tables = every_table(tables);
     for (size_t i = 0; i < n_tables; i++) {
         const kern_cpu cpu = tables[i];
         /* a set's tables lie together, the one it picks first */
@@ -895,21 +903,22 @@ static void test_bandwidth(void **state)
     /* every way, by the chosen kernels' loads and by the portable ones */
     assert_true(kern_read_bandwidth(pool, &cpu, 8u << 20, 2) > 1e8);
     assert_true(kern_read_bandwidth(pool, NULL, 8u << 20, 1) > 1e8);
-    /* the product's way over every table: whole super-groups of Q8_0 rows
-     * (139 KB at 2048 inputs) and pages left over, fewer pages than one,
-     * and any bytes as codes and scales */
+    /* the product's way over every table, with the pool and without (all
+     * rows in one call): whole super-groups of Q8_0 rows (139 KB at 2048
+     * inputs) and pages left over, fewer pages than one, and any bytes as
+     * codes and scales */
     kern_cpu tables[N_ALL_ISAS * KERN_MAX_TABLES];
-    size_t n_tables = 0;
-    for (size_t i = 0; i < N_ALL_ISAS; i++)
-        n_tables += kern_cpu_tables(all_isas[i], tables + n_tables, KERN_MAX_TABLES);
+    size_t n_tables = every_table(tables);
     static const size_t pages[] = {1, 33, 70, 103};
     uint8_t *buf = kern_alloc_stream(103 * 4096);
     assert_non_null(buf);
     for (size_t i = 0; i < 103 * 4096; i++)
         buf[i] = (uint8_t)(i * 2654435761u >> 11);
     for (size_t i = 0; i < n_tables; i++)
-        for (size_t k = 0; k < sizeof pages / sizeof pages[0]; k++)
+        for (size_t k = 0; k < sizeof pages / sizeof pages[0]; k++) {
             assert_true(kern_read_pass(pool, &tables[i], buf, pages[k] * 4096, KERN_READ_PRODUCT) >= 0.0);
+            assert_true(kern_read_pass(NULL, &tables[i], buf, pages[k] * 4096, KERN_READ_PRODUCT) >= 0.0);
+        }
     free(buf);
     kern_pool_free(pool);
 }
