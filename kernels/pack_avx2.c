@@ -188,7 +188,7 @@ AI void legacy_tile_at(const int kind, const int C, const size_t ahead, const ui
         /* a lone token that asks ahead: KERN_LEG_RUN blocks a pass, as in
          * the AVX-512 set (pack_avx512.c) */
         if (C == 1 && ahead)
-            KERN_LEG_RUNS(ahead, b, b1, w, bb, for (int h = 0; h < 2; h++)
+            KERN_LEG_RUNS(ahead, KERN_LEG_RUN, b, b1, w, bb, for (int h = 0; h < 2; h++)
                               leg_step(kind, C, w + kern_j * bb, h, b + kern_j, nb, a, as, acc[h]));
         for (; b < b1; b++, w += bb) {
             if (C == 1 && (b - b0) % 2 == 0)

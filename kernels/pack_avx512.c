@@ -233,6 +233,23 @@ AI void legacy_block(const int kind, const int C, const uint8_t *w, size_t b, si
     }
 }
 
+/* Blocks a lone token's legacy product takes a pass when it asks ahead.
+ * Q4_0 goes sixteen: on Zen 5, a 2048 x 16384 matrix in copies filling
+ * 480 MB, one token, against the probe's product way over the same
+ * copies, builds in turn, it read 0.74-0.86 of the probe eight blocks a
+ * pass and 0.96-1.09 sixteen (12: 0.95-1.03; 20 and 24: 0.70-0.75;
+ * 2048 x 2048, 8192 x 2048 and 2048 x 8192 alike), and llama-1b q4_0
+ * decoded at 0.81-0.83 -> 0.98-1.01 of the benchmark's limit. The other
+ * kinds read no faster so: Q5_0, Q4_1 and Q5_1 at a quarter of their
+ * panel (13, 14, 12 blocks) took 1.02-1.10 times the time of eight, Q8_0
+ * sixteen 1.3 times; Q4_K two super-blocks a pass 1.05-1.07 times, and
+ * the AVX2 set's Q4_0 sixteen 1.4 times. Why sixteen wins for Q4_0 alone
+ * is not known: the lines asked for, and when, are the same. */
+AI int leg_run(const int kind)
+{
+    return kind == KERN_LEG_Q4 ? 2 * KERN_LEG_RUN : KERN_LEG_RUN;
+}
+
 /* Blocks b0..b1 of one group at w (of nb in a row) against C tokens,
  * added to y's partial sums unless b0 is 0; a lone token asks for the
  * weights `ahead` bytes ahead (0: not). */
@@ -243,19 +260,20 @@ AI void legacy_tile_at(const int kind, const int C, const size_t ahead, const ui
     __m512 acc[CM_LEG];
     acc_load(C, acc, b0 ? y : NULL, ldy);
     size_t b = b0;
-    /* A lone token that asks ahead goes KERN_LEG_RUN blocks a pass,
+    /* A lone token that asks ahead goes leg_run(kind) blocks a pass,
      * unrolled, asking for the run's lines a block's share at a time, as
      * Q4_K's product goes through the sub-blocks of a super-block. On Zen
      * 5, a 2048 x 16384 matrix in copies filling 480 MB, one token,
      * against the probe over the same copies, builds in turn: Q4_0 0.80-0.84
      * -> 0.90-1.07 of the probe (the AVX2 set's -prefetch table 0.84-0.86
      * -> 0.89-1.01), Q8_0 0.88 -> 1.04, Q4_1 0.81 -> 1.05, Q5_0 0.86 ->
-     * 0.96, Q5_1 0.84 -> 1.08; decoding llama-1b q4_0 71-75 -> 80 tokens/s
+     * 0.96, Q5_1 0.84 -> 1.08, all eight blocks a pass; decoding llama-1b q4_0 71-75 -> 80 tokens/s
      * and q8_0 42 -> 55-59. The plain tables, which do not ask, read
      * slower so (AVX2 0.66-0.79 against 0.99, AVX-512 0.77 against 0.88)
      * and keep going block by block. */
     if (C == 1 && ahead)
-        KERN_LEG_RUNS(ahead, b, b1, w, bb, legacy_block(kind, C, w + kern_j * bb, b + kern_j, nb, a, as, acc));
+        KERN_LEG_RUNS(ahead, leg_run(kind), b, b1, w, bb,
+                      legacy_block(kind, C, w + kern_j * bb, b + kern_j, nb, a, as, acc));
     for (; b < b1; b++, w += bb) {
         /* two blocks' lines at a time: a whole number of lines (a block
          * is 4.5 to 8.5), each asked for once */

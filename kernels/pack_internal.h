@@ -205,15 +205,17 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
  * share at a time (eight blocks of Q4_0: 2304 bytes, one Q4_K
  * super-block's worth). Block by block, asking for two blocks' lines
  * every other block, the legacy products streamed at 0.8-0.9 of the probe
- * while Q4_K's, a super-block a pass, read at 1.0-1.1 (pack_avx512.c). */
+ * while Q4_K's, a super-block a pass, read at 1.0-1.1 (pack_avx512.c,
+ * where the AVX-512 set's Q4_0 goes sixteen). */
 #define KERN_LEG_RUN 8
 /* Blocks b.. of a group at w (bb bytes each, to b1) run by run, while a
- * whole run is left: STEP (a statement of kern_j, the block's place in
- * its run) after asking for block kern_j's share of the run's lines. */
-#define KERN_LEG_RUNS(ahead, b, b1, w, bb, STEP) \
-    for (; (b1) - (b) >= KERN_LEG_RUN; (b) += KERN_LEG_RUN, (w) += KERN_LEG_RUN * (bb)) \
-        _Pragma("GCC unroll 16") for (int kern_j = 0; kern_j < KERN_LEG_RUN; kern_j++) { \
-            kern_weights_ahead(w, ahead, KERN_WEIGHT_NEAR, KERN_LEG_RUN * (bb), kern_j, KERN_LEG_RUN); \
+ * whole run of `run` blocks (a constant) is left: STEP (a statement of
+ * kern_j, the block's place in its run) after asking for block kern_j's
+ * share of the run's lines. */
+#define KERN_LEG_RUNS(ahead, run, b, b1, w, bb, STEP) \
+    for (; (b1) - (b) >= (size_t)(run); (b) += (run), (w) += (run) * (bb)) \
+        _Pragma("GCC unroll 32") for (int kern_j = 0; kern_j < (run); kern_j++) { \
+            kern_weights_ahead(w, ahead, KERN_WEIGHT_NEAR, (run) * (bb), kern_j, (run)); \
             STEP; \
         }
 
