@@ -223,10 +223,10 @@ double kern_read_bandwidth(kern_pool *pool, const kern_cpu *cpu, size_t bytes, u
  * in flight to the hardware's prefetchers; the same with software
  * prefetches ahead; every line loaded whole by the kernel set's widest
  * loads; and as the kernel set's product of a lone token reads packed
- * Q8_0 weights (any bytes serve; the wide way without a packed Q8_0
+ * Q8_0, or Q4_0, weights (any bytes serve; the wide way without a packed
  * product), which out-read every plain loop on a Zen 5 machine. Which is
  * fastest depends on the machine, so a limit is the fastest. */
-enum { KERN_READ_PLAIN, KERN_READ_AHEAD, KERN_READ_WIDE, KERN_READ_PRODUCT, KERN_READ_WAYS };
+enum { KERN_READ_PLAIN, KERN_READ_AHEAD, KERN_READ_WIDE, KERN_READ_PRODUCT, KERN_READ_PRODUCT_Q4_0, KERN_READ_WAYS };
 /* Seconds the pool's threads take to read the first bytes / 4096 pages of
  * buf once, one way (KERN_READ_*; the wide way by cpu's
  * loads, NULL: the portable ones): one pass of the probe, for callers

@@ -903,10 +903,10 @@ static void test_bandwidth(void **state)
     /* every way, by the chosen kernels' loads and by the portable ones */
     assert_true(kern_read_bandwidth(pool, &cpu, 8u << 20, 2) > 1e8);
     assert_true(kern_read_bandwidth(pool, NULL, 8u << 20, 1) > 1e8);
-    /* the product's way over every table, with the pool and without (all
+    /* the product's ways over every table, with the pool and without (all
      * rows in one call): whole super-groups of Q8_0 rows (139 KB at 2048
-     * inputs) and pages left over, fewer pages than one, and any bytes as
-     * codes and scales */
+     * inputs) or Q4_0 rows (74 KB) and pages left over, fewer pages than
+     * one, and any bytes as codes and scales */
     kern_cpu tables[N_ALL_ISAS * KERN_MAX_TABLES];
     size_t n_tables = every_table(tables);
     static const size_t pages[] = {1, 33, 70, 103};
@@ -915,10 +915,11 @@ static void test_bandwidth(void **state)
     for (size_t i = 0; i < 103 * 4096; i++)
         buf[i] = (uint8_t)(i * 2654435761u >> 11);
     for (size_t i = 0; i < n_tables; i++)
-        for (size_t k = 0; k < sizeof pages / sizeof pages[0]; k++) {
-            assert_true(kern_read_pass(pool, &tables[i], buf, pages[k] * 4096, KERN_READ_PRODUCT) >= 0.0);
-            assert_true(kern_read_pass(NULL, &tables[i], buf, pages[k] * 4096, KERN_READ_PRODUCT) >= 0.0);
-        }
+        for (size_t k = 0; k < sizeof pages / sizeof pages[0]; k++)
+            for (unsigned way = KERN_READ_PRODUCT; way <= KERN_READ_PRODUCT_Q4_0; way++) {
+                assert_true(kern_read_pass(pool, &tables[i], buf, pages[k] * 4096, way) >= 0.0);
+                assert_true(kern_read_pass(NULL, &tables[i], buf, pages[k] * 4096, way) >= 0.0);
+            }
     free(buf);
     kern_pool_free(pool);
 }
