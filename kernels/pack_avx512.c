@@ -237,7 +237,7 @@ AI void legacy_block(const int kind, const int C, const uint8_t *w, size_t b, si
  * Q4_0 goes sixteen: on Zen 5, a 2048 x 16384 matrix in copies filling
  * 480 MB, one token, against the probe's product way over the same
  * copies, builds in turn, it read 0.74-0.86 of the probe eight blocks a
- * pass and 0.96-1.09 sixteen (12: 0.95-1.03; 20 and 24: 0.70-0.75;
+ * pass and 0.96-1.09 sixteen (12: 0.94-1.00; 20 and 24: 0.70-0.75;
  * 2048 x 2048, 8192 x 2048 and 2048 x 8192 alike), and llama-1b q4_0
  * decoded at 0.81-0.83 -> 0.98-1.01 of the benchmark's limit. The other
  * kinds read no faster so: Q5_0, Q4_1 and Q5_1 at a quarter of their
