@@ -393,7 +393,8 @@ double kern_read_pass(kern_pool *pool, const kern_cpu *cpu, const void *buf, siz
     probe_job pj;
     /* the product's part, to the page after its last byte; the rest the
      * wide way */
-    size_t pages = bytes / 4096, front = product ? (probe_product(cpu, type, buf, pages * 4096, &pj) + 4095) / 4096 : 0;
+    size_t pages = bytes / 4096;
+    size_t front = product ? (probe_product(cpu, type, buf, pages * 4096, &pj) + 4095) / 4096 : 0;
     double t0 = seconds();
     if (front)
         kern_pool_for_parts(pool, pj.mm.n_out, PROBE_ROWS, probe_rows, &pj);

@@ -267,10 +267,10 @@ AI void legacy_tile_at(const int kind, const int C, const size_t ahead, const ui
      * against the probe over the same copies, builds in turn: Q4_0 0.80-0.84
      * -> 0.90-1.07 of the probe (the AVX2 set's -prefetch table 0.84-0.86
      * -> 0.89-1.01), Q8_0 0.88 -> 1.04, Q4_1 0.81 -> 1.05, Q5_0 0.86 ->
-     * 0.96, Q5_1 0.84 -> 1.08, all eight blocks a pass; decoding llama-1b q4_0 71-75 -> 80 tokens/s
-     * and q8_0 42 -> 55-59. The plain tables, which do not ask, read
-     * slower so (AVX2 0.66-0.79 against 0.99, AVX-512 0.77 against 0.88)
-     * and keep going block by block. */
+     * 0.96, Q5_1 0.84 -> 1.08, all eight blocks a pass; decoding llama-1b
+     * q4_0 71-75 -> 80 tokens/s and q8_0 42 -> 55-59. The plain tables,
+     * which do not ask, read slower so (AVX2 0.66-0.79 against 0.99,
+     * AVX-512 0.77 against 0.88) and keep going block by block. */
     if (C == 1 && ahead)
         KERN_LEG_RUNS(ahead, leg_run(kind), b, b1, w, bb,
                       legacy_block(kind, C, w + kern_j * bb, b + kern_j, nb, a, as, acc));
