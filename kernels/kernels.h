@@ -165,9 +165,11 @@ void kern_matmul(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const voi
                  void *scratch);
 
 /* Packed weights: a matrix rearranged once (at load) into the layout the
- * chosen kernel set reads fastest, sixteen rows together. Bytes
- * needed for n_out rows of n_in, or 0 when this set has no packed form for
- * the type or shape (then use kern_matmul on the weights as stored). */
+ * chosen kernel set reads fastest, sixteen rows together (BF16: its rows
+ * as stored, only copied, so that they too are read from the packed
+ * stream's huge pages rather than the file's). Bytes needed for n_out
+ * rows of n_in, or 0 when this set has no packed form for the type or
+ * shape (then use kern_matmul on the weights as stored). */
 size_t kern_pack_size(const kern_cpu *cpu, uint32_t wtype, size_t n_in, size_t n_out);
 /* Rows of a packed matrix that stay together (16, or more for long rows):
  * matrices packed one after another run as one product only when each but
