@@ -24,7 +24,13 @@ AI void bf16_tile(const int R, const int C, const size_t ahead, const uint8_t *w
         for (int c = 0; c < C; c++)
             acc[r][c] = _mm512_setzero_ps();
     for (size_t i = 0; i < n; i += 32) {
-        __mmask32 m = n - i >= 32 ? 0xffffffffu : (1u << (n - i)) - 1;
+        /* every load masked, the last step's to the row's end. Written as
+         * a test, GCC 12 -O3 split the loop into unmasked loads and a
+         * masked last step, and a lone token's product read 0.88-0.95
+         * times as fast (Zen 5, 2048 x 16384 in copies filling 480 MB,
+         * builds in turn; llama-1b bf16 decoding 0.80-0.83 -> 0.88-0.93 of
+         * the limit, 512-token prompts alike) */
+        const __mmask32 m = (__mmask32)(0xffffffffu >> (32 - (n - i < 32 ? n - i : 32)));
         __m512bh wv[RM];
         if (R == 1 && ahead)
             _mm_prefetch((const char *)w + 2 * i + ahead, _MM_HINT_T1);
