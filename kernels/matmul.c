@@ -173,9 +173,11 @@ static size_t stream_grain(const mm_job *j)
     return (rows + j->grain - 1) / j->grain * j->grain;
 }
 
-/* Quantize the activations when the type wants it, then the rows. */
-static void run_job(mm_job *j, kern_pool *pool, void *scratch)
+/* Quantize the activations x when the type wants it, then the rows into y. */
+static void run_job(mm_job *j, kern_pool *pool, const float *x, float *y, void *scratch)
 {
+    j->x = x;
+    j->y = y;
     if (kern_vec_dot_type(j->type) == GGUF_T_F32) {
         j->a = (const uint8_t *)j->x;
         j->as = j->n_in * sizeof(float);
@@ -193,17 +195,26 @@ static void run_job(mm_job *j, kern_pool *pool, void *scratch)
         kern_pool_for_parts(pool, j->n_out, stream_grain(j), mm_rows, j);
 }
 
-void kern_matmul(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const void *w,
-                 size_t n_in, size_t n_out, const float *x, size_t n_tokens, float *y,
-                 void *scratch)
+/* A product over rows as stored (n_out rows of n_in at w), by the set's
+ * row product where it has one, else the reference. */
+static mm_job rows_job(const kern_cpu *cpu, uint32_t wtype, const void *w, size_t n_in, size_t n_out,
+                       size_t n_tok)
 {
     mm_job j = {.type = wtype, .w = w, .ws = (size_t)gguf_row_size(wtype, n_in), .n_in = n_in,
-                .n_out = n_out, .n_tok = n_tokens, .x = x, .y = y, .grain = ROW_GRAIN};
+                .n_out = n_out, .n_tok = n_tok, .grain = ROW_GRAIN};
     if (cpu && cpu->ops && wtype < KERN_OPS_NTYPES) {
         j.gemm = cpu->ops->gemm[wtype];
         j.ops = cpu->ops;
     }
-    run_job(&j, pool, scratch);
+    return j;
+}
+
+void kern_matmul(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const void *w,
+                 size_t n_in, size_t n_out, const float *x, size_t n_tokens, float *y,
+                 void *scratch)
+{
+    mm_job j = rows_job(cpu, wtype, w, n_in, n_out, n_tokens);
+    run_job(&j, pool, x, y, scratch);
 }
 
 /* Whether a set that packs keeps wtype's rows as stored, only copied into
@@ -243,11 +254,10 @@ void kern_pack(const kern_cpu *cpu, uint32_t wtype, const void *w, size_t n_in, 
 static mm_job packed_job(const kern_cpu *cpu, uint32_t wtype, const void *packed, size_t n_in, size_t n_out,
                          size_t n_tok)
 {
+    if (as_stored(cpu, wtype))
+        return rows_job(cpu, wtype, packed, n_in, n_out, n_tok);
     size_t group_bytes = kern_pack_size(cpu, wtype, n_in, n_out) / (n_out / KERN_PACK_ROWS);
     const struct kern_ops *ops = cpu->ops;
-    if (as_stored(cpu, wtype))
-        return (mm_job){.type = wtype, .w = packed, .ws = group_bytes / KERN_PACK_ROWS, .grain = ROW_GRAIN,
-                        .gemm = ops->gemm[wtype], .ops = ops, .n_in = n_in, .n_out = n_out, .n_tok = n_tok};
     kern_gemm_fn gemm = n_tok == 1 && ops->lone_gemm ? ops->lone_gemm(wtype) : ops->packed_gemm(wtype);
     return (mm_job){.type = wtype, .w = packed, .ws = group_bytes, .packed = true,
                     .grain = kern_pack_grain(cpu, wtype, n_in), .gemm = gemm, .ops = ops, .n_in = n_in,
@@ -259,9 +269,7 @@ void kern_matmul_packed(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, co
                         void *scratch)
 {
     mm_job j = packed_job(cpu, wtype, packed, n_in, n_out, n_tokens);
-    j.x = x;
-    j.y = y;
-    run_job(&j, pool, scratch);
+    run_job(&j, pool, x, y, scratch);
 }
 
 void kern_matmul_packed_next(const kern_cpu *cpu, kern_pool *pool, uint32_t wtype, const void *packed,
