@@ -220,8 +220,9 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
         }
 
 /* Bytes of weights ahead that the K-quants' products of a lone token ask
- * for into the first level (the legacy types and F16: KERN_WEIGHT_NEAR);
- * see pack_avx512.c, where they were measured. */
+ * for into the first level (the legacy types and F16: KERN_WEIGHT_NEAR;
+ * the AVX-512 set's Q6_K, Q3_K and Q2_K: its NEAR_K16); see pack_avx512.c,
+ * where they were measured. */
 #define KERN_NEAR_Q4K 1536
 #define KERN_NEAR_K16 2048
 
