@@ -307,7 +307,7 @@ AI void q4k_lone(const size_t ahead, const uint8_t *wk, __m256i (*scs)[2], const
         _mm_prefetch((const char *)wk + KERN_PK_Q4_K + l, _MM_HINT_T0);
 #pragma GCC unroll 4
     for (int jp = 0; jp < 4; jp++) {
-        kern_weights_ahead(wk, ahead, KERN_NEAR_Q4K, KERN_PK_Q4_K, jp, 4);
+        kern_weights_ahead(wk, ahead, KERN_NEAR_K, KERN_PK_Q4_K, jp, 4);
         const uint8_t *p = wk + KERN_PK_Q4K_QS + 512 * jp, *q = qs + 64 * jp;
         __m256i s[2][2];
         for (int h = 0; h < 2; h++)
@@ -346,7 +346,7 @@ AI void q4k_half(const int q5, const int C, const size_t ahead, const uint8_t *w
         const uint8_t *p = wk + KERN_PK_Q4K_QS + 512 * (j / 2) + 32 * h;
         __m256i W[8];
         if (C == 1 && h == 0)
-            kern_weights_ahead(w, ahead, KERN_NEAR_Q4K, q5 ? KERN_PK_Q5_K : KERN_PK_Q4_K, j, 8);
+            kern_weights_ahead(w, ahead, KERN_NEAR_K, q5 ? KERN_PK_Q5_K : KERN_PK_Q4_K, j, 8);
         for (int k = 0; k < 8; k++) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(p + 64 * k));
             W[k] = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(v, 4) : v, m4);
@@ -563,13 +563,13 @@ AI void k16_tile_at(const int kind, const int C, const size_t ahead, const uint8
 #pragma GCC unroll 8
                 for (int ntp = 0; ntp < 8; ntp++) {
                     if (h == 0)
-                        kern_weights_ahead(w, ahead, KERN_NEAR_K16, bb, ntp, 8);
+                        kern_weights_ahead(w, ahead, KERN_NEAR_K, bb, ntp, 8);
                     k16_step(kind, C, w, h, ntp, a, as, b, isum);
                 }
             } else {
                 for (int ntp = 0; ntp < 8; ntp++) {
                     if (C == 1 && h == 0)
-                        kern_weights_ahead(w, ahead, KERN_NEAR_K16, bb, ntp, 8);
+                        kern_weights_ahead(w, ahead, KERN_NEAR_K, bb, ntp, 8);
                     k16_step(kind, C, w, h, ntp, a, as, b, isum);
                 }
             }

@@ -172,11 +172,12 @@ AI __m512 leg_dw(const int kind, const uint8_t *w, __m512 *mw)
  * 1.04-1.06, Q4_K 1.06-1.08, Q6_K 1.07, Q5_K 1.06, Q5_0 1.05, Q8_0 and
  * F16 1.01-1.03, Q2_K and Q3_K alike. The legacy types did best 4 KB
  * ahead (KERN_WEIGHT_NEAR). The K-quants' blocks are many lines long and
- * ask a part at a time: 1.5 KB ahead for Q4_K and Q5_K (KERN_NEAR_Q4K:
+ * ask a part at a time: 1.5 KB ahead for Q4_K and Q5_K (NEAR_Q4K:
  * 1.01-1.03 over 2 KB, decoding q4_k 1.012 with builds alternated; Q6_K
- * lost 5% so), 4 KB for Q6_K, Q3_K and Q2_K (NEAR_K16, below).
- *
- * Fewer loads and vector operations per line stream faster still, and
+ * lost 5% so), 4 KB for Q6_K, Q3_K and Q2_K (KERN_NEAR_K, below). */
+#define NEAR_Q4K 1536
+
+/* Fewer loads and vector operations per line stream faster still, and
  * scalar ones cost nothing: loading each Q4_0 code vector once, asking
  * for two legacy blocks' lines at a time and for one byte of each
  * activation block made Q4_0 products 1.01-1.04 times as fast (streamed
@@ -397,7 +398,7 @@ AI void q4k_tile_at(const int q5, const int C, const size_t ahead, const uint8_t
         for (int j = 0; j < 8; j++) {
             __m512i W[8];
             if (C == 1)
-                kern_weights_ahead(w, ahead, KERN_NEAR_Q4K, q5 ? KERN_PK_Q5_K : KERN_PK_Q4_K, j, 8);
+                kern_weights_ahead(w, ahead, NEAR_Q4K, q5 ? KERN_PK_Q5_K : KERN_PK_Q4_K, j, 8);
             q4k_codes(q5, 1, w, j, W);
             const __m512i sc = lane_bytes(scs[j / 4], j % 4, NO_BYTE);
 #pragma GCC unroll 16
@@ -442,15 +443,13 @@ AI __m512i k16_scale(const int kind, const uint8_t *w, int j)
     return _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(w + at + 16 * j)));
 }
 
-/* Bytes ahead that a lone token's Q6_K, Q3_K and Q2_K products ask for
- * into the first level. Decoding llama-1b q6_k on Zen 5 in one process,
- * turns of eight tokens at each distance: 4 KB read 1.03-1.09 times as
- * fast as 2 KB (KERN_NEAR_K16, the AVX2 set's) over 19 runs while the
- * host's bandwidth was 56-71 GB/s, 0.99-1.00 at 36-40 GB/s; q3_k 0.99,
- * q2_k 1.00. Q4_K at 4 KB read 0.99-1.06 (mean 1.02) and 0.98, and stays
- * at KERN_NEAR_Q4K. */
-#define NEAR_K16 4096
-
+/* A lone token's Q6_K, Q3_K and Q2_K products ask for their lines
+ * KERN_NEAR_K (4 KB) ahead into the first level. Decoding llama-1b q6_k
+ * on Zen 5 in one process, turns of eight tokens at each distance: 4 KB
+ * read 1.03-1.09 times as fast as 2 KB over 19 runs while the host's
+ * bandwidth was 56-71 GB/s, 0.99-1.00 at 32-40 GB/s; q3_k 0.99, q2_k
+ * 1.00. Q4_K at 4 KB read 0.99-1.06 (mean 1.02) and 0.98-0.99, and stays
+ * at NEAR_Q4K. */
 AI void k16_tile_at(const int kind, const int C, const size_t ahead, const uint8_t *w, size_t b0, size_t b1,
                     size_t nb, const uint8_t *a, size_t as, float *y, size_t ldy)
 {
@@ -473,7 +472,7 @@ AI void k16_tile_at(const int kind, const int C, const size_t ahead, const uint8
             const int n = np / 2, p = np % 2;
             __m512i Q[4][4];
             if (C == 1)
-                kern_weights_ahead(w, ahead, NEAR_K16, bb, np, 4);
+                kern_weights_ahead(w, ahead, KERN_NEAR_K, bb, np, 4);
             for (int k = 0; q2 && k < 4; k++) {
                 __m512i lb = _mm512_loadu_si512(w + KERN_PK_Q2K_L(n, p, k));
                 for (int t = 0; t < 4; t++)

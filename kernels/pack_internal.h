@@ -221,10 +221,11 @@ size_t kern_pack16_at(size_t g, size_t b, size_t ng, size_t nb, size_t bb, size_
 
 /* Bytes of weights ahead that the K-quants' products of a lone token ask
  * for into the first level (the legacy types and F16: KERN_WEIGHT_NEAR;
- * the AVX-512 set's Q6_K, Q3_K and Q2_K: its NEAR_K16); see pack_avx512.c,
- * where they were measured. */
-#define KERN_NEAR_Q4K 1536
-#define KERN_NEAR_K16 2048
+ * the AVX-512 set's Q4_K and Q5_K: its NEAR_Q4K); see pack_avx512.c. The
+ * AVX2 set's -prefetch table on Zen 5, decoding llama-1b in one process
+ * in turns of eight tokens against 1.5 KB (Q4_K) and 2 KB (Q6_K): q4_k
+ * 1.10-1.15 times as fast at 56-61 GB/s and 1.04 at 32, q6_k 1.02-1.03. */
+#define KERN_NEAR_K 4096
 
 /* Ask for part j of `parts` of the lines of the bb bytes of weights at w:
  * ahead bytes on into the second level and near bytes on into the first
