@@ -99,6 +99,11 @@ static inline float kern_expf_softmax(float x)
 }
 
 kern_gemm_fn kern_packed_gemm_avx512(uint32_t type);
+/* The AVX-512 set's F16 products of KERN_F16_MIN_TOKENS tokens or more
+ * (f16_avx512.c), a kern_gemm_fn; fewer take the set's tiles. */
+#define KERN_F16_MIN_TOKENS 8 /* two tiles: fewer convert as often either way */
+void kern_f16_panels_avx512(const uint8_t *w, size_t ws, size_t nr, const uint8_t *a, size_t as, size_t nc,
+                            size_t n, float *y, size_t ldy);
 kern_gemm_fn kern_packed_gemm_avx2(uint32_t type);
 /* The sets' products of a lone token asking for the weights
  * KERN_WEIGHT_AHEAD bytes ahead (Intel cores) */
