@@ -443,6 +443,17 @@ AI __m512i k16_scale(const int kind, const uint8_t *w, int j)
     return _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(w + at + 16 * j)));
 }
 
+/* Q6_K's code vector of the t-th 32 from its lines lo, qh and hi: a
+ * nibble of lo (t = 0, 2) or hi (t = 1, 3) with two bits of qh. */
+AI __m512i k16_q6_code(__m512i lo, __m512i qh, __m512i hi, int t)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+    __m512i h = t == 0 ? _mm512_slli_epi16(qh, 4) : t == 1 ? _mm512_slli_epi16(qh, 2) : t == 2 ? qh
+                                                                                        : _mm512_srli_epi16(qh, 2);
+    __m512i l = t == 0 ? lo : t == 1 ? hi : _mm512_srli_epi16(t == 2 ? lo : hi, 4);
+    return _mm512_or_si512(_mm512_and_si512(l, m4), _mm512_and_si512(h, m30));
+}
+
 /* A lone token's integer sums of the K16 block at w against its
  * activation block blk (k16_tile_at's C == 1). Each sub-block pair's code
  * lines are loaded once, and each t's four code vectors built just before
@@ -462,7 +473,6 @@ AI __m512i k16_lone_sums(const int kind, const uint8_t *w, size_t ahead, const u
 {
     const int q3 = kind == KERN_K16_Q3, q2 = kind == KERN_K16_Q2, off = q3 ? 4 : q2 ? 0 : 32;
     const size_t bb = q3 ? KERN_PK_Q3_K : q2 ? KERN_PK_Q2_K : KERN_PK_Q6_K;
-    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
     __m512i isum = _mm512_setzero_si512();
     /* half n, sub-block pair p: quants 128n + 32t + 16p.. for t = 0..3 */
 #pragma GCC unroll 4
@@ -500,15 +510,7 @@ AI __m512i k16_lone_sums(const int kind, const uint8_t *w, size_t ahead, const u
                     /* (l & low bits) | h */
                     code[k] = _mm512_ternarylogic_epi32(l, h, _mm512_set1_epi8((char)(3 << (top - 2))), 0xec);
                 } else {
-                    __m512i qh = t == 0   ? _mm512_slli_epi16(v1[k], 4)
-                                 : t == 1 ? _mm512_slli_epi16(v1[k], 2)
-                                 : t == 2 ? v1[k]
-                                          : _mm512_srli_epi16(v1[k], 2);
-                    __m512i lo = t == 0   ? v0[k]
-                                 : t == 1 ? v2[k]
-                                 : t == 2 ? _mm512_srli_epi16(v0[k], 4)
-                                          : _mm512_srli_epi16(v2[k], 4);
-                    code[k] = _mm512_ternarylogic_epi32(lo, _mm512_and_si512(qh, m30), m4, 0xec);
+                    code[k] = k16_q6_code(v0[k], v1[k], v2[k], t);
                 }
             }
             const uint8_t *q = blk + KERN_Q8K_QS + 128 * n + 32 * t + 16 * p;
@@ -536,7 +538,6 @@ AI void k16_tile_at(const int kind, const int C, const size_t ahead, const uint8
                     size_t nb, const uint8_t *a, size_t as, float *y, size_t ldy)
 {
     (void)nb;
-    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
     const __m512i m3 = _mm512_set1_epi8(3), b2 = _mm512_set1_epi8(4);
     const int q3 = kind == KERN_K16_Q3, q2 = kind == KERN_K16_Q2, off = q3 ? 4 : q2 ? 0 : 32;
     const size_t bb = q3 ? KERN_PK_Q3_K : q2 ? KERN_PK_Q2_K : KERN_PK_Q6_K;
@@ -574,11 +575,8 @@ AI void k16_tile_at(const int kind, const int C, const size_t ahead, const uint8
                 __m512i lo = _mm512_loadu_si512(w + KERN_PK_Q6K_LO(n, p, k));
                 __m512i qh = _mm512_loadu_si512(w + KERN_PK_Q6K_QH(n, p, k));
                 __m512i hi = _mm512_loadu_si512(w + KERN_PK_Q6K_HI(n, p, k));
-                Q[0][k] = _mm512_or_si512(_mm512_and_si512(lo, m4), _mm512_and_si512(_mm512_slli_epi16(qh, 4), m30));
-                Q[1][k] = _mm512_or_si512(_mm512_and_si512(hi, m4), _mm512_and_si512(_mm512_slli_epi16(qh, 2), m30));
-                Q[2][k] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(lo, 4), m4), _mm512_and_si512(qh, m30));
-                Q[3][k] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(hi, 4), m4),
-                                          _mm512_and_si512(_mm512_srli_epi16(qh, 2), m30));
+                for (int t = 0; t < 4; t++)
+                    Q[t][k] = k16_q6_code(lo, qh, hi, t);
             }
             for (int t = 0; t < 4; t++) {
                 const int j = 8 * n + 2 * t + p; /* the sub-block */
