@@ -3,8 +3,9 @@
  * convert each element's sixteen weights again for every tile of four
  * tokens: two of every six vector operations. Here a panel of a group's
  * weights is converted to f32 once for F16_TOKENS tokens, and each tile
- * multiplies from it; a token's four chains of sums wait in memory between panels
- * (stored and loaded exactly), so the sums are f16_tile's, bit for bit.
+ * multiplies from it; a token's four chains of sums wait in memory
+ * between panels (stored and loaded exactly), so the sums are f16_tile's,
+ * bit for bit.
  * On an Emerald Rapids Xeon (the amx set) llama-1b f16's 512-token
  * prompts ran 1.39 times as fast. */
 #include "kernels/simd_internal.h"
@@ -19,7 +20,7 @@
 #define AI static inline __attribute__((always_inline))
 #define F16_PANEL 256     /* elements: 16 KiB of f32 */
 #define F16_TOKENS 64     /* tokens whose chains wait: 16 KiB */
-#define CM_F16 4          /* tokens a tile, as f16_tile's */
+#define CM_F16 4          /* tokens a tile; a token's sums do not depend on it */
 
 /* Elements e0..e1 of C tokens' rows at a (stride as) against the
  * converted weights wf (element e0 first), into their chains ch (zero
